@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Release builds of the Swift compute modules target x86-64-v3 (AVX2 + FMA): PERFORMANCE.md §2.
+/// The C kernels build portable and pick AVX-512 / AVX2 / scalar at start-up.
+let computeFlags: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-march=x86-64-v3"], .when(platforms: [.linux], configuration: .release)),
+]
+
+let package = Package(
+    name: "Shortlist",
+    products: [
+        .executable(name: "shortlist", targets: ["shortlist"]),
+        .library(name: "ShortlistIndex", targets: ["ShortlistIndex"]),
+        .library(name: "ShortlistData", targets: ["ShortlistData"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "CShortlistKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+        ),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE"),
+        .target(
+            name: "ShortlistCore",
+            dependencies: ["CShortlistKernels", "CBLAS", "CLAPACKE"],
+            swiftSettings: computeFlags
+        ),
+        .target(
+            name: "ShortlistData",
+            dependencies: ["ShortlistCore"],
+            swiftSettings: computeFlags
+        ),
+        .target(
+            name: "ShortlistIndex",
+            dependencies: ["ShortlistCore", "CShortlistKernels", "CBLAS"],
+            swiftSettings: computeFlags
+        ),
+        .executableTarget(
+            name: "shortlist",
+            dependencies: [
+                "ShortlistCore", "ShortlistData", "ShortlistIndex",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "ShortlistTestSupport",
+            dependencies: ["ShortlistCore"],
+            path: "Tests/ShortlistTestSupport"
+        ),
+        .testTarget(name: "ShortlistCoreTests", dependencies: ["ShortlistCore", "CShortlistKernels", "ShortlistTestSupport"]),
+        .testTarget(name: "ShortlistDataTests", dependencies: ["ShortlistData", "ShortlistTestSupport"]),
+        .testTarget(
+            name: "ShortlistIndexTests",
+            dependencies: ["ShortlistIndex", "ShortlistData", "ShortlistTestSupport"],
+            resources: [.copy("Golden")]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,71 @@
+// Shortlist's C kernels: the few hot loops Swift cannot match (PERFORMANCE.md §2, §4, §5).
+// Pure functions on pointers. Each kernel has AVX-512, AVX2+FMA and scalar versions; the best
+// one the CPU supports is chosen once, at start-up, by CPU detection.
+#ifndef SHORTLIST_KERNELS_H
+#define SHORTLIST_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Instruction-set levels a kernel table can use.
+typedef enum {
+    SK_ISA_SCALAR = 0,
+    SK_ISA_AVX2 = 1,    // AVX2 + FMA
+    SK_ISA_AVX512 = 2,  // AVX-512 F + BW + VL
+} sk_isa;
+
+/// The best level this CPU supports.
+sk_isa sk_isa_detected(void);
+/// The level in use now (the detected one unless forced).
+sk_isa sk_isa_active(void);
+/// Forces a level (for tests and benchmarks). Returns 0 when the CPU lacks it (nothing changes).
+int sk_isa_force(sk_isa isa);
+/// "avx512", "avx2", or "scalar".
+const char *sk_isa_name(sk_isa isa);
+
+/// Squared Euclidean distance between two vectors of `d` floats.
+float sk_l2sq(const float *a, const float *b, size_t d);
+/// Inner product of two vectors of `d` floats.
+float sk_ip(const float *a, const float *b, size_t d);
+
+/// out[i] = ‖q − rows[i]‖² for `count` contiguous rows of `d` floats (row-major, stride d).
+void sk_l2sq_rows(const float *q, const float *rows, size_t count, size_t d, float *out);
+/// out[i] = q · rows[i] for `count` contiguous rows of `d` floats.
+void sk_ip_rows(const float *q, const float *rows, size_t count, size_t d, float *out);
+
+/// out[i] = ‖q − base[ids[i]]‖², prefetching the next rows (random access, as in graph search).
+void sk_l2sq_ids(const float *q, const float *base, size_t d, const uint32_t *ids, size_t count, float *out);
+/// out[i] = q · base[ids[i]], prefetching the next rows.
+void sk_ip_ids(const float *q, const float *base, size_t d, const uint32_t *ids, size_t count, float *out);
+
+/// Turns one row of inner products into distances and keeps those below a threshold:
+/// dist[j] = (bias ? bias[j] : 0) + alpha · ip[j]; for each j with dist[j] < threshold, writes j
+/// to out_index and dist[j] to out_dist (in increasing j). Returns how many were written
+/// (at most n). Used after sgemm: alpha = −2 with bias = ‖x‖² for L2, alpha = −1 for inner product.
+size_t sk_select_affine_below(const float *ip, const float *bias, float alpha, size_t n, float threshold,
+                              uint32_t *out_index, float *out_dist);
+
+/// Indices j < n with values[j] < threshold, written in increasing order; returns the count.
+size_t sk_select_below(const float *values, size_t n, float threshold, uint32_t *out_index);
+
+/// Index of the first value that is NaN or ±infinity, or n when all are finite.
+size_t sk_first_nonfinite(const float *values, size_t n);
+
+/// CRC-32C (Castagnoli) of `len` bytes, continuing from `crc` (start with 0).
+/// Uses the SSE4.2 instruction when present.
+uint32_t sk_crc32c(uint32_t crc, const void *data, size_t len);
+/// The same checksum through the portable table path only (tests compare both paths).
+uint32_t sk_crc32c_portable(uint32_t crc, const void *data, size_t len);
+
+/// Hints the CPU to fetch the cache line at `p` (no effect on results).
+void sk_prefetch(const void *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

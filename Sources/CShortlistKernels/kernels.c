@@ -1,0 +1,342 @@
+// Distance and selection kernels with runtime dispatch. The translation unit builds with plain
+// -O3 (no global -m flags); each vector version carries a target attribute, and a constructor
+// picks the table once with __builtin_cpu_supports.
+#include "shortlist_kernels.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#define AVX2 __attribute__((target("avx2,fma")))
+
+// ---------------------------------------------------------------------------------------------
+// Scalar versions (the reference for tests, and the fallback on old CPUs).
+
+static float l2sq_scalar(const float *a, const float *b, size_t d) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        float t0 = a[i] - b[i], t1 = a[i + 1] - b[i + 1], t2 = a[i + 2] - b[i + 2], t3 = a[i + 3] - b[i + 3];
+        s0 += t0 * t0; s1 += t1 * t1; s2 += t2 * t2; s3 += t3 * t3;
+    }
+    for (; i < d; i++) { float t = a[i] - b[i]; s0 += t * t; }
+    return (s0 + s1) + (s2 + s3);
+}
+
+static float ip_scalar(const float *a, const float *b, size_t d) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        s0 += a[i] * b[i]; s1 += a[i + 1] * b[i + 1]; s2 += a[i + 2] * b[i + 2]; s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < d; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static size_t select_affine_scalar(const float *ip, const float *bias, float alpha, size_t n, float threshold,
+                                   uint32_t *out_index, float *out_dist) {
+    size_t w = 0;
+    for (size_t j = 0; j < n; j++) {
+        float v = (bias ? bias[j] : 0.0f) + alpha * ip[j];
+        if (v < threshold) { out_index[w] = (uint32_t)j; out_dist[w] = v; w++; }
+    }
+    return w;
+}
+
+static size_t select_below_scalar(const float *values, size_t n, float threshold, uint32_t *out_index) {
+    size_t w = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (values[j] < threshold) out_index[w++] = (uint32_t)j;
+    }
+    return w;
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVX2 + FMA versions.
+
+AVX2 static inline float hsum256(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+AVX2 static float l2sq_avx2(const float *a, const float *b, size_t d) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        __m256 t0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        __m256 t1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+        acc0 = _mm256_fmadd_ps(t0, t0, acc0);
+        acc1 = _mm256_fmadd_ps(t1, t1, acc1);
+    }
+    for (; i + 8 <= d; i += 8) {
+        __m256 t = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        acc0 = _mm256_fmadd_ps(t, t, acc0);
+    }
+    float s = hsum256(_mm256_add_ps(acc0, acc1));
+    for (; i < d; i++) { float t = a[i] - b[i]; s += t * t; }
+    return s;
+}
+
+AVX2 static float ip_avx2(const float *a, const float *b, size_t d) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= d; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    float s = hsum256(_mm256_add_ps(acc0, acc1));
+    for (; i < d; i++) s += a[i] * b[i];
+    return s;
+}
+
+/// Appends the tail [j, n) through the scalar path, shifting its indices by j.
+static size_t select_affine_tail(const float *ip, const float *bias, float alpha, size_t j, size_t n,
+                                 float threshold, uint32_t *out_index, float *out_dist) {
+    size_t w = 0;
+    for (; j < n; j++) {
+        float v = (bias ? bias[j] : 0.0f) + alpha * ip[j];
+        if (v < threshold) { out_index[w] = (uint32_t)j; out_dist[w] = v; w++; }
+    }
+    return w;
+}
+
+AVX2 static size_t select_affine_avx2(const float *ip, const float *bias, float alpha, size_t n, float threshold,
+                                      uint32_t *out_index, float *out_dist) {
+    const __m256 va = _mm256_set1_ps(alpha), vt = _mm256_set1_ps(threshold);
+    size_t w = 0, j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 b = bias ? _mm256_loadu_ps(bias + j) : _mm256_setzero_ps();
+        __m256 v = _mm256_fmadd_ps(va, _mm256_loadu_ps(ip + j), b);
+        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, vt, _CMP_LT_OQ));
+        if (m) {
+            float tmp[8];
+            _mm256_storeu_ps(tmp, v);
+            while (m) {
+                unsigned l = (unsigned)__builtin_ctz(m);
+                out_index[w] = (uint32_t)(j + l); out_dist[w] = tmp[l]; w++;
+                m &= m - 1;
+            }
+        }
+    }
+    return w + select_affine_tail(ip, bias, alpha, j, n, threshold, out_index + w, out_dist + w);
+}
+
+AVX2 static size_t select_below_avx2(const float *values, size_t n, float threshold, uint32_t *out_index) {
+    const __m256 vt = _mm256_set1_ps(threshold);
+    size_t w = 0, j = 0;
+    for (; j + 8 <= n; j += 8) {
+        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(values + j), vt, _CMP_LT_OQ));
+        while (m) {
+            out_index[w++] = (uint32_t)(j + (unsigned)__builtin_ctz(m));
+            m &= m - 1;
+        }
+    }
+    for (; j < n; j++) if (values[j] < threshold) out_index[w++] = (uint32_t)j;
+    return w;
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512 versions (masked loads handle tails that are not a multiple of 16).
+
+AVX512 static float l2sq_avx512(const float *a, const float *b, size_t d) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= d; i += 32) {
+        __m512 t0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        __m512 t1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+        acc0 = _mm512_fmadd_ps(t0, t0, acc0);
+        acc1 = _mm512_fmadd_ps(t1, t1, acc1);
+    }
+    for (; i + 16 <= d; i += 16) {
+        __m512 t = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        acc0 = _mm512_fmadd_ps(t, t, acc0);
+    }
+    if (i < d) {
+        __mmask16 m = (__mmask16)((1u << (d - i)) - 1u);
+        __m512 t = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+        acc1 = _mm512_fmadd_ps(t, t, acc1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+AVX512 static float ip_avx512(const float *a, const float *b, size_t d) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= d; i += 32) {
+        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+    }
+    for (; i + 16 <= d; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    if (i < d) {
+        __mmask16 m = (__mmask16)((1u << (d - i)) - 1u);
+        acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+AVX512 static size_t select_affine_avx512(const float *ip, const float *bias, float alpha, size_t n, float threshold,
+                                          uint32_t *out_index, float *out_dist) {
+    const __m512 va = _mm512_set1_ps(alpha), vt = _mm512_set1_ps(threshold);
+    const __m512i step = _mm512_set1_epi32(16);
+    __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    size_t w = 0, j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 b = bias ? _mm512_loadu_ps(bias + j) : _mm512_setzero_ps();
+        __m512 v = _mm512_fmadd_ps(va, _mm512_loadu_ps(ip + j), b);
+        __mmask16 m = _mm512_cmp_ps_mask(v, vt, _CMP_LT_OQ);
+        if (m) {
+            _mm512_mask_compressstoreu_epi32(out_index + w, m, idx);
+            _mm512_mask_compressstoreu_ps(out_dist + w, m, v);
+            w += (size_t)__builtin_popcount(m);
+        }
+        idx = _mm512_add_epi32(idx, step);
+    }
+    return w + select_affine_tail(ip, bias, alpha, j, n, threshold, out_index + w, out_dist + w);
+}
+
+AVX512 static size_t select_below_avx512(const float *values, size_t n, float threshold, uint32_t *out_index) {
+    const __m512 vt = _mm512_set1_ps(threshold);
+    const __m512i step = _mm512_set1_epi32(16);
+    __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    size_t w = 0, j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(values + j), vt, _CMP_LT_OQ);
+        if (m) {
+            _mm512_mask_compressstoreu_epi32(out_index + w, m, idx);
+            w += (size_t)__builtin_popcount(m);
+        }
+        idx = _mm512_add_epi32(idx, step);
+    }
+    for (; j < n; j++) if (values[j] < threshold) out_index[w++] = (uint32_t)j;
+    return w;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch.
+
+typedef float (*pair_fn)(const float *, const float *, size_t);
+typedef size_t (*affine_fn)(const float *, const float *, float, size_t, float, uint32_t *, float *);
+typedef size_t (*below_fn)(const float *, size_t, float, uint32_t *);
+
+static struct {
+    sk_isa isa;
+    pair_fn l2sq, ip;
+    affine_fn select_affine;
+    below_fn select_below;
+} table = {SK_ISA_SCALAR, l2sq_scalar, ip_scalar, select_affine_scalar, select_below_scalar};
+
+static sk_isa detected = SK_ISA_SCALAR;
+
+static void install(sk_isa isa) {
+    switch (isa) {
+    case SK_ISA_AVX512:
+        table.l2sq = l2sq_avx512; table.ip = ip_avx512;
+        table.select_affine = select_affine_avx512; table.select_below = select_below_avx512;
+        break;
+    case SK_ISA_AVX2:
+        table.l2sq = l2sq_avx2; table.ip = ip_avx2;
+        table.select_affine = select_affine_avx2; table.select_below = select_below_avx2;
+        break;
+    default:
+        table.l2sq = l2sq_scalar; table.ip = ip_scalar;
+        table.select_affine = select_affine_scalar; table.select_below = select_below_scalar;
+        isa = SK_ISA_SCALAR;
+        break;
+    }
+    table.isa = isa;
+}
+
+__attribute__((constructor)) static void sk_init(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+        detected = SK_ISA_AVX512;
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        detected = SK_ISA_AVX2;
+    } else {
+        detected = SK_ISA_SCALAR;
+    }
+    install(detected);
+}
+
+sk_isa sk_isa_detected(void) { return detected; }
+sk_isa sk_isa_active(void) { return table.isa; }
+int sk_isa_force(sk_isa isa) {
+    if ((int)isa > (int)detected || (int)isa < 0) return 0;
+    install(isa);
+    return 1;
+}
+const char *sk_isa_name(sk_isa isa) {
+    switch (isa) {
+    case SK_ISA_AVX512: return "avx512";
+    case SK_ISA_AVX2: return "avx2";
+    default: return "scalar";
+    }
+}
+
+float sk_l2sq(const float *a, const float *b, size_t d) { return table.l2sq(a, b, d); }
+float sk_ip(const float *a, const float *b, size_t d) { return table.ip(a, b, d); }
+
+void sk_l2sq_rows(const float *q, const float *rows, size_t count, size_t d, float *out) {
+    pair_fn f = table.l2sq;
+    for (size_t i = 0; i < count; i++) out[i] = f(q, rows + i * d, d);
+}
+
+void sk_ip_rows(const float *q, const float *rows, size_t count, size_t d, float *out) {
+    pair_fn f = table.ip;
+    for (size_t i = 0; i < count; i++) out[i] = f(q, rows + i * d, d);
+}
+
+static inline void prefetch_row(const float *row, size_t d) {
+    const char *p = (const char *)row;
+    size_t bytes = d * sizeof(float);
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 3);
+}
+
+void sk_l2sq_ids(const float *q, const float *base, size_t d, const uint32_t *ids, size_t count, float *out) {
+    pair_fn f = table.l2sq;
+    if (count > 0) prefetch_row(base + (size_t)ids[0] * d, d);
+    for (size_t i = 0; i < count; i++) {
+        if (i + 1 < count) prefetch_row(base + (size_t)ids[i + 1] * d, d);
+        out[i] = f(q, base + (size_t)ids[i] * d, d);
+    }
+}
+
+void sk_ip_ids(const float *q, const float *base, size_t d, const uint32_t *ids, size_t count, float *out) {
+    pair_fn f = table.ip;
+    if (count > 0) prefetch_row(base + (size_t)ids[0] * d, d);
+    for (size_t i = 0; i < count; i++) {
+        if (i + 1 < count) prefetch_row(base + (size_t)ids[i + 1] * d, d);
+        out[i] = f(q, base + (size_t)ids[i] * d, d);
+    }
+}
+
+size_t sk_select_affine_below(const float *ip, const float *bias, float alpha, size_t n, float threshold,
+                              uint32_t *out_index, float *out_dist) {
+    return table.select_affine(ip, bias, alpha, n, threshold, out_index, out_dist);
+}
+
+size_t sk_select_below(const float *values, size_t n, float threshold, uint32_t *out_index) {
+    return table.select_below(values, n, threshold, out_index);
+}
+
+size_t sk_first_nonfinite(const float *values, size_t n) {
+    // Exponent bits all ones means NaN or infinity; checking 8 words per step keeps this
+    // branch-light, and the compiler vectorises the inner OR.
+    const uint32_t *bits = (const uint32_t *)values;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint32_t any = 0;
+        for (int l = 0; l < 8; l++) any |= ((bits[i + l] & 0x7f800000u) == 0x7f800000u);
+        if (any) break;
+    }
+    for (; i < n; i++) if ((bits[i] & 0x7f800000u) == 0x7f800000u) return i;
+    return n;
+}
+
+void sk_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }

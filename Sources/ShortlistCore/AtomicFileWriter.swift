@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes a file so that readers see either the old contents or the complete new contents,
+/// never a mix: the bytes go to a temporary file beside the target, which is fsynced, renamed
+/// over the target, and the directory is fsynced (ARCHITECTURE.md, "Index files").
+public final class AtomicFileWriter {
+    /// The final path.
+    public let path: String
+    private let temporaryPath: String
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    private var finished = false
+    /// Bytes written so far.
+    public private(set) var bytesWritten = 0
+
+    private static let bufferLimit = 1 << 20
+
+    /// Opens a temporary file in the target's directory.
+    public init(path: String) throws {
+        self.path = path
+        temporaryPath = path + ".tmp-\(getpid())"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw FileError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+        }
+        buffer.reserveCapacity(Self.bufferLimit)
+    }
+
+    deinit {
+        if !finished {
+            close(fd)
+            unlink(temporaryPath)
+        }
+    }
+
+    /// Appends bytes (buffered).
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        bytesWritten += bytes.count
+        if bytes.count >= Self.bufferLimit {
+            try flushBuffer()
+            try writeAll(bytes)
+        } else {
+            buffer.append(contentsOf: bytes)
+            if buffer.count >= Self.bufferLimit { try flushBuffer() }
+        }
+    }
+
+    /// Appends a byte array.
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Appends `count` zero bytes.
+    public func writeZeros(_ count: Int) throws {
+        guard count > 0 else { return }
+        try write([UInt8](repeating: 0, count: count))
+    }
+
+    /// Flushes, fsyncs, renames over the target and fsyncs the directory.
+    public func commit() throws {
+        try flushBuffer()
+        guard fsync(fd) == 0 else { throw fail("fsync") }
+        guard close(fd) == 0 else { throw fail("close") }
+        finished = true
+        guard rename(temporaryPath, path) == 0 else {
+            let error = fail("rename")
+            unlink(temporaryPath)
+            throw error
+        }
+        Self.syncDirectory(of: path)
+    }
+
+    private func flushBuffer() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try writeAll($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw fail("write")
+            }
+            offset += n
+        }
+    }
+
+    private func fail(_ step: String) -> FileError {
+        FileError.writeFailed(path: path, reason: "\(step): " + String(cString: strerror(errno)))
+    }
+
+    /// fsyncs the directory holding `path`, so a rename into it survives a crash.
+    public static func syncDirectory(of path: String) {
+        let dir: String
+        if let slash = path.lastIndex(of: "/") {
+            dir = slash == path.startIndex ? "/" : String(path[..<slash])
+        } else {
+            dir = "."
+        }
+        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            _ = fsync(dfd)
+            close(dfd)
+        }
+    }
+}

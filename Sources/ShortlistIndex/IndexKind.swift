@@ -1,0 +1,11 @@
+/// The kinds of index a file can hold, with their stable file codes. Never renumber.
+public enum IndexKind: UInt32, Sendable, CaseIterable, CustomStringConvertible {
+    /// Exact search over all vectors.
+    case flat = 1
+
+    public var description: String {
+        switch self {
+        case .flat: return "Flat"
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import ShortlistCore
+import ShortlistData
+import ShortlistIndex
+
+struct SearchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Search an index with a file of queries, or with one vector.",
+        discussion: """
+        Examples:
+          shortlist search --index items.idx --queries query.fvecs --k 10 --output results.ivecs --groundtruth gt.ivecs
+          shortlist search --index items.idx --vector '0.1,0.2,0.3' --k 5
+        """
+    )
+
+    @Option(help: "Index file to search.")
+    var index: String
+
+    @Option(help: "File of query vectors (.fvecs, .npy, …); every row is answered.")
+    var queries: String?
+
+    @Option(help: "One query vector as comma-separated numbers.")
+    var vector: String?
+
+    @Option(help: "Number of neighbours per query.")
+    var k: Int = 10
+
+    @Option(help: "Where to write result ids (.ivecs, one row per query, -1 where fewer than k exist).")
+    var output: String?
+
+    @Option(help: "Ground-truth .ivecs to report recall@k against.")
+    var groundtruth: String?
+
+    @Option(help: "Search threads (default: every core).")
+    var threads: Int?
+
+    func validate() throws {
+        guard (queries == nil) != (vector == nil) else { throw ValidationError("give exactly one of --queries or --vector") }
+        guard k >= 1, k <= SearchLimits.maximumK else { throw ValidationError("--k must be between 1 and \(SearchLimits.maximumK)") }
+        if let threads, threads < 0 { throw ValidationError("--threads must be 0 (every core) or more") }
+    }
+
+    func run() throws {
+        Runtime.prepare()
+        let loadWatch = Stopwatch()
+        let index = try IndexLoader.load(path: self.index)
+        let loadSeconds = loadWatch.seconds
+        if let vector {
+            try searchOne(index, vector)
+        } else if let queries {
+            try searchFile(index, queries, loadSeconds: loadSeconds)
+        }
+    }
+
+    private func searchOne(_ index: any VectorIndex, _ text: String) throws {
+        var values: [Float] = []
+        for (i, part) in text.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
+            guard let v = Float(part.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--vector: component \(i) ('\(part)') is not a number")
+            }
+            values.append(v)
+        }
+        let watch = Stopwatch()
+        let hits = try index.search(values, k: k, parameters: .default)
+        let micros = watch.seconds * 1e6
+        print(String(format: "%4@  %20@  %12@", "rank", "id", "score"))
+        for (rank, hit) in hits.enumerated() {
+            print(String(format: "%4d  %20@  %12.6f", rank + 1, String(hit.id), index.metric.score(fromDistance: hit.distance)))
+        }
+        print(String(format: "%d hits in %.0f µs (%@ index, %@)", hits.count, micros, index.spec.description, index.metric.description))
+    }
+
+    private func searchFile(_ index: any VectorIndex, _ path: String, loadSeconds: Double) throws {
+        let queries = try VectorFile.read(path: path).matrix
+        let threads = Runtime.threads(self.threads)
+        let watch = Stopwatch()
+        let results = try index.search(queries, k: k, parameters: .default, threads: threads)
+        let seconds = watch.seconds
+        print(String(format: "%d queries, k=%d, %d thread%@: %.3f s, %.0f queries/s (index loaded in %.3f s)",
+                     queries.count, k, threads, threads == 1 ? "" : "s", seconds, Double(queries.count) / seconds, loadSeconds))
+        let matrix = try Self.idMatrix(results)
+        if let output {
+            try matrix.write(to: output)
+            print("wrote \(output)")
+        }
+        if let groundtruth {
+            let truth = try IntMatrix.read(path: groundtruth)
+            guard truth.count >= queries.count, truth.width >= k else {
+                throw ValidationError("\(groundtruth) has \(truth.count) rows × \(truth.width); need \(queries.count) × \(k)")
+            }
+            print(String(format: "recall@%d = %.4f", k, Recall.at(k, results: matrix, groundTruth: truth)))
+        }
+    }
+
+    /// Result ids as int32 rows for `.ivecs` (−1 padding); ids must fit in int32.
+    static func idMatrix(_ results: SearchResults) throws -> IntMatrix {
+        var values = [Int32](repeating: -1, count: results.queryCount * results.k)
+        for (i, id) in results.ids.enumerated() where id != SearchResults.noId {
+            guard id <= UInt64(Int32.max) else {
+                throw ValidationError("id \(id) does not fit in an .ivecs file (int32); search with --vector to see such ids")
+            }
+            values[i] = Int32(id)
+        }
+        return IntMatrix(count: results.queryCount, width: results.k, values: values)
+    }
+}

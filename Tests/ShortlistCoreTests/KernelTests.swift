@@ -1,0 +1,117 @@
+import CShortlistKernels
+import ShortlistTestSupport
+import XCTest
+
+/// Every kernel, at every instruction-set level this CPU has, against a naive reference.
+final class KernelTests: XCTestCase {
+    private var levels: [sk_isa] {
+        [SK_ISA_SCALAR, SK_ISA_AVX2, SK_ISA_AVX512].filter { $0.rawValue <= sk_isa_detected().rawValue }
+    }
+
+    override func tearDown() {
+        _ = sk_isa_force(sk_isa_detected())
+    }
+
+    private func forEachLevel(_ body: (String) throws -> Void) rethrows {
+        for level in levels {
+            XCTAssertEqual(sk_isa_force(level), 1)
+            try body(String(cString: sk_isa_name(level)))
+        }
+    }
+
+    func testForcingAnUnsupportedLevelChangesNothing() {
+        let before = sk_isa_active()
+        XCTAssertEqual(sk_isa_force(sk_isa(rawValue: 7)), 0)
+        XCTAssertEqual(sk_isa_active(), before)
+    }
+
+    func testPairDistancesMatchReferenceForManyDimensions() {
+        let dims = Array(1...70) + [96, 100, 127, 128, 129, 384, 784]
+        forEachLevel { isa in
+            for d in dims {
+                let a = Fixtures.uniform(count: d, seed: UInt64(d))
+                let b = Fixtures.uniform(count: d, seed: UInt64(d) + 1000)
+                var l2 = 0.0, ip = 0.0
+                for i in 0..<d { l2 += Double(a[i] - b[i]) * Double(a[i] - b[i]); ip += Double(a[i]) * Double(b[i]) }
+                XCTAssertEqual(Double(sk_l2sq(a, b, d)), l2, accuracy: 1e-4 * max(1, l2), "l2 d=\(d) \(isa)")
+                XCTAssertEqual(Double(sk_ip(a, b, d)), ip, accuracy: 1e-4 * max(1, abs(ip)), "ip d=\(d) \(isa)")
+            }
+        }
+    }
+
+    func testRowAndIdBatchesEqualPairCalls() {
+        let d = 37, n = 50
+        let base = Fixtures.uniform(count: n * d, seed: 3)
+        let q = Fixtures.uniform(count: d, seed: 4)
+        let ids: [UInt32] = [5, 0, 49, 17, 17, 3]
+        forEachLevel { isa in
+            var rows = [Float](repeating: 0, count: n), byId = [Float](repeating: 0, count: ids.count)
+            base.withUnsafeBufferPointer { b in
+                sk_l2sq_rows(q, b.baseAddress!, n, d, &rows)
+                for i in 0..<n { XCTAssertEqual(rows[i], sk_l2sq(q, b.baseAddress! + i * d, d), "\(isa)") }
+                sk_ip_rows(q, b.baseAddress!, n, d, &rows)
+                for i in 0..<n { XCTAssertEqual(rows[i], sk_ip(q, b.baseAddress! + i * d, d), "\(isa)") }
+                sk_l2sq_ids(q, b.baseAddress!, d, ids, ids.count, &byId)
+                for (i, id) in ids.enumerated() { XCTAssertEqual(byId[i], sk_l2sq(q, b.baseAddress! + Int(id) * d, d)) }
+                sk_ip_ids(q, b.baseAddress!, d, ids, ids.count, &byId)
+                for (i, id) in ids.enumerated() { XCTAssertEqual(byId[i], sk_ip(q, b.baseAddress! + Int(id) * d, d)) }
+            }
+        }
+    }
+
+    func testAffineSelectionKeepsExactlyTheValuesBelowTheThreshold() {
+        for n in [0, 1, 7, 8, 15, 16, 17, 33, 1000] {
+            let ip = Fixtures.uniform(count: n, seed: UInt64(n) + 11)
+            let bias = Fixtures.uniform(count: n, seed: UInt64(n) + 12).map { $0 + 2 }
+            for (alpha, useBias) in [(Float(-2), true), (Float(-1), false)] {
+                let threshold: Float = useBias ? 1.9 : -0.3
+                var expected: [(UInt32, Float)] = []
+                for j in 0..<n {
+                    let v = (useBias ? bias[j] : 0) + alpha * ip[j]
+                    if v < threshold { expected.append((UInt32(j), v)) }
+                }
+                forEachLevel { isa in
+                    var idx = [UInt32](repeating: 0, count: max(n, 1)), dist = [Float](repeating: 0, count: max(n, 1))
+                    let kept = bias.withUnsafeBufferPointer { bp in
+                        sk_select_affine_below(ip, useBias ? bp.baseAddress : nil, alpha, n, threshold, &idx, &dist)
+                    }
+                    XCTAssertEqual(kept, expected.count, "n=\(n) \(isa)")
+                    for i in 0..<min(kept, expected.count) {
+                        XCTAssertEqual(idx[i], expected[i].0, "n=\(n) \(isa)")
+                        XCTAssertEqual(dist[i], expected[i].1, accuracy: 1e-6, "n=\(n) \(isa)")
+                    }
+                    var below = [UInt32](repeating: 0, count: max(n, 1))
+                    let count = sk_select_below(ip, n, 0.25, &below)
+                    XCTAssertEqual(Array(below.prefix(count)), ip.indices.filter { ip[$0] < 0.25 }.map(UInt32.init), "\(isa)")
+                }
+            }
+        }
+    }
+
+    func testFirstNonFiniteFindsNaNAndInfinityAnywhere() {
+        for n in [1, 8, 9, 100] {
+            for pos in [0, n / 2, n - 1] {
+                for bad in [Float.nan, .infinity, -.infinity] {
+                    var v = [Float](repeating: 1, count: n)
+                    v[pos] = bad
+                    XCTAssertEqual(sk_first_nonfinite(v, n), pos)
+                }
+            }
+            let fine = Fixtures.uniform(count: n) + [.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude]
+            XCTAssertEqual(sk_first_nonfinite(fine, fine.count), fine.count)
+        }
+    }
+
+    func testCRC32CKnownValueAndBothPathsAgree() {
+        let text = Array("123456789".utf8)
+        XCTAssertEqual(sk_crc32c(0, text, text.count), 0xE306_9283)
+        XCTAssertEqual(sk_crc32c_portable(0, text, text.count), 0xE306_9283)
+        let data = (0..<10_007).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+        XCTAssertEqual(sk_crc32c(0, data, data.count), sk_crc32c_portable(0, data, data.count))
+        // Continuation: crc(a + b) == crc(b, continuing crc(a)).
+        let whole = sk_crc32c(0, data, data.count)
+        let first = sk_crc32c(0, data, 5000)
+        let rest = data.withUnsafeBufferPointer { sk_crc32c(first, $0.baseAddress! + 5000, data.count - 5000) }
+        XCTAssertEqual(rest, whole)
+    }
+}
