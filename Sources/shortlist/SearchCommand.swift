@@ -65,9 +65,10 @@ struct SearchCommand: ParsableCommand {
         let watch = Stopwatch()
         let hits = try index.search(values, k: k, parameters: .default)
         let micros = watch.seconds * 1e6
-        print(String(format: "%4@  %20@  %12@", "rank", "id", "score"))
+        print(Self.pad("rank", 4) + "  " + Self.pad("id", 20) + "  " + Self.pad("score", 12))
         for (rank, hit) in hits.enumerated() {
-            print(String(format: "%4d  %20@  %12.6f", rank + 1, String(hit.id), index.metric.score(fromDistance: hit.distance)))
+            let score = String(format: "%.6f", index.metric.score(fromDistance: hit.distance))
+            print(Self.pad(String(rank + 1), 4) + "  " + Self.pad(String(hit.id), 20) + "  " + Self.pad(score, 12))
         }
         print(String(format: "%d hits in %.0f µs (%@ index, %@)", hits.count, micros, index.spec.description, index.metric.description))
     }
@@ -92,6 +93,11 @@ struct SearchCommand: ParsableCommand {
             }
             print(String(format: "recall@%d = %.4f", k, Recall.at(k, results: matrix, groundTruth: truth)))
         }
+    }
+
+    /// Right-aligns `text` in `width` columns.
+    static func pad(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - text.count)) + text
     }
 
     /// Result ids as int32 rows for `.ivecs` (−1 padding); ids must fit in int32.
