@@ -42,7 +42,7 @@ let package = Package(
         .executableTarget(
             name: "shortlist",
             dependencies: [
-                "ShortlistCore", "ShortlistData", "ShortlistIndex",
+                "ShortlistCore", "ShortlistData", "ShortlistIndex", "CShortlistKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -34,7 +34,7 @@ struct GroundTruthCommand: ParsableCommand {
     var threads: Int?
 
     func run() throws {
-        Runtime.prepare()
+        Runtime.prepare(verbose: true)
         guard let metric = Metric(name: metric) else { throw ValidationError("unknown metric '\(self.metric)'; use l2, ip or cosine") }
         let baseVectors = try VectorFile.read(path: base, progress: Terminal.progress("reading \(base)")).matrix
         let queryVectors = try VectorFile.read(path: queries).matrix

@@ -43,7 +43,7 @@ struct SearchCommand: ParsableCommand {
     }
 
     func run() throws {
-        Runtime.prepare()
+        Runtime.prepare(verbose: true)
         let loadWatch = Stopwatch()
         let index = try IndexLoader.load(path: self.index)
         let loadSeconds = loadWatch.seconds

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CShortlistKernels
 import Foundation
 import ShortlistCore
 
@@ -29,7 +30,10 @@ enum Runtime {
     static func prepare(verbose: Bool = false) {
         let blas = BLAS.runtime
         if let warning = blas.warning { Terminal.error(warning) }
-        else if verbose { Terminal.error("BLAS: \(blas.summary)") }
+        else if verbose {
+            let coreType = getenv("OPENBLAS_CORETYPE").map { " (OPENBLAS_CORETYPE=\(String(cString: $0)))" } ?? ""
+            Terminal.error("BLAS: \(blas.summary)\(coreType); kernels: \(String(cString: sk_isa_name(sk_isa_active())))")
+        }
         if let core = blas.recommendedCoreType {
             Terminal.error("warning: OpenBLAS runs its generic '\(blas.coreName ?? "?")' kernels; set OPENBLAS_CORETYPE=\(core) for ~3× faster batch search")
         }
