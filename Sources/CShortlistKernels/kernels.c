@@ -298,22 +298,25 @@ static inline void prefetch_row(const float *row, size_t d) {
     for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 0, 3);
 }
 
-void sk_l2sq_ids(const float *q, const float *base, size_t d, const uint32_t *ids, size_t count, float *out) {
-    pair_fn f = table.l2sq;
-    if (count > 0) prefetch_row(base + (size_t)ids[0] * d, d);
+/// Rows prefetched ahead of the one being computed. Measured on WordNet-MiniLM HNSW (384-d):
+/// 0 → 7.1k q/s, 1 → 7.7k, 4 → 8.1k at ef 64; beyond 4 it falls again.
+enum { prefetch_ahead = 4 };
+
+static inline void ids_kernel(pair_fn f, const float *q, const float *base, size_t d, const uint32_t *ids, size_t count, float *out) {
+    const size_t ahead = prefetch_ahead;
+    for (size_t i = 0; i < ahead && i < count; i++) prefetch_row(base + (size_t)ids[i] * d, d);
     for (size_t i = 0; i < count; i++) {
-        if (i + 1 < count) prefetch_row(base + (size_t)ids[i + 1] * d, d);
+        if (i + ahead < count) prefetch_row(base + (size_t)ids[i + ahead] * d, d);
         out[i] = f(q, base + (size_t)ids[i] * d, d);
     }
 }
 
+void sk_l2sq_ids(const float *q, const float *base, size_t d, const uint32_t *ids, size_t count, float *out) {
+    ids_kernel(table.l2sq, q, base, d, ids, count, out);
+}
+
 void sk_ip_ids(const float *q, const float *base, size_t d, const uint32_t *ids, size_t count, float *out) {
-    pair_fn f = table.ip;
-    if (count > 0) prefetch_row(base + (size_t)ids[0] * d, d);
-    for (size_t i = 0; i < count; i++) {
-        if (i + 1 < count) prefetch_row(base + (size_t)ids[i + 1] * d, d);
-        out[i] = f(q, base + (size_t)ids[i] * d, d);
-    }
+    ids_kernel(table.ip, q, base, d, ids, count, out);
 }
 
 size_t sk_select_affine_below(const float *ip, const float *bias, float alpha, size_t n, float threshold,
@@ -340,3 +343,11 @@ size_t sk_first_nonfinite(const float *values, size_t n) {
 }
 
 void sk_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
+void sk_spin_lock(uint8_t *lock) {
+    while (__atomic_test_and_set(lock, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+    }
+}
+
+void sk_spin_unlock(uint8_t *lock) { __atomic_clear(lock, __ATOMIC_RELEASE); }

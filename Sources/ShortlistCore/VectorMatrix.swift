@@ -138,13 +138,6 @@ public final class VectorMatrix: @unchecked Sendable {
     }
 
     private static func allocate(rows: Int, dimension: Int) -> UnsafeMutablePointer<Float> {
-        let bytes = max(rows * dimension * MemoryLayout<Float>.stride, 64)
-        let hugePage = 2 << 20
-        let alignment = bytes >= 4 * hugePage ? hugePage : 64
-        var raw: UnsafeMutableRawPointer?
-        let rc = posix_memalign(&raw, alignment, (bytes + alignment - 1) / alignment * alignment)
-        guard rc == 0, let raw else { fatalError("out of memory allocating \(bytes) bytes for vectors") }
-        if alignment == hugePage { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
-        return raw.bindMemory(to: Float.self, capacity: rows * dimension)
+        AlignedMemory.allocate(Float.self, count: rows * dimension)
     }
 }

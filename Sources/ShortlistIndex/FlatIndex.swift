@@ -13,6 +13,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     public var dimension: Int { vectors.dimension }
     public var count: Int { vectors.count }
     public var spec: IndexSpec { .flat }
+    public var memoryBytes: Int { vectors.allocatedBytes + idMap.memoryBytes + squaredNorms.count * 4 }
 
     /// The stored vectors (normalised for cosine), `count × dimension`.
     public let vectors: VectorMatrix
@@ -59,6 +60,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
 
     public func search(_ query: [Float], k: Int, parameters: SearchParameters = .default) throws -> [Neighbor] {
         try Self.validateK(k)
+        try parameters.validate()
         let q = try query.withUnsafeBufferPointer { try prepareQuery($0) }
         let heaps = TopKHeaps(heapCount: 1, k: min(k, max(count, 1)))
         let block = Self.baseTile
@@ -82,7 +84,8 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
     }
 
     public func search(_ queries: VectorMatrix, k: Int, parameters: SearchParameters = .default, threads: Int = 1) throws -> SearchResults {
-        try searchRows(queries, k: k, threads: threads, mapIds: true, progress: nil)
+        try parameters.validate()
+        return try searchRows(queries, k: k, threads: threads, mapIds: true, progress: nil)
     }
 
     /// Batch search; `mapIds: false` returns row numbers instead of external ids.

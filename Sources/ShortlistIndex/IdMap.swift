@@ -32,6 +32,37 @@ public struct IdMap: Sendable, Equatable {
     /// The row holding `id`, or nil.
     public func row(of id: UInt64) -> Int? { rowOfId[id].map(Int.init) }
 
+    /// Maps a new row to `id` and returns the row; throws `IndexError.duplicateId` when `id` is live.
+    @discardableResult
+    public mutating func append(_ id: UInt64) throws -> Int {
+        guard rowOfId[id] == nil else { throw IndexError.duplicateId(id) }
+        rowOfId[id] = UInt32(ids.count)
+        ids.append(id)
+        return ids.count - 1
+    }
+
+    /// Forgets `id` (its row keeps the id for reference) and returns the row it had, or nil.
+    @discardableResult
+    public mutating func remove(_ id: UInt64) -> Int? {
+        rowOfId.removeValue(forKey: id).map(Int.init)
+    }
+
+    /// Rebuilds the lookup from `ids`, skipping rows for which `isLive` is false.
+    public init(ids: [UInt64], isLive: (Int) -> Bool) throws {
+        self.ids = ids
+        rowOfId = [:]
+        rowOfId.reserveCapacity(ids.count)
+        for (r, id) in ids.enumerated() where isLive(r) {
+            guard rowOfId.updateValue(UInt32(r), forKey: id) == nil else { throw IndexError.duplicateId(id) }
+        }
+    }
+
+    /// Number of ids currently mapped (live rows).
+    public var liveCount: Int { rowOfId.count }
+
+    /// Approximate bytes held.
+    public var memoryBytes: Int { ids.count * 8 + rowOfId.capacity * 16 }
+
     /// True when every row's id equals its row number.
     public var isIdentity: Bool {
         ids.enumerated().allSatisfy { UInt64($0.offset) == $0.element }

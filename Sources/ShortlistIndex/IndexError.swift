@@ -12,6 +12,10 @@ public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
     case empty
     /// Too many rows for 32-bit row numbers.
     case tooManyRows(Int)
+    /// A search or build knob is outside its allowed range.
+    case invalidParameter(name: String, value: Int, allowed: ClosedRange<Int>)
+    /// No vector has this id.
+    case unknownId(UInt64)
 
     public var description: String {
         switch self {
@@ -20,6 +24,9 @@ public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .idCountMismatch(expected, actual): return "\(actual) ids were given for \(expected) vectors"
         case .empty: return "the index holds no vectors"
         case let .tooManyRows(n): return "\(n) rows exceed the limit of \(UInt32.max - 1)"
+        case let .invalidParameter(name, value, allowed):
+            return "\(name) = \(value) is out of range (allowed: \(allowed.lowerBound)...\(allowed.upperBound))"
+        case let .unknownId(id): return "no vector has id \(id)"
         }
     }
 }

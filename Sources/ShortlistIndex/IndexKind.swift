@@ -2,10 +2,13 @@
 public enum IndexKind: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// Exact search over all vectors.
     case flat = 1
+    /// A hierarchical navigable small-world graph.
+    case hnsw = 2
 
     public var description: String {
         switch self {
         case .flat: return "Flat"
+        case .hnsw: return "HNSW"
         }
     }
 }

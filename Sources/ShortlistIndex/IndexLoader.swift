@@ -7,6 +7,7 @@ public enum IndexLoader {
         let contents = try IndexFile.read(path: path)
         switch contents.header.kind {
         case .flat: return try FlatIndex.load(contents)
+        case .hnsw: return try HNSWIndex.load(contents)
         }
     }
 }

@@ -20,19 +20,37 @@ public protocol VectorIndex: AnyObject, Sendable {
 
     /// Writes the index to `path` atomically in the v1 index file format.
     func save(to path: String) throws
+
+    /// Bytes of memory the index holds (vectors, graph, ids), for reports.
+    var memoryBytes: Int { get }
 }
 
 /// Per-query search knobs. They travel with each call and are never stored on a shared index,
 /// so queries with different settings can run concurrently. Knobs an index does not use are ignored.
 public struct SearchParameters: Sendable, Equatable {
-    public init() {}
+    /// HNSW: the size of the dynamic candidate list at layer 0. Larger is slower and more
+    /// accurate; it is raised to at least `k`. Default (nil): `HNSWIndex.defaultEf` (64).
+    public var ef: Int?
+
+    public init(ef: Int? = nil) {
+        self.ef = ef
+    }
 
     /// The defaults.
     public static let `default` = SearchParameters()
+
+    /// Throws `IndexError.invalidParameter` for a knob outside its allowed range.
+    public func validate() throws {
+        if let ef, !(1...SearchLimits.maximumEf).contains(ef) {
+            throw IndexError.invalidParameter(name: "ef", value: ef, allowed: 1...SearchLimits.maximumEf)
+        }
+    }
 }
 
 /// Limits applied to every search request.
 public enum SearchLimits {
     /// The largest `k` a search accepts.
     public static let maximumK = 100_000
+    /// The largest `ef` a search accepts.
+    public static let maximumEf = 100_000
 }

@@ -12,13 +12,14 @@ struct BuildCommand: ParsableCommand {
 
         Example:
           shortlist build --input embeddings.npy --ids item_ids.txt --spec Flat --metric cosine --output index-data/items.idx
+          shortlist build --input base.fvecs --spec HNSW16 --ef-construction 200 --metric l2 --output index-data/base.idx
         """
     )
 
     @Option(help: "Vector file to index.")
     var input: String
 
-    @Option(help: "Index spec: Flat.")
+    @Option(help: "Index spec: Flat, or HNSW<m> such as HNSW16 (m links per node, 2m on layer 0).")
     var spec: String = "Flat"
 
     @Option(help: "Metric: l2, ip or cosine.")
@@ -26,6 +27,15 @@ struct BuildCommand: ParsableCommand {
 
     @Option(help: "Where to write the index file.")
     var output: String
+
+    @Option(name: .customLong("ef-construction"), help: "HNSW: candidate list size while inserting (larger: better graph, slower build).")
+    var efConstruction: Int = 200
+
+    @Option(help: "Build threads (default: every core). One thread with a fixed --seed builds the same graph every time.")
+    var threads: Int?
+
+    @Option(help: "Seed of every random choice in the build.")
+    var seed: UInt64 = SeededGenerator.defaultSeed
 
     @Option(help: "Text file of external ids, one unsigned integer per line, row for row (default: row numbers, or the ids in a .jsonl input).")
     var ids: String?
@@ -47,10 +57,16 @@ struct BuildCommand: ParsableCommand {
             ids = given
         }
         let index: any VectorIndex
+        let threads = Runtime.threads(self.threads)
         switch spec {
-        case .flat: index = try FlatIndex(metric: metric, vectors: file.matrix, ids: ids)
+        case .flat:
+            index = try FlatIndex(metric: metric, vectors: file.matrix, ids: ids)
+        case let .hnsw(m):
+            let configuration = HNSWConfiguration(m: m, efConstruction: efConstruction, seed: seed)
+            index = try HNSWIndex(metric: metric, vectors: file.matrix, ids: ids, configuration: configuration,
+                                  threads: threads, progress: Terminal.progress("building \(spec)"))
         }
         try index.save(to: output)
-        print("built \(spec) index: \(index.count) vectors × \(index.dimension), metric \(metric), in \(String(format: "%.2f", watch.seconds)) s → \(output)")
+        print("built \(spec) index: \(index.count) vectors × \(index.dimension), metric \(metric), in \(String(format: "%.2f", watch.seconds)) s (\(threads) thread\(threads == 1 ? "" : "s")) → \(output)")
     }
 }

@@ -12,6 +12,7 @@ struct SearchCommand: ParsableCommand {
         Examples:
           shortlist search --index items.idx --queries query.fvecs --k 10 --output results.ivecs --groundtruth gt.ivecs
           shortlist search --index items.idx --vector '0.1,0.2,0.3' --k 5
+          shortlist search --index hnsw.idx --queries query.fvecs --k 10 --ef 128 --groundtruth gt.ivecs
         """
     )
 
@@ -27,6 +28,9 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Number of neighbours per query.")
     var k: Int = 10
 
+    @Option(help: "HNSW: beam width at layer 0 (larger: higher recall, slower; at least k). Default 64.")
+    var ef: Int?
+
     @Option(help: "Where to write result ids (.ivecs, one row per query, -1 where fewer than k exist).")
     var output: String?
 
@@ -40,6 +44,7 @@ struct SearchCommand: ParsableCommand {
         guard (queries == nil) != (vector == nil) else { throw ValidationError("give exactly one of --queries or --vector") }
         guard k >= 1, k <= SearchLimits.maximumK else { throw ValidationError("--k must be between 1 and \(SearchLimits.maximumK)") }
         if let threads, threads < 0 { throw ValidationError("--threads must be 0 (every core) or more") }
+        try SearchParameters(ef: ef).validate()
     }
 
     func run() throws {
@@ -63,7 +68,7 @@ struct SearchCommand: ParsableCommand {
             values.append(v)
         }
         let watch = Stopwatch()
-        let hits = try index.search(values, k: k, parameters: .default)
+        let hits = try index.search(values, k: k, parameters: SearchParameters(ef: ef))
         let micros = watch.seconds * 1e6
         print(Self.pad("rank", 4) + "  " + Self.pad("id", 20) + "  " + Self.pad("score", 12))
         for (rank, hit) in hits.enumerated() {
@@ -77,7 +82,7 @@ struct SearchCommand: ParsableCommand {
         let queries = try VectorFile.read(path: path).matrix
         let threads = Runtime.threads(self.threads)
         let watch = Stopwatch()
-        let results = try index.search(queries, k: k, parameters: .default, threads: threads)
+        let results = try index.search(queries, k: k, parameters: SearchParameters(ef: ef), threads: threads)
         let seconds = watch.seconds
         print(String(format: "%d queries, k=%d, %d thread%@: %.3f s, %.0f queries/s (index loaded in %.3f s)",
                      queries.count, k, threads, threads == 1 ? "" : "s", seconds, Double(queries.count) / seconds, loadSeconds))

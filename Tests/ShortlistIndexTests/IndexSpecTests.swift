@@ -3,15 +3,17 @@ import XCTest
 
 final class IndexSpecTests: XCTestCase {
     func testParsesAndRoundTrips() throws {
-        for text in ["Flat", "flat", " FLAT "] {
+        for (text, expected) in [("Flat", IndexSpec.flat), ("flat", .flat), (" FLAT ", .flat), ("HNSW16", .hnsw(m: 16)), ("hnsw 32", .hnsw(m: 32))] {
             let spec = try IndexSpec(parsing: text)
-            XCTAssertEqual(spec, .flat)
+            XCTAssertEqual(spec, expected)
             XCTAssertEqual(try IndexSpec(parsing: spec.description), spec)
         }
+        XCTAssertEqual(IndexSpec.hnsw(m: 16).description, "HNSW16")
+        XCTAssertEqual(IndexSpec.hnsw(m: 16).kind, .hnsw)
     }
 
     func testRejectsWithAReason() {
-        for bad in ["", "Flatt", "Flat,Flat", ",", "HNSW"] {
+        for bad in ["", "Flatt", "Flat,Flat", ",", "HNSW", "HNSW1", "HNSW999", "HNSWx", "HNSW16,Flat"] {
             XCTAssertThrowsError(try IndexSpec(parsing: bad), bad) { error in
                 guard case .invalidSpec(let s, let reason)? = error as? IndexError else { return XCTFail("\(error)") }
                 XCTAssertEqual(s, bad)

@@ -4,12 +4,15 @@ import ShortlistCore
 /// Seeded data sets and reference computations shared by the test targets.
 public enum Fixtures {
     /// `count × dimension` points drawn around `clusters` Gaussian centres (spread 1, centres
-    /// spread `separation`), fixed by `seed`. Norms vary by a factor of `normSpread` when > 1.
+    /// spread `separation`). The centres are fixed by `centreSeed`, the points by `seed`, so base
+    /// and query sets made with different `seed`s share their clusters. Norms vary by a factor of
+    /// `normSpread` when > 1.
     public static func clustered(count: Int, dimension: Int, clusters: Int = 10, separation: Float = 4,
-                                 normSpread: Float = 1, seed: UInt64 = 42) -> VectorMatrix {
-        var rng = SeededGenerator(seed: seed)
+                                 normSpread: Float = 1, seed: UInt64 = 42, centreSeed: UInt64 = 1) -> VectorMatrix {
+        var centreRNG = SeededGenerator(seed: centreSeed)
         var centres = [Float](repeating: 0, count: clusters * dimension)
-        for i in centres.indices { centres[i] = rng.nextGaussian() * separation }
+        for i in centres.indices { centres[i] = centreRNG.nextGaussian() * separation }
+        var rng = SeededGenerator(seed: seed)
         let m = try! VectorMatrix(count: count, dimension: dimension)
         for r in 0..<count {
             let c = Int(rng.next() % UInt64(clusters))

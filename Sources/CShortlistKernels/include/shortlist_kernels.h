@@ -64,6 +64,11 @@ uint32_t sk_crc32c_portable(uint32_t crc, const void *data, size_t len);
 /// Hints the CPU to fetch the cache line at `p` (no effect on results).
 void sk_prefetch(const void *p);
 
+/// Acquires a one-byte spinlock (0 = free). Used for per-node locks while a graph is built in parallel.
+void sk_spin_lock(uint8_t *lock);
+/// Releases a lock taken by `sk_spin_lock`.
+void sk_spin_unlock(uint8_t *lock);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,101 @@
+import ShortlistCore
+
+/// HNSW in the v1 index file: `META` (settings, entry point, top level, the inner-product M),
+/// `VECS` (rows × stored dimension), `IDS `, `LVLS` (u8 per row), `LNK0` (rows × (2m+1) u32),
+/// `LNKU` (upper-layer lists, u32, in row order) and `TOMB` (u8 per row, 1 = deleted).
+extension HNSWIndex {
+    public func save(to path: String) throws {
+        var meta = IndexMetadata()
+        meta["spec"] = spec.description
+        meta["writer"] = IndexMetadata.writerVersion
+        meta["m"] = String(m)
+        meta["ef_construction"] = String(configuration.efConstruction)
+        meta["seed"] = String(configuration.seed)
+        meta["entry_point"] = String(entryPoint)
+        meta["max_level"] = String(maxLevel)
+        meta["stored_dimension"] = String(storedDimension)
+        meta["ip_max_norm_bits"] = String(ipMaxNorm.bitPattern)
+        meta["live"] = String(count)
+        let n = rows
+        let linkBytes = Array(UnsafeRawBufferPointer(start: level0, count: n * (m0 + 1) * 4))
+        let upperBytes = Array(UnsafeRawBufferPointer(start: upperLinks, count: upperCount * 4))
+        try IndexFile.write(
+            path: path,
+            header: IndexFile.Header(kind: .hnsw, metric: metric, dimension: dimension, count: n),
+            sections: [
+                IndexFile.Section(tag: "META", payload: .bytes(meta.encoded())),
+                IndexFile.Section(tag: "VECS", payload: .vectors(vectors)),
+                IndexFile.Section(tag: "IDS ", payload: .uint64s(idMap.ids)),
+                IndexFile.Section(tag: "LVLS", payload: .bytes(Array(UnsafeBufferPointer(start: levels, count: n)))),
+                IndexFile.Section(tag: "LNK0", payload: .bytes(linkBytes)),
+                IndexFile.Section(tag: "LNKU", payload: .bytes(upperBytes)),
+                IndexFile.Section(tag: "TOMB", payload: .bytes(Array(UnsafeBufferPointer(start: tombstones, count: n)))),
+            ])
+    }
+
+    /// Rebuilds an HNSW index from a checked file, validating every link so that a file that
+    /// passes its checksums but disagrees with itself is refused, never followed out of bounds.
+    static func load(_ contents: IndexFile.Contents) throws -> HNSWIndex {
+        let h = contents.header, path = contents.path
+        func bad(_ reason: String) -> IndexFileError { .inconsistent(path: path, reason: reason) }
+        let meta = try IndexMetadata(decoding: try contents.section("META"), path: path)
+        func int(_ key: String) throws -> Int {
+            guard let v = meta[key].flatMap({ Int($0) }) else { throw bad("META lacks a valid '\(key)'") }
+            return v
+        }
+        let m = try int("m"), efc = try int("ef_construction"), storedDimension = try int("stored_dimension")
+        let entry = try int("entry_point"), top = try int("max_level")
+        guard let seed = meta["seed"].flatMap({ UInt64($0) }), let normBits = meta["ip_max_norm_bits"].flatMap({ UInt32($0) }) else {
+            throw bad("META lacks seed or ip_max_norm_bits")
+        }
+        let configuration = HNSWConfiguration(m: m, efConstruction: efc, seed: seed)
+        do { try configuration.validate() } catch { throw bad("\(error)") }
+        guard storedDimension == h.dimension + (h.metric == .ip ? 1 : 0) else { throw bad("stored dimension \(storedDimension)") }
+        let n = h.count
+        let vecs = try contents.section("VECS"), ids = try contents.section("IDS "), lvls = try contents.section("LVLS")
+        let lnk0 = try contents.section("LNK0"), lnku = try contents.section("LNKU"), tomb = try contents.section("TOMB")
+        let m0 = 2 * m
+        guard vecs.count == n * storedDimension * 4, ids.count == n * 8, lvls.count == n, tomb.count == n,
+              lnk0.count == n * (m0 + 1) * 4, lnku.count % 4 == 0 else {
+            throw bad("section sizes do not match \(n) rows")
+        }
+        guard (n == 0 && entry == -1 && top == -1) || (entry >= 0 && entry < n && top >= 0 && top <= maximumLevel) else {
+            throw bad("entry point \(entry) / top level \(top) for \(n) rows")
+        }
+        let stored = try VectorMatrix(count: n, dimension: storedDimension)
+        if n > 0 { UnsafeMutableRawPointer(stored.baseAddress).copyMemory(from: vecs.baseAddress!, byteCount: vecs.count) }
+        do { try stored.validateFinite() } catch { throw bad("\(error)") }
+        var idList = [UInt64](repeating: 0, count: n)
+        for i in 0..<n { idList[i] = UInt64(littleEndian: ids.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) }
+        let deleted = { (r: Int) in tomb[r] != 0 }
+        let idMap: IdMap
+        do { idMap = try IdMap(ids: idList, isLive: { !deleted($0) }) } catch { throw bad("\(error)") }
+        let index = HNSWIndex(metric: h.metric, dimension: h.dimension, configuration: configuration, stored: stored, idMap: idMap)
+        index.ipMaxNorm = Float(bitPattern: normBits)
+        for r in 0..<n {
+            guard lvls[r] <= maximumLevel, tomb[r] <= 1 else { throw bad("row \(r): level \(lvls[r]) or tombstone \(tomb[r])") }
+            index.levels[r] = lvls[r]
+            index.tombstones[r] = tomb[r]
+            if tomb[r] != 0 { index.deletedCount += 1 }
+        }
+        guard n == 0 || Int(index.levels[entry]) == top else { throw bad("entry point is not on the top level") }
+        index.layOutUpperLinks(from: 0)
+        guard index.upperCount * 4 == lnku.count else { throw bad("LNKU holds \(lnku.count / 4) links, levels need \(index.upperCount)") }
+        if n > 0 { UnsafeMutableRawPointer(index.level0).copyMemory(from: lnk0.baseAddress!, byteCount: lnk0.count) }
+        if index.upperCount > 0 { UnsafeMutableRawPointer(index.upperLinks).copyMemory(from: lnku.baseAddress!, byteCount: lnku.count) }
+        for r in 0..<n {
+            for level in 0...Int(index.levels[r]) {
+                let list = index.links(r, level)
+                let capacity = level == 0 ? m0 : m
+                guard Int(list[0]) <= capacity else { throw bad("row \(r) level \(level) has \(list[0]) links (max \(capacity))") }
+                for j in 0..<Int(list[0]) {
+                    let target = Int(list[1 + j])
+                    guard target < n, Int(index.levels[target]) >= level else { throw bad("row \(r) level \(level) links to \(target)") }
+                }
+            }
+        }
+        index.entryPoint = Int32(entry)
+        index.maxLevel = top
+        return index
+    }
+}

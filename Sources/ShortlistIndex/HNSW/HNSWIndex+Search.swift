@@ -1,0 +1,89 @@
+import CShortlistKernels
+import ShortlistCore
+
+/// The two graph walks: greedy descent through the upper layers, and the beam search of one layer.
+extension HNSWIndex {
+    struct Entry {
+        var node: Int
+        var distance: Float
+    }
+
+    /// Reads `node`'s list at `level`; while building, under the node's lock into `copy`.
+    @inline(__always)
+    func readLinks(_ node: Int, _ level: Int, locking: Bool, copy: UnsafeMutablePointer<UInt32>) -> UnsafePointer<UInt32> {
+        let list = links(node, level)
+        guard locking else { return UnsafePointer(list) }
+        sk_spin_lock(locks + node)
+        copy.update(from: list, count: Int(list[0]) + 1)
+        sk_spin_unlock(locks + node)
+        return UnsafePointer(copy)
+    }
+
+    /// Greedy walk from `start` at `fromLevel` down to `toLevel`, moving to the closest neighbour
+    /// until none is closer; returns the closest node reached.
+    func greedyDescent(_ q: UnsafePointer<Float>, from start: Int, fromLevel: Int, toLevel: Int, locking: Bool,
+                       scratch: HNSWScratch) -> Entry {
+        var current = Entry(node: start, distance: distance(q, start))
+        guard fromLevel >= toLevel else { return current }
+        for level in stride(from: fromLevel, through: toLevel, by: -1) {
+            var changed = true
+            while changed {
+                changed = false
+                let list = readLinks(current.node, level, locking: locking, copy: scratch.linkCopy)
+                let n = Int(list[0])
+                distances(q, list + 1, n, scratch.batchDistances)
+                for j in 0..<n where scratch.batchDistances[j] < current.distance {
+                    current = Entry(node: Int(list[1 + j]), distance: scratch.batchDistances[j])
+                    changed = true
+                }
+            }
+        }
+        return current
+    }
+
+    /// Beam search of one layer from `entry`, keeping the `ef` closest nodes in `scratch.results`
+    /// (a max-heap over negated distances). With `skipDeleted`, deleted nodes are walked through
+    /// but not returned, and the walk goes on until `ef` live nodes are found or the layer is exhausted.
+    func searchLayer(_ q: UnsafePointer<Float>, entry: Int, entryDistance: Float, ef: Int, level: Int,
+                     scratch: HNSWScratch, locking: Bool, skipDeleted: Bool) {
+        let epoch = scratch.beginSearch(rows: rows)
+        let visited = scratch.visited
+        let batchNodes = scratch.batchNodes
+        let batchDistances = scratch.batchDistances
+        let tombstones = self.tombstones
+        visited[entry] = epoch
+        scratch.candidates.push(entryDistance, UInt32(entry))
+        if !(skipDeleted && tombstones[entry] != 0) { scratch.results.push(-entryDistance, UInt32(entry)) }
+        var bound: Float = scratch.results.count > 0 ? -scratch.results.topDistance : .infinity
+        while scratch.candidates.count > 0 {
+            let nearest = scratch.candidates.topDistance
+            if nearest > bound && (scratch.results.count >= ef || !skipDeleted) { break }
+            let node = Int(scratch.candidates.topNode)
+            scratch.candidates.pop()
+            let list = readLinks(node, level, locking: locking, copy: scratch.linkCopy)
+            let n = Int(list[0])
+            var fresh = 0
+            for j in 1...max(n, 1) where j <= n {
+                let neighbour = list[j]
+                if visited[Int(neighbour)] != epoch {
+                    visited[Int(neighbour)] = epoch
+                    batchNodes[fresh] = neighbour
+                    fresh += 1
+                }
+            }
+            guard fresh > 0 else { continue }
+            distances(q, batchNodes, fresh, batchDistances)
+            for j in 0..<fresh {
+                let d = batchDistances[j]
+                guard scratch.results.count < ef || d < bound else { continue }
+                let neighbour = batchNodes[j]
+                scratch.candidates.push(d, neighbour)
+                if !(skipDeleted && tombstones[Int(neighbour)] != 0) {
+                    scratch.results.push(-d, neighbour)
+                    if scratch.results.count > ef { scratch.results.pop() }
+                }
+                if scratch.results.count > 0 { bound = -scratch.results.topDistance }
+            }
+        }
+    }
+}

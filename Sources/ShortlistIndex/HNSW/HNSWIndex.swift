@@ -1,0 +1,351 @@
+import CShortlistKernels
+import Foundation
+import ShortlistCore
+import Synchronization
+
+/// Approximate nearest-neighbour search on a hierarchical navigable small-world graph
+/// (Malkov & Yashunin, 2018): a layered proximity graph searched greedily from the top layer,
+/// then by a beam of width `ef` on layer 0.
+///
+/// Storage follows PERFORMANCE.md §5: one aligned vector buffer (huge pages where the kernel
+/// allows), layer-0 adjacency as one flat array of `rows × (2m + 1)` u32 (a count, then ids),
+/// upper layers in one flat array, and a reusable visited set per thread.
+///
+/// Metrics: `.l2` searches squared L2. `.cosine` normalises vectors and searches by negated
+/// inner product. `.ip` uses the standard reduction of maximum inner product to L2: each vector
+/// gains one coordinate √(M² − ‖x‖²), with M the largest norm, and queries gain a 0, so the
+/// nearest neighbour in L2 is the largest inner product even when norms vary widely; the
+/// returned distances are the exact −q·x.
+///
+/// Concurrency: searches may run concurrently with each other. `add`, `delete` and the build
+/// itself need exclusive access (the server serialises writes per collection).
+public final class HNSWIndex: VectorIndex, @unchecked Sendable {
+    public let metric: Metric
+    public let dimension: Int
+    public let configuration: HNSWConfiguration
+    public var spec: IndexSpec { .hnsw(m: configuration.m) }
+    /// Live (searchable) vectors.
+    public var count: Int { idMap.liveCount }
+    /// Rows stored, including deleted ones until `compacted()`.
+    public var rows: Int { vectors.count }
+    /// Deleted rows still held in the graph.
+    public internal(set) var deletedCount = 0
+
+    /// The `ef` used when a search does not give one.
+    public static let defaultEf = 64
+    /// Levels are capped here (a level above 30 has probability m^-30).
+    static let maximumLevel = 30
+
+    /// Components per stored row: `dimension`, plus one for `.ip`.
+    let storedDimension: Int
+    let m: Int
+    let m0: Int
+    /// Vectors in stored form, `rows × storedDimension`.
+    let vectors: VectorMatrix
+    /// Layer-0 adjacency, `capacity × (m0 + 1)`: count, then up to m0 ids.
+    var level0: UnsafeMutablePointer<UInt32>
+    /// Level of each row.
+    var levels: UnsafeMutablePointer<UInt8>
+    /// Start of each row's upper-layer lists in `upperLinks` (−1 for level-0-only rows); level l ≥ 1
+    /// is at `upperOffset[row] + (l − 1)(m + 1)`.
+    var upperOffset: UnsafeMutablePointer<Int32>
+    var upperLinks: UnsafeMutablePointer<UInt32>
+    var upperCount: Int
+    var upperCapacity: Int
+    /// 1 where a row is deleted.
+    var tombstones: UnsafeMutablePointer<UInt8>
+    /// Per-row spinlocks, used while the graph is built.
+    var locks: UnsafeMutablePointer<UInt8>
+    var rowCapacity: Int
+    var entryPoint: Int32 = -1
+    var maxLevel = -1
+    /// For `.ip`: the M of the L2 reduction (0 otherwise).
+    var ipMaxNorm: Float = 0
+    public private(set) var idMap: IdMap
+    /// Guards `entryPoint`/`maxLevel` while building (a one-byte spinlock).
+    let entrySpin: UnsafeMutablePointer<UInt8>
+    let scratchPool: HNSWScratchPool
+
+    /// Builds an index over `vectors` (`count × dimension`, row-major; not modified), with
+    /// optional external ids (default: row numbers), using `threads` threads.
+    public convenience init(metric: Metric, vectors input: VectorMatrix, ids: [UInt64]? = nil,
+                            configuration: HNSWConfiguration = HNSWConfiguration(), threads: Int = 1,
+                            progress: ProgressHandler? = nil) throws {
+        try configuration.validate()
+        guard input.count < Int(UInt32.max) else { throw IndexError.tooManyRows(input.count) }
+        try input.validateFinite()
+        let idMap: IdMap
+        if let ids {
+            guard ids.count == input.count else { throw IndexError.idCountMismatch(expected: input.count, actual: ids.count) }
+            idMap = try IdMap(ids: ids)
+        } else {
+            idMap = IdMap(identityCount: input.count)
+        }
+        let storedDimension = metric == .ip ? input.dimension + 1 : input.dimension
+        let stored = try VectorMatrix(count: input.count, dimension: storedDimension)
+        for r in 0..<input.count {
+            stored.row(r).update(from: input.row(r), count: input.dimension)
+            if metric == .cosine { try VectorMath.normalize(stored.row(r), dimension: input.dimension, row: r) }
+        }
+        self.init(metric: metric, dimension: input.dimension, configuration: configuration, stored: stored, idMap: idMap)
+        if metric == .ip {
+            var maxNorm: Float = 0
+            for r in 0..<input.count { maxNorm = max(maxNorm, sk_ip(input.row(r), input.row(r), input.dimension).squareRoot()) }
+            setInnerProductNorm(maxNorm)
+        }
+        for r in 0..<input.count { levels[r] = UInt8(level(forRow: r)) }
+        layOutUpperLinks(from: 0)
+        try build(rows: 0..<input.count, threads: threads, progress: progress)
+    }
+
+    /// An empty graph over `stored` rows (already in stored form); the caller fills levels and links.
+    init(metric: Metric, dimension: Int, configuration: HNSWConfiguration, stored: VectorMatrix, idMap: IdMap) {
+        self.metric = metric
+        self.dimension = dimension
+        self.configuration = configuration
+        self.storedDimension = stored.dimension
+        m = configuration.m
+        m0 = 2 * configuration.m
+        vectors = stored
+        self.idMap = idMap
+        rowCapacity = max(stored.count, 16)
+        level0 = AlignedMemory.allocate(UInt32.self, count: rowCapacity * (2 * configuration.m + 1), repeating: 0)
+        levels = AlignedMemory.allocate(UInt8.self, count: rowCapacity, repeating: 0)
+        upperOffset = AlignedMemory.allocate(Int32.self, count: rowCapacity, repeating: -1)
+        tombstones = AlignedMemory.allocate(UInt8.self, count: rowCapacity, repeating: 0)
+        locks = AlignedMemory.allocate(UInt8.self, count: rowCapacity, repeating: 0)
+        entrySpin = AlignedMemory.allocate(UInt8.self, count: 1, repeating: 0)
+        upperCapacity = 1024
+        upperCount = 0
+        upperLinks = AlignedMemory.allocate(UInt32.self, count: upperCapacity, repeating: 0)
+        let rowsForScratch = stored.count, degree = 2 * configuration.m, sd = stored.dimension
+        scratchPool = HNSWScratchPool { HNSWScratch(rows: rowsForScratch, maxDegree: degree, storedDimension: sd) }
+    }
+
+    deinit {
+        AlignedMemory.free(level0)
+        AlignedMemory.free(levels)
+        AlignedMemory.free(upperOffset)
+        AlignedMemory.free(upperLinks)
+        AlignedMemory.free(tombstones)
+        AlignedMemory.free(locks)
+        AlignedMemory.free(entrySpin)
+    }
+
+    public var memoryBytes: Int {
+        vectors.allocatedBytes + rowCapacity * ((m0 + 1) * 4 + 1 + 4 + 1 + 1) + upperCapacity * 4 + idMap.memoryBytes
+    }
+
+    // MARK: Levels and layout
+
+    /// The level of `row`: floor(−ln(U) / ln(m)) for a uniform U drawn from (seed, row), so it
+    /// does not depend on insertion order or thread count.
+    func level(forRow row: Int) -> Int {
+        var g = SeededGenerator(seed: configuration.seed ^ (UInt64(row) &* 0x9E37_79B9_7F4A_7C15))
+        var u = g.nextUnitDouble()
+        while u <= 0 { u = g.nextUnitDouble() }
+        return min(Self.maximumLevel, Int(-log(u) / log(Double(m))))
+    }
+
+    /// Assigns upper-layer storage to rows `from..<rows` according to their levels.
+    func layOutUpperLinks(from first: Int) {
+        var needed = upperCount
+        for r in first..<vectors.count where levels[r] > 0 { needed += Int(levels[r]) * (m + 1) }
+        if needed > upperCapacity {
+            let newCapacity = max(needed, upperCapacity * 2)
+            upperLinks = AlignedMemory.grow(upperLinks, oldCount: upperCount, newCount: newCapacity, fill: 0)
+            upperCapacity = newCapacity
+        }
+        for r in first..<vectors.count where levels[r] > 0 {
+            upperOffset[r] = Int32(upperCount)
+            upperLinks.advanced(by: upperCount).update(repeating: 0, count: Int(levels[r]) * (m + 1))
+            upperCount += Int(levels[r]) * (m + 1)
+        }
+    }
+
+    /// The adjacency list of `node` at `level`: element 0 is the count, then the ids.
+    @inline(__always)
+    func links(_ node: Int, _ level: Int) -> UnsafeMutablePointer<UInt32> {
+        level == 0 ? level0 + node * (m0 + 1) : upperLinks + Int(upperOffset[node]) + (level - 1) * (m + 1)
+    }
+
+    /// Makes room for `rows` rows in every per-row buffer.
+    func reserveRows(_ rows: Int) {
+        guard rows > rowCapacity else { return }
+        let newCapacity = max(rows, rowCapacity + rowCapacity / 2)
+        level0 = AlignedMemory.grow(level0, oldCount: rowCapacity * (m0 + 1), newCount: newCapacity * (m0 + 1), fill: 0)
+        levels = AlignedMemory.grow(levels, oldCount: rowCapacity, newCount: newCapacity, fill: 0)
+        upperOffset = AlignedMemory.grow(upperOffset, oldCount: rowCapacity, newCount: newCapacity, fill: -1)
+        tombstones = AlignedMemory.grow(tombstones, oldCount: rowCapacity, newCount: newCapacity, fill: 0)
+        locks = AlignedMemory.grow(locks, oldCount: rowCapacity, newCount: newCapacity, fill: 0)
+        rowCapacity = newCapacity
+        vectors.reserveCapacity(newCapacity)
+    }
+
+    // MARK: Inner product reduction
+
+    /// Sets M for the inner-product reduction and rewrites every row's extra coordinate.
+    func setInnerProductNorm(_ norm: Float) {
+        ipMaxNorm = norm
+        for r in 0..<vectors.count { setAugmentedCoordinate(r) }
+    }
+
+    func setAugmentedCoordinate(_ r: Int) {
+        let x = vectors.row(r)
+        let n2 = sk_ip(x, x, dimension)
+        x[dimension] = max(0, ipMaxNorm * ipMaxNorm - n2).squareRoot()
+    }
+
+    // MARK: Distances
+
+    /// Graph distance between a stored-form query and a row.
+    @inline(__always)
+    func distance(_ q: UnsafePointer<Float>, _ row: Int) -> Float {
+        metric == .cosine ? -sk_ip(q, vectors.row(row), storedDimension) : sk_l2sq(q, vectors.row(row), storedDimension)
+    }
+
+    /// Graph distances from `q` to `count` rows named in `nodes`, into `out` (prefetching rows).
+    @inline(__always)
+    func distances(_ q: UnsafePointer<Float>, _ nodes: UnsafePointer<UInt32>, _ count: Int, _ out: UnsafeMutablePointer<Float>) {
+        if metric == .cosine {
+            sk_ip_ids(q, vectors.baseAddress, storedDimension, nodes, count, out)
+            for i in 0..<count { out[i] = -out[i] }
+        } else {
+            sk_l2sq_ids(q, vectors.baseAddress, storedDimension, nodes, count, out)
+        }
+    }
+
+    // MARK: Queries
+
+    /// Writes `query` into `scratch.query` in stored form; validates shape and values.
+    func prepareQuery(_ query: UnsafeBufferPointer<Float>, into scratch: HNSWScratch, row: Int = 0) throws {
+        guard query.count == dimension else { throw VectorError.dimensionMismatch(expected: dimension, actual: query.count) }
+        try VectorMath.validateFinite(query, row: row)
+        scratch.query.update(from: query.baseAddress!, count: dimension)
+        if metric == .cosine { try VectorMath.normalize(scratch.query, dimension: dimension, row: row) }
+        if metric == .ip { scratch.query[dimension] = 0 }
+    }
+
+    /// Validates `k` and the knobs, and returns the `ef` to search with.
+    func effectiveEf(k: Int, parameters: SearchParameters) throws -> Int {
+        try FlatIndex.validateK(k)
+        try parameters.validate()
+        return max(parameters.ef ?? Self.defaultEf, k)
+    }
+
+    public func search(_ query: [Float], k: Int, parameters: SearchParameters = .default) throws -> [Neighbor] {
+        let ef = try effectiveEf(k: k, parameters: parameters)
+        return try scratchPool.with { scratch in
+            try query.withUnsafeBufferPointer { try prepareQuery($0, into: scratch) }
+            return searchPrepared(scratch, k: k, ef: ef)
+        }
+    }
+
+    public func search(_ queries: VectorMatrix, k: Int, parameters: SearchParameters = .default, threads: Int = 1) throws -> SearchResults {
+        let ef = try effectiveEf(k: k, parameters: parameters)
+        guard queries.dimension == dimension else { throw VectorError.dimensionMismatch(expected: dimension, actual: queries.dimension) }
+        try queries.validateFinite()
+        var results = SearchResults(queryCount: queries.count, k: k)
+        let chunk = 32
+        let failure = Mutex<Error?>(nil)
+        results.ids.withUnsafeMutableBufferPointer { idsOut in
+            results.distances.withUnsafeMutableBufferPointer { distOut in
+                let out = ResultPointers(ids: idsOut.baseAddress!, distances: distOut.baseAddress!)
+                Parallel.forEach(chunkCount: (queries.count + chunk - 1) / chunk, threads: threads) { c in
+                    self.scratchPool.with { scratch in
+                        for q in c * chunk..<min(queries.count, (c + 1) * chunk) {
+                            do {
+                                try self.prepareQuery(UnsafeBufferPointer(start: queries.row(q), count: self.dimension), into: scratch, row: q)
+                            } catch {
+                                failure.withLock { $0 = $0 ?? error }
+                                return
+                            }
+                            for (j, hit) in self.searchPrepared(scratch, k: k, ef: ef).enumerated() {
+                                out.ids[q * k + j] = hit.id
+                                out.distances[q * k + j] = hit.distance
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return results
+    }
+
+    /// Searches with the query already in `scratch.query`; returns up to k live neighbours with external ids.
+    func searchPrepared(_ scratch: HNSWScratch, k: Int, ef: Int) -> [Neighbor] {
+        guard entryPoint >= 0, count > 0 else { return [] }
+        let want = min(k, count)
+        var ef = ef
+        while true {
+            let entry = greedyDescent(scratch.query, from: Int(entryPoint), fromLevel: maxLevel, toLevel: 1, locking: false,
+                                      scratch: scratch)
+            searchLayer(scratch.query, entry: entry.node, entryDistance: entry.distance, ef: ef, level: 0,
+                        scratch: scratch, locking: false, skipDeleted: deletedCount > 0)
+            // Many deletions near the query can leave fewer than k live results: widen the beam.
+            if scratch.results.count >= want || ef >= rows { break }
+            ef = min(rows, ef * 2)
+        }
+        var found: [Neighbor] = []
+        found.reserveCapacity(scratch.results.count)
+        while scratch.results.count > 0 {
+            found.append(Neighbor(id: UInt64(scratch.results.topNode), distance: -scratch.results.topDistance))
+            scratch.results.pop()
+        }
+        found.reverse()
+        if found.count > k { found.removeLast(found.count - k) }
+        for i in found.indices {
+            let row = Int(found[i].id)
+            if metric == .ip { found[i].distance = -sk_ip(scratch.query, vectors.row(row), dimension) }
+            found[i].id = idMap.id(ofRow: row)
+        }
+        if metric == .ip { found.sort() }
+        return found
+    }
+
+    // MARK: Changes
+
+    /// Adds one vector with external id `id` (which must not be live), linking it into the graph.
+    public func add(_ vector: [Float], id: UInt64) throws {
+        guard idMap.row(of: id) == nil else { throw IndexError.duplicateId(id) }
+        guard vector.count == dimension else { throw VectorError.dimensionMismatch(expected: dimension, actual: vector.count) }
+        try vector.withUnsafeBufferPointer { try VectorMath.validateFinite($0) }
+        var stored = vector
+        if metric == .cosine { try stored.withUnsafeMutableBufferPointer { try VectorMath.normalize($0.baseAddress!, dimension: dimension) } }
+        if metric == .ip { stored.append(0) }
+        guard rows + 1 < Int(UInt32.max) else { throw IndexError.tooManyRows(rows + 1) }
+        let row = rows
+        reserveRows(row + 1)
+        try vectors.append(stored)
+        try idMap.append(id)
+        if metric == .ip {
+            let norm = sk_ip(vectors.row(row), vectors.row(row), dimension).squareRoot()
+            // A larger norm than any seen moves M for every row (rare: M grows with headroom).
+            if norm > ipMaxNorm { setInnerProductNorm(norm * 1.1) } else { setAugmentedCoordinate(row) }
+        }
+        levels[row] = UInt8(level(forRow: row))
+        layOutUpperLinks(from: row)
+        try build(rows: row..<row + 1, threads: 1, progress: nil)
+    }
+
+    /// Deletes the vector with external id `id`: it never appears in results again. Its row stays
+    /// in the graph (as a waypoint) until `compacted()` rebuilds without it.
+    public func delete(id: UInt64) throws {
+        guard let row = idMap.remove(id) else { throw IndexError.unknownId(id) }
+        tombstones[row] = 1
+        deletedCount += 1
+    }
+
+    /// Whether `id` is live in the index.
+    public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }
+
+    /// A new index over the live vectors only (same settings and ids), reclaiming deleted rows' memory.
+    public func compacted(threads: Int = 1, progress: ProgressHandler? = nil) throws -> HNSWIndex {
+        let live = (0..<rows).filter { tombstones[$0] == 0 }
+        let input = try VectorMatrix(count: live.count, dimension: dimension)
+        for (i, r) in live.enumerated() { input.row(i).update(from: vectors.row(r), count: dimension) }
+        return try HNSWIndex(metric: metric, vectors: input, ids: live.map { idMap.id(ofRow: $0) },
+                             configuration: configuration, threads: threads, progress: progress)
+    }
+}

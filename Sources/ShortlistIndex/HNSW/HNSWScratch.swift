@@ -1,0 +1,84 @@
+import ShortlistCore
+import Synchronization
+
+/// Working memory of one search or insertion: a visited set reset by bumping an epoch, the
+/// candidate and result heaps, and small buffers. Reused across calls; one per thread at a time.
+final class HNSWScratch {
+    private(set) var visited: UnsafeMutablePointer<UInt16>
+    private var visitedCapacity: Int
+    private var epoch: UInt16 = 0
+    /// Nodes to expand, nearest first.
+    var candidates: NodeHeap
+    /// Best nodes found, as a max-heap (negated distances).
+    var results: NodeHeap
+    /// Neighbour ids gathered for one batch of distances, and their distances.
+    let batchNodes: UnsafeMutablePointer<UInt32>
+    let batchDistances: UnsafeMutablePointer<Float>
+    /// A copy of one adjacency list, read under its node's lock while the graph is built.
+    let linkCopy: UnsafeMutablePointer<UInt32>
+    /// The query in stored form (normalised, or augmented for inner product).
+    let query: UnsafeMutablePointer<Float>
+    /// Sorted candidate lists for neighbour selection.
+    var sortedDistances: [Float] = []
+    var sortedNodes: [UInt32] = []
+    var selected: [UInt32] = []
+
+    init(rows: Int, maxDegree: Int, storedDimension: Int) {
+        visitedCapacity = max(rows, 1)
+        visited = AlignedMemory.allocate(UInt16.self, count: visitedCapacity, repeating: 0)
+        candidates = NodeHeap(capacity: 256)
+        results = NodeHeap(capacity: 256)
+        batchNodes = .allocate(capacity: maxDegree + 1)
+        batchDistances = .allocate(capacity: maxDegree + 1)
+        linkCopy = .allocate(capacity: maxDegree + 1)
+        query = AlignedMemory.allocate(Float.self, count: storedDimension)
+    }
+
+    deinit {
+        AlignedMemory.free(visited)
+        candidates.deallocate()
+        results.deallocate()
+        batchNodes.deallocate()
+        batchDistances.deallocate()
+        linkCopy.deallocate()
+        AlignedMemory.free(query)
+    }
+
+    /// Starts a new search over `rows` nodes and returns the epoch that marks "visited".
+    @inline(__always)
+    func beginSearch(rows: Int) -> UInt16 {
+        if rows > visitedCapacity {
+            visited = AlignedMemory.grow(visited, oldCount: visitedCapacity, newCount: max(rows, visitedCapacity * 2), fill: 0)
+            visitedCapacity = max(rows, visitedCapacity * 2)
+        }
+        if epoch == UInt16.max {
+            visited.update(repeating: 0, count: visitedCapacity)
+            epoch = 0
+        }
+        epoch += 1
+        candidates.removeAll()
+        results.removeAll()
+        return epoch
+    }
+}
+
+/// Scratch buffers handed to concurrent searches: each call takes one and gives it back.
+final class HNSWScratchPool: Sendable {
+    private let free = Mutex<[HNSWScratch]>([])
+    private let make: @Sendable () -> HNSWScratch
+
+    init(make: @escaping @Sendable () -> HNSWScratch) {
+        self.make = make
+    }
+
+    func with<R>(_ body: (HNSWScratch) throws -> R) rethrows -> R {
+        let scratch = free.withLock { $0.popLast() } ?? make()
+        defer { free.withLock { $0.append(scratch) } }
+        return try body(scratch)
+    }
+
+    /// Drops pooled buffers (after the graph grew or was rebuilt).
+    func removeAll() {
+        free.withLock { $0.removeAll() }
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import ShortlistCore
+import ShortlistIndex
+import ShortlistTestSupport
+import XCTest
+
+final class HNSWIndexTests: XCTestCase {
+    private let configuration = HNSWConfiguration(m: 12, efConstruction: 80, seed: 3)
+
+    /// Mean recall@k of `index` against exact search over `base`, for `queries`.
+    private func recall(_ index: HNSWIndex, base: VectorMatrix, metric: Metric, queries: VectorMatrix, k: Int = 10, ef: Int = 64) throws -> Double {
+        let exact = try ExactSearch.groundTruth(base: base, queries: queries, metric: metric, k: k, threads: 2)
+        let found = try index.search(queries, k: k, parameters: SearchParameters(ef: ef), threads: 2)
+        var hits = 0
+        for q in 0..<queries.count {
+            hits += Set(found[q].map(\.id)).intersection(exact[q].map(\.id)).count
+        }
+        return Double(hits) / Double(queries.count * k)
+    }
+
+    func testRecallAgainstExactSearchForEveryMetric() throws {
+        let base = Fixtures.clustered(count: 3000, dimension: 24, clusters: 20, seed: 21)
+        let queries = Fixtures.clustered(count: 150, dimension: 24, clusters: 20, seed: 22)
+        for metric in Metric.allCases {
+            let index = try HNSWIndex(metric: metric, vectors: base, configuration: configuration, threads: 2)
+            XCTAssertEqual(index.count, 3000)
+            let r = try recall(index, base: base, metric: metric, queries: queries)
+            XCTAssertGreaterThanOrEqual(r, 0.95, "\(metric) recall@10 \(r)")
+            // Distances are the metric's own (checked on one query against the reference).
+            let q = queries.rowArray(0)
+            for hit in try index.search(q, k: 5, parameters: SearchParameters(ef: 64)) {
+                let ref = Fixtures.referenceDistance(metric, q, base.rowArray(Int(hit.id)))
+                XCTAssertEqual(Double(hit.distance), ref, accuracy: 1e-3 * max(1, abs(ref)), "\(metric)")
+            }
+        }
+    }
+
+    /// Two-tower outputs have widely varying norms; raw inner product on a graph loses recall there.
+    /// The L2 reduction keeps it.
+    func testInnerProductKeepsRecallWhenNormsVaryWidely() throws {
+        let base = Fixtures.clustered(count: 3000, dimension: 16, clusters: 15, normSpread: 20, seed: 31)
+        let queries = Fixtures.clustered(count: 150, dimension: 16, clusters: 15, normSpread: 20, seed: 32)
+        let index = try HNSWIndex(metric: .ip, vectors: base, configuration: configuration, threads: 2)
+        let r = try recall(index, base: base, metric: .ip, queries: queries)
+        XCTAssertGreaterThanOrEqual(r, 0.95, "ip recall@10 \(r)")
+        // The largest inner products belong to long vectors: the answer is not just "nearest direction".
+        let exact = try ExactSearch.groundTruth(base: base, queries: queries, metric: .ip, k: 1, threads: 1)
+        let cosine = try ExactSearch.groundTruth(base: base, queries: queries, metric: .cosine, k: 1, threads: 1)
+        XCTAssertLessThan(zip(exact.ids, cosine.ids).filter { $0 == $1 }.count, 100, "data does not exercise varied norms")
+    }
+
+    func testOneThreadWithAFixedSeedIsReproducible() throws {
+        let base = Fixtures.clustered(count: 800, dimension: 8, seed: 41)
+        let dir = TemporaryDirectory()
+        for name in ["a", "b"] {
+            try HNSWIndex(metric: .l2, vectors: base, configuration: configuration, threads: 1).save(to: dir.file(name))
+        }
+        XCTAssertEqual(dir.read("a"), dir.read("b"))
+        var other = configuration
+        other.seed = 4
+        try HNSWIndex(metric: .l2, vectors: base, configuration: other, threads: 1).save(to: dir.file("c"))
+        XCTAssertNotEqual(dir.read("a"), dir.read("c"))
+    }
+
+    func testDeleteAddAndCompact() throws {
+        let base = Fixtures.clustered(count: 2000, dimension: 12, seed: 51)
+        let ids = (0..<2000).map { UInt64($0) + 1_000_000 }
+        let index = try HNSWIndex(metric: .l2, vectors: base, ids: ids, configuration: configuration, threads: 2)
+        let query = base.rowArray(7)
+        XCTAssertEqual(try index.search(query, k: 1).first?.id, 1_000_007)
+        // Delete every other row, including the query's own.
+        for i in stride(from: 1, to: 2000, by: 2) { try index.delete(id: ids[i]) }
+        try index.delete(id: 1_000_007 - 1)
+        XCTAssertThrowsError(try index.delete(id: 1_000_006)) { XCTAssertEqual($0 as? IndexError, .unknownId(1_000_006)) }
+        XCTAssertEqual(index.count, 999)
+        let live = Set(ids.enumerated().filter { $0.offset % 2 == 0 && $0.offset != 6 }.map(\.element))
+        for q in 0..<50 {
+            let hits = try index.search(base.rowArray(q * 37), k: 10, parameters: SearchParameters(ef: 16))
+            XCTAssertEqual(hits.count, 10, "fewer than k live results")
+            XCTAssertTrue(hits.allSatisfy { live.contains($0.id) }, "a deleted id came back")
+        }
+        // Delete almost everything: the remaining few are still all found.
+        for id in live.sorted().dropFirst(5) { try index.delete(id: id) }
+        XCTAssertEqual(Set(try index.search(query, k: 10).map(\.id)), Set(live.sorted().prefix(5)))
+        // Add after build: a new vector is found, its id must be new.
+        try index.add(query.map { $0 + 0.001 }, id: 42)
+        XCTAssertEqual(try index.search(query, k: 1).first?.id, 42)
+        XCTAssertThrowsError(try index.add(query, id: 42)) { XCTAssertEqual($0 as? IndexError, .duplicateId(42)) }
+        XCTAssertThrowsError(try index.add([1, 2], id: 43))
+        XCTAssertEqual(index.rows, 2001)
+        // Compaction keeps exactly the live vectors.
+        let compact = try index.compacted(threads: 2)
+        XCTAssertEqual(compact.rows, 6)
+        XCTAssertEqual(compact.count, 6)
+        XCTAssertEqual(compact.deletedCount, 0)
+        XCTAssertEqual(Set(try compact.search(query, k: 10).map(\.id)), Set(live.sorted().prefix(5)).union([42]))
+    }
+
+    func testAddingManyVectorsAfterBuildKeepsRecall() throws {
+        let base = Fixtures.clustered(count: 2000, dimension: 16, clusters: 12, seed: 61)
+        let queries = Fixtures.clustered(count: 100, dimension: 16, clusters: 12, seed: 62)
+        let first = try VectorMatrix(dimension: 16, values: Array(base.flatArray().prefix(500 * 16)))
+        for metric in [Metric.ip, .cosine] {
+            let index = try HNSWIndex(metric: metric, vectors: first, configuration: configuration, threads: 1)
+            for r in 500..<2000 { try index.add(base.rowArray(r) .map { $0 * (metric == .ip ? 1.5 : 1) }, id: UInt64(r)) }
+            let scaled = try VectorMatrix(dimension: 16, values: (0..<2000).flatMap { r in base.rowArray(r).map { $0 * (metric == .ip && r >= 500 ? 1.5 : 1) } })
+            let r = try recall(index, base: scaled, metric: metric, queries: queries)
+            XCTAssertGreaterThanOrEqual(r, 0.95, "\(metric) recall after adds \(r)")
+        }
+    }
+
+    func testPersistenceRoundTripGivesIdenticalAnswers() throws {
+        let dir = TemporaryDirectory()
+        let base = Fixtures.clustered(count: 1500, dimension: 10, normSpread: 4, seed: 71)
+        let queries = Fixtures.clustered(count: 40, dimension: 10, normSpread: 4, seed: 72)
+        for metric in Metric.allCases {
+            let index = try HNSWIndex(metric: metric, vectors: base, ids: (0..<1500).map { UInt64($0 * 5) }, configuration: configuration, threads: 2)
+            try index.delete(id: 5)
+            try index.add(Array(repeating: 0.5, count: 10), id: 99_999)
+            let path = dir.file("\(metric).idx")
+            try index.save(to: path)
+            let loaded = try XCTUnwrap(try IndexLoader.load(path: path) as? HNSWIndex)
+            XCTAssertEqual(loaded.spec, .hnsw(m: 12))
+            XCTAssertEqual(loaded.configuration, configuration)
+            XCTAssertEqual(loaded.count, index.count)
+            XCTAssertEqual(loaded.deletedCount, 1)
+            XCTAssertFalse(loaded.contains(id: 5))
+            XCTAssertTrue(loaded.contains(id: 99_999))
+            let a = try index.search(queries, k: 10, parameters: SearchParameters(ef: 40), threads: 1)
+            let b = try loaded.search(queries, k: 10, parameters: SearchParameters(ef: 40), threads: 1)
+            XCTAssertEqual(a.ids, b.ids, "\(metric)")
+            XCTAssertEqual(a.distances, b.distances, "\(metric)")
+        }
+    }
+
+    /// A file whose checksums are valid but whose graph points outside itself is refused, not followed.
+    func testInconsistentGraphIsRefused() throws {
+        let dir = TemporaryDirectory()
+        let index = try HNSWIndex(metric: .l2, vectors: Fixtures.clustered(count: 200, dimension: 4, seed: 81), configuration: configuration)
+        try index.save(to: dir.file("good.idx"))
+        let contents = try IndexFile.read(path: dir.file("good.idx"))
+        var sections: [IndexFile.Section] = []
+        for entry in contents.sectionList {
+            var bytes = Array(contents.sections[entry.tag]!)
+            if entry.tag == "LNK0" { bytes.replaceSubrange(4..<8, with: [0xFF, 0xFF, 0, 0]) }  // row 0's first link → 65535
+            sections.append(IndexFile.Section(tag: entry.tag, payload: .bytes(bytes)))
+        }
+        try IndexFile.write(path: dir.file("bad.idx"), header: contents.header, sections: sections)
+        XCTAssertThrowsError(try IndexLoader.load(path: dir.file("bad.idx"))) { error in
+            guard case .inconsistent(_, let reason)? = error as? IndexFileError else { return XCTFail("\(error)") }
+            XCTAssert(reason.contains("links to 65535"), reason)
+        }
+    }
+
+    func testConcurrentSearchesWithDifferentEfMatchSequentialOnes() throws {
+        let base = Fixtures.clustered(count: 2000, dimension: 16, seed: 91)
+        let queries = Fixtures.clustered(count: 60, dimension: 16, seed: 92)
+        let index = try HNSWIndex(metric: .cosine, vectors: base, configuration: configuration, threads: 2)
+        let efs = [10, 25, 80]
+        let expected = try (0..<queries.count).map { q in try index.search(queries.rowArray(q), k: 5, parameters: SearchParameters(ef: efs[q % 3])).map(\.id) }
+        let out = UnsafeMutableBufferPointer<[UInt64]>.allocate(capacity: queries.count)
+        out.initialize(repeating: [])
+        defer { out.deallocate() }
+        nonisolated(unsafe) let results = out
+        DispatchQueue.concurrentPerform(iterations: queries.count * 4) { i in
+            let q = i % queries.count
+            let hits = (try? index.search(queries.rowArray(q), k: 5, parameters: SearchParameters(ef: efs[q % 3])).map(\.id)) ?? []
+            if i < queries.count { results[q] = hits }
+        }
+        XCTAssertEqual(Array(out), expected)
+    }
+
+    func testBadParametersAndQueriesAreRefused() throws {
+        let index = try HNSWIndex(metric: .l2, vectors: Fixtures.clustered(count: 100, dimension: 4, seed: 1), configuration: configuration)
+        XCTAssertThrowsError(try index.search([1, 2, 3, 4], k: 5, parameters: SearchParameters(ef: 0))) {
+            XCTAssertEqual($0 as? IndexError, .invalidParameter(name: "ef", value: 0, allowed: 1...SearchLimits.maximumEf))
+        }
+        XCTAssertThrowsError(try index.search([1, 2, 3, 4], k: 5, parameters: SearchParameters(ef: 1 << 30)))
+        XCTAssertThrowsError(try index.search([1, 2, 3], k: 5))
+        XCTAssertThrowsError(try index.search([1, 2, .nan, 4], k: 5))
+        XCTAssertThrowsError(try HNSWIndex(metric: .l2, vectors: Fixtures.clustered(count: 10, dimension: 4), configuration: HNSWConfiguration(m: 1)))
+        XCTAssertThrowsError(try HNSWIndex(metric: .l2, vectors: Fixtures.clustered(count: 10, dimension: 4), configuration: HNSWConfiguration(efConstruction: 0)))
+        // k beyond the index returns everything live; an empty index returns nothing.
+        XCTAssertEqual(try index.search([0, 0, 0, 0], k: 500).count, 100)
+        let empty = try HNSWIndex(metric: .l2, vectors: try VectorMatrix(dimension: 4), configuration: configuration)
+        XCTAssertEqual(try empty.search([0, 0, 0, 0], k: 3), [])
+        try empty.add([1, 1, 1, 1], id: 9)
+        XCTAssertEqual(try empty.search([0, 0, 0, 0], k: 3).map(\.id), [9])
+    }
+}
