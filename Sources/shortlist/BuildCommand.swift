@@ -19,7 +19,7 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Vector file to index.")
     var input: String
 
-    @Option(help: "Index spec: Flat, or HNSW<m> such as HNSW16 (m links per node, 2m on layer 0).")
+    @Option(help: "Index spec: Flat, HNSW<m> such as HNSW16 (m links per node, 2m on layer 0), or HNSW16,SQfp16 (vectors in half precision: half the memory, faster).")
     var spec: String = "Flat"
 
     @Option(help: "Metric: l2, ip or cosine.")
@@ -61,8 +61,8 @@ struct BuildCommand: ParsableCommand {
         switch spec {
         case .flat:
             index = try FlatIndex(metric: metric, vectors: file.matrix, ids: ids)
-        case let .hnsw(m):
-            let configuration = HNSWConfiguration(m: m, efConstruction: efConstruction, seed: seed)
+        case let .hnsw(m, storage):
+            let configuration = HNSWConfiguration(m: m, efConstruction: efConstruction, seed: seed, storage: storage)
             index = try HNSWIndex(metric: metric, vectors: file.matrix, ids: ids, configuration: configuration,
                                   threads: threads, progress: Terminal.progress("building \(spec)"))
         }

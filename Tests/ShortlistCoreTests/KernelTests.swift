@@ -39,6 +39,40 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testHalfPrecisionKernelsAndConversions() {
+        // Every finite half value round-trips exactly through float.
+        let allHalves = (0..<UInt16.max).filter { ($0 & 0x7C00) != 0x7C00 }
+        var asFloat = [Float](repeating: 0, count: allHalves.count)
+        sk_f16_to_f32(allHalves, &asFloat, allHalves.count)
+        for (h, f) in zip(allHalves, asFloat) { XCTAssertEqual(Float(Float16(bitPattern: h)).bitPattern, f.bitPattern) }
+        var back = [UInt16](repeating: 0, count: asFloat.count)
+        sk_f32_to_f16(asFloat, &back, asFloat.count)
+        XCTAssertEqual(back, allHalves)
+        // Narrowing rounds to nearest even, like Swift's Float16(Float).
+        let samples = Fixtures.uniform(count: 5000, seed: 13).map { $0 * 70_000 } + [1e-8, -3e-6, 65504, 65520, 1e9, .infinity]
+        var halves = [UInt16](repeating: 0, count: samples.count)
+        sk_f32_to_f16(samples, &halves, samples.count)
+        for (f, h) in zip(samples, halves) { XCTAssertEqual(h, Float16(f).bitPattern, "\(f)") }
+        forEachLevel { isa in
+            for d in [1, 7, 15, 16, 17, 31, 33, 100, 384] {
+                let q = Fixtures.uniform(count: d, seed: UInt64(d))
+                let x = Fixtures.uniform(count: d, seed: UInt64(d) + 7)
+                var xh = [UInt16](repeating: 0, count: d)
+                sk_f32_to_f16(x, &xh, d)
+                let xr = xh.map { Float(Float16(bitPattern: $0)) }
+                let l2 = sk_l2sq(q, xr, d), ip = sk_ip(q, xr, d)
+                XCTAssertEqual(sk_l2sq_f16(q, xh, d), l2, accuracy: 1e-5 * max(1, l2), "l2 d=\(d) \(isa)")
+                XCTAssertEqual(sk_ip_f16(q, xh, d), ip, accuracy: 1e-5 * max(1, abs(ip)), "ip d=\(d) \(isa)")
+                var out = [Float](repeating: 0, count: 2)
+                let rows = xh + xh
+                sk_ip_f16_ids(q, rows, d, [1, 0], 2, &out)
+                XCTAssertEqual(out[0], sk_ip_f16(q, xh, d))
+                sk_l2sq_f16_ids(q, rows, d, [0, 1], 2, &out)
+                XCTAssertEqual(out[1], sk_l2sq_f16(q, xh, d))
+            }
+        }
+    }
+
     func testRowAndIdBatchesEqualPairCalls() {
         let d = 37, n = 50
         let base = Fixtures.uniform(count: n * d, seed: 3)

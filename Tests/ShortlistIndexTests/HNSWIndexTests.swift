@@ -18,21 +18,61 @@ final class HNSWIndexTests: XCTestCase {
         return Double(hits) / Double(queries.count * k)
     }
 
-    func testRecallAgainstExactSearchForEveryMetric() throws {
+    func testRecallAgainstExactSearchForEveryMetricAndStorage() throws {
         let base = Fixtures.clustered(count: 3000, dimension: 24, clusters: 20, seed: 21)
         let queries = Fixtures.clustered(count: 150, dimension: 24, clusters: 20, seed: 22)
         for metric in Metric.allCases {
+            for storage in VectorStorage.allCases {
+            var configuration = self.configuration
+            configuration.storage = storage
             let index = try HNSWIndex(metric: metric, vectors: base, configuration: configuration, threads: 2)
             XCTAssertEqual(index.count, 3000)
             let r = try recall(index, base: base, metric: metric, queries: queries)
-            XCTAssertGreaterThanOrEqual(r, 0.95, "\(metric) recall@10 \(r)")
-            // Distances are the metric's own (checked on one query against the reference).
+            XCTAssertGreaterThanOrEqual(r, 0.95, "\(metric) \(storage) recall@10 \(r)")
+            // Distances are the metric's own (checked on one query against the reference);
+            // half precision keeps about 3 significant digits.
             let q = queries.rowArray(0)
+            let tolerance = storage == .float32 ? 1e-3 : 3e-3
             for hit in try index.search(q, k: 5, parameters: SearchParameters(ef: 64)) {
                 let ref = Fixtures.referenceDistance(metric, q, base.rowArray(Int(hit.id)))
-                XCTAssertEqual(Double(hit.distance), ref, accuracy: 1e-3 * max(1, abs(ref)), "\(metric)")
+                XCTAssertEqual(Double(hit.distance), ref, accuracy: tolerance * max(1, abs(ref)), "\(metric) \(storage)")
+            }
             }
         }
+    }
+
+    /// Half precision scales rows by a power of two: values of any magnitude survive, integers
+    /// (pixels) stay exact, and adding a much larger vector later rescales instead of overflowing.
+    func testHalfPrecisionHandlesLargeAndSmallMagnitudes() throws {
+        var half = configuration
+        half.storage = .float16
+        for magnitude: Float in [1e-6, 1, 255, 1e6] {
+            let base = Fixtures.clustered(count: 500, dimension: 8, seed: 101)
+            let scaled = try VectorMatrix(dimension: 8, values: base.flatArray().map { $0 * magnitude })
+            for metric in [Metric.l2, .ip] {
+                let index = try HNSWIndex(metric: metric, vectors: scaled, configuration: half)
+                let q = scaled.rowArray(3)
+                let hits = try index.search(q, k: 3, parameters: SearchParameters(ef: 50))
+                let exact = Fixtures.referenceTopK(metric, base: scaled, query: q, k: 1)
+                XCTAssertEqual(hits.first.map { Int($0.id) }, exact.first, "\(metric) × \(magnitude)")
+                // Rounding to 11 significant bits moves a distance by about 2⁻¹⁰ of ‖q‖² + ‖x‖².
+                let x = scaled.rowArray(Int(hits[0].id))
+                let ref = Fixtures.referenceDistance(metric, q, x)
+                let scale = Double(q.reduce(0) { $0 + $1 * $1 } + x.reduce(0) { $0 + $1 * $1 })
+                XCTAssertEqual(Double(hits[0].distance), ref, accuracy: 2e-3 * scale, "\(metric) × \(magnitude)")
+                try index.add(q.map { $0 * 1000 }, id: 9999)
+                XCTAssertEqual(try index.search(q.map { $0 * 1000 }, k: 1).first?.id, 9999, "\(metric) × \(magnitude) after a 1000× larger add")
+            }
+        }
+        let pixels = try VectorMatrix(dimension: 4, values: [0, 17, 255, 128, 3, 4, 5, 6])
+        let index = try HNSWIndex(metric: .l2, vectors: pixels, configuration: half)
+        let dir = TemporaryDirectory()
+        try index.save(to: dir.file("p.idx"))
+        let loaded = try XCTUnwrap(try IndexLoader.load(path: dir.file("p.idx")) as? HNSWIndex)
+        XCTAssertEqual(try loaded.search([0, 17, 255, 128], k: 1).first?.distance, 0)
+        XCTAssertEqual(try loaded.search([3, 4, 5, 7], k: 1).first?.distance, 1)
+        XCTAssertEqual(loaded.configuration.storage, .float16)
+        XCTAssertEqual(loaded.spec.description, "HNSW12,SQfp16")
     }
 
     /// Two-tower outputs have widely varying norms; raw inner product on a graph loses recall there.
@@ -113,14 +153,16 @@ final class HNSWIndexTests: XCTestCase {
         let dir = TemporaryDirectory()
         let base = Fixtures.clustered(count: 1500, dimension: 10, normSpread: 4, seed: 71)
         let queries = Fixtures.clustered(count: 40, dimension: 10, normSpread: 4, seed: 72)
-        for metric in Metric.allCases {
+        for (metric, storage) in Metric.allCases.flatMap({ m in VectorStorage.allCases.map { (m, $0) } }) {
+            var configuration = self.configuration
+            configuration.storage = storage
             let index = try HNSWIndex(metric: metric, vectors: base, ids: (0..<1500).map { UInt64($0 * 5) }, configuration: configuration, threads: 2)
             try index.delete(id: 5)
             try index.add(Array(repeating: 0.5, count: 10), id: 99_999)
-            let path = dir.file("\(metric).idx")
+            let path = dir.file("\(metric)-\(storage).idx")
             try index.save(to: path)
             let loaded = try XCTUnwrap(try IndexLoader.load(path: path) as? HNSWIndex)
-            XCTAssertEqual(loaded.spec, .hnsw(m: 12))
+            XCTAssertEqual(loaded.spec, .hnsw(m: 12, storage: configuration.storage))
             XCTAssertEqual(loaded.configuration, configuration)
             XCTAssertEqual(loaded.count, index.count)
             XCTAssertEqual(loaded.deletedCount, 1)

@@ -3,17 +3,18 @@ import XCTest
 
 final class IndexSpecTests: XCTestCase {
     func testParsesAndRoundTrips() throws {
-        for (text, expected) in [("Flat", IndexSpec.flat), ("flat", .flat), (" FLAT ", .flat), ("HNSW16", .hnsw(m: 16)), ("hnsw 32", .hnsw(m: 32))] {
+        for (text, expected) in [("Flat", IndexSpec.flat), ("flat", .flat), (" FLAT ", .flat), ("HNSW16", .hnsw(m: 16, storage: .float32)), ("hnsw 32", .hnsw(m: 32, storage: .float32)), ("HNSW8,SQfp16", .hnsw(m: 8, storage: .float16))] {
             let spec = try IndexSpec(parsing: text)
             XCTAssertEqual(spec, expected)
             XCTAssertEqual(try IndexSpec(parsing: spec.description), spec)
         }
-        XCTAssertEqual(IndexSpec.hnsw(m: 16).description, "HNSW16")
-        XCTAssertEqual(IndexSpec.hnsw(m: 16).kind, .hnsw)
+        XCTAssertEqual(IndexSpec.hnsw(m: 16, storage: .float32).description, "HNSW16")
+        XCTAssertEqual(IndexSpec.hnsw(m: 16, storage: .float16).description, "HNSW16,SQfp16")
+        XCTAssertEqual(IndexSpec.hnsw(m: 16, storage: .float32).kind, .hnsw)
     }
 
     func testRejectsWithAReason() {
-        for bad in ["", "Flatt", "Flat,Flat", ",", "HNSW", "HNSW1", "HNSW999", "HNSWx", "HNSW16,Flat"] {
+        for bad in ["", "Flatt", "Flat,Flat", ",", "HNSW", "HNSW1", "HNSW999", "HNSWx", "HNSW16,Flat", "HNSW16,SQ8", "HNSW16,SQfp16,SQfp16"] {
             XCTAssertThrowsError(try IndexSpec(parsing: bad), bad) { error in
                 guard case .invalidSpec(let s, let reason)? = error as? IndexError else { return XCTFail("\(error)") }
                 XCTAssertEqual(s, bad)

@@ -42,6 +42,17 @@ void sk_l2sq_ids(const float *q, const float *base, size_t d, const uint32_t *id
 /// out[i] = q · base[ids[i]], prefetching the next rows.
 void sk_ip_ids(const float *q, const float *base, size_t d, const uint32_t *ids, size_t count, float *out);
 
+/// Half-precision rows (IEEE binary16, little-endian u16): distances from a float query.
+float sk_l2sq_f16(const float *q, const uint16_t *x, size_t d);
+float sk_ip_f16(const float *q, const uint16_t *x, size_t d);
+/// out[i] = ‖q − base[ids[i]]‖² / q · base[ids[i]] over half-precision rows of `d`, with prefetch.
+void sk_l2sq_f16_ids(const float *q, const uint16_t *base, size_t d, const uint32_t *ids, size_t count, float *out);
+void sk_ip_f16_ids(const float *q, const uint16_t *base, size_t d, const uint32_t *ids, size_t count, float *out);
+/// Converts `n` floats to half precision (round to nearest even; beyond ±65504 becomes ±infinity).
+void sk_f32_to_f16(const float *in, uint16_t *out, size_t n);
+/// Converts `n` half-precision values to float (exact).
+void sk_f16_to_f32(const uint16_t *in, float *out, size_t n);
+
 /// Turns one row of inner products into distances and keeps those below a threshold:
 /// dist[j] = (bias ? bias[j] : 0) + alpha · ip[j]; for each j with dist[j] < threshold, writes j
 /// to out_index and dist[j] to out_dist (in increasing j). Returns how many were written

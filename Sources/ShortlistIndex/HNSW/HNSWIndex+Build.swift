@@ -28,7 +28,6 @@ extension HNSWIndex {
     /// Links one row into the graph.
     func insert(_ row: Int) {
         let level = Int(levels[row])
-        let q = UnsafePointer(vectors.row(row))
         // A node that raises the top level holds the entry lock for its whole insertion
         // (rare: ~1 in m^maxLevel rows), so nobody descends from a half-linked entry point.
         sk_spin_lock(entrySpin)
@@ -44,6 +43,8 @@ extension HNSWIndex {
         }
         if currentEntry < 0 { return }
         scratchPool.with { scratch in
+            store.readScaledRow(row, into: scratch.query)
+            let q = UnsafePointer(scratch.query)
             var entry = greedyDescent(q, from: Int(currentEntry), fromLevel: currentTop, toLevel: level + 1, locking: true,
                                       scratch: scratch)
             for l in stride(from: min(level, currentTop), through: 0, by: -1) {
@@ -91,7 +92,8 @@ extension HNSWIndex {
         for i in 0..<candidates {
             let c = Int(scratch.sortedNodes[i])
             let dc = scratch.sortedDistances[i]
-            let cRow = UnsafePointer(vectors.row(c))
+            store.readScaledRow(c, into: scratch.rowBuffer)
+            let cRow = UnsafePointer(scratch.rowBuffer)
             var keep = true
             for s in scratch.selected where distance(cRow, Int(s)) < dc {
                 keep = false
@@ -116,7 +118,8 @@ extension HNSWIndex {
             list[0] = UInt32(n + 1)
             return
         }
-        let base = UnsafePointer(vectors.row(node))
+        store.readScaledRow(node, into: scratch.rowBuffer)
+        let base = UnsafePointer(scratch.rowBuffer)
         var pairs: [(Float, UInt32)] = []
         pairs.reserveCapacity(n + 1)
         for j in 0..<n { pairs.append((distance(base, Int(list[1 + j])), list[1 + j])) }

@@ -1,7 +1,8 @@
 import ShortlistCore
 
-/// HNSW in the v1 index file: `META` (settings, entry point, top level, the inner-product M),
-/// `VECS` (rows × stored dimension), `IDS `, `LVLS` (u8 per row), `LNK0` (rows × (2m+1) u32),
+/// HNSW in the v1 index file: `META` (settings, entry point, top level, the inner-product M,
+/// storage and float16 scale), `VECS` (rows × stored dimension float32) or `VECH` (the same in
+/// float16, values × scale), `IDS `, `LVLS` (u8 per row), `LNK0` (rows × (2m+1) u32),
 /// `LNKU` (upper-layer lists, u32, in row order) and `TOMB` (u8 per row, 1 = deleted).
 extension HNSWIndex {
     public func save(to path: String) throws {
@@ -16,6 +17,8 @@ extension HNSWIndex {
         meta["stored_dimension"] = String(storedDimension)
         meta["ip_max_norm_bits"] = String(ipMaxNorm.bitPattern)
         meta["live"] = String(count)
+        meta["storage"] = configuration.storage.rawValue
+        meta["scale_bits"] = String(store.scale.bitPattern)
         let n = rows
         let linkBytes = Array(UnsafeRawBufferPointer(start: level0, count: n * (m0 + 1) * 4))
         let upperBytes = Array(UnsafeRawBufferPointer(start: upperLinks, count: upperCount * 4))
@@ -24,7 +27,7 @@ extension HNSWIndex {
             header: IndexFile.Header(kind: .hnsw, metric: metric, dimension: dimension, count: n),
             sections: [
                 IndexFile.Section(tag: "META", payload: .bytes(meta.encoded())),
-                IndexFile.Section(tag: "VECS", payload: .vectors(vectors)),
+                IndexFile.Section(tag: configuration.storage == .float32 ? "VECS" : "VECH", payload: .bytes(Array(store.storedBytes))),
                 IndexFile.Section(tag: "IDS ", payload: .uint64s(idMap.ids)),
                 IndexFile.Section(tag: "LVLS", payload: .bytes(Array(UnsafeBufferPointer(start: levels, count: n)))),
                 IndexFile.Section(tag: "LNK0", payload: .bytes(linkBytes)),
@@ -48,29 +51,33 @@ extension HNSWIndex {
         guard let seed = meta["seed"].flatMap({ UInt64($0) }), let normBits = meta["ip_max_norm_bits"].flatMap({ UInt32($0) }) else {
             throw bad("META lacks seed or ip_max_norm_bits")
         }
-        let configuration = HNSWConfiguration(m: m, efConstruction: efc, seed: seed)
+        guard let storage = VectorStorage(rawValue: meta["storage"] ?? VectorStorage.float32.rawValue),
+              let scaleBits = UInt32(meta["scale_bits"] ?? "1065353216") else { throw bad("META storage or scale_bits") }
+        let scale = Float(bitPattern: scaleBits)
+        guard scale.isFinite, scale > 0, storage == .float16 || scale == 1 else { throw bad("scale \(scale)") }
+        let configuration = HNSWConfiguration(m: m, efConstruction: efc, seed: seed, storage: storage)
         do { try configuration.validate() } catch { throw bad("\(error)") }
         guard storedDimension == h.dimension + (h.metric == .ip ? 1 : 0) else { throw bad("stored dimension \(storedDimension)") }
         let n = h.count
-        let vecs = try contents.section("VECS"), ids = try contents.section("IDS "), lvls = try contents.section("LVLS")
+        let vecs = try contents.section(storage == .float32 ? "VECS" : "VECH"), ids = try contents.section("IDS "), lvls = try contents.section("LVLS")
         let lnk0 = try contents.section("LNK0"), lnku = try contents.section("LNKU"), tomb = try contents.section("TOMB")
         let m0 = 2 * m
-        guard vecs.count == n * storedDimension * 4, ids.count == n * 8, lvls.count == n, tomb.count == n,
+        guard vecs.count == n * storedDimension * (storage == .float32 ? 4 : 2), ids.count == n * 8, lvls.count == n, tomb.count == n,
               lnk0.count == n * (m0 + 1) * 4, lnku.count % 4 == 0 else {
             throw bad("section sizes do not match \(n) rows")
         }
         guard (n == 0 && entry == -1 && top == -1) || (entry >= 0 && entry < n && top >= 0 && top <= maximumLevel) else {
             throw bad("entry point \(entry) / top level \(top) for \(n) rows")
         }
-        let stored = try VectorMatrix(count: n, dimension: storedDimension)
-        if n > 0 { UnsafeMutableRawPointer(stored.baseAddress).copyMemory(from: vecs.baseAddress!, byteCount: vecs.count) }
-        do { try stored.validateFinite() } catch { throw bad("\(error)") }
+        let store = HNSWVectorStore(storage: storage, dimension: storedDimension, capacity: n)
+        store.load(rows: n, bytes: vecs, scale: scale)
+        if let r = store.firstNonFiniteRow() { throw bad("row \(r) holds a NaN or infinite value") }
         var idList = [UInt64](repeating: 0, count: n)
         for i in 0..<n { idList[i] = UInt64(littleEndian: ids.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) }
         let deleted = { (r: Int) in tomb[r] != 0 }
         let idMap: IdMap
         do { idMap = try IdMap(ids: idList, isLive: { !deleted($0) }) } catch { throw bad("\(error)") }
-        let index = HNSWIndex(metric: h.metric, dimension: h.dimension, configuration: configuration, stored: stored, idMap: idMap)
+        let index = HNSWIndex(metric: h.metric, dimension: h.dimension, configuration: configuration, store: store, idMap: idMap)
         index.ipMaxNorm = Float(bitPattern: normBits)
         for r in 0..<n {
             guard lvls[r] <= maximumLevel, tomb[r] <= 1 else { throw bad("row \(r): level \(lvls[r]) or tombstone \(tomb[r])") }

@@ -23,11 +23,11 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     public let metric: Metric
     public let dimension: Int
     public let configuration: HNSWConfiguration
-    public var spec: IndexSpec { .hnsw(m: configuration.m) }
+    public var spec: IndexSpec { .hnsw(m: configuration.m, storage: configuration.storage) }
     /// Live (searchable) vectors.
     public var count: Int { idMap.liveCount }
     /// Rows stored, including deleted ones until `compacted()`.
-    public var rows: Int { vectors.count }
+    public var rows: Int { store.count }
     /// Deleted rows still held in the graph.
     public internal(set) var deletedCount = 0
 
@@ -40,8 +40,9 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     let storedDimension: Int
     let m: Int
     let m0: Int
-    /// Vectors in stored form, `rows × storedDimension`.
-    let vectors: VectorMatrix
+    /// Vectors in stored form (normalised for cosine, augmented for inner product, scaled for
+    /// float16), `rows × storedDimension`.
+    let store: HNSWVectorStore
     /// Layer-0 adjacency, `capacity × (m0 + 1)`: count, then up to m0 ids.
     var level0: UnsafeMutablePointer<UInt32>
     /// Level of each row.
@@ -81,34 +82,44 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         } else {
             idMap = IdMap(identityCount: input.count)
         }
-        let storedDimension = metric == .ip ? input.dimension + 1 : input.dimension
-        let stored = try VectorMatrix(count: input.count, dimension: storedDimension)
+        let d = input.dimension
+        let storedDimension = metric == .ip ? d + 1 : d
+        let store = HNSWVectorStore(storage: configuration.storage, dimension: storedDimension, capacity: input.count)
+        // The inner-product reduction's M, and for float16 the largest magnitude stored.
+        var maxNorm: Float = 0, maxAbs: Float = 0
         for r in 0..<input.count {
-            stored.row(r).update(from: input.row(r), count: input.dimension)
-            if metric == .cosine { try VectorMath.normalize(stored.row(r), dimension: input.dimension, row: r) }
+            if metric == .ip { maxNorm = max(maxNorm, sk_ip(input.row(r), input.row(r), d).squareRoot()) }
+            if metric != .cosine { for j in 0..<d { maxAbs = max(maxAbs, abs(input.row(r)[j])) } }
         }
-        self.init(metric: metric, dimension: input.dimension, configuration: configuration, stored: stored, idMap: idMap)
-        if metric == .ip {
-            var maxNorm: Float = 0
-            for r in 0..<input.count { maxNorm = max(maxNorm, sk_ip(input.row(r), input.row(r), input.dimension).squareRoot()) }
-            setInnerProductNorm(maxNorm)
+        if configuration.storage == .float16 && metric != .cosine { store.chooseScale(maxAbs: max(maxAbs, maxNorm)) }
+        _ = store.appendRows(input.count)
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: storedDimension) { row in
+            let p = row.baseAddress!
+            for r in 0..<input.count {
+                p.update(from: input.row(r), count: d)
+                if metric == .cosine { try VectorMath.normalize(p, dimension: d, row: r) }
+                if metric == .ip { p[d] = max(0, maxNorm * maxNorm - sk_ip(p, p, d)).squareRoot() }
+                store.setRow(r, from: p)
+            }
         }
+        self.init(metric: metric, dimension: d, configuration: configuration, store: store, idMap: idMap)
+        ipMaxNorm = maxNorm
         for r in 0..<input.count { levels[r] = UInt8(level(forRow: r)) }
         layOutUpperLinks(from: 0)
         try build(rows: 0..<input.count, threads: threads, progress: progress)
     }
 
-    /// An empty graph over `stored` rows (already in stored form); the caller fills levels and links.
-    init(metric: Metric, dimension: Int, configuration: HNSWConfiguration, stored: VectorMatrix, idMap: IdMap) {
+    /// An empty graph over the rows in `store` (already in stored form); the caller fills levels and links.
+    init(metric: Metric, dimension: Int, configuration: HNSWConfiguration, store: HNSWVectorStore, idMap: IdMap) {
         self.metric = metric
         self.dimension = dimension
         self.configuration = configuration
-        self.storedDimension = stored.dimension
+        self.storedDimension = store.dimension
         m = configuration.m
         m0 = 2 * configuration.m
-        vectors = stored
+        self.store = store
         self.idMap = idMap
-        rowCapacity = max(stored.count, 16)
+        rowCapacity = max(store.count, 16)
         level0 = AlignedMemory.allocate(UInt32.self, count: rowCapacity * (2 * configuration.m + 1), repeating: 0)
         levels = AlignedMemory.allocate(UInt8.self, count: rowCapacity, repeating: 0)
         upperOffset = AlignedMemory.allocate(Int32.self, count: rowCapacity, repeating: -1)
@@ -118,7 +129,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         upperCapacity = 1024
         upperCount = 0
         upperLinks = AlignedMemory.allocate(UInt32.self, count: upperCapacity, repeating: 0)
-        let rowsForScratch = stored.count, degree = 2 * configuration.m, sd = stored.dimension
+        let rowsForScratch = store.count, degree = 2 * configuration.m, sd = store.dimension
         scratchPool = HNSWScratchPool { HNSWScratch(rows: rowsForScratch, maxDegree: degree, storedDimension: sd) }
     }
 
@@ -133,7 +144,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     }
 
     public var memoryBytes: Int {
-        vectors.allocatedBytes + rowCapacity * ((m0 + 1) * 4 + 1 + 4 + 1 + 1) + upperCapacity * 4 + idMap.memoryBytes
+        store.bytes + rowCapacity * ((m0 + 1) * 4 + 1 + 4 + 1 + 1) + upperCapacity * 4 + idMap.memoryBytes
     }
 
     // MARK: Levels and layout
@@ -150,13 +161,13 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     /// Assigns upper-layer storage to rows `from..<rows` according to their levels.
     func layOutUpperLinks(from first: Int) {
         var needed = upperCount
-        for r in first..<vectors.count where levels[r] > 0 { needed += Int(levels[r]) * (m + 1) }
+        for r in first..<store.count where levels[r] > 0 { needed += Int(levels[r]) * (m + 1) }
         if needed > upperCapacity {
             let newCapacity = max(needed, upperCapacity * 2)
             upperLinks = AlignedMemory.grow(upperLinks, oldCount: upperCount, newCount: newCapacity, fill: 0)
             upperCapacity = newCapacity
         }
-        for r in first..<vectors.count where levels[r] > 0 {
+        for r in first..<store.count where levels[r] > 0 {
             upperOffset[r] = Int32(upperCount)
             upperLinks.advanced(by: upperCount).update(repeating: 0, count: Int(levels[r]) * (m + 1))
             upperCount += Int(levels[r]) * (m + 1)
@@ -179,7 +190,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         tombstones = AlignedMemory.grow(tombstones, oldCount: rowCapacity, newCount: newCapacity, fill: 0)
         locks = AlignedMemory.grow(locks, oldCount: rowCapacity, newCount: newCapacity, fill: 0)
         rowCapacity = newCapacity
-        vectors.reserveCapacity(newCapacity)
+        store.reserve(newCapacity)
     }
 
     // MARK: Inner product reduction
@@ -187,13 +198,14 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     /// Sets M for the inner-product reduction and rewrites every row's extra coordinate.
     func setInnerProductNorm(_ norm: Float) {
         ipMaxNorm = norm
-        for r in 0..<vectors.count { setAugmentedCoordinate(r) }
-    }
-
-    func setAugmentedCoordinate(_ r: Int) {
-        let x = vectors.row(r)
-        let n2 = sk_ip(x, x, dimension)
-        x[dimension] = max(0, ipMaxNorm * ipMaxNorm - n2).squareRoot()
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: storedDimension) { row in
+            let p = row.baseAddress!
+            for r in 0..<store.count {
+                store.readRow(r, into: p)
+                p[dimension] = max(0, ipMaxNorm * ipMaxNorm - sk_ip(p, p, dimension)).squareRoot()
+                store.setRow(r, from: p)
+            }
+        }
     }
 
     // MARK: Distances
@@ -201,17 +213,17 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     /// Graph distance between a stored-form query and a row.
     @inline(__always)
     func distance(_ q: UnsafePointer<Float>, _ row: Int) -> Float {
-        metric == .cosine ? -sk_ip(q, vectors.row(row), storedDimension) : sk_l2sq(q, vectors.row(row), storedDimension)
+        metric == .cosine ? -store.innerProduct(q, row, components: storedDimension) : store.l2Squared(q, row)
     }
 
     /// Graph distances from `q` to `count` rows named in `nodes`, into `out` (prefetching rows).
     @inline(__always)
     func distances(_ q: UnsafePointer<Float>, _ nodes: UnsafePointer<UInt32>, _ count: Int, _ out: UnsafeMutablePointer<Float>) {
         if metric == .cosine {
-            sk_ip_ids(q, vectors.baseAddress, storedDimension, nodes, count, out)
+            store.innerProducts(q, nodes, count, out)
             for i in 0..<count { out[i] = -out[i] }
         } else {
-            sk_l2sq_ids(q, vectors.baseAddress, storedDimension, nodes, count, out)
+            store.l2Squareds(q, nodes, count, out)
         }
     }
 
@@ -224,6 +236,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         scratch.query.update(from: query.baseAddress!, count: dimension)
         if metric == .cosine { try VectorMath.normalize(scratch.query, dimension: dimension, row: row) }
         if metric == .ip { scratch.query[dimension] = 0 }
+        if store.scale != 1 { for i in 0..<storedDimension { scratch.query[i] *= store.scale } }
     }
 
     /// Validates `k` and the knobs, and returns the `ef` to search with.
@@ -295,9 +308,16 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         }
         found.reverse()
         if found.count > k { found.removeLast(found.count - k) }
+        // Graph distances are scaled by scale² for float16 rows; inner products are recomputed
+        // over the original components (without the reduction's extra one).
+        let unscale = 1 / (store.scale * store.scale)
         for i in found.indices {
             let row = Int(found[i].id)
-            if metric == .ip { found[i].distance = -sk_ip(scratch.query, vectors.row(row), dimension) }
+            switch metric {
+            case .ip: found[i].distance = -store.innerProduct(scratch.query, row, components: dimension) * unscale
+            case .l2: found[i].distance *= unscale
+            case .cosine: break
+            }
             found[i].id = idMap.id(ofRow: row)
         }
         if metric == .ip { found.sort() }
@@ -313,16 +333,19 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         try vector.withUnsafeBufferPointer { try VectorMath.validateFinite($0) }
         var stored = vector
         if metric == .cosine { try stored.withUnsafeMutableBufferPointer { try VectorMath.normalize($0.baseAddress!, dimension: dimension) } }
-        if metric == .ip { stored.append(0) }
         guard rows + 1 < Int(UInt32.max) else { throw IndexError.tooManyRows(rows + 1) }
         let row = rows
         reserveRows(row + 1)
-        try vectors.append(stored)
         try idMap.append(id)
+        _ = store.appendRows(1)
         if metric == .ip {
-            let norm = sk_ip(vectors.row(row), vectors.row(row), dimension).squareRoot()
+            let norm = sk_ip(stored, stored, dimension).squareRoot()
+            stored.append(max(0, ipMaxNorm * ipMaxNorm - norm * norm).squareRoot())
+            store.setRow(row, from: stored)
             // A larger norm than any seen moves M for every row (rare: M grows with headroom).
-            if norm > ipMaxNorm { setInnerProductNorm(norm * 1.1) } else { setAugmentedCoordinate(row) }
+            if norm > ipMaxNorm { setInnerProductNorm(norm * 1.1) }
+        } else {
+            store.setRow(row, from: stored)
         }
         levels[row] = UInt8(level(forRow: row))
         layOutUpperLinks(from: row)
@@ -344,7 +367,12 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     public func compacted(threads: Int = 1, progress: ProgressHandler? = nil) throws -> HNSWIndex {
         let live = (0..<rows).filter { tombstones[$0] == 0 }
         let input = try VectorMatrix(count: live.count, dimension: dimension)
-        for (i, r) in live.enumerated() { input.row(i).update(from: vectors.row(r), count: dimension) }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: storedDimension) { row in
+            for (i, r) in live.enumerated() {
+                store.readRow(r, into: row.baseAddress!)
+                input.row(i).update(from: row.baseAddress!, count: dimension)
+            }
+        }
         return try HNSWIndex(metric: metric, vectors: input, ids: live.map { idMap.id(ofRow: $0) },
                              configuration: configuration, threads: threads, progress: progress)
     }

@@ -18,6 +18,8 @@ final class HNSWScratch {
     let linkCopy: UnsafeMutablePointer<UInt32>
     /// The query in stored form (normalised, or augmented for inner product).
     let query: UnsafeMutablePointer<Float>
+    /// One stored row decoded to float (neighbour selection compares stored rows).
+    let rowBuffer: UnsafeMutablePointer<Float>
     /// Sorted candidate lists for neighbour selection.
     var sortedDistances: [Float] = []
     var sortedNodes: [UInt32] = []
@@ -32,6 +34,7 @@ final class HNSWScratch {
         batchDistances = .allocate(capacity: maxDegree + 1)
         linkCopy = .allocate(capacity: maxDegree + 1)
         query = AlignedMemory.allocate(Float.self, count: storedDimension)
+        rowBuffer = AlignedMemory.allocate(Float.self, count: storedDimension)
     }
 
     deinit {
@@ -42,6 +45,7 @@ final class HNSWScratch {
         batchDistances.deallocate()
         linkCopy.deallocate()
         AlignedMemory.free(query)
+        AlignedMemory.free(rowBuffer)
     }
 
     /// Starts a new search over `rows` nodes and returns the epoch that marks "visited".
