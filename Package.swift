@@ -39,10 +39,15 @@ let package = Package(
             dependencies: ["ShortlistCore", "CShortlistKernels", "CBLAS"],
             swiftSettings: computeFlags
         ),
+        .target(
+            name: "ShortlistBench",
+            dependencies: ["ShortlistCore", "ShortlistData", "ShortlistIndex"],
+            swiftSettings: computeFlags
+        ),
         .executableTarget(
             name: "shortlist",
             dependencies: [
-                "ShortlistCore", "ShortlistData", "ShortlistIndex", "CShortlistKernels",
+                "ShortlistCore", "ShortlistData", "ShortlistIndex", "ShortlistBench", "CShortlistKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

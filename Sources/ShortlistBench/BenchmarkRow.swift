@@ -1,0 +1,42 @@
+/// One measured point: an index at one setting of its search knobs. Column names follow
+/// `../shared/tools/peers`, so both tools' CSV files can be read and plotted together.
+public struct BenchmarkRow: Sendable {
+    public var dataset: String
+    public var algo: String
+    public var params: String
+    public var threads: Int
+    public var k: Int
+    public var metric: String
+    public var baseCount: Int
+    public var dimension: Int
+    public var queryCount: Int
+    public var buildParams: String
+    public var buildSeconds: Double
+    public var indexBytes: Int
+    public var indexResidentMB: Double
+    public var recall: Double
+    public var singleQPS: Double
+    public var latencyMeanMicros: Double
+    public var latencyP50Micros: Double
+    public var latencyP99Micros: Double
+    public var batchQPS: Double
+    public var lib: String
+    public var timestamp: String
+
+    /// The CSV header (a subset of peers' columns, same names).
+    public static let csvHeader = "dataset,algo,params,threads,k,metric,n_base,dim,n_query,build_params,build_s,index_bytes,index_rss_mb,recall,single_qps,lat_mean_us,lat_p50_us,lat_p99_us,batch_qps,lib,timestamp"
+
+    public var csvLine: String {
+        func q(_ s: String) -> String { s.contains(",") ? "\"\(s)\"" : s }
+        return [q(dataset), q(algo), q(params), String(threads), String(k), metric, String(baseCount), String(dimension),
+                String(queryCount), q(buildParams), fmt(buildSeconds, 3), String(indexBytes), fmt(indexResidentMB, 1),
+                fmt(recall, 5), fmt(singleQPS, 1), fmt(latencyMeanMicros, 2), fmt(latencyP50Micros, 2),
+                fmt(latencyP99Micros, 2), fmt(batchQPS, 1), q(lib), timestamp].joined(separator: ",")
+    }
+}
+
+func fmt(_ v: Double, _ digits: Int) -> String {
+    String(format: "%.\(digits)f", v)
+}
+
+import Foundation
