@@ -31,7 +31,7 @@ extension HNSWIndex {
                 changed = false
                 let list = readLinks(current.node, level, locking: locking, copy: scratch.linkCopy)
                 let n = Int(list[0])
-                distances(q, list + 1, n, scratch.batchDistances)
+                distances(q, list + 1, n, bound: current.distance, scratch.batchDistances)
                 for j in 0..<n where scratch.batchDistances[j] < current.distance {
                     current = Entry(node: Int(list[1 + j]), distance: scratch.batchDistances[j])
                     changed = true
@@ -72,7 +72,7 @@ extension HNSWIndex {
                 }
             }
             guard fresh > 0 else { continue }
-            distances(q, batchNodes, fresh, batchDistances)
+            distances(q, batchNodes, fresh, bound: scratch.results.count < ef ? .infinity : bound, batchDistances)
             for j in 0..<fresh {
                 let d = batchDistances[j]
                 guard scratch.results.count < ef || d < bound else { continue }

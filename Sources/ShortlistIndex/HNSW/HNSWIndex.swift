@@ -217,13 +217,16 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
     }
 
     /// Graph distances from `q` to `count` rows named in `nodes`, into `out` (prefetching rows).
+    /// Distances at or beyond `bound` may be reported as any value ≥ `bound` (L2 rows stop being
+    /// read once their partial sum passes it): callers must reject such candidates.
     @inline(__always)
-    func distances(_ q: UnsafePointer<Float>, _ nodes: UnsafePointer<UInt32>, _ count: Int, _ out: UnsafeMutablePointer<Float>) {
+    func distances(_ q: UnsafePointer<Float>, _ nodes: UnsafePointer<UInt32>, _ count: Int, bound: Float,
+                   _ out: UnsafeMutablePointer<Float>) {
         if metric == .cosine {
             store.innerProducts(q, nodes, count, out)
             for i in 0..<count { out[i] = -out[i] }
         } else {
-            store.l2Squareds(q, nodes, count, out)
+            store.l2Squareds(q, nodes, count, bound: bound, out)
         }
     }
 
