@@ -176,25 +176,6 @@ void sk_ip_f16_ids(const float *q, const uint16_t *base, size_t d, const uint32_
     half_ids(pick(ip_f16_scalar, ip_f16_avx2, ip_f16_avx512), q, base, d, ids, count, out);
 }
 
-void sk_l2sq_f16_ids_bounded(const float *q, const uint16_t *base, size_t d, const uint32_t *ids, size_t count, float bound, float *out) {
-    half_fn f = pick(l2sq_f16_scalar, l2sq_f16_avx2, l2sq_f16_avx512);
-    const size_t B = SK_BOUND_BLOCK, ahead = 4;
-    for (size_t i = 0; i < count; i++) {
-        for (size_t j = (i == 0 ? 0 : i + ahead - 1); j < i + ahead && j < count; j++) {
-            const char *row = (const char *)(base + (size_t)ids[j] * d);
-            __builtin_prefetch(row, 0, 3);
-            __builtin_prefetch(row + 64, 0, 3);
-        }
-        const uint16_t *x = base + (size_t)ids[i] * d;
-        float s = 0;
-        for (size_t o = 0; o < d; o += B) {
-            s += f(q + o, x + o, d - o < B ? d - o : B);
-            if (s >= bound) break;
-        }
-        out[i] = s;
-    }
-}
-
 AVX2 static void f16_to_f32_avx2(const uint16_t *in, float *out, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + i))));

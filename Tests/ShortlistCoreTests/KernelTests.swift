@@ -100,18 +100,13 @@ final class KernelTests: XCTestCase {
                 let n = 40
                 let base = Fixtures.uniform(count: n * d, seed: UInt64(d))
                 let q = Fixtures.uniform(count: d, seed: UInt64(d) + 1)
-                var halves = [UInt16](repeating: 0, count: base.count)
-                sk_f32_to_f16(base, &halves, base.count)
                 let ids = (0..<UInt32(n)).reversed().map { $0 }
                 var full = [Float](repeating: 0, count: n), bounded = [Float](repeating: 0, count: n)
-                var fullHalf = [Float](repeating: 0, count: n), boundedHalf = [Float](repeating: 0, count: n)
                 sk_l2sq_ids(q, base, d, ids, n, &full)
-                sk_l2sq_f16_ids(q, halves, d, ids, n, &fullHalf)
                 let bound = full.sorted()[n / 2]
                 sk_l2sq_ids_bounded(q, base, d, ids, n, bound, &bounded)
-                sk_l2sq_f16_ids_bounded(q, halves, d, ids, n, bound, &boundedHalf)
                 for i in 0..<n {
-                    for (exact, got, name) in [(full[i], bounded[i], "f32"), (fullHalf[i], boundedHalf[i], "f16")] {
+                    for (exact, got, name) in [(full[i], bounded[i], "f32")] {
                         if exact < bound * 0.999 {
                             XCTAssertEqual(got, exact, accuracy: 1e-4 * exact, "\(name) d=\(d) \(isa) row \(i)")
                         } else if exact > bound * 1.001 {

@@ -143,14 +143,14 @@ final class HNSWVectorStore {
         if storage == .float32 { sk_ip_ids(q, floats, dimension, ids, n, out) } else { sk_ip_f16_ids(q, halves, dimension, ids, n, out) }
     }
 
-    /// Squared L2 distances; a row whose partial sum reaches `bound` reports that partial sum
-    /// instead (exact for callers that reject candidates at or beyond `bound`).
+    /// Squared L2 distances; a float32 row whose partial sum reaches `bound` may report that
+    /// partial sum instead (exact for callers that reject candidates at or beyond `bound`).
     @inline(__always)
     func l2Squareds(_ q: UnsafePointer<Float>, _ ids: UnsafePointer<UInt32>, _ n: Int, bound: Float, _ out: UnsafeMutablePointer<Float>) {
         if storage == .float32 {
             sk_l2sq_ids_bounded(q, floats, dimension, ids, n, bound, out)
         } else {
-            sk_l2sq_f16_ids_bounded(q, halves, dimension, ids, n, bound, out)
+            sk_l2sq_f16_ids(q, halves, dimension, ids, n, out)
         }
     }
 
