@@ -1,12 +1,13 @@
 // Half-precision (binary16) storage kernels: rows are stored as u16 and widened to float in
 // registers (AVX-512 / F16C vcvtph2ps), halving the bytes each distance reads.
 #include "shortlist_kernels.h"
+#include "simd_common.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX512 SK_AVX512
+#define AVX2 SK_AVX2
 
 // ---------------------------------------------------------------------------------------------
 // Portable conversions (exact widening; narrowing rounds to nearest even).
@@ -65,13 +66,6 @@ static float ip_f16_scalar(const float *q, const uint16_t *x, size_t d) {
 
 // ---------------------------------------------------------------------------------------------
 
-AVX2 static inline float hsum256_h(__m256 v) {
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    lo = _mm_add_ps(lo, hi);
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-    return _mm_cvtss_f32(lo);
-}
 
 AVX2 static float l2sq_f16_avx2(const float *q, const uint16_t *x, size_t d) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -82,7 +76,7 @@ AVX2 static float l2sq_f16_avx2(const float *q, const uint16_t *x, size_t d) {
         acc0 = _mm256_fmadd_ps(t0, t0, acc0);
         acc1 = _mm256_fmadd_ps(t1, t1, acc1);
     }
-    float s = hsum256_h(_mm256_add_ps(acc0, acc1));
+    float s = sk_hsum256(_mm256_add_ps(acc0, acc1));
     for (; i < d; i++) { float t = q[i] - half_to_float(x[i]); s += t * t; }
     return s;
 }
@@ -94,7 +88,7 @@ AVX2 static float ip_f16_avx2(const float *q, const uint16_t *x, size_t d) {
         acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))), acc0);
         acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8))), acc1);
     }
-    float s = hsum256_h(_mm256_add_ps(acc0, acc1));
+    float s = sk_hsum256(_mm256_add_ps(acc0, acc1));
     for (; i < d; i++) s += q[i] * half_to_float(x[i]);
     return s;
 }

@@ -2,13 +2,14 @@
 // -O3 (no global -m flags); each vector version carries a target attribute, and a constructor
 // picks the table once with __builtin_cpu_supports.
 #include "shortlist_kernels.h"
+#include "simd_common.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX512 SK_AVX512
+#define AVX2 SK_AVX2
 
 // ---------------------------------------------------------------------------------------------
 // Scalar versions (the reference for tests, and the fallback on old CPUs).
@@ -55,13 +56,6 @@ static size_t select_below_scalar(const float *values, size_t n, float threshold
 // ---------------------------------------------------------------------------------------------
 // AVX2 + FMA versions.
 
-AVX2 static inline float hsum256(__m256 v) {
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    lo = _mm_add_ps(lo, hi);
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-    return _mm_cvtss_f32(lo);
-}
 
 AVX2 static float l2sq_avx2(const float *a, const float *b, size_t d) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -76,7 +70,7 @@ AVX2 static float l2sq_avx2(const float *a, const float *b, size_t d) {
         __m256 t = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
         acc0 = _mm256_fmadd_ps(t, t, acc0);
     }
-    float s = hsum256(_mm256_add_ps(acc0, acc1));
+    float s = sk_hsum256(_mm256_add_ps(acc0, acc1));
     for (; i < d; i++) { float t = a[i] - b[i]; s += t * t; }
     return s;
 }
@@ -89,7 +83,7 @@ AVX2 static float ip_avx2(const float *a, const float *b, size_t d) {
         acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
     }
     for (; i + 8 <= d; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    float s = hsum256(_mm256_add_ps(acc0, acc1));
+    float s = sk_hsum256(_mm256_add_ps(acc0, acc1));
     for (; i < d; i++) s += a[i] * b[i];
     return s;
 }
@@ -216,6 +210,36 @@ AVX512 static size_t select_below_avx512(const float *values, size_t n, float th
     return w;
 }
 
+/// ‖a − b‖², stopping once the partial sum reaches `bound` (then returning it, ≥ bound).
+/// The bound is checked every 256 components inside one pass.
+AVX512 static float l2sq_bounded_avx512(const float *a, const float *b, size_t d, float bound) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    size_t i = 0;
+    while (i + 32 <= d) {
+        size_t stop = i + 256 < d ? i + 256 : d;
+        for (; i + 32 <= stop; i += 32) {
+            __m512 t0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+            __m512 t1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+            acc0 = _mm512_fmadd_ps(t0, t0, acc0);
+            acc1 = _mm512_fmadd_ps(t1, t1, acc1);
+        }
+        if (i + 32 <= d) {
+            float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+            if (s >= bound) return s;
+        }
+    }
+    for (; i + 16 <= d; i += 16) {
+        __m512 t = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        acc0 = _mm512_fmadd_ps(t, t, acc0);
+    }
+    if (i < d) {
+        __mmask16 m = (__mmask16)((1u << (d - i)) - 1u);
+        __m512 t = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+        acc1 = _mm512_fmadd_ps(t, t, acc1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dispatch.
 
@@ -327,6 +351,7 @@ static inline void prefetch_span(const void *row, size_t from, size_t to) {
 
 void sk_l2sq_ids_bounded(const float *q, const float *base, size_t d, const uint32_t *ids, size_t count, float bound, float *out) {
     pair_fn f = table.l2sq;
+    const int fused = table.isa == SK_ISA_AVX512;
     const size_t B = SK_BOUND_BLOCK, ahead = prefetch_ahead;
     // Only the first two lines of upcoming rows are prefetched: rows are often abandoned after a
     // block or two, and whole-row prefetches (49 lines at d = 784) four rows ahead overflow the
@@ -336,6 +361,10 @@ void sk_l2sq_ids_bounded(const float *q, const float *base, size_t d, const uint
             prefetch_span(base + (size_t)ids[j] * d, 0, 128);
         }
         const float *x = base + (size_t)ids[i] * d;
+        if (fused) {
+            out[i] = l2sq_bounded_avx512(q, x, d, bound);
+            continue;
+        }
         float s = 0;
         for (size_t o = 0; o < d; o += B) {
             s += f(q + o, x + o, d - o < B ? d - o : B);

@@ -1,0 +1,19 @@
+// Helpers shared by the kernel files (internal; not part of the public header).
+#ifndef SHORTLIST_SIMD_COMMON_H
+#define SHORTLIST_SIMD_COMMON_H
+
+#include <immintrin.h>
+
+#define SK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#define SK_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/// Horizontal sum of eight floats.
+SK_AVX2 static inline float sk_hsum256(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+#endif
