@@ -28,9 +28,9 @@ public struct Benchmark {
         self.threads = threads
     }
 
-    /// Builds `spec`, saves and reloads it (so memory is what a loaded index holds), then sweeps
-    /// `efs` (ignored by Flat: one point). `report` receives each row as soon as it is measured.
-    public func run(spec: IndexSpec, efConstruction: Int, efs: [Int], seed: UInt64,
+    /// Builds `spec`, saves and reloads it (so memory is what a loaded index holds), then measures
+    /// every point of `sweep` (Flat: one point). `report` receives each row as soon as it is measured.
+    public func run(spec: IndexSpec, efConstruction: Int, sweep: [SearchParameters], seed: UInt64,
                     scratchDirectory: String, report: (BenchmarkRow) -> Void) throws {
         let copy = try VectorMatrix(dimension: base.dimension, values: base.flatArray())
         let start = DispatchTime.now().uptimeNanoseconds
@@ -42,6 +42,9 @@ public struct Benchmark {
         case let .hnsw(m, storage):
             built = try HNSWIndex(metric: metric, vectors: copy, configuration: HNSWConfiguration(m: m, efConstruction: efConstruction, seed: seed, storage: storage), threads: threads)
             buildParams = "M=\(m),efC=\(efConstruction)"
+        case let .ivfpq(nlist, m, refine):
+            built = try IVFPQIndex(metric: metric, vectors: copy, configuration: IVFPQConfiguration(nlist: nlist, m: m, refine: refine, seed: seed), threads: threads)
+            buildParams = "nlist=\(nlist),m=\(m)"
         }
         let buildSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let path = scratchDirectory + "/bench-\(ProcessInfo.processInfo.processIdentifier).idx"
@@ -51,21 +54,25 @@ public struct Benchmark {
         let residentBefore = MemoryProbe.residentBytes()
         let index = try IndexLoader.load(path: path)
         let resident = Double(max(0, MemoryProbe.residentBytes() - residentBefore)) / 1_048_576
-        let points: [Int?] = spec == .flat ? [nil] : efs.map { $0 }
-        for ef in points {
-            let parameters = SearchParameters(ef: ef)
+        let points: [SearchParameters] = spec == .flat ? [SearchParameters()] : sweep
+        for parameters in points {
             let single = try timeSingleQueries(index, parameters: parameters)
             let batchStart = DispatchTime.now().uptimeNanoseconds
             _ = try index.search(queries, k: k, parameters: parameters, threads: threads)
             let batchSeconds = Double(DispatchTime.now().uptimeNanoseconds - batchStart) / 1e9
             report(BenchmarkRow(
-                dataset: dataset, algo: "shortlist-" + spec.description.lowercased(), params: ef.map { "ef=\($0)" } ?? "",
+                dataset: dataset, algo: "shortlist-" + spec.description.lowercased(), params: Self.label(parameters),
                 threads: threads, k: k, metric: metric.rawValue, baseCount: base.count, dimension: base.dimension,
                 queryCount: queries.count, buildParams: buildParams, buildSeconds: buildSeconds, indexBytes: indexBytes,
                 indexResidentMB: resident, recall: single.recall, singleQPS: single.qps, latencyMeanMicros: single.mean,
                 latencyP50Micros: single.p50, latencyP99Micros: single.p99, batchQPS: Double(queries.count) / batchSeconds,
                 lib: "shortlist 0.1.0", timestamp: ISO8601DateFormatter().string(from: Date())))
         }
+    }
+
+    /// "ef=64", "nprobe=16,rerank=4", or "" for defaults.
+    static func label(_ p: SearchParameters) -> String {
+        [p.ef.map { "ef=\($0)" }, p.nprobe.map { "nprobe=\($0)" }, p.rerank.map { "rerank=\($0)" }].compactMap { $0 }.joined(separator: ",")
     }
 
     struct SingleQueryResult {

@@ -8,6 +8,7 @@ public enum IndexLoader {
         switch contents.header.kind {
         case .flat: return try FlatIndex.load(contents)
         case .hnsw: return try HNSWIndex.load(contents)
+        case .ivfpq: return try IVFPQIndex.load(contents)
         }
     }
 }

@@ -31,9 +31,17 @@ public struct SearchParameters: Sendable, Equatable {
     /// HNSW: the size of the dynamic candidate list at layer 0. Larger is slower and more
     /// accurate; it is raised to at least `k`. Default (nil): `HNSWIndex.defaultEf` (64).
     public var ef: Int?
+    /// IVF: how many inverted lists (nearest coarse centroids) to scan. Larger is slower and more
+    /// accurate. Default (nil): `IVFPQIndex.defaultNprobe` (8), at most the number of lists.
+    public var nprobe: Int?
+    /// IVF with `Refine`: the best `k × rerank` candidates by approximate distance are re-ranked
+    /// by exact distance. Larger is slower and more accurate. Default (nil): 4 with `Refine`, 1 without.
+    public var rerank: Int?
 
-    public init(ef: Int? = nil) {
+    public init(ef: Int? = nil, nprobe: Int? = nil, rerank: Int? = nil) {
         self.ef = ef
+        self.nprobe = nprobe
+        self.rerank = rerank
     }
 
     /// The defaults.
@@ -44,6 +52,12 @@ public struct SearchParameters: Sendable, Equatable {
         if let ef, !(1...SearchLimits.maximumEf).contains(ef) {
             throw IndexError.invalidParameter(name: "ef", value: ef, allowed: 1...SearchLimits.maximumEf)
         }
+        if let nprobe, !(1...SearchLimits.maximumNprobe).contains(nprobe) {
+            throw IndexError.invalidParameter(name: "nprobe", value: nprobe, allowed: 1...SearchLimits.maximumNprobe)
+        }
+        if let rerank, !(1...SearchLimits.maximumRerank).contains(rerank) {
+            throw IndexError.invalidParameter(name: "rerank", value: rerank, allowed: 1...SearchLimits.maximumRerank)
+        }
     }
 }
 
@@ -53,4 +67,8 @@ public enum SearchLimits {
     public static let maximumK = 100_000
     /// The largest `ef` a search accepts.
     public static let maximumEf = 100_000
+    /// The largest `nprobe` a search accepts.
+    public static let maximumNprobe = 65_536
+    /// The largest `rerank` a search accepts.
+    public static let maximumRerank = 1_000
 }

@@ -23,7 +23,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Ground truth (.ivecs); computed exactly when absent.") var groundtruth: String?
     @Option(help: "Metric: l2, ip or cosine.") var metric: String
     @Option(help: "Index spec (repeatable).") var spec: [String]
-    @Option(help: "Search knob values, e.g. \"ef=16,32,64\".") var sweep: String = "ef=10,16,32,48,64,96,128,256"
+    @Option(help: "Search knob values, \"ef=16,32,64\" (HNSW) or \"nprobe=1,4,16\" (IVF).") var sweep: String = "ef=10,16,32,48,64,96,128,256"
+    @Option(help: "IVF with Refine: rerank factor for every point of the sweep.") var rerank: Int?
     @Option(name: .customLong("ef-construction"), help: "HNSW build candidate list size.") var efConstruction: Int = 200
     @Option(help: "Neighbours per query.") var k: Int = 10
     @Option(help: "Threads for builds and batch searches (default: every core).") var threads: Int?
@@ -34,9 +35,13 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         Runtime.prepare(verbose: true)
         guard let metric = Metric(name: metric) else { throw ValidationError("unknown metric '\(self.metric)'") }
-        guard sweep.hasPrefix("ef="), case let efs = sweep.dropFirst(3).split(separator: ",").compactMap({ Int($0) }), !efs.isEmpty else {
-            throw ValidationError("--sweep must look like \"ef=16,32,64\"")
+        let parts = sweep.split(separator: "=", maxSplits: 1).map(String.init)
+        let values = parts.count == 2 ? parts[1].split(separator: ",").compactMap { Int($0) } : []
+        guard parts.count == 2, ["ef", "nprobe"].contains(parts[0]), !values.isEmpty else {
+            throw ValidationError("--sweep must look like \"ef=16,32,64\" or \"nprobe=1,4,16\"")
         }
+        let points = values.map { parts[0] == "ef" ? SearchParameters(ef: $0) : SearchParameters(nprobe: $0, rerank: rerank) }
+        for p in points { try p.validate() }
         let specs = try spec.map { try IndexSpec(parsing: $0) }
         let baseVectors = try VectorFile.read(path: base).matrix
         let queryVectors = try VectorFile.read(path: queries).matrix
@@ -54,7 +59,7 @@ struct BenchCommand: ParsableCommand {
         var rows: [BenchmarkRow] = []
         print(BenchmarkRow.csvHeader)
         for spec in specs {
-            try bench.run(spec: spec, efConstruction: efConstruction, efs: efs, seed: seed, scratchDirectory: output) { row in
+            try bench.run(spec: spec, efConstruction: efConstruction, sweep: points, seed: seed, scratchDirectory: output) { row in
                 print(row.csvLine)
                 rows.append(row)
             }

@@ -13,13 +13,14 @@ struct BuildCommand: ParsableCommand {
         Example:
           shortlist build --input embeddings.npy --ids item_ids.txt --spec Flat --metric cosine --output index-data/items.idx
           shortlist build --input base.fvecs --spec HNSW16 --ef-construction 200 --metric l2 --output index-data/base.idx
+          shortlist build --input base.fvecs --spec "IVF1024,PQ48,Refine" --train-size 100000 --metric l2 --output index-data/ivf.idx
         """
     )
 
     @Option(help: "Vector file to index.")
     var input: String
 
-    @Option(help: "Index spec: Flat, HNSW<m> such as HNSW16 (m links per node, 2m on layer 0), or HNSW16,SQfp16 (vectors in half precision: half the memory, faster).")
+    @Option(help: "Index spec: Flat; HNSW<m> such as HNSW16 (m links per node, 2m on layer 0); HNSW16,SQfp16 (vectors in half precision: half the memory, faster); IVF<nlist>,PQ<m>[,Refine] such as \"IVF1024,PQ16,Refine\".")
     var spec: String = "Flat"
 
     @Option(help: "Metric: l2, ip or cosine.")
@@ -30,6 +31,9 @@ struct BuildCommand: ParsableCommand {
 
     @Option(name: .customLong("ef-construction"), help: "HNSW: candidate list size while inserting (larger: better graph, slower build).")
     var efConstruction: Int = 200
+
+    @Option(name: .customLong("train-size"), help: "IVF-PQ: vectors sampled to train the quantizers (default: min(count, max(64·nlist, 65536))).")
+    var trainSize: Int?
 
     @Option(help: "Build threads (default: every core). One thread with a fixed --seed builds the same graph every time.")
     var threads: Int?
@@ -65,6 +69,9 @@ struct BuildCommand: ParsableCommand {
             let configuration = HNSWConfiguration(m: m, efConstruction: efConstruction, seed: seed, storage: storage)
             index = try HNSWIndex(metric: metric, vectors: file.matrix, ids: ids, configuration: configuration,
                                   threads: threads, progress: Terminal.progress("building \(spec)"))
+        case let .ivfpq(nlist, m, refine):
+            let configuration = IVFPQConfiguration(nlist: nlist, m: m, refine: refine, trainSize: trainSize, seed: seed)
+            index = try IVFPQIndex(metric: metric, vectors: file.matrix, ids: ids, configuration: configuration, threads: threads)
         }
         try index.save(to: output)
         print("built \(spec) index: \(index.count) vectors × \(index.dimension), metric \(metric), in \(String(format: "%.2f", watch.seconds)) s (\(threads) thread\(threads == 1 ? "" : "s")) → \(output)")

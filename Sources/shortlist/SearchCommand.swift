@@ -31,6 +31,12 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "HNSW: beam width at layer 0 (larger: higher recall, slower; at least k). Default 64.")
     var ef: Int?
 
+    @Option(help: "IVF: inverted lists to scan (larger: higher recall, slower). Default 8.")
+    var nprobe: Int?
+
+    @Option(help: "IVF with Refine: re-rank the best k × rerank candidates exactly. Default 4.")
+    var rerank: Int?
+
     @Option(help: "Where to write result ids (.ivecs, one row per query, -1 where fewer than k exist).")
     var output: String?
 
@@ -44,7 +50,7 @@ struct SearchCommand: ParsableCommand {
         guard (queries == nil) != (vector == nil) else { throw ValidationError("give exactly one of --queries or --vector") }
         guard k >= 1, k <= SearchLimits.maximumK else { throw ValidationError("--k must be between 1 and \(SearchLimits.maximumK)") }
         if let threads, threads < 0 { throw ValidationError("--threads must be 0 (every core) or more") }
-        try SearchParameters(ef: ef).validate()
+        try SearchParameters(ef: ef, nprobe: nprobe, rerank: rerank).validate()
     }
 
     func run() throws {
@@ -68,7 +74,7 @@ struct SearchCommand: ParsableCommand {
             values.append(v)
         }
         let watch = Stopwatch()
-        let hits = try index.search(values, k: k, parameters: SearchParameters(ef: ef))
+        let hits = try index.search(values, k: k, parameters: SearchParameters(ef: ef, nprobe: nprobe, rerank: rerank))
         let micros = watch.seconds * 1e6
         print(Self.pad("rank", 4) + "  " + Self.pad("id", 20) + "  " + Self.pad("score", 12))
         for (rank, hit) in hits.enumerated() {
@@ -82,7 +88,7 @@ struct SearchCommand: ParsableCommand {
         let queries = try VectorFile.read(path: path).matrix
         let threads = Runtime.threads(self.threads)
         let watch = Stopwatch()
-        let results = try index.search(queries, k: k, parameters: SearchParameters(ef: ef), threads: threads)
+        let results = try index.search(queries, k: k, parameters: SearchParameters(ef: ef, nprobe: nprobe, rerank: rerank), threads: threads)
         let seconds = watch.seconds
         print(String(format: "%d queries, k=%d, %d thread%@: %.3f s, %.0f queries/s (index loaded in %.3f s)",
                      queries.count, k, threads, threads == 1 ? "" : "s", seconds, Double(queries.count) / seconds, loadSeconds))

@@ -1,0 +1,98 @@
+import ShortlistCore
+
+/// IVF-PQ in the v1 index file: `META` (nlist, m, refine, training settings), `CENT`
+/// (nlist × dimension f32), `PQCB` (m × 256 × dimension/m f32), `LSIZ` (nlist u32 list sizes),
+/// `CODE` (every list's codes, list after list, m bytes each), `LROW` (their rows, u32),
+/// `IDS `, `TOMB` (u8 per row) and, with `Refine`, `VECS` (rows × dimension f32).
+extension IVFPQIndex {
+    public func save(to path: String) throws {
+        var meta = IndexMetadata()
+        meta["spec"] = spec.description
+        meta["writer"] = IndexMetadata.writerVersion
+        meta["nlist"] = String(configuration.nlist)
+        meta["m"] = String(configuration.m)
+        meta["refine"] = configuration.refine ? "1" : "0"
+        meta["iterations"] = String(configuration.iterations)
+        meta["seed"] = String(configuration.seed)
+        meta["live"] = String(count)
+        var sizes = BinaryWriter()
+        for l in listRows { sizes.write(UInt32(l.count)) }
+        var rowsBytes = BinaryWriter()
+        for l in listRows { for r in l { rowsBytes.write(r) } }
+        var sections = [
+            IndexFile.Section(tag: "META", payload: .bytes(meta.encoded())),
+            IndexFile.Section(tag: "CENT", payload: .vectors(centroids)),
+            IndexFile.Section(tag: "PQCB", payload: .bytes(pq.codebooks.withUnsafeBytes { Array($0) })),
+            IndexFile.Section(tag: "LSIZ", payload: .bytes(sizes.bytes)),
+            IndexFile.Section(tag: "CODE", payload: .bytes(listCodes.flatMap { $0 })),
+            IndexFile.Section(tag: "LROW", payload: .bytes(rowsBytes.bytes)),
+            IndexFile.Section(tag: "IDS ", payload: .uint64s(idMap.ids)),
+            IndexFile.Section(tag: "TOMB", payload: .bytes(tombstones)),
+        ]
+        if let vectors { sections.append(IndexFile.Section(tag: "VECS", payload: .vectors(vectors))) }
+        try IndexFile.write(path: path, header: IndexFile.Header(kind: .ivfpq, metric: metric, dimension: dimension, count: rows),
+                            sections: sections)
+    }
+
+    static func load(_ contents: IndexFile.Contents) throws -> IVFPQIndex {
+        let h = contents.header, path = contents.path, d = h.dimension, n = h.count
+        func bad(_ reason: String) -> IndexFileError { .inconsistent(path: path, reason: reason) }
+        let meta = try IndexMetadata(decoding: try contents.section("META"), path: path)
+        guard let nlist = meta["nlist"].flatMap({ Int($0) }), let m = meta["m"].flatMap({ Int($0) }),
+              let iterations = meta["iterations"].flatMap({ Int($0) }), let seed = meta["seed"].flatMap({ UInt64($0) }),
+              IVFPQConfiguration.nlistRange.contains(nlist), IVFPQConfiguration.mRange.contains(m), d % m == 0 else {
+            throw bad("META lacks valid nlist, m, iterations or seed")
+        }
+        let refine = meta["refine"] == "1"
+        let configuration = IVFPQConfiguration(nlist: nlist, m: m, refine: refine, iterations: iterations, seed: seed)
+        let cent = try contents.section("CENT"), cb = try contents.section("PQCB"), sizes = try contents.section("LSIZ")
+        let codes = try contents.section("CODE"), lrow = try contents.section("LROW"), ids = try contents.section("IDS ")
+        let tomb = try contents.section("TOMB")
+        let k = ProductQuantizer.centroidsPerSubquantizer
+        guard cent.count == nlist * d * 4, cb.count == m * k * (d / m) * 4, sizes.count == nlist * 4,
+              ids.count == n * 8, tomb.count == n, codes.count == n * m, lrow.count == n * 4 else {
+            throw bad("section sizes do not match nlist \(nlist), m \(m), \(n) rows")
+        }
+        let centroids = try VectorMatrix(count: nlist, dimension: d)
+        UnsafeMutableRawPointer(centroids.baseAddress).copyMemory(from: cent.baseAddress!, byteCount: cent.count)
+        let codebooks = (0..<m * k * (d / m)).map { Float(bitPattern: UInt32(littleEndian: cb.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+        guard codebooks.allSatisfy(\.isFinite), centroids.firstNonFinite() == nil else { throw bad("non-finite centroids or codebooks") }
+        let pq = try ProductQuantizer(dimension: d, m: m, codebooks: codebooks)
+        var listCodes: [[UInt8]] = [], listRows: [[UInt32]] = []
+        var offset = 0
+        var seen = [Bool](repeating: false, count: n)
+        for l in 0..<nlist {
+            let size = Int(UInt32(littleEndian: sizes.loadUnaligned(fromByteOffset: 4 * l, as: UInt32.self)))
+            guard size <= n - offset else { throw bad("list \(l) size \(size) runs past \(n) rows") }
+            listCodes.append(Array(codes[(offset * m)..<((offset + size) * m)]))
+            var rowsOfList: [UInt32] = []
+            rowsOfList.reserveCapacity(size)
+            for i in offset..<offset + size {
+                let r = UInt32(littleEndian: lrow.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+                guard Int(r) < n, !seen[Int(r)] else { throw bad("list \(l) holds row \(r) twice or out of range") }
+                seen[Int(r)] = true
+                rowsOfList.append(r)
+            }
+            listRows.append(rowsOfList)
+            offset += size
+        }
+        guard offset == n else { throw bad("lists hold \(offset) rows, the header says \(n)") }
+        let tombstones = Array(tomb)
+        guard tombstones.allSatisfy({ $0 <= 1 }) else { throw bad("tombstones other than 0 and 1") }
+        var idList = [UInt64](repeating: 0, count: n)
+        for i in 0..<n { idList[i] = UInt64(littleEndian: ids.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) }
+        let idMap: IdMap
+        do { idMap = try IdMap(ids: idList, isLive: { tombstones[$0] == 0 }) } catch { throw bad("\(error)") }
+        var vectors: VectorMatrix?
+        if refine {
+            let v = try contents.section("VECS")
+            guard v.count == n * d * 4 else { throw bad("VECS holds \(v.count) bytes for \(n) × \(d)") }
+            let matrix = try VectorMatrix(count: n, dimension: d)
+            if n > 0 { UnsafeMutableRawPointer(matrix.baseAddress).copyMemory(from: v.baseAddress!, byteCount: v.count) }
+            guard matrix.firstNonFinite() == nil else { throw bad("non-finite stored vectors") }
+            vectors = matrix
+        }
+        return IVFPQIndex(metric: h.metric, dimension: d, configuration: configuration, centroids: centroids, pq: pq,
+                          listCodes: listCodes, listRows: listRows, vectors: vectors, tombstones: tombstones, idMap: idMap)
+    }
+}

@@ -1,0 +1,294 @@
+import CShortlistKernels
+import Foundation
+import ShortlistCore
+
+/// Build settings of an IVF-PQ index.
+public struct IVFPQConfiguration: Sendable, Equatable {
+    /// Inverted lists (coarse centroids; FAISS's `nlist`). More lists: each is shorter, so a probe
+    /// scans less, but more probes are needed for the same recall. Typical: 4·√count.
+    public var nlist: Int
+    /// Bytes per code (sub-quantizers of 8 bits); must divide the dimension. More: more accurate, larger.
+    public var m: Int
+    /// Keep the full vectors and re-rank the best `k × rerank` candidates exactly (`Refine`).
+    public var refine: Bool
+    /// Training sample size; nil: min(count, max(64 · nlist, 65,536)).
+    public var trainSize: Int?
+    /// k-means iterations for the coarse quantizer and for each sub-quantizer.
+    public var iterations: Int
+    public var seed: UInt64
+
+    public init(nlist: Int, m: Int, refine: Bool = false, trainSize: Int? = nil, iterations: Int = 20,
+                seed: UInt64 = SeededGenerator.defaultSeed) {
+        self.nlist = nlist
+        self.m = m
+        self.refine = refine
+        self.trainSize = trainSize
+        self.iterations = iterations
+        self.seed = seed
+    }
+
+    public static let nlistRange = 1...65_536
+    public static let mRange = 1...1_024
+}
+
+/// An inverted file over product-quantized residuals (Jégou et al., 2011), as FAISS's
+/// `IndexIVFPQ`: vectors are assigned to the nearest of `nlist` coarse centroids, and the residual
+/// to that centroid is coded in `m` bytes. A query scans the `nprobe` nearest lists, computing
+/// each code's distance from tables; with `Refine`, the best `k × rerank` are re-ranked exactly
+/// from the stored vectors.
+///
+/// For L2, the distance to a code in list l is ‖q − c_l‖² + Σ_j (B_l[j][c] + C[j][c]) with
+/// C = −2⟨q_j, C_jc⟩ once per query and B_l = ‖C_jc‖² + 2⟨c_l,j, C_jc⟩ precomputed per list
+/// (FAISS's precomputed tables); the scan reads both tables rather than writing their sum.
+/// (Computing each probed list's table from the residual instead was measured slower: the
+/// m × d/m × 256 codebooks, 800 KB at d = 784, are re-read per probe.) For inner product, one
+/// table −⟨q_j, C_jc⟩ serves every list, plus −⟨q, c_l⟩. Cosine is inner product on normalised
+/// vectors.
+///
+/// Concurrency: searches may run concurrently; `add` and `delete` need exclusive access.
+public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
+    public let metric: Metric
+    public let dimension: Int
+    public let configuration: IVFPQConfiguration
+    public var spec: IndexSpec { .ivfpq(nlist: configuration.nlist, m: configuration.m, refine: configuration.refine) }
+    public var count: Int { idMap.liveCount }
+    public var rows: Int { idMap.count }
+
+    /// The `nprobe` used when a search does not give one.
+    public static let defaultNprobe = 8
+    /// The `rerank` used with `Refine` when a search does not give one.
+    public static let defaultRerank = 4
+
+    /// `nlist × dimension` coarse centroids.
+    let centroids: VectorMatrix
+    let pq: ProductQuantizer
+    /// L2 only: `nlist × m × 256` precomputed list terms B_l.
+    let listTerms: [Float]
+    /// Per list: codes (`size × m`) and rows, in insertion order.
+    var listCodes: [[UInt8]]
+    var listRows: [[UInt32]]
+    /// Full vectors (stored form) when refining.
+    let vectors: VectorMatrix?
+    var tombstones: [UInt8]
+    public private(set) var deletedCount = 0
+    public private(set) var idMap: IdMap
+
+    init(metric: Metric, dimension: Int, configuration: IVFPQConfiguration, centroids: VectorMatrix, pq: ProductQuantizer,
+         listCodes: [[UInt8]], listRows: [[UInt32]], vectors: VectorMatrix?, tombstones: [UInt8], idMap: IdMap) {
+        self.metric = metric
+        self.dimension = dimension
+        self.configuration = configuration
+        self.centroids = centroids
+        self.pq = pq
+        self.listCodes = listCodes
+        self.listRows = listRows
+        self.vectors = vectors
+        self.tombstones = tombstones
+        self.idMap = idMap
+        deletedCount = tombstones.reduce(0) { $0 + Int($1) }
+        listTerms = metric == .l2 ? Self.precomputeListTerms(centroids: centroids, pq: pq) : []
+    }
+
+    /// B_l[j][c] = ‖C_jc‖² + 2⟨c_l,j, C_jc⟩ for every list l.
+    static func precomputeListTerms(centroids: VectorMatrix, pq: ProductQuantizer) -> [Float] {
+        let nlist = centroids.count, m = pq.m, k = ProductQuantizer.centroidsPerSubquantizer
+        var terms = [Float](repeating: 0, count: nlist * m * k)
+        terms.withUnsafeMutableBufferPointer { t in
+            pq.codebooksTransposed.withUnsafeBufferPointer { cbt in
+                pq.centroidNorms.withUnsafeBufferPointer { norms in
+                    for l in 0..<nlist {
+                        sk_pq_ip_table(centroids.row(l), cbt.baseAddress!, m, pq.subDimension, 2, norms.baseAddress!, t.baseAddress! + l * m * k)
+                    }
+                }
+            }
+        }
+        return terms
+    }
+
+    /// Trains the coarse quantizer and the product quantizer on a sample of `vectors`
+    /// (`count × dimension`, not modified), then adds every vector.
+    public convenience init(metric: Metric, vectors input: VectorMatrix, ids: [UInt64]? = nil, configuration c: IVFPQConfiguration,
+                            threads: Int = 1, progress: ProgressHandler? = nil) throws {
+        guard IVFPQConfiguration.nlistRange.contains(c.nlist) else {
+            throw IndexError.invalidParameter(name: "nlist", value: c.nlist, allowed: IVFPQConfiguration.nlistRange)
+        }
+        let d = input.dimension
+        guard IVFPQConfiguration.mRange.contains(c.m), d % c.m == 0 else {
+            throw IndexError.invalidSpec("PQ\(c.m)", reason: "m must divide the dimension \(d)")
+        }
+        guard input.count < Int(UInt32.max) else { throw IndexError.tooManyRows(input.count) }
+        try input.validateFinite()
+        let idMap: IdMap
+        if let ids {
+            guard ids.count == input.count else { throw IndexError.idCountMismatch(expected: input.count, actual: ids.count) }
+            idMap = try IdMap(ids: ids)
+        } else {
+            idMap = IdMap(identityCount: input.count)
+        }
+        let stored = try VectorMatrix(dimension: d, values: input.flatArray())
+        if metric == .cosine { try stored.normalizeRows() }
+        // Training sample.
+        let trainSize = min(stored.count, c.trainSize ?? max(64 * c.nlist, 65_536))
+        guard trainSize >= max(c.nlist, ProductQuantizer.centroidsPerSubquantizer) else {
+            throw KMeansError.tooFewPoints(points: trainSize, centroids: max(c.nlist, ProductQuantizer.centroidsPerSubquantizer))
+        }
+        var rng = SeededGenerator(seed: c.seed)
+        let picked = KMeans.sampleIndices(count: trainSize, from: stored.count, rng: &rng)
+        let train = try VectorMatrix(count: trainSize, dimension: d)
+        for (i, r) in picked.enumerated() { train.row(i).update(from: stored.row(r), count: d) }
+        let coarse = try KMeans.train(train, configuration: KMeansConfiguration(centroidCount: c.nlist, iterations: c.iterations,
+                                                                                seed: c.seed &+ 1, threads: threads))
+        let trainResiduals = Self.residuals(train, centroids: coarse.centroids, metric: metric, threads: threads).matrix
+        let pq = try ProductQuantizer.train(trainResiduals, m: c.m, iterations: c.iterations, seed: c.seed &+ 2, threads: threads)
+        self.init(metric: metric, dimension: d, configuration: c, centroids: coarse.centroids, pq: pq,
+                  listCodes: Array(repeating: [], count: c.nlist), listRows: Array(repeating: [], count: c.nlist),
+                  vectors: c.refine ? stored : nil, tombstones: [], idMap: IdMap(identityCount: 0))
+        self.idMap = idMap
+        try append(stored, threads: threads)
+        progress?(stored.count, stored.count)
+    }
+
+    /// Assignment of each row to its list, and the residuals x − c. Rows go to the nearest
+    /// centroid in L2 for every metric: ⟨q, x⟩ = ⟨q, c⟩ + ⟨q, x − c⟩ holds whatever the
+    /// assignment, and the smallest residual is coded most accurately (cosine test data, recall@10
+    /// with re-ranking: 0.9475, against 0.9458 assigning by the largest ⟨x, c⟩).
+    static func residuals(_ data: VectorMatrix, centroids: VectorMatrix, metric: Metric, threads: Int) -> (matrix: VectorMatrix, lists: [Int32]) {
+        var assignment = [Int32](repeating: 0, count: data.count)
+        KMeans.assign(data, to: centroids, into: &assignment, pointNorms: data.squaredNorms(), threads: threads)
+        let residual = try! VectorMatrix(count: data.count, dimension: data.dimension)
+        for r in 0..<data.count {
+            let c = centroids.row(Int(assignment[r])), x = data.row(r), out = residual.row(r)
+            for j in 0..<data.dimension { out[j] = x[j] - c[j] }
+        }
+        return (residual, assignment)
+    }
+
+    /// Encodes stored-form rows (ids already mapped) and appends them to their lists.
+    private func append(_ stored: VectorMatrix, threads: Int) throws {
+        let (residual, lists) = Self.residuals(stored, centroids: centroids, metric: metric, threads: threads)
+        let codes = pq.encode(residual, threads: threads)
+        let m = pq.m
+        let firstRow = tombstones.count
+        for r in 0..<stored.count {
+            let l = Int(lists[r])
+            listCodes[l].append(contentsOf: codes[r * m..<(r + 1) * m])
+            listRows[l].append(UInt32(firstRow + r))
+        }
+        tombstones.append(contentsOf: repeatElement(0, count: stored.count))
+    }
+
+    public var memoryBytes: Int {
+        centroids.allocatedBytes + listTerms.count * 4 + pq.codebooks.count * 8 + (vectors?.allocatedBytes ?? 0)
+            + listCodes.reduce(0) { $0 + $1.count } + listRows.reduce(0) { $0 + $1.count * 4 } + tombstones.count + idMap.memoryBytes
+    }
+
+    // MARK: Search
+
+    public func search(_ query: [Float], k: Int, parameters: SearchParameters = .default) throws -> [Neighbor] {
+        try FlatIndex.validateK(k)
+        try parameters.validate()
+        guard query.count == dimension else { throw VectorError.dimensionMismatch(expected: dimension, actual: query.count) }
+        var q = query
+        try q.withUnsafeMutableBufferPointer { p in
+            try VectorMath.validateFinite(UnsafeBufferPointer(p))
+            if metric.normalizesVectors { try VectorMath.normalize(p.baseAddress!, dimension: dimension) }
+        }
+        return q.withUnsafeBufferPointer { searchPrepared($0.baseAddress!, k: k, parameters: parameters) }
+    }
+
+    public func search(_ queries: VectorMatrix, k: Int, parameters: SearchParameters = .default, threads: Int = 1) throws -> SearchResults {
+        try FlatIndex.validateK(k)
+        try parameters.validate()
+        guard queries.dimension == dimension else { throw VectorError.dimensionMismatch(expected: dimension, actual: queries.dimension) }
+        try queries.validateFinite()
+        let prepared = try VectorMatrix(dimension: dimension, values: queries.flatArray())
+        if metric.normalizesVectors { try prepared.normalizeRows() }
+        var results = SearchResults(queryCount: queries.count, k: k)
+        results.ids.withUnsafeMutableBufferPointer { idsOut in
+            results.distances.withUnsafeMutableBufferPointer { distOut in
+                let out = ResultPointers(ids: idsOut.baseAddress!, distances: distOut.baseAddress!)
+                Parallel.forEach(chunkCount: (queries.count + 15) / 16, threads: threads) { c in
+                    for q in c * 16..<min(queries.count, (c + 1) * 16) {
+                        for (j, hit) in self.searchPrepared(prepared.row(q), k: k, parameters: parameters).enumerated() {
+                            out.ids[q * k + j] = hit.id
+                            out.distances[q * k + j] = hit.distance
+                        }
+                    }
+                }
+            }
+        }
+        return results
+    }
+
+    /// Searches with a validated, stored-form (normalised for cosine) query.
+    func searchPrepared(_ q: UnsafePointer<Float>, k: Int, parameters: SearchParameters) -> [Neighbor] {
+        guard count > 0 else { return [] }
+        let nlist = configuration.nlist, m = pq.m, kc = ProductQuantizer.centroidsPerSubquantizer
+        let nprobe = min(parameters.nprobe ?? Self.defaultNprobe, nlist)
+        let rerank = vectors == nil ? 1 : (parameters.rerank ?? Self.defaultRerank)
+        let keep = min(k * rerank, count)
+        // Coarse distances and the nprobe nearest lists.
+        let probes = TopKHeaps(heapCount: 1, k: nprobe)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: nlist) { coarse in
+            VectorMath.distances(metric, query: q, rows: centroids.baseAddress, count: nlist, dimension: dimension, into: coarse.baseAddress!)
+            for l in 0..<nlist where coarse[l] < probes.threshold(0) { probes.push(0, distance: coarse[l], id: UInt64(l)) }
+        }
+        let heap = TopKHeaps(heapCount: 1, k: max(keep, 1))
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: m * kc) { buffer in
+            let table = buffer.baseAddress!
+            pq.innerProductTable(q, scale: metric == .l2 ? -2 : -1, into: table)
+            for probe in probes.sorted(0) {
+                let l = Int(probe.id)
+                let size = listRows[l].count
+                guard size > 0 else { continue }
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: size) { distances in
+                    listCodes[l].withUnsafeBufferPointer { codes in
+                        if metric == .l2 {
+                            listTerms.withUnsafeBufferPointer { terms in
+                                sk_pq8_scan2(table, terms.baseAddress! + l * m * kc, m, codes.baseAddress!, size, probe.distance, distances.baseAddress!)
+                            }
+                        } else {
+                            sk_pq8_scan(table, m, codes.baseAddress!, size, probe.distance, distances.baseAddress!)
+                        }
+                    }
+                    listRows[l].withUnsafeBufferPointer { rows in
+                        for i in 0..<size where distances[i] < heap.threshold(0) {
+                            let row = Int(rows[i])
+                            if deletedCount > 0 && tombstones[row] != 0 { continue }
+                            heap.push(0, distance: distances[i], id: UInt64(row))
+                        }
+                    }
+                }
+            }
+        }
+        var found = heap.sorted(0)
+        if let vectors {
+            for i in found.indices { found[i].distance = VectorMath.distance(metric, q, vectors.row(Int(found[i].id)), dimension: dimension) }
+            found.sort()
+        }
+        if found.count > k { found.removeLast(found.count - k) }
+        for i in found.indices { found[i].id = idMap.id(ofRow: Int(found[i].id)) }
+        return found
+    }
+
+    // MARK: Changes
+
+    /// Adds one vector with a new external id (the quantizers are not retrained).
+    public func add(_ vector: [Float], id: UInt64) throws {
+        guard idMap.row(of: id) == nil else { throw IndexError.duplicateId(id) }
+        guard vector.count == dimension else { throw VectorError.dimensionMismatch(expected: dimension, actual: vector.count) }
+        let stored = try VectorMatrix(dimension: dimension, values: vector)
+        try stored.validateFinite()
+        if metric.normalizesVectors { try stored.normalizeRows() }
+        try idMap.append(id)
+        try vectors?.append(stored.rowArray(0))
+        try append(stored, threads: 1)
+    }
+
+    /// Deletes the vector with external id `id`; it never appears in results again.
+    public func delete(id: UInt64) throws {
+        guard let row = idMap.remove(id) else { throw IndexError.unknownId(id) }
+        tombstones[row] = 1
+        deletedCount += 1
+    }
+}

@@ -1,0 +1,140 @@
+import CShortlistKernels
+import ShortlistCore
+
+/// Product quantization (Jégou et al., 2011): a vector of `dimension` components is cut into
+/// `m` sub-vectors of `dimension / m`, and each is replaced by the index of its nearest centroid
+/// in that subspace's codebook of 256 (8 bits). A code is `m` bytes; distances to a query are
+/// sums of `m` entries of a per-query table (asymmetric distance computation).
+public final class ProductQuantizer: @unchecked Sendable {
+    /// Components per vector.
+    public let dimension: Int
+    /// Sub-quantizers (bytes per code).
+    public let m: Int
+    /// Components per sub-vector.
+    public let subDimension: Int
+    /// Centroids per sub-quantizer.
+    public static let centroidsPerSubquantizer = 256
+    /// `m × 256 × subDimension` floats: codebook j, centroid c at `(j · 256 + c) · subDimension`.
+    public let codebooks: [Float]
+    /// ‖centroid‖² for every codebook entry (`m × 256`).
+    let centroidNorms: [Float]
+    /// The codebooks transposed to `m × subDimension × 256`, for vectorised query tables.
+    let codebooksTransposed: [Float]
+
+    public init(dimension: Int, m: Int, codebooks: [Float]) throws {
+        guard m >= 1, dimension % m == 0 else {
+            throw IndexError.invalidSpec("PQ\(m)", reason: "the dimension \(dimension) is not a multiple of m = \(m)")
+        }
+        let ds = dimension / m
+        precondition(codebooks.count == m * Self.centroidsPerSubquantizer * ds)
+        self.dimension = dimension
+        self.m = m
+        subDimension = ds
+        self.codebooks = codebooks
+        centroidNorms = (0..<m * Self.centroidsPerSubquantizer).map { c in
+            (0..<ds).reduce(Float(0)) { $0 + codebooks[c * ds + $1] * codebooks[c * ds + $1] }
+        }
+        let k = Self.centroidsPerSubquantizer
+        var transposed = [Float](repeating: 0, count: codebooks.count)
+        for j in 0..<m {
+            for c in 0..<k {
+                for t in 0..<ds { transposed[(j * ds + t) * k + c] = codebooks[(j * k + c) * ds + t] }
+            }
+        }
+        codebooksTransposed = transposed
+    }
+
+    /// Trains the `m` codebooks by k-means (256 centroids each) on the rows of `data`.
+    public static func train(_ data: VectorMatrix, m: Int, iterations: Int = 25, seed: UInt64, threads: Int,
+                             progress: ProgressHandler? = nil) throws -> ProductQuantizer {
+        let d = data.dimension
+        guard m >= 1, d % m == 0 else { throw IndexError.invalidSpec("PQ\(m)", reason: "the dimension \(d) is not a multiple of m = \(m)") }
+        let ds = d / m, k = centroidsPerSubquantizer
+        guard data.count >= k else { throw KMeansError.tooFewPoints(points: data.count, centroids: k) }
+        var codebooks = [Float](repeating: 0, count: m * k * ds)
+        let sub = try VectorMatrix(count: data.count, dimension: ds)
+        for j in 0..<m {
+            for r in 0..<data.count { sub.row(r).update(from: data.row(r) + j * ds, count: ds) }
+            let result = try KMeans.train(sub, configuration: KMeansConfiguration(centroidCount: k, iterations: iterations,
+                                                                                   seed: seed &+ UInt64(j), threads: threads))
+            for c in 0..<k * ds { codebooks[j * k * ds + c] = result.centroids.baseAddress[c] }
+            progress?(j + 1, m)
+        }
+        return try ProductQuantizer(dimension: d, m: m, codebooks: codebooks)
+    }
+
+    /// Codes of every row of `data`: `count × m` bytes, row-major. One sgemm per sub-space and tile.
+    public func encode(_ data: VectorMatrix, threads: Int) -> [UInt8] {
+        let n = data.count, k = Self.centroidsPerSubquantizer, ds = subDimension, d = dimension
+        var codes = [UInt8](repeating: 0, count: n * m)
+        let tile = 1024
+        codes.withUnsafeMutableBufferPointer { out in
+            let shared = CodeOutput(codes: out.baseAddress!)
+            Parallel.forEach(chunkCount: (n + tile - 1) / tile, threads: threads) { t in
+                let first = t * tile, rows = min(tile, n - first)
+                let products = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
+                defer { products.deallocate() }
+                self.codebooks.withUnsafeBufferPointer { cb in
+                    self.centroidNorms.withUnsafeBufferPointer { norms in
+                        for j in 0..<self.m {
+                            BLAS.gemmABt(m: rows, n: k, k: ds, a: data.row(first) + j * ds, lda: d,
+                                         b: cb.baseAddress! + j * k * ds, ldb: ds, c: products, ldc: k)
+                            for i in 0..<rows {
+                                var value: Float = 0
+                                let best = sk_argmin_affine(products + i * k, norms.baseAddress! + j * k, -2, k, &value)
+                                shared.codes[(first + i) * self.m + j] = UInt8(best)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return codes
+    }
+
+    /// Reconstructs the vector a code stands for into `out` (`dimension` floats).
+    public func decode(_ code: UnsafePointer<UInt8>, into out: UnsafeMutablePointer<Float>) {
+        let ds = subDimension, k = Self.centroidsPerSubquantizer
+        codebooks.withUnsafeBufferPointer { cb in
+            for j in 0..<m {
+                out.advanced(by: j * ds).update(from: cb.baseAddress! + (j * k + Int(code[j])) * ds, count: ds)
+            }
+        }
+    }
+
+    /// scale · ⟨q_j, C_jc⟩ for every sub-space j and centroid c (`m × 256`): the query part of the
+    /// L2 table (scale −2) and the inner-product table (scale −1).
+    func innerProductTable(_ q: UnsafePointer<Float>, scale: Float, into table: UnsafeMutablePointer<Float>) {
+        codebooksTransposed.withUnsafeBufferPointer { cbt in
+            sk_pq_ip_table(q, cbt.baseAddress!, m, subDimension, scale, nil, table)
+        }
+    }
+
+    /// ‖q_j − C_jc‖² for every sub-space j and centroid c (`m × 256`).
+    public func l2Table(_ q: UnsafePointer<Float>, into table: UnsafeMutablePointer<Float>) {
+        let ds = subDimension, k = Self.centroidsPerSubquantizer
+        codebooks.withUnsafeBufferPointer { cb in
+            for j in 0..<m {
+                sk_l2sq_rows(q + j * ds, cb.baseAddress! + j * k * ds, k, ds, table + j * k)
+            }
+        }
+    }
+
+    /// Mean squared reconstruction error over the rows of `data`.
+    public func reconstructionError(_ data: VectorMatrix, threads: Int) -> Double {
+        let codes = encode(data, threads: threads)
+        var total = 0.0
+        var row = [Float](repeating: 0, count: dimension)
+        codes.withUnsafeBufferPointer { c in
+            for r in 0..<data.count {
+                decode(c.baseAddress! + r * m, into: &row)
+                total += Double(sk_l2sq(row, data.row(r), dimension))
+            }
+        }
+        return total / Double(max(data.count, 1))
+    }
+}
+
+private struct CodeOutput: @unchecked Sendable {
+    let codes: UnsafeMutablePointer<UInt8>
+}
