@@ -397,7 +397,7 @@ size_t sk_first_nonfinite(const float *values, size_t n) {
     return n;
 }
 
-void sk_pq8_scan(const float *table, size_t m, const uint8_t *codes, size_t n, float bias, float *out) {
+void sk_pq8_scan(const float *table, size_t m, const uint8_t *codes, size_t n, float bias, const float *extra, float *out) {
     for (size_t i = 0; i < n; i++) {
         const uint8_t *c = codes + i * m;
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -409,24 +409,7 @@ void sk_pq8_scan(const float *table, size_t m, const uint8_t *codes, size_t n, f
             s3 += table[(j + 3) * 256 + c[j + 3]];
         }
         for (; j < m; j++) s0 += table[j * 256 + c[j]];
-        out[i] = bias + (s0 + s1) + (s2 + s3);
-    }
-}
-
-void sk_pq8_scan2(const float *a, const float *b, size_t m, const uint8_t *codes, size_t n, float bias, float *out) {
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *c = codes + i * m;
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        size_t j = 0;
-        for (; j + 2 <= m; j += 2) {
-            size_t e0 = j * 256 + c[j], e1 = (j + 1) * 256 + c[j + 1];
-            s0 += a[e0];
-            s1 += b[e0];
-            s2 += a[e1];
-            s3 += b[e1];
-        }
-        for (; j < m; j++) s0 += a[j * 256 + c[j]] + b[j * 256 + c[j]];
-        out[i] = bias + (s0 + s1) + (s2 + s3);
+        out[i] = bias + (extra ? extra[i] : 0.0f) + (s0 + s1) + (s2 + s3);
     }
 }
 

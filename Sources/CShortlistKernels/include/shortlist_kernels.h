@@ -70,19 +70,16 @@ void sk_l2sq_ids_bounded(const float *q, const float *base, size_t d, const uint
 size_t sk_select_affine_below(const float *ip, const float *bias, float alpha, size_t n, float threshold,
                               uint32_t *out_index, float *out_dist);
 
-/// 8-bit product-quantization scan: out[i] = bias + Σ_j table[j·256 + codes[i·m + j]] for `n`
-/// codes of `m` bytes (asymmetric distance computation against a per-query table of m × 256).
-void sk_pq8_scan(const float *table, size_t m, const uint8_t *codes, size_t n, float bias, float *out);
+/// 8-bit product-quantization scan: out[i] = bias + (extra ? extra[i] : 0) + Σ_j table[j·256 + codes[i·m + j]]
+/// for `n` codes of `m` bytes (asymmetric distance computation against a per-query table of m × 256;
+/// `extra` carries a per-code constant such as IVF-PQ's 2⟨c, r̂⟩ + ‖r̂‖²).
+void sk_pq8_scan(const float *table, size_t m, const uint8_t *codes, size_t n, float bias, const float *extra, float *out);
 
 /// Product-quantization table: table[j·256 + c] = (base ? base[j·256 + c] : 0) + scale · ⟨q_j, C_jc⟩
 /// for `m` sub-spaces of `dsub` components, from codebooks transposed to m × dsub × 256
 /// (vectorised across the 256 centroids). With base = ‖C_jc‖² and scale = −2 it is the L2 table
 /// of a residual, less the constant ‖q‖².
 void sk_pq_ip_table(const float *q, const float *codebooks_t, size_t m, size_t dsub, float scale, const float *base, float *table);
-
-/// The same over two tables summed on the fly (a per-query and a per-list one), so the combined
-/// m × 256 table never has to be written: out[i] = bias + Σ_j (a[j·256 + c] + b[j·256 + c]), c = codes[i·m + j].
-void sk_pq8_scan2(const float *a, const float *b, size_t m, const uint8_t *codes, size_t n, float bias, float *out);
 
 /// The j minimising (bias ? bias[j] : 0) + alpha · ip[j] over j < n (ties: the lowest j), and that
 /// value in *out_value. Used after sgemm to assign points to their nearest centroid.

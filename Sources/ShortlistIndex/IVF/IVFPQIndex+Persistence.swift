@@ -3,7 +3,8 @@ import ShortlistCore
 /// IVF-PQ in the v1 index file: `META` (nlist, m, refine, training settings), `CENT`
 /// (nlist × dimension f32), `PQCB` (m × 256 × dimension/m f32), `LSIZ` (nlist u32 list sizes),
 /// `CODE` (every list's codes, list after list, m bytes each), `LROW` (their rows, u32),
-/// `IDS `, `TOMB` (u8 per row) and, with `Refine`, `VECS` (rows × dimension f32).
+/// `IDS `, `TOMB` (u8 per row), with `Refine` `VECS` (rows × dimension f32, rotated with OPQ),
+/// and with OPQ `ROTA` (dimension × dimension f32, row-major: rotated = x · R).
 extension IVFPQIndex {
     public func save(to path: String) throws {
         var meta = IndexMetadata()
@@ -12,6 +13,7 @@ extension IVFPQIndex {
         meta["nlist"] = String(configuration.nlist)
         meta["m"] = String(configuration.m)
         meta["refine"] = configuration.refine ? "1" : "0"
+        meta["opq"] = configuration.opq ? "1" : "0"
         meta["iterations"] = String(configuration.iterations)
         meta["seed"] = String(configuration.seed)
         meta["live"] = String(count)
@@ -30,6 +32,7 @@ extension IVFPQIndex {
             IndexFile.Section(tag: "TOMB", payload: .bytes(tombstones)),
         ]
         if let vectors { sections.append(IndexFile.Section(tag: "VECS", payload: .vectors(vectors))) }
+        if let rotation { sections.append(IndexFile.Section(tag: "ROTA", payload: .bytes(rotation.matrix.withUnsafeBytes { Array($0) }))) }
         try IndexFile.write(path: path, header: IndexFile.Header(kind: .ivfpq, metric: metric, dimension: dimension, count: rows),
                             sections: sections)
     }
@@ -43,8 +46,16 @@ extension IVFPQIndex {
               IVFPQConfiguration.nlistRange.contains(nlist), IVFPQConfiguration.mRange.contains(m), d % m == 0 else {
             throw bad("META lacks valid nlist, m, iterations or seed")
         }
-        let refine = meta["refine"] == "1"
-        let configuration = IVFPQConfiguration(nlist: nlist, m: m, refine: refine, iterations: iterations, seed: seed)
+        let refine = meta["refine"] == "1", opq = meta["opq"] == "1"
+        let configuration = IVFPQConfiguration(nlist: nlist, m: m, refine: refine, opq: opq, iterations: iterations, seed: seed)
+        var rotation: OPQRotation?
+        if opq {
+            let r = try contents.section("ROTA")
+            guard r.count == d * d * 4 else { throw bad("ROTA holds \(r.count) bytes for \(d) × \(d)") }
+            let matrix = (0..<d * d).map { Float(bitPattern: UInt32(littleEndian: r.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+            guard matrix.allSatisfy(\.isFinite) else { throw bad("non-finite rotation") }
+            rotation = OPQRotation(dimension: d, matrix: matrix)
+        }
         let cent = try contents.section("CENT"), cb = try contents.section("PQCB"), sizes = try contents.section("LSIZ")
         let codes = try contents.section("CODE"), lrow = try contents.section("LROW"), ids = try contents.section("IDS ")
         let tomb = try contents.section("TOMB")
@@ -92,7 +103,7 @@ extension IVFPQIndex {
             guard matrix.firstNonFinite() == nil else { throw bad("non-finite stored vectors") }
             vectors = matrix
         }
-        return IVFPQIndex(metric: h.metric, dimension: d, configuration: configuration, centroids: centroids, pq: pq,
+        return IVFPQIndex(metric: h.metric, dimension: d, configuration: configuration, rotation: rotation, centroids: centroids, pq: pq,
                           listCodes: listCodes, listRows: listRows, vectors: vectors, tombstones: tombstones, idMap: idMap)
     }
 }

@@ -11,17 +11,20 @@ public struct IVFPQConfiguration: Sendable, Equatable {
     public var m: Int
     /// Keep the full vectors and re-rank the best `k × rerank` candidates exactly (`Refine`).
     public var refine: Bool
+    /// Learn an OPQ rotation first, so product quantization loses less on correlated data.
+    public var opq: Bool
     /// Training sample size; nil: min(count, max(64 · nlist, 65,536)).
     public var trainSize: Int?
     /// k-means iterations for the coarse quantizer and for each sub-quantizer.
     public var iterations: Int
     public var seed: UInt64
 
-    public init(nlist: Int, m: Int, refine: Bool = false, trainSize: Int? = nil, iterations: Int = 20,
+    public init(nlist: Int, m: Int, refine: Bool = false, opq: Bool = false, trainSize: Int? = nil, iterations: Int = 20,
                 seed: UInt64 = SeededGenerator.defaultSeed) {
         self.nlist = nlist
         self.m = m
         self.refine = refine
+        self.opq = opq
         self.trainSize = trainSize
         self.iterations = iterations
         self.seed = seed
@@ -37,20 +40,20 @@ public struct IVFPQConfiguration: Sendable, Equatable {
 /// each code's distance from tables; with `Refine`, the best `k × rerank` are re-ranked exactly
 /// from the stored vectors.
 ///
-/// For L2, the distance to a code in list l is ‖q − c_l‖² + Σ_j (B_l[j][c] + C[j][c]) with
-/// C = −2⟨q_j, C_jc⟩ once per query and B_l = ‖C_jc‖² + 2⟨c_l,j, C_jc⟩ precomputed per list
-/// (FAISS's precomputed tables); the scan reads both tables rather than writing their sum.
-/// (Computing each probed list's table from the residual instead was measured slower: the
-/// m × d/m × 256 codebooks, 800 KB at d = 784, are re-read per probe.) For inner product, one
-/// table −⟨q_j, C_jc⟩ serves every list, plus −⟨q, c_l⟩. Cosine is inner product on normalised
-/// vectors.
+/// For L2, the distance to a code r̂ in list l is split as
+/// ‖q − c_l‖² − 2⟨q, r̂⟩ + (2⟨c_l, r̂⟩ + ‖r̂‖²): the last term depends only on the stored vector
+/// and is kept per code (4 bytes, recomputed from the codes on load), so one query table
+/// −2⟨q_j, C_jc⟩ serves every list and stays in cache. (FAISS's precomputed per-list tables
+/// ‖C_jc‖² + 2⟨c_l,j, C_jc⟩ are nlist × m × 256 floats, 98 MB at IVF980,PQ98, and the scan missed
+/// cache on them.) For inner product, one table −⟨q_j, C_jc⟩ serves every list, plus −⟨q, c_l⟩.
+/// Cosine is inner product on normalised vectors.
 ///
 /// Concurrency: searches may run concurrently; `add` and `delete` need exclusive access.
 public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
     public let metric: Metric
     public let dimension: Int
     public let configuration: IVFPQConfiguration
-    public var spec: IndexSpec { .ivfpq(nlist: configuration.nlist, m: configuration.m, refine: configuration.refine) }
+    public var spec: IndexSpec { .ivfpq(nlist: configuration.nlist, m: configuration.m, refine: configuration.refine, opq: configuration.opq) }
     public var count: Int { idMap.liveCount }
     public var rows: Int { idMap.count }
 
@@ -59,11 +62,14 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
     /// The `rerank` used with `Refine` when a search does not give one.
     public static let defaultRerank = 4
 
+    /// The OPQ rotation, when the spec has one: every stored vector, centroid and code lives in
+    /// rotated space, and queries are rotated on the way in.
+    let rotation: OPQRotation?
     /// `nlist × dimension` coarse centroids.
     let centroids: VectorMatrix
     let pq: ProductQuantizer
-    /// L2 only: `nlist × m × 256` precomputed list terms B_l.
-    let listTerms: [Float]
+    /// L2 only: per list, 2⟨c_l, r̂⟩ + ‖r̂‖² for every code, in list order.
+    var listExtras: [[Float]]
     /// Per list: codes (`size × m`) and rows, in insertion order.
     var listCodes: [[UInt8]]
     var listRows: [[UInt32]]
@@ -73,9 +79,10 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
     public private(set) var deletedCount = 0
     public private(set) var idMap: IdMap
 
-    init(metric: Metric, dimension: Int, configuration: IVFPQConfiguration, centroids: VectorMatrix, pq: ProductQuantizer,
-         listCodes: [[UInt8]], listRows: [[UInt32]], vectors: VectorMatrix?, tombstones: [UInt8], idMap: IdMap) {
+    init(metric: Metric, dimension: Int, configuration: IVFPQConfiguration, rotation: OPQRotation?, centroids: VectorMatrix,
+         pq: ProductQuantizer, listCodes: [[UInt8]], listRows: [[UInt32]], vectors: VectorMatrix?, tombstones: [UInt8], idMap: IdMap) {
         self.metric = metric
+        self.rotation = rotation
         self.dimension = dimension
         self.configuration = configuration
         self.centroids = centroids
@@ -86,23 +93,25 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         self.tombstones = tombstones
         self.idMap = idMap
         deletedCount = tombstones.reduce(0) { $0 + Int($1) }
-        listTerms = metric == .l2 ? Self.precomputeListTerms(centroids: centroids, pq: pq) : []
+        listExtras = Array(repeating: [], count: listCodes.count)
+        if metric == .l2 {
+            for l in 0..<listCodes.count { listExtras[l] = computeExtras(list: l, codes: listCodes[l]) }
+        }
     }
 
-    /// B_l[j][c] = ‖C_jc‖² + 2⟨c_l,j, C_jc⟩ for every list l.
-    static func precomputeListTerms(centroids: VectorMatrix, pq: ProductQuantizer) -> [Float] {
-        let nlist = centroids.count, m = pq.m, k = ProductQuantizer.centroidsPerSubquantizer
-        var terms = [Float](repeating: 0, count: nlist * m * k)
-        terms.withUnsafeMutableBufferPointer { t in
-            pq.codebooksTransposed.withUnsafeBufferPointer { cbt in
-                pq.centroidNorms.withUnsafeBufferPointer { norms in
-                    for l in 0..<nlist {
-                        sk_pq_ip_table(centroids.row(l), cbt.baseAddress!, m, pq.subDimension, 2, norms.baseAddress!, t.baseAddress! + l * m * k)
-                    }
-                }
+    /// 2⟨c_l, r̂⟩ + ‖r̂‖² for each code of list l.
+    func computeExtras(list l: Int, codes: [UInt8]) -> [Float] {
+        let m = pq.m, n = codes.count / m
+        var out = [Float](repeating: 0, count: n)
+        var decoded = [Float](repeating: 0, count: dimension)
+        let c = centroids.row(l)
+        codes.withUnsafeBufferPointer { cp in
+            for i in 0..<n {
+                pq.decode(cp.baseAddress! + i * m, into: &decoded)
+                out[i] = 2 * sk_ip(c, decoded, dimension) + sk_ip(decoded, decoded, dimension)
             }
         }
-        return terms
+        return out
     }
 
     /// Trains the coarse quantizer and the product quantizer on a sample of `vectors`
@@ -125,7 +134,7 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         } else {
             idMap = IdMap(identityCount: input.count)
         }
-        let stored = try VectorMatrix(dimension: d, values: input.flatArray())
+        var stored = try VectorMatrix(dimension: d, values: input.flatArray())
         if metric == .cosine { try stored.normalizeRows() }
         // Training sample.
         let trainSize = min(stored.count, c.trainSize ?? max(64 * c.nlist, 65_536))
@@ -134,13 +143,20 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         }
         var rng = SeededGenerator(seed: c.seed)
         let picked = KMeans.sampleIndices(count: trainSize, from: stored.count, rng: &rng)
-        let train = try VectorMatrix(count: trainSize, dimension: d)
+        var train = try VectorMatrix(count: trainSize, dimension: d)
         for (i, r) in picked.enumerated() { train.row(i).update(from: stored.row(r), count: d) }
+        var rotation: OPQRotation?
+        if c.opq {
+            let learned = try OPQRotation.train(train, m: c.m, seed: c.seed &+ 3, threads: threads)
+            stored = learned.apply(stored)
+            train = learned.apply(train)
+            rotation = learned
+        }
         let coarse = try KMeans.train(train, configuration: KMeansConfiguration(centroidCount: c.nlist, iterations: c.iterations,
                                                                                 seed: c.seed &+ 1, threads: threads))
         let trainResiduals = Self.residuals(train, centroids: coarse.centroids, metric: metric, threads: threads).matrix
         let pq = try ProductQuantizer.train(trainResiduals, m: c.m, iterations: c.iterations, seed: c.seed &+ 2, threads: threads)
-        self.init(metric: metric, dimension: d, configuration: c, centroids: coarse.centroids, pq: pq,
+        self.init(metric: metric, dimension: d, configuration: c, rotation: rotation, centroids: coarse.centroids, pq: pq,
                   listCodes: Array(repeating: [], count: c.nlist), listRows: Array(repeating: [], count: c.nlist),
                   vectors: c.refine ? stored : nil, tombstones: [], idMap: IdMap(identityCount: 0))
         self.idMap = idMap
@@ -171,14 +187,16 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         let firstRow = tombstones.count
         for r in 0..<stored.count {
             let l = Int(lists[r])
-            listCodes[l].append(contentsOf: codes[r * m..<(r + 1) * m])
+            let code = Array(codes[r * m..<(r + 1) * m])
+            listCodes[l].append(contentsOf: code)
             listRows[l].append(UInt32(firstRow + r))
+            if metric == .l2 { listExtras[l].append(contentsOf: computeExtras(list: l, codes: code)) }
         }
         tombstones.append(contentsOf: repeatElement(0, count: stored.count))
     }
 
     public var memoryBytes: Int {
-        centroids.allocatedBytes + listTerms.count * 4 + pq.codebooks.count * 8 + (vectors?.allocatedBytes ?? 0)
+        centroids.allocatedBytes + (rotation?.matrix.count ?? 0) * 4 + listExtras.reduce(0) { $0 + $1.count * 4 } + pq.codebooks.count * 8 + (vectors?.allocatedBytes ?? 0)
             + listCodes.reduce(0) { $0 + $1.count } + listRows.reduce(0) { $0 + $1.count * 4 } + tombstones.count + idMap.memoryBytes
     }
 
@@ -193,6 +211,10 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
             try VectorMath.validateFinite(UnsafeBufferPointer(p))
             if metric.normalizesVectors { try VectorMath.normalize(p.baseAddress!, dimension: dimension) }
         }
+        if let rotation {
+            let raw = q
+            raw.withUnsafeBufferPointer { src in q.withUnsafeMutableBufferPointer { rotation.apply(src.baseAddress!, into: $0.baseAddress!) } }
+        }
         return q.withUnsafeBufferPointer { searchPrepared($0.baseAddress!, k: k, parameters: parameters) }
     }
 
@@ -201,8 +223,9 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         try parameters.validate()
         guard queries.dimension == dimension else { throw VectorError.dimensionMismatch(expected: dimension, actual: queries.dimension) }
         try queries.validateFinite()
-        let prepared = try VectorMatrix(dimension: dimension, values: queries.flatArray())
-        if metric.normalizesVectors { try prepared.normalizeRows() }
+        let normalized = try VectorMatrix(dimension: dimension, values: queries.flatArray())
+        if metric.normalizesVectors { try normalized.normalizeRows() }
+        let prepared = rotation?.apply(normalized) ?? normalized
         var results = SearchResults(queryCount: queries.count, k: k)
         results.ids.withUnsafeMutableBufferPointer { idsOut in
             results.distances.withUnsafeMutableBufferPointer { distOut in
@@ -220,7 +243,7 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         return results
     }
 
-    /// Searches with a validated, stored-form (normalised for cosine) query.
+    /// Searches with a validated, stored-form (normalised for cosine, rotated with OPQ) query.
     func searchPrepared(_ q: UnsafePointer<Float>, k: Int, parameters: SearchParameters) -> [Neighbor] {
         guard count > 0 else { return [] }
         let nlist = configuration.nlist, m = pq.m, kc = ProductQuantizer.centroidsPerSubquantizer
@@ -244,11 +267,11 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: size) { distances in
                     listCodes[l].withUnsafeBufferPointer { codes in
                         if metric == .l2 {
-                            listTerms.withUnsafeBufferPointer { terms in
-                                sk_pq8_scan2(table, terms.baseAddress! + l * m * kc, m, codes.baseAddress!, size, probe.distance, distances.baseAddress!)
+                            listExtras[l].withUnsafeBufferPointer { extras in
+                                sk_pq8_scan(table, m, codes.baseAddress!, size, probe.distance, extras.baseAddress!, distances.baseAddress!)
                             }
                         } else {
-                            sk_pq8_scan(table, m, codes.baseAddress!, size, probe.distance, distances.baseAddress!)
+                            sk_pq8_scan(table, m, codes.baseAddress!, size, probe.distance, nil, distances.baseAddress!)
                         }
                     }
                     listRows[l].withUnsafeBufferPointer { rows in
@@ -277,9 +300,10 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
     public func add(_ vector: [Float], id: UInt64) throws {
         guard idMap.row(of: id) == nil else { throw IndexError.duplicateId(id) }
         guard vector.count == dimension else { throw VectorError.dimensionMismatch(expected: dimension, actual: vector.count) }
-        let stored = try VectorMatrix(dimension: dimension, values: vector)
+        var stored = try VectorMatrix(dimension: dimension, values: vector)
         try stored.validateFinite()
         if metric.normalizesVectors { try stored.normalizeRows() }
+        if let rotation { stored = rotation.apply(stored) }
         try idMap.append(id)
         try vectors?.append(stored.rowArray(0))
         try append(stored, threads: 1)
