@@ -64,7 +64,7 @@ public struct Benchmark {
                 dataset: dataset, algo: "shortlist-" + spec.description.lowercased(), params: Self.label(parameters),
                 threads: threads, k: k, metric: metric.rawValue, baseCount: base.count, dimension: base.dimension,
                 queryCount: queries.count, buildParams: buildParams, buildSeconds: buildSeconds, indexBytes: indexBytes,
-                indexResidentMB: resident, recall: single.recall, singleQPS: single.qps, latencyMeanMicros: single.mean,
+                indexResidentMB: resident, indexMemoryMB: Double(index.memoryBytes) / 1_048_576, recall: single.recall, singleQPS: single.qps, latencyMeanMicros: single.mean,
                 latencyP50Micros: single.p50, latencyP99Micros: single.p99, batchQPS: Double(queries.count) / batchSeconds,
                 lib: "shortlist 0.1.0", timestamp: ISO8601DateFormatter().string(from: Date())))
         }

@@ -14,6 +14,9 @@ public struct BenchmarkRow: Sendable {
     public var buildSeconds: Double
     public var indexBytes: Int
     public var indexResidentMB: Double
+    /// The index's own accounting of the memory it holds (`VectorIndex.memoryBytes`), in MB. Unlike
+    /// resident-set growth it does not depend on whether the allocator reuses freed pages.
+    public var indexMemoryMB: Double
     public var recall: Double
     public var singleQPS: Double
     public var latencyMeanMicros: Double
@@ -24,12 +27,12 @@ public struct BenchmarkRow: Sendable {
     public var timestamp: String
 
     /// The CSV header (a subset of peers' columns, same names).
-    public static let csvHeader = "dataset,algo,params,threads,k,metric,n_base,dim,n_query,build_params,build_s,index_bytes,index_rss_mb,recall,single_qps,lat_mean_us,lat_p50_us,lat_p99_us,batch_qps,lib,timestamp"
+    public static let csvHeader = "dataset,algo,params,threads,k,metric,n_base,dim,n_query,build_params,build_s,index_bytes,index_rss_mb,index_mem_mb,recall,single_qps,lat_mean_us,lat_p50_us,lat_p99_us,batch_qps,lib,timestamp"
 
     public var csvLine: String {
         func q(_ s: String) -> String { s.contains(",") ? "\"\(s)\"" : s }
         return [q(dataset), q(algo), q(params), String(threads), String(k), metric, String(baseCount), String(dimension),
-                String(queryCount), q(buildParams), fmt(buildSeconds, 3), String(indexBytes), fmt(indexResidentMB, 1),
+                String(queryCount), q(buildParams), fmt(buildSeconds, 3), String(indexBytes), fmt(indexResidentMB, 1), fmt(indexMemoryMB, 1),
                 fmt(recall, 5), fmt(singleQPS, 1), fmt(latencyMeanMicros, 2), fmt(latencyP50Micros, 2),
                 fmt(latencyP99Micros, 2), fmt(batchQPS, 1), q(lib), timestamp].joined(separator: ",")
     }

@@ -66,9 +66,9 @@ struct BenchCommand: ParsableCommand {
         }
         let csv = ([BenchmarkRow.csvHeader] + rows.map(\.csvLine)).joined(separator: "\n") + "\n"
         try Data(csv.utf8).write(to: URL(fileURLWithPath: output + "/results.csv"))
-        var md = "| index | params | recall@\(k) | single q/s | p50 µs | p99 µs | batch q/s (\(threads) thr) | build s | MB resident | bytes/vector |\n|---|---|---|---|---|---|---|---|---|---|\n"
+        var md = "| index | params | recall@\(k) | single q/s | p50 µs | p99 µs | batch q/s (\(threads) thr) | build s | MB resident | MB held | bytes/vector held |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
         for r in rows {
-            md += "| \(r.algo) | \(r.params) | \(String(format: "%.4f", r.recall)) | \(String(format: "%.0f", r.singleQPS)) | \(String(format: "%.0f", r.latencyP50Micros)) | \(String(format: "%.0f", r.latencyP99Micros)) | \(String(format: "%.0f", r.batchQPS)) | \(String(format: "%.2f", r.buildSeconds)) | \(String(format: "%.1f", r.indexResidentMB)) | \(String(format: "%.0f", r.indexResidentMB * 1_048_576 / Double(r.baseCount))) |\n"
+            md += "| \(r.algo) | \(r.params) | \(String(format: "%.4f", r.recall)) | \(String(format: "%.0f", r.singleQPS)) | \(String(format: "%.0f", r.latencyP50Micros)) | \(String(format: "%.0f", r.latencyP99Micros)) | \(String(format: "%.0f", r.batchQPS)) | \(String(format: "%.2f", r.buildSeconds)) | \(String(format: "%.1f", r.indexResidentMB)) | \(String(format: "%.1f", r.indexMemoryMB)) | \(String(format: "%.0f", r.indexMemoryMB * 1_048_576 / Double(r.baseCount))) |\n"
         }
         try Data(md.utf8).write(to: URL(fileURLWithPath: output + "/summary.md"))
         print("wrote \(output)/results.csv and \(output)/summary.md")
