@@ -78,13 +78,17 @@ public enum KMeans {
         var history: [Double] = []
         var repaired = 0
         let pointNorms = sample.squaredNorms()
+        // Reused across iterations: fresh multi-megabyte arrays cost page faults and zeroing
+        // (17% of an IVF980,PQ98 build before).
+        var sums = [Double](repeating: 0, count: k * d)
+        var sizes = [Int](repeating: 0, count: k)
         for iteration in 0..<c.iterations {
             let objective = assign(sample, to: centroids, into: &assignment, pointNorms: pointNorms, threads: c.threads)
             history.append(objective)
             progress?(iteration + 1, c.iterations)
             // Update: means in double precision.
-            var sums = [Double](repeating: 0, count: k * d)
-            var sizes = [Int](repeating: 0, count: k)
+            sums.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            sizes.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             for i in 0..<n {
                 let a = Int(assignment[i])
                 sizes[a] += 1
@@ -116,10 +120,13 @@ public enum KMeans {
         assignment.withUnsafeMutableBufferPointer { out in
             partial.withUnsafeMutableBufferPointer { sums in
                 let shared = AssignOutput(assignment: out.baseAddress!, sums: sums.baseAddress!, distances: distances)
-                Parallel.forEach(chunkCount: tiles, threads: threads) { t in
+                // One product buffer per worker, reused for its tiles (t = w, w + workers, …).
+                let workers = max(1, min(threads, tiles))
+                Parallel.forEach(chunkCount: workers, threads: threads) { w in
+                  let products = UnsafeMutablePointer<Float>.allocate(capacity: min(tile, n) * k)
+                  defer { products.deallocate() }
+                  for t in stride(from: w, to: tiles, by: workers) {
                     let first = t * tile, rows = min(tile, n - first)
-                    let products = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
-                    defer { products.deallocate() }
                     BLAS.gemmABt(m: rows, n: k, k: d, a: points.row(first), lda: d, b: centroids.baseAddress, ldb: d, c: products, ldc: k)
                     var sum = 0.0
                     centroidNorms.withUnsafeBufferPointer { cn in
@@ -135,6 +142,7 @@ public enum KMeans {
                         }
                     }
                     shared.sums[t] = sum
+                  }
                 }
             }
         }

@@ -70,10 +70,12 @@ public final class ProductQuantizer: @unchecked Sendable {
         let tile = 1024
         codes.withUnsafeMutableBufferPointer { out in
             let shared = CodeOutput(codes: out.baseAddress!)
-            Parallel.forEach(chunkCount: (n + tile - 1) / tile, threads: threads) { t in
+            let tiles = (n + tile - 1) / tile, workers = max(1, min(threads, tiles))
+            Parallel.forEach(chunkCount: workers, threads: threads) { w in
+              let products = UnsafeMutablePointer<Float>.allocate(capacity: min(tile, max(n, 1)) * k)
+              defer { products.deallocate() }
+              for t in stride(from: w, to: tiles, by: workers) {
                 let first = t * tile, rows = min(tile, n - first)
-                let products = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
-                defer { products.deallocate() }
                 self.codebooks.withUnsafeBufferPointer { cb in
                     self.centroidNorms.withUnsafeBufferPointer { norms in
                         for j in 0..<self.m {
@@ -87,6 +89,7 @@ public final class ProductQuantizer: @unchecked Sendable {
                         }
                     }
                 }
+              }
             }
         }
         return codes
