@@ -137,15 +137,8 @@ AVX2 static size_t select_below_avx2(const float *values, size_t n, float thresh
 // ---------------------------------------------------------------------------------------------
 // AVX-512 versions (masked loads handle tails that are not a multiple of 16).
 
-AVX512 static float l2sq_avx512(const float *a, const float *b, size_t d) {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 32 <= d; i += 32) {
-        __m512 t0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-        __m512 t1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
-        acc0 = _mm512_fmadd_ps(t0, t0, acc0);
-        acc1 = _mm512_fmadd_ps(t1, t1, acc1);
-    }
+/// Finishes an L2 sum from component i: 16 at a time, then a masked tail, then the reduction.
+AVX512 static inline float l2sq_finish_avx512(const float *a, const float *b, size_t i, size_t d, __m512 acc0, __m512 acc1) {
     for (; i + 16 <= d; i += 16) {
         __m512 t = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
         acc0 = _mm512_fmadd_ps(t, t, acc0);
@@ -156,6 +149,18 @@ AVX512 static float l2sq_avx512(const float *a, const float *b, size_t d) {
         acc1 = _mm512_fmadd_ps(t, t, acc1);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+AVX512 static float l2sq_avx512(const float *a, const float *b, size_t d) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= d; i += 32) {
+        __m512 t0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        __m512 t1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+        acc0 = _mm512_fmadd_ps(t0, t0, acc0);
+        acc1 = _mm512_fmadd_ps(t1, t1, acc1);
+    }
+    return l2sq_finish_avx512(a, b, i, d, acc0, acc1);
 }
 
 AVX512 static float ip_avx512(const float *a, const float *b, size_t d) {
@@ -228,16 +233,7 @@ AVX512 static float l2sq_bounded_avx512(const float *a, const float *b, size_t d
             if (s >= bound) return s;
         }
     }
-    for (; i + 16 <= d; i += 16) {
-        __m512 t = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-        acc0 = _mm512_fmadd_ps(t, t, acc0);
-    }
-    if (i < d) {
-        __mmask16 m = (__mmask16)((1u << (d - i)) - 1u);
-        __m512 t = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
-        acc1 = _mm512_fmadd_ps(t, t, acc1);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    return l2sq_finish_avx512(a, b, i, d, acc0, acc1);
 }
 
 // ---------------------------------------------------------------------------------------------

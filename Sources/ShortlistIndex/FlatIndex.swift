@@ -32,12 +32,7 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
         guard vectors.count < Int(UInt32.max) else { throw IndexError.tooManyRows(vectors.count) }
         try vectors.validateFinite()
         if metric.normalizesVectors { try vectors.normalizeRows() }
-        if let ids {
-            guard ids.count == vectors.count else { throw IndexError.idCountMismatch(expected: vectors.count, actual: ids.count) }
-            idMap = try IdMap(ids: ids)
-        } else {
-            idMap = IdMap(identityCount: vectors.count)
-        }
+        idMap = try IdMap(ids: ids, count: vectors.count)
         self.metric = metric
         self.vectors = vectors
         squaredNorms = metric == .l2 ? vectors.squaredNorms() : []

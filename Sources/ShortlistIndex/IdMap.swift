@@ -32,6 +32,17 @@ public struct IdMap: Sendable, Equatable {
     /// The row holding `id`, or nil.
     public func row(of id: UInt64) -> Int? { rowOfId[id].map(Int.init) }
 
+    /// The map for a build of `count` rows: the given ids (one per row, unique), or row numbers
+    /// when `ids` is nil. Throws `idCountMismatch` or `duplicateId`.
+    public init(ids: [UInt64]?, count: Int) throws {
+        guard let ids else {
+            self.init(identityCount: count)
+            return
+        }
+        guard ids.count == count else { throw IndexError.idCountMismatch(expected: count, actual: ids.count) }
+        try self.init(ids: ids)
+    }
+
     /// Maps a new row to `id` and returns the row; throws `IndexError.duplicateId` when `id` is live.
     @discardableResult
     public mutating func append(_ id: UInt64) throws -> Int {

@@ -75,13 +75,7 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
         try configuration.validate()
         guard input.count < Int(UInt32.max) else { throw IndexError.tooManyRows(input.count) }
         try input.validateFinite()
-        let idMap: IdMap
-        if let ids {
-            guard ids.count == input.count else { throw IndexError.idCountMismatch(expected: input.count, actual: ids.count) }
-            idMap = try IdMap(ids: ids)
-        } else {
-            idMap = IdMap(identityCount: input.count)
-        }
+        let idMap = try IdMap(ids: ids, count: input.count)
         let d = input.dimension
         let storedDimension = metric == .ip ? d + 1 : d
         let store = HNSWVectorStore(storage: configuration.storage, dimension: storedDimension, capacity: input.count)

@@ -127,13 +127,7 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         }
         guard input.count < Int(UInt32.max) else { throw IndexError.tooManyRows(input.count) }
         try input.validateFinite()
-        let idMap: IdMap
-        if let ids {
-            guard ids.count == input.count else { throw IndexError.idCountMismatch(expected: input.count, actual: ids.count) }
-            idMap = try IdMap(ids: ids)
-        } else {
-            idMap = IdMap(identityCount: input.count)
-        }
+        let idMap = try IdMap(ids: ids, count: input.count)
         var stored = try VectorMatrix(dimension: d, values: input.flatArray())
         if metric == .cosine { try stored.normalizeRows() }
         // Training sample.
