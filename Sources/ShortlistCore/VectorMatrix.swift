@@ -30,6 +30,7 @@ public final class VectorMatrix: @unchecked Sendable {
         self.count = count
         self.capacity = max(count, capacity, 1)
         self.baseAddress = Self.allocate(rows: self.capacity, dimension: dimension)
+        baseAddress.initialize(repeating: 0, count: count * dimension)
     }
 
     /// Copies a flat row-major array of `values.count / dimension` rows.

@@ -71,7 +71,8 @@ struct BuildCommand: ParsableCommand {
                                   threads: threads, progress: Terminal.progress("building \(spec)"))
         case let .ivfpq(nlist, m, refine, opq):
             let configuration = IVFPQConfiguration(nlist: nlist, m: m, refine: refine, opq: opq, trainSize: trainSize, seed: seed)
-            index = try IVFPQIndex(metric: metric, vectors: file.matrix, ids: ids, configuration: configuration, threads: threads)
+            index = try IVFPQIndex(metric: metric, vectors: file.matrix, ids: ids, configuration: configuration, threads: threads,
+                                   progress: Terminal.progress("training and adding \(spec)"))
         }
         try index.save(to: output)
         print("built \(spec) index: \(index.count) vectors × \(index.dimension), metric \(metric), in \(String(format: "%.2f", watch.seconds)) s (\(threads) thread\(threads == 1 ? "" : "s")) → \(output)")

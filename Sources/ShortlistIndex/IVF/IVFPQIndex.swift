@@ -146,16 +146,20 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
             train = learned.apply(train)
             rotation = learned
         }
+        // Progress in units: coarse k-means iterations, then sub-quantizers, then one for adding.
+        let total = c.iterations + c.m + 1
         let coarse = try KMeans.train(train, configuration: KMeansConfiguration(centroidCount: c.nlist, iterations: c.iterations,
-                                                                                seed: c.seed &+ 1, threads: threads))
+                                                                                seed: c.seed &+ 1, threads: threads),
+                                      progress: progress.map { report in { @Sendable done, _ in report(done, total) } })
         let trainResiduals = Self.residuals(train, centroids: coarse.centroids, metric: metric, threads: threads).matrix
-        let pq = try ProductQuantizer.train(trainResiduals, m: c.m, iterations: c.iterations, seed: c.seed &+ 2, threads: threads)
+        let pq = try ProductQuantizer.train(trainResiduals, m: c.m, iterations: c.iterations, seed: c.seed &+ 2, threads: threads,
+                                            progress: progress.map { report in { @Sendable done, _ in report(c.iterations + done, total) } })
         self.init(metric: metric, dimension: d, configuration: c, rotation: rotation, centroids: coarse.centroids, pq: pq,
                   listCodes: Array(repeating: [], count: c.nlist), listRows: Array(repeating: [], count: c.nlist),
                   vectors: c.refine ? stored : nil, tombstones: [], idMap: IdMap(identityCount: 0))
         self.idMap = idMap
         try append(stored, threads: threads)
-        progress?(stored.count, stored.count)
+        progress?(total, total)
     }
 
     /// Assignment of each row to its list, and the residuals x − c. Rows go to the nearest
