@@ -35,14 +35,20 @@ static float ip_scalar(const float *a, const float *b, size_t d) {
     return (s0 + s1) + (s2 + s3);
 }
 
-static size_t select_affine_scalar(const float *ip, const float *bias, float alpha, size_t n, float threshold,
-                                   uint32_t *out_index, float *out_dist) {
+/// Appends the tail [j, n) through the scalar path, shifting its indices by j.
+static size_t select_affine_tail(const float *ip, const float *bias, float alpha, size_t j, size_t n,
+                                 float threshold, uint32_t *out_index, float *out_dist) {
     size_t w = 0;
-    for (size_t j = 0; j < n; j++) {
+    for (; j < n; j++) {
         float v = (bias ? bias[j] : 0.0f) + alpha * ip[j];
         if (v < threshold) { out_index[w] = (uint32_t)j; out_dist[w] = v; w++; }
     }
     return w;
+}
+
+static size_t select_affine_scalar(const float *ip, const float *bias, float alpha, size_t n, float threshold,
+                                   uint32_t *out_index, float *out_dist) {
+    return select_affine_tail(ip, bias, alpha, 0, n, threshold, out_index, out_dist);
 }
 
 static size_t select_below_scalar(const float *values, size_t n, float threshold, uint32_t *out_index) {
@@ -86,17 +92,6 @@ AVX2 static float ip_avx2(const float *a, const float *b, size_t d) {
     float s = sk_hsum256(_mm256_add_ps(acc0, acc1));
     for (; i < d; i++) s += a[i] * b[i];
     return s;
-}
-
-/// Appends the tail [j, n) through the scalar path, shifting its indices by j.
-static size_t select_affine_tail(const float *ip, const float *bias, float alpha, size_t j, size_t n,
-                                 float threshold, uint32_t *out_index, float *out_dist) {
-    size_t w = 0;
-    for (; j < n; j++) {
-        float v = (bias ? bias[j] : 0.0f) + alpha * ip[j];
-        if (v < threshold) { out_index[w] = (uint32_t)j; out_dist[w] = v; w++; }
-    }
-    return w;
 }
 
 AVX2 static size_t select_affine_avx2(const float *ip, const float *bias, float alpha, size_t n, float threshold,

@@ -126,7 +126,7 @@ public enum KMeans {
         precondition(assignment.count == n && (innerProduct || pointNorms.count == n) && centroids.dimension == d)
         let centroidNorms = centroids.squaredNorms()
         let tile = AssignmentBuffers.tile
-        precondition(buffers.rowsPerWorker >= min(tile, n) * k)
+        precondition(buffers.floatsPerWorker >= min(tile, n) * k)
         let tiles = (n + tile - 1) / tile
         var partial = [Double](repeating: 0, count: tiles)
         assignment.withUnsafeMutableBufferPointer { out in
@@ -216,13 +216,13 @@ public enum KMeans {
 final class AssignmentBuffers: @unchecked Sendable {
     static let tile = 1024
     let workers: Int
-    let rowsPerWorker: Int
+    let floatsPerWorker: Int
     let pointers: [UnsafeMutablePointer<Float>]
 
     init(points: Int, centroids: Int, threads: Int) {
         let tiles = (points + Self.tile - 1) / Self.tile
         workers = max(1, min(threads, tiles))
-        rowsPerWorker = max(1, min(Self.tile, points) * centroids)
+        floatsPerWorker = max(1, min(Self.tile, points) * centroids)
         pointers = (0..<workers).map { _ in .allocate(capacity: max(1, min(Self.tile, points) * centroids)) }
     }
 

@@ -120,14 +120,13 @@ extension HNSWIndex {
         }
         store.readScaledRow(node, into: scratch.rowBuffer)
         let base = UnsafePointer(scratch.rowBuffer)
-        var pairs: [(Float, UInt32)] = []
-        pairs.reserveCapacity(n + 1)
-        for j in 0..<n { pairs.append((distance(base, Int(list[1 + j])), list[1 + j])) }
-        pairs.append((distance(base, newNode), UInt32(newNode)))
-        pairs.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+        scratch.pairs.removeAll(keepingCapacity: true)
+        for j in 0..<n { scratch.pairs.append((distance(base, Int(list[1 + j])), list[1 + j])) }
+        scratch.pairs.append((distance(base, newNode), UInt32(newNode)))
+        scratch.pairs.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
         scratch.sortedDistances.removeAll(keepingCapacity: true)
         scratch.sortedNodes.removeAll(keepingCapacity: true)
-        for (d, id) in pairs {
+        for (d, id) in scratch.pairs {
             scratch.sortedDistances.append(d)
             scratch.sortedNodes.append(id)
         }

@@ -63,8 +63,8 @@ extension HNSWIndex {
             let list = readLinks(node, level, locking: locking, copy: scratch.linkCopy)
             let n = Int(list[0])
             var fresh = 0
-            for j in 1...max(n, 1) where j <= n {
-                let neighbour = list[j]
+            for j in 0..<n {
+                let neighbour = list[1 + j]
                 if visited[Int(neighbour)] != epoch {
                     visited[Int(neighbour)] = epoch
                     batchNodes[fresh] = neighbour

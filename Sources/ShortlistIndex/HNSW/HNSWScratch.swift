@@ -24,6 +24,8 @@ final class HNSWScratch {
     var sortedDistances: [Float] = []
     var sortedNodes: [UInt32] = []
     var selected: [UInt32] = []
+    /// (distance, node) pairs of a full list being re-chosen when a new link arrives.
+    var pairs: [(Float, UInt32)] = []
 
     init(rows: Int, maxDegree: Int, storedDimension: Int) {
         visitedCapacity = max(rows, 1)

@@ -101,17 +101,17 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
 
     /// 2⟨c_l, r̂⟩ + ‖r̂‖² for each code of list l.
     func computeExtras(list l: Int, codes: [UInt8]) -> [Float] {
-        let m = pq.m, n = codes.count / m
-        var out = [Float](repeating: 0, count: n)
+        let m = pq.m
         var decoded = [Float](repeating: 0, count: dimension)
-        let c = centroids.row(l)
-        codes.withUnsafeBufferPointer { cp in
-            for i in 0..<n {
-                pq.decode(cp.baseAddress! + i * m, into: &decoded)
-                out[i] = 2 * sk_ip(c, decoded, dimension) + sk_ip(decoded, decoded, dimension)
-            }
+        return codes.withUnsafeBufferPointer { cp in
+            (0..<codes.count / m).map { i in extra(list: l, code: cp.baseAddress! + i * m, decoded: &decoded) }
         }
-        return out
+    }
+
+    /// 2⟨c_l, r̂⟩ + ‖r̂‖² for one code of list l; `decoded` is scratch of `dimension` floats.
+    func extra(list l: Int, code: UnsafePointer<UInt8>, decoded: inout [Float]) -> Float {
+        pq.decode(code, into: &decoded)
+        return 2 * sk_ip(centroids.row(l), decoded, dimension) + sk_ip(decoded, decoded, dimension)
     }
 
     /// Trains the coarse quantizer and the product quantizer on a sample of `vectors`
@@ -183,12 +183,14 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         let codes = pq.encode(residual, threads: threads)
         let m = pq.m
         let firstRow = tombstones.count
-        for r in 0..<stored.count {
-            let l = Int(lists[r])
-            let code = Array(codes[r * m..<(r + 1) * m])
-            listCodes[l].append(contentsOf: code)
-            listRows[l].append(UInt32(firstRow + r))
-            if metric == .l2 { listExtras[l].append(contentsOf: computeExtras(list: l, codes: code)) }
+        var decoded = [Float](repeating: 0, count: dimension)
+        codes.withUnsafeBufferPointer { cp in
+            for r in 0..<stored.count {
+                let l = Int(lists[r])
+                listCodes[l].append(contentsOf: cp[r * m..<(r + 1) * m])
+                listRows[l].append(UInt32(firstRow + r))
+                if metric == .l2 { listExtras[l].append(extra(list: l, code: cp.baseAddress! + r * m, decoded: &decoded)) }
+            }
         }
         tombstones.append(contentsOf: repeatElement(0, count: stored.count))
     }
