@@ -8,17 +8,18 @@ public enum IndexSpec: Equatable, Sendable, CustomStringConvertible {
     /// A hierarchical navigable small-world graph with `m` links per node (2m on layer 0):
     /// `HNSW16`, or `HNSW16,SQfp16` to hold vectors in half precision.
     case hnsw(m: Int, storage: VectorStorage)
-    /// Inverted lists over `nlist` coarse centroids, residuals product-quantized into `m` bytes,
-    /// optionally after a learned rotation (`OPQ<m>,` first) and re-ranked exactly (`,Refine`):
-    /// `IVF1024,PQ16`, `OPQ16,IVF1024,PQ16,Refine`.
-    case ivfpq(nlist: Int, m: Int, refine: Bool, opq: Bool = false)
+    /// Inverted lists over `nlist` coarse centroids, residuals product-quantized by `m`
+    /// sub-quantizers of `bits` (8, or 4 in the fast-scan layout: `PQ<m>x4fs`), optionally after a
+    /// learned rotation (`OPQ<m>,` first) and re-ranked exactly (`,Refine`):
+    /// `IVF1024,PQ16`, `OPQ16,IVF1024,PQ16,Refine`, `IVF1024,PQ32x4fs,Refine`.
+    case ivfpq(nlist: Int, m: Int, refine: Bool, opq: Bool = false, bits: Int = 8)
 
     /// Parses a spec string (case-insensitive, spaces ignored).
     public init(parsing text: String) throws {
         let cleaned = text.filter { !$0.isWhitespace }
         let parts = cleaned.split(separator: ",", omittingEmptySubsequences: false).map { $0.lowercased() }
         guard !cleaned.isEmpty else { throw IndexError.invalidSpec(text, reason: "the spec is empty") }
-        let supported = "this build supports Flat, HNSW<m>, HNSW<m>,SQfp16, and [OPQ<m>,]IVF<nlist>,PQ<m>[,Refine] (e.g. HNSW16, OPQ16,IVF1024,PQ16,Refine)"
+        let supported = "this build supports Flat, HNSW<m>, HNSW<m>,SQfp16, and [OPQ<m>,]IVF<nlist>,PQ<m>[x4fs][,Refine] (e.g. HNSW16, OPQ16,IVF1024,PQ16,Refine, IVF1024,PQ32x4fs,Refine)"
         switch (parts.first ?? "", parts.dropFirst().joined(separator: ",")) {
         case ("flat", ""):
             self = .flat
@@ -35,15 +36,27 @@ public enum IndexSpec: Equatable, Sendable, CustomStringConvertible {
                 opqM = Int(first.dropFirst(3))
                 tail.removeFirst()
             }
+            // PQ<m>, PQ<m>x8, or PQ<m>x4fs (4 bits exist only in the fast-scan layout).
+            var bits = 8
+            if tail.count >= 2 {
+                if tail[1].hasSuffix("x4fs") {
+                    bits = 4
+                    tail[1].removeLast(4)
+                } else if tail[1].hasSuffix("x8") {
+                    tail[1].removeLast(2)
+                }
+            }
             guard tail.count == 2 || (tail.count == 3 && tail[2] == "refine"),
                   tail[0].hasPrefix("ivf"), let nlist = Int(tail[0].dropFirst(3)), IVFPQConfiguration.nlistRange.contains(nlist),
                   tail[1].hasPrefix("pq"), let m = Int(tail[1].dropFirst(2)), IVFPQConfiguration.mRange.contains(m) else {
-                if rest.contains("x4") { throw IndexError.invalidSpec(text, reason: "4-bit fast scan is not in this build yet; \(supported)") }
                 throw IndexError.invalidSpec(text, reason: supported)
+            }
+            if bits == 4 && m > FastScanLayout.maxM {
+                throw IndexError.invalidSpec(text, reason: "4-bit fast scan allows at most \(FastScanLayout.maxM) sub-quantizers")
             }
             if let opqM, opqM != m { throw IndexError.invalidSpec(text, reason: "OPQ\(opqM) must match PQ\(m)") }
             if p.hasPrefix("opq"), opqM == nil { throw IndexError.invalidSpec(text, reason: supported) }
-            self = .ivfpq(nlist: nlist, m: m, refine: tail.count == 3, opq: opqM != nil)
+            self = .ivfpq(nlist: nlist, m: m, refine: tail.count == 3, opq: opqM != nil, bits: bits)
         default:
             throw IndexError.invalidSpec(text, reason: supported)
         }
@@ -53,7 +66,8 @@ public enum IndexSpec: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .flat: return "Flat"
         case let .hnsw(m, storage): return "HNSW\(m)" + (storage == .float16 ? ",SQfp16" : "")
-        case let .ivfpq(nlist, m, refine, opq): return (opq ? "OPQ\(m)," : "") + "IVF\(nlist),PQ\(m)" + (refine ? ",Refine" : "")
+        case let .ivfpq(nlist, m, refine, opq, bits):
+            return (opq ? "OPQ\(m)," : "") + "IVF\(nlist),PQ\(m)" + (bits == 4 ? "x4fs" : "") + (refine ? ",Refine" : "")
         }
     }
 

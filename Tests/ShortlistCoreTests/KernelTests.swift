@@ -1,4 +1,5 @@
 import CShortlistKernels
+import ShortlistCore
 import ShortlistTestSupport
 import XCTest
 
@@ -144,6 +145,80 @@ final class KernelTests: XCTestCase {
                     let count = sk_select_below(ip, n, 0.25, &below)
                     XCTAssertEqual(Array(below.prefix(count)), ip.indices.filter { ip[$0] < 0.25 }.map(UInt32.init), "\(isa)")
                 }
+            }
+        }
+    }
+
+    /// Fast-scan sums and selections against a naive sum over unpacked codes, for sub-quantizer
+    /// counts that exercise the AVX-512 tail pair, lists that end inside a block, and the 16-bit
+    /// ceiling (m = 256 with every table entry 255).
+    func testFastScanSumsAndSelectionMatchNaiveSums() {
+        var rng = SeededGenerator(seed: 5)
+        for m in [1, 2, 3, 4, 6, 8, 16, 30, 32, 98, 256] {
+            let mpad = (m + 1) & ~1
+            for n in [1, 31, 32, 33, 100, 1000] {
+                let saturated = m == 256 && n == 33
+                let codes = (0..<n * m).map { _ in UInt8(rng.next() % 16) }
+                var lut = [UInt8](repeating: 0, count: mpad * 16)
+                for i in 0..<m * 16 { lut[i] = saturated ? 255 : UInt8(rng.next() % 256) }
+                // Pack by the documented layout.
+                var packed = [UInt8](repeating: 0, count: (n + 31) / 32 * mpad * 16)
+                for i in 0..<n {
+                    for j in 0..<m {
+                        let byte = (i / 32 * mpad + j) * 16 + i % 16
+                        packed[byte] |= i % 32 < 16 ? codes[i * m + j] : codes[i * m + j] << 4
+                    }
+                }
+                let sums = (0..<n).map { i in (0..<m).reduce(0) { $0 + Int(lut[$1 * 16 + Int(codes[i * m + $1])]) } }
+                let median = UInt16(sums.sorted()[n / 2])
+                forEachLevel { isa in
+                    for threshold in [UInt16.max, median] {
+                        var index = [UInt32](repeating: 0, count: n), value = [UInt16](repeating: 0, count: n)
+                        let found = sk_pq4_scan(lut, mpad, packed, n, threshold, &index, &value)
+                        let expected = (0..<n).filter { sums[$0] <= Int(threshold) }
+                        XCTAssertEqual(Array(index.prefix(found)), expected.map(UInt32.init), "m=\(m) n=\(n) \(isa) threshold \(threshold)")
+                        XCTAssertEqual(Array(value.prefix(found)).map(Int.init), expected.map { sums[$0] }, "m=\(m) n=\(n) \(isa)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A quantized table reproduces the float table's sums within half a step per sub-quantizer.
+    func testFastScanTableQuantizationIsWithinHalfAStepPerSubquantizer() {
+        var rng = SeededGenerator(seed: 9)
+        for m in [1, 5, 16, 64] {
+            let mpad = (m + 1) & ~1
+            let table: [Float] = (0..<m * 16).map { j in
+                let spread: Float = j % 3 == 0 ? 4 : 1
+                return Float(j / 16) * 0.3 + rng.nextUnitFloat() * spread - 2
+            }
+            let addend = Fixtures.uniform(count: m * 16, seed: UInt64(m))
+            for useAddend in [false, true] {
+              var luts: [[UInt8]] = []
+              forEachLevel { isa in
+                var lut = [UInt8](repeating: 7, count: mpad * 16)
+                var step: Float = 0, offset: Float = 0
+                addend.withUnsafeBufferPointer { a in
+                    sk_pq4_quantize_lut(table, useAddend ? a.baseAddress : nil, m, mpad, &lut, &step, &offset)
+                }
+                luts.append(lut)
+                XCTAssertTrue(lut[(m * 16)...].allSatisfy { $0 == 0 }, "padding rows are zero")
+                XCTAssertTrue(lut.contains(255), "the widest table uses the whole range")
+                for _ in 0..<200 {
+                    let code = (0..<m).map { _ in Int(rng.next() % 16) }
+                    var exact: Float = 0, sum = 0
+                    for j in 0..<m {
+                        let e = j * 16 + code[j]
+                        exact += table[e] + (useAddend ? addend[e] : 0)
+                        sum += Int(lut[e])
+                    }
+                    let approx = offset + step * Float(sum)
+                    XCTAssertEqual(approx, exact, accuracy: Float(m) * step / 2 * 1.001 + 1e-4, "m=\(m) \(isa)")
+                }
+              }
+              // Levels may round a value that sits on a half step differently, never by more.
+              for lut in luts.dropFirst() { XCTAssertTrue(zip(lut, luts[0]).allSatisfy { abs(Int($0) - Int($1)) <= 1 }, "m=\(m)") }
             }
         }
     }

@@ -1,6 +1,7 @@
+import CShortlistKernels
 import Foundation
 import ShortlistCore
-import ShortlistIndex
+@testable import ShortlistIndex
 import ShortlistTestSupport
 import XCTest
 
@@ -99,12 +100,101 @@ final class IVFPQIndexTests: XCTestCase {
         }
     }
 
+    /// The 4-bit fast scan: every distance it reports is the float-table distance of that code
+    /// within m · step / 2 (step: the list's quantization step), for L2 and inner product.
+    func testFastScanDistancesEqualTableDistancesWithinQuantization() throws {
+        let d = 24, base = Fixtures.clustered(count: 2000, dimension: d, clusters: 12, seed: 31)
+        let queries = Fixtures.clustered(count: 10, dimension: d, clusters: 12, seed: 32)
+        for metric in [Metric.l2, .ip] {
+            let index = try IVFPQIndex(metric: metric, vectors: base, configuration: IVFPQConfiguration(nlist: 8, m: 12, bits: 4, iterations: 6, seed: 2), threads: 2)
+            let m = index.pq.m, mpad = FastScanLayout.paddedM(m)
+            var where_: [Int: (list: Int, position: Int)] = [:]
+            for l in 0..<8 { for (p, r) in index.listRows[l].enumerated() { where_[Int(r)] = (l, p) } }
+            for qi in 0..<queries.count {
+                let q = queries.rowArray(qi)
+                let hits = try index.search(q, k: 200, parameters: SearchParameters(nprobe: 8))
+                XCTAssertEqual(hits.count, 200)
+                var table = [Float](repeating: 0, count: m * 16)
+                index.pq.innerProductTable(q, scale: metric == .l2 ? -2 : -1, into: &table)
+                var decoded = [Float](repeating: 0, count: d)
+                for hit in hits {
+                    let (l, p) = try XCTUnwrap(where_[Int(hit.id)])
+                    let code = index.listCodes[l].withUnsafeBufferPointer { c in (0..<m).map { FastScanLayout.value(c.baseAddress!, m: m, position: p, sub: $0) } }
+                    index.pq.decode(code, into: &decoded)
+                    let centroid = index.centroids.rowArray(l)
+                    let reconstructed = (0..<d).map { centroid[$0] + decoded[$0] }
+                    var dot = 0.0
+                    for j in 0..<d { dot += Double(q[j]) * Double(reconstructed[j]) }
+                    let reference = metric == .l2 ? Fixtures.referenceDistance(.l2, q, reconstructed) : -dot
+                    var lut = [UInt8](repeating: 0, count: mpad * 16)
+                    var step: Float = 0, offset: Float = 0
+                    if metric == .l2 {
+                        index.listTables.withUnsafeBufferPointer { sk_pq4_quantize_lut(table, $0.baseAddress! + l * m * 16, m, mpad, &lut, &step, &offset) }
+                    } else {
+                        sk_pq4_quantize_lut(table, nil, m, mpad, &lut, &step, &offset)
+                    }
+                    let tolerance: Double = Double(m) * Double(step) / 2 * 1.001 + 1e-3 * max(1, abs(reference))
+                    XCTAssertEqual(Double(hit.distance), reference, accuracy: tolerance, "\(metric) row \(hit.id)")
+                }
+            }
+        }
+    }
+
+    func testFastScanRecallRisesWithNprobeAndReachesTargetWithReranking() throws {
+        let base = Fixtures.clustered(count: 6000, dimension: 32, clusters: 40, seed: 11)
+        let queries = Fixtures.clustered(count: 120, dimension: 32, clusters: 40, seed: 12)
+        for metric in Metric.allCases {
+            let index = try IVFPQIndex(metric: metric, vectors: base,
+                                       configuration: IVFPQConfiguration(nlist: 32, m: 16, bits: 4, refine: true, iterations: 8, seed: 4), threads: 2)
+            XCTAssertEqual(index.spec.description, "IVF32,PQ16x4fs,Refine")
+            var previous = -1.0
+            for nprobe in [1, 4, 16] {
+                let r = try recall(index, base: base, metric: metric, queries: queries, parameters: SearchParameters(nprobe: nprobe, rerank: 1))
+                XCTAssertGreaterThanOrEqual(r, previous - 0.005, "\(metric) nprobe \(nprobe)")
+                previous = r
+            }
+            XCTAssertGreaterThan(previous, 0.15, "\(metric): 4-bit codes alone (16 centroids per 2-d sub-space: 0.21–0.48 here, as exact 4-bit PQ)")
+            let refined = try recall(index, base: base, metric: metric, queries: queries, parameters: SearchParameters(nprobe: 32, rerank: 20))
+            XCTAssertGreaterThanOrEqual(refined, 0.95, "\(metric) with re-ranking: \(refined)")
+        }
+    }
+
+    /// Save/load, add (which fills a half block and then opens new ones) and delete, with an odd m.
+    func testFastScanPersistenceAddAndDelete() throws {
+        let dir = TemporaryDirectory()
+        let base = Fixtures.clustered(count: 1500, dimension: 15, clusters: 10, seed: 41)
+        let queries = Fixtures.clustered(count: 20, dimension: 15, clusters: 10, seed: 42)
+        let index = try IVFPQIndex(metric: .l2, vectors: base, configuration: IVFPQConfiguration(nlist: 4, m: 5, bits: 4, refine: true, iterations: 4, seed: 3), threads: 2)
+        for i in 0..<70 { try index.add(queries.rowArray(i % 20).map { $0 + Float(i) * 1e-3 }, id: UInt64(10_000 + i)) }
+        XCTAssertEqual(index.count, 1570)
+        XCTAssertEqual(try index.search(queries.rowArray(3).map { $0 + 0.069 }, k: 1, parameters: SearchParameters(nprobe: 4, rerank: 50)).first?.id, 10_063)
+        try index.delete(id: 10_063)
+        try index.delete(id: 5)
+        XCTAssertFalse(try index.search(queries.rowArray(3), k: 100, parameters: SearchParameters(nprobe: 4)).contains { $0.id == 10_063 || $0.id == 5 })
+        let path = dir.file("fs.idx")
+        try index.save(to: path)
+        let loaded = try XCTUnwrap(try IndexLoader.load(path: path) as? IVFPQIndex)
+        XCTAssertEqual(loaded.spec, .ivfpq(nlist: 4, m: 5, refine: true, bits: 4))
+        XCTAssertEqual(loaded.count, 1568)
+        for p in [SearchParameters(nprobe: 2, rerank: 1), SearchParameters(nprobe: 4, rerank: 4)] {
+            let a = try index.search(queries, k: 10, parameters: p, threads: 1), b = try loaded.search(queries, k: 10, parameters: p, threads: 1)
+            XCTAssertEqual(a.ids, b.ids)
+            XCTAssertEqual(a.distances, b.distances)
+        }
+        // Codes take m/2 bytes once blocks are full: 1570 codes, 4 lists → at most 4 partial blocks.
+        let codeBytes = index.listCodes.reduce(0) { $0 + $1.count }
+        XCTAssertLessThanOrEqual(codeBytes, (1570 / 32 + 4) * 6 * 16)
+    }
+
     func testSpecsAndBadInput() throws {
         XCTAssertEqual(try IndexSpec(parsing: "IVF1024,PQ16"), .ivfpq(nlist: 1024, m: 16, refine: false))
         XCTAssertEqual(try IndexSpec(parsing: "ivf64,pq8,refine").description, "IVF64,PQ8,Refine")
         XCTAssertEqual(try IndexSpec(parsing: "OPQ16,IVF1024,PQ16,Refine"), .ivfpq(nlist: 1024, m: 16, refine: true, opq: true))
         XCTAssertEqual(IndexSpec.ivfpq(nlist: 64, m: 8, refine: false, opq: true).description, "OPQ8,IVF64,PQ8")
-        for bad in ["IVF0,PQ8", "IVF64", "IVF64,PQ", "IVF64,PQ8,Flat", "OPQ8,IVF64,PQ16", "OPQ,IVF64,PQ16", "OPQ8", "IVF64,PQ32x4fs"] {
+        XCTAssertEqual(try IndexSpec(parsing: "IVF1024,PQ32x4fs,Refine"), .ivfpq(nlist: 1024, m: 32, refine: true, bits: 4))
+        XCTAssertEqual(try IndexSpec(parsing: "opq16,ivf64,pq16x4fs").description, "OPQ16,IVF64,PQ16x4fs")
+        XCTAssertEqual(try IndexSpec(parsing: "IVF64,PQ16x8"), .ivfpq(nlist: 64, m: 16, refine: false))
+        for bad in ["IVF0,PQ8", "IVF64", "IVF64,PQ", "IVF64,PQ8,Flat", "OPQ8,IVF64,PQ16", "OPQ,IVF64,PQ16", "OPQ8", "IVF64,PQ32x4", "IVF64,PQ300x4fs", "IVF64,PQx4fs"] {
             XCTAssertThrowsError(try IndexSpec(parsing: bad), bad)
         }
         let base = Fixtures.clustered(count: 600, dimension: 12, seed: 1)

@@ -81,6 +81,28 @@ void sk_pq8_scan(const float *table, size_t m, const uint8_t *codes, size_t n, f
 /// of a residual, less the constant ‖q‖².
 void sk_pq_ip_table(const float *q, const float *codebooks_t, size_t m, size_t dsub, float scale, const float *base, float *table);
 
+/// Codes per block of the 4-bit fast-scan layout.
+#define SK_PQ4_BLOCK 32
+
+/// 4-bit PQ table: table[j·16 + c] = (base ? base[j·16 + c] : 0) + scale · ⟨q_j, C_jc⟩ for `m`
+/// sub-spaces of `dsub` components, from codebooks transposed to m × dsub × 16.
+void sk_pq4_table(const float *q, const float *codebooks_t, size_t m, size_t dsub, float scale, const float *base, float *table);
+
+/// Quantizes a float table (m × 16, plus `addend` element-wise when not NULL) to bytes for the fast
+/// scan: lut[j·16 + c] = round((t_jc − min_c t_jc) / step), one `step` for all j chosen so the
+/// widest sub-table spans 0…255. Rows m…mpad−1 of `lut` are zeroed. A code's distance is then
+/// Σ_j t_j,code_j ≈ offset + step · Σ_j lut[j·16 + code_j], within m · step / 2.
+void sk_pq4_quantize_lut(const float *table, const float *addend, size_t m, size_t mpad, uint8_t *lut,
+                         float *out_step, float *out_offset);
+
+/// 4-bit fast scan over `n` codes in the block layout: blocks of SK_PQ4_BLOCK codes, in which
+/// sub-quantizer j (< mpad, even) of block b is 16 bytes at (b · mpad + j) · 16, byte i holding
+/// code i of the block in its low nibble and code 16 + i in its high nibble. For every code i
+/// whose sum s_i = Σ_j lut[j·16 + code_ij] is ≤ threshold, writes i and s_i (increasing i);
+/// returns how many. Requires mpad · 255 ≤ 65535 (sums are 16-bit).
+size_t sk_pq4_scan(const uint8_t *lut, size_t mpad, const uint8_t *codes, size_t n, uint16_t threshold,
+                   uint32_t *out_index, uint16_t *out_value);
+
 /// The j minimising (bias ? bias[j] : 0) + alpha · ip[j] over j < n (ties: the lowest j), and that
 /// value in *out_value. Used after sgemm to assign points to their nearest centroid.
 size_t sk_argmin_affine(const float *ip, const float *bias, float alpha, size_t n, float *out_value);

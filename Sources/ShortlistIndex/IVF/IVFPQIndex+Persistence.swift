@@ -1,8 +1,9 @@
 import ShortlistCore
 
-/// IVF-PQ in the v1 index file: `META` (nlist, m, refine, training settings), `CENT`
-/// (nlist × dimension f32), `PQCB` (m × 256 × dimension/m f32), `LSIZ` (nlist u32 list sizes),
-/// `CODE` (every list's codes, list after list, m bytes each), `LROW` (their rows, u32),
+/// IVF-PQ in the v1 index file: `META` (nlist, m, bits, refine, training settings), `CENT`
+/// (nlist × dimension f32), `PQCB` (m × 2^bits × dimension/m f32), `LSIZ` (nlist u32 list sizes),
+/// `CODE` (every list's codes, list after list: m bytes each for 8 bits; for 4 bits the list's
+/// `FastScanLayout` blocks, ⌈size/32⌉ × mpad × 16 bytes), `LROW` (their rows, u32),
 /// `IDS `, `TOMB` (u8 per row), with `Refine` `VECS` (rows × dimension f32, rotated with OPQ),
 /// and with OPQ `ROTA` (dimension × dimension f32, row-major: rotated = x · R).
 extension IVFPQIndex {
@@ -12,6 +13,7 @@ extension IVFPQIndex {
         meta["writer"] = IndexMetadata.writerVersion
         meta["nlist"] = String(configuration.nlist)
         meta["m"] = String(configuration.m)
+        meta["bits"] = String(configuration.bits)
         meta["refine"] = configuration.refine ? "1" : "0"
         meta["opq"] = configuration.opq ? "1" : "0"
         meta["iterations"] = String(configuration.iterations)
@@ -47,7 +49,10 @@ extension IVFPQIndex {
             throw bad("META lacks valid nlist, m, iterations or seed")
         }
         let refine = meta["refine"] == "1", opq = meta["opq"] == "1"
-        let configuration = IVFPQConfiguration(nlist: nlist, m: m, refine: refine, opq: opq, iterations: iterations, seed: seed)
+        // Files written before 4-bit codes existed have no "bits": they are 8-bit.
+        let bits = meta["bits"].map { Int($0) ?? -1 } ?? 8
+        guard bits == 8 || (bits == 4 && m <= FastScanLayout.maxM) else { throw bad("META bits \(meta["bits"] ?? "") with m \(m)") }
+        let configuration = IVFPQConfiguration(nlist: nlist, m: m, bits: bits, refine: refine, opq: opq, iterations: iterations, seed: seed)
         var rotation: OPQRotation?
         if opq {
             let r = try contents.section("ROTA")
@@ -59,23 +64,29 @@ extension IVFPQIndex {
         let cent = try contents.section("CENT"), cb = try contents.section("PQCB"), sizes = try contents.section("LSIZ")
         let codes = try contents.section("CODE"), lrow = try contents.section("LROW"), ids = try contents.section("IDS ")
         let tomb = try contents.section("TOMB")
-        let k = ProductQuantizer.centroidsPerSubquantizer
+        let k = 1 << bits
         guard cent.count == nlist * d * 4, cb.count == m * k * (d / m) * 4, sizes.count == nlist * 4,
-              ids.count == n * 8, tomb.count == n, codes.count == n * m, lrow.count == n * 4 else {
+              ids.count == n * 8, tomb.count == n, lrow.count == n * 4 else {
             throw bad("section sizes do not match nlist \(nlist), m \(m), \(n) rows")
         }
+        let listSizes = (0..<nlist).map { Int(UInt32(littleEndian: sizes.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+        // Bytes of one list's codes.
+        func codeBytes(_ size: Int) -> Int { bits == 4 ? FastScanLayout.byteCount(codes: size, m: m) : size * m }
+        guard listSizes.reduce(0, +) == n else { throw bad("lists hold \(listSizes.reduce(0, +)) rows, the header says \(n)") }
+        let expectedCodeBytes = listSizes.reduce(0) { $0 + codeBytes($1) }
+        guard codes.count == expectedCodeBytes else { throw bad("CODE holds \(codes.count) bytes, not the lists' codes") }
         let centroids = try VectorMatrix(count: nlist, dimension: d)
         UnsafeMutableRawPointer(centroids.baseAddress).copyMemory(from: cent.baseAddress!, byteCount: cent.count)
         let codebooks = (0..<m * k * (d / m)).map { Float(bitPattern: UInt32(littleEndian: cb.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
         guard codebooks.allSatisfy(\.isFinite), centroids.firstNonFinite() == nil else { throw bad("non-finite centroids or codebooks") }
-        let pq = try ProductQuantizer(dimension: d, m: m, codebooks: codebooks)
+        let pq = try ProductQuantizer(dimension: d, m: m, bits: bits, codebooks: codebooks)
         var listCodes: [[UInt8]] = [], listRows: [[UInt32]] = []
-        var offset = 0
+        var offset = 0, codeOffset = 0
         var seen = [Bool](repeating: false, count: n)
         for l in 0..<nlist {
-            let size = Int(UInt32(littleEndian: sizes.loadUnaligned(fromByteOffset: 4 * l, as: UInt32.self)))
-            guard size <= n - offset else { throw bad("list \(l) size \(size) runs past \(n) rows") }
-            listCodes.append(Array(codes[(offset * m)..<((offset + size) * m)]))
+            let size = listSizes[l]
+            listCodes.append(Array(codes[codeOffset..<codeOffset + codeBytes(size)]))
+            codeOffset += codeBytes(size)
             var rowsOfList: [UInt32] = []
             rowsOfList.reserveCapacity(size)
             for i in offset..<offset + size {

@@ -7,8 +7,13 @@ public struct IVFPQConfiguration: Sendable, Equatable {
     /// Inverted lists (coarse centroids; FAISS's `nlist`). More lists: each is shorter, so a probe
     /// scans less, but more probes are needed for the same recall. Typical: 4·√count.
     public var nlist: Int
-    /// Bytes per code (sub-quantizers of 8 bits); must divide the dimension. More: more accurate, larger.
+    /// Sub-quantizers per code; must divide the dimension. More: more accurate, larger and slower.
     public var m: Int
+    /// Bits per sub-quantizer: 8 (256 centroids, codes of m bytes, scanned through float
+    /// tables) or 4 (16 centroids, codes of m/2 bytes in the fast-scan layout, scanned with
+    /// `pshufb` over byte tables: several times faster per code, less accurate; pair it with
+    /// `Refine`). 4 bits allows m ≤ 256.
+    public var bits: Int
     /// Keep the full vectors and re-rank the best `k × rerank` candidates exactly (`Refine`).
     public var refine: Bool
     /// Learn an OPQ rotation first, so product quantization loses less on correlated data.
@@ -19,10 +24,11 @@ public struct IVFPQConfiguration: Sendable, Equatable {
     public var iterations: Int
     public var seed: UInt64
 
-    public init(nlist: Int, m: Int, refine: Bool = false, opq: Bool = false, trainSize: Int? = nil, iterations: Int = 20,
+    public init(nlist: Int, m: Int, bits: Int = 8, refine: Bool = false, opq: Bool = false, trainSize: Int? = nil, iterations: Int = 20,
                 seed: UInt64 = SeededGenerator.defaultSeed) {
         self.nlist = nlist
         self.m = m
+        self.bits = bits
         self.refine = refine
         self.opq = opq
         self.trainSize = trainSize
@@ -53,7 +59,9 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
     public let metric: Metric
     public let dimension: Int
     public let configuration: IVFPQConfiguration
-    public var spec: IndexSpec { .ivfpq(nlist: configuration.nlist, m: configuration.m, refine: configuration.refine, opq: configuration.opq) }
+    public var spec: IndexSpec {
+        .ivfpq(nlist: configuration.nlist, m: configuration.m, refine: configuration.refine, opq: configuration.opq, bits: configuration.bits)
+    }
     public var count: Int { idMap.liveCount }
     public var rows: Int { idMap.count }
 
@@ -68,9 +76,13 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
     /// `nlist × dimension` coarse centroids.
     let centroids: VectorMatrix
     let pq: ProductQuantizer
-    /// L2 only: per list, 2⟨c_l, r̂⟩ + ‖r̂‖² for every code, in list order.
+    /// 8-bit L2 only: per list, 2⟨c_l, r̂⟩ + ‖r̂‖² for every code, in list order.
     var listExtras: [[Float]]
-    /// Per list: codes (`size × m`) and rows, in insertion order.
+    /// 4-bit L2 only: per list, the list's part of the residual table, ‖C_jc‖² + 2⟨c_l,j, C_jc⟩
+    /// (`nlist × m × 16`); a probe adds the query's part −2⟨q_j, C_jc⟩.
+    var listTables: [Float]
+    /// Per list: codes (8 bits: `size × m` bytes; 4 bits: the `FastScanLayout` blocks) and rows,
+    /// in insertion order.
     var listCodes: [[UInt8]]
     var listRows: [[UInt32]]
     /// Full vectors (stored form) when refining.
@@ -94,8 +106,21 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         self.idMap = idMap
         deletedCount = tombstones.reduce(0) { $0 + Int($1) }
         listExtras = Array(repeating: [], count: listCodes.count)
-        if metric == .l2 {
+        listTables = []
+        if metric == .l2 && pq.bits == 8 {
             for l in 0..<listCodes.count { listExtras[l] = computeExtras(list: l, codes: listCodes[l]) }
+        }
+        if metric == .l2 && pq.bits == 4 {
+            let size = pq.m * pq.centroidCount
+            var tables = [Float](repeating: 0, count: centroids.count * size)
+            tables.withUnsafeMutableBufferPointer { out in
+                pq.centroidNorms.withUnsafeBufferPointer { norms in
+                    for l in 0..<centroids.count {
+                        pq.innerProductTable(centroids.row(l), scale: 2, base: norms.baseAddress!, into: out.baseAddress! + l * size)
+                    }
+                }
+            }
+            listTables = tables
         }
     }
 
@@ -125,6 +150,9 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         guard IVFPQConfiguration.mRange.contains(c.m), d % c.m == 0 else {
             throw IndexError.invalidSpec("PQ\(c.m)", reason: "m must divide the dimension \(d)")
         }
+        guard c.bits == 8 || (c.bits == 4 && c.m <= FastScanLayout.maxM) else {
+            throw IndexError.invalidSpec("PQ\(c.m)x\(c.bits)", reason: "codes have 8 bits, or 4 bits with m ≤ \(FastScanLayout.maxM)")
+        }
         guard input.count < Int(UInt32.max) else { throw IndexError.tooManyRows(input.count) }
         try input.validateFinite()
         let idMap = try IdMap(ids: ids, count: input.count)
@@ -132,8 +160,8 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         if metric == .cosine { try stored.normalizeRows() }
         // Training sample.
         let trainSize = min(stored.count, c.trainSize ?? max(64 * c.nlist, 65_536))
-        guard trainSize >= max(c.nlist, ProductQuantizer.centroidsPerSubquantizer) else {
-            throw KMeansError.tooFewPoints(points: trainSize, centroids: max(c.nlist, ProductQuantizer.centroidsPerSubquantizer))
+        guard trainSize >= max(c.nlist, 1 << c.bits) else {
+            throw KMeansError.tooFewPoints(points: trainSize, centroids: max(c.nlist, 1 << c.bits))
         }
         var rng = SeededGenerator(seed: c.seed)
         let picked = KMeans.sampleIndices(count: trainSize, from: stored.count, rng: &rng)
@@ -152,7 +180,7 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
                                                                                 seed: c.seed &+ 1, threads: threads),
                                       progress: progress.map { report in { @Sendable done, _ in report(done, total) } })
         let trainResiduals = Self.residuals(train, centroids: coarse.centroids, metric: metric, threads: threads).matrix
-        let pq = try ProductQuantizer.train(trainResiduals, m: c.m, iterations: c.iterations, seed: c.seed &+ 2, threads: threads,
+        let pq = try ProductQuantizer.train(trainResiduals, m: c.m, bits: c.bits, iterations: c.iterations, seed: c.seed &+ 2, threads: threads,
                                             progress: progress.map { report in { @Sendable done, _ in report(c.iterations + done, total) } })
         self.init(metric: metric, dimension: d, configuration: c, rotation: rotation, centroids: coarse.centroids, pq: pq,
                   listCodes: Array(repeating: [], count: c.nlist), listRows: Array(repeating: [], count: c.nlist),
@@ -187,16 +215,21 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         codes.withUnsafeBufferPointer { cp in
             for r in 0..<stored.count {
                 let l = Int(lists[r])
-                listCodes[l].append(contentsOf: cp[r * m..<(r + 1) * m])
+                if pq.bits == 4 {
+                    FastScanLayout.append(cp.baseAddress! + r * m, m: m, position: listRows[l].count, to: &listCodes[l])
+                } else {
+                    listCodes[l].append(contentsOf: cp[r * m..<(r + 1) * m])
+                    if metric == .l2 { listExtras[l].append(extra(list: l, code: cp.baseAddress! + r * m, decoded: &decoded)) }
+                }
                 listRows[l].append(UInt32(firstRow + r))
-                if metric == .l2 { listExtras[l].append(extra(list: l, code: cp.baseAddress! + r * m, decoded: &decoded)) }
             }
         }
         tombstones.append(contentsOf: repeatElement(0, count: stored.count))
     }
 
     public var memoryBytes: Int {
-        centroids.allocatedBytes + (rotation?.matrix.count ?? 0) * 4 + listExtras.reduce(0) { $0 + $1.count * 4 } + pq.codebooks.count * 8 + (vectors?.allocatedBytes ?? 0)
+        centroids.allocatedBytes + (rotation?.matrix.count ?? 0) * 4 + listExtras.reduce(0) { $0 + $1.count * 4 } + listTables.count * 4
+            + pq.codebooks.count * 8 + (vectors?.allocatedBytes ?? 0)
             + listCodes.reduce(0) { $0 + $1.count } + listRows.reduce(0) { $0 + $1.count * 4 } + tombstones.count + idMap.memoryBytes
     }
 
@@ -246,7 +279,7 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
     /// Searches with a validated, stored-form (normalised for cosine, rotated with OPQ) query.
     func searchPrepared(_ q: UnsafePointer<Float>, k: Int, parameters: SearchParameters) -> [Neighbor] {
         guard count > 0 else { return [] }
-        let nlist = configuration.nlist, m = pq.m, kc = ProductQuantizer.centroidsPerSubquantizer
+        let nlist = configuration.nlist
         let nprobe = min(parameters.nprobe ?? Self.defaultNprobe, nlist)
         let rerank = vectors == nil ? 1 : (parameters.rerank ?? Self.defaultRerank)
         let keep = min(k * rerank, count)
@@ -257,10 +290,27 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
             for l in 0..<nlist where coarse[l] < probes.threshold(0) { probes.push(0, distance: coarse[l], id: UInt64(l)) }
         }
         let heap = TopKHeaps(heapCount: 1, k: max(keep, 1))
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: m * kc) { buffer in
-            let table = buffer.baseAddress!
+        if pq.bits == 4 {
+            scanFastScanLists(q, probes: probes.sorted(0), into: heap)
+        } else {
+            scanLists(q, probes: probes.sorted(0), into: heap)
+        }
+        var found = heap.sorted(0)
+        if let vectors {
+            for i in found.indices { found[i].distance = VectorMath.distance(metric, q, vectors.row(Int(found[i].id)), dimension: dimension) }
+            found.sort()
+        }
+        if found.count > k { found.removeLast(found.count - k) }
+        for i in found.indices { found[i].id = idMap.id(ofRow: Int(found[i].id)) }
+        return found
+    }
+
+    /// 8-bit codes: one float table for the query, a scan per probed list.
+    private func scanLists(_ q: UnsafePointer<Float>, probes: [Neighbor], into heap: TopKHeaps) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: pq.m * pq.centroidCount) { buffer in
+            let table = buffer.baseAddress!, m = pq.m
             pq.innerProductTable(q, scale: metric == .l2 ? -2 : -1, into: table)
-            for probe in probes.sorted(0) {
+            for probe in probes {
                 let l = Int(probe.id)
                 let size = listRows[l].count
                 guard size > 0 else { continue }
@@ -284,14 +334,57 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
                 }
             }
         }
-        var found = heap.sorted(0)
-        if let vectors {
-            for i in found.indices { found[i].distance = VectorMath.distance(metric, q, vectors.row(Int(found[i].id)), dimension: dimension) }
-            found.sort()
+    }
+
+    /// Codes per fast-scan call; the heap's threshold is refreshed between calls.
+    private static let fastScanChunk = 1_024
+
+    /// 4-bit codes: per probed list, the float table (for L2 the query's part plus the list's
+    /// precomputed part, which is cheaper than a residual table: 146 against 207 µs per query at
+    /// IVF980,PQ98x4fs, nprobe 64; for inner product the same for every list) is quantized to bytes, and the scan keeps
+    /// only codes whose byte sum can beat the heap's threshold. Distances are
+    /// `coarse + offset + step · sum`, within `m · step / 2` of the float table's.
+    private func scanFastScanLists(_ q: UnsafePointer<Float>, probes: [Neighbor], into heap: TopKHeaps) {
+        let m = pq.m, mpad = FastScanLayout.paddedM(m), size = m * pq.centroidCount, blockBytes = FastScanLayout.blockBytes(m: m)
+        let chunk = Self.fastScanChunk
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: size) { tableBuffer in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: mpad * 16) { lutBuffer in
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: chunk) { indexBuffer in
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: chunk) { sumBuffer in
+            let table = tableBuffer.baseAddress!, lut = lutBuffer.baseAddress!
+            var step: Float = 1, offset: Float = 0
+            pq.innerProductTable(q, scale: metric == .l2 ? -2 : -1, into: table)
+            if metric != .l2 { sk_pq4_quantize_lut(table, nil, m, mpad, lut, &step, &offset) }
+            for probe in probes {
+                let l = Int(probe.id), count = listRows[l].count
+                guard count > 0 else { continue }
+                if metric == .l2 {
+                    listTables.withUnsafeBufferPointer { sk_pq4_quantize_lut(table, $0.baseAddress! + l * size, m, mpad, lut, &step, &offset) }
+                }
+                let bias = probe.distance + offset
+                listCodes[l].withUnsafeBufferPointer { codes in
+                    listRows[l].withUnsafeBufferPointer { rows in
+                        for first in stride(from: 0, to: count, by: chunk) {
+                            let limit = (heap.threshold(0) - bias) / step
+                            guard limit >= 0 else { break }
+                            let threshold = limit >= Float(UInt16.max) ? UInt16.max : UInt16(limit)
+                            let found = sk_pq4_scan(lut, mpad, codes.baseAddress! + first / FastScanLayout.block * blockBytes,
+                                                    min(chunk, count - first), threshold, indexBuffer.baseAddress!, sumBuffer.baseAddress!)
+                            for s in 0..<found {
+                                let distance = bias + step * Float(sumBuffer[s])
+                                guard distance < heap.threshold(0) else { continue }
+                                let row = Int(rows[first + Int(indexBuffer[s])])
+                                if deletedCount > 0 && tombstones[row] != 0 { continue }
+                                heap.push(0, distance: distance, id: UInt64(row))
+                            }
+                        }
+                    }
+                }
+            }
         }
-        if found.count > k { found.removeLast(found.count - k) }
-        for i in found.indices { found[i].id = idMap.id(ofRow: Int(found[i].id)) }
-        return found
+        }
+        }
+        }
     }
 
     // MARK: Changes

@@ -3,8 +3,9 @@ import ShortlistCore
 
 /// Product quantization (Jégou et al., 2011): a vector of `dimension` components is cut into
 /// `m` sub-vectors of `dimension / m`, and each is replaced by the index of its nearest centroid
-/// in that subspace's codebook of 256 (8 bits). A code is `m` bytes; distances to a query are
-/// sums of `m` entries of a per-query table (asymmetric distance computation).
+/// in that subspace's codebook of 2^bits (256 for 8 bits, 16 for the 4-bit fast scan). Codes are
+/// handled as `m` bytes, one per sub-quantizer; distances to a query are sums of `m` entries of a
+/// per-query table (asymmetric distance computation).
 public final class ProductQuantizer: @unchecked Sendable {
     /// Components per vector.
     public let dimension: Int
@@ -12,29 +13,34 @@ public final class ProductQuantizer: @unchecked Sendable {
     public let m: Int
     /// Components per sub-vector.
     public let subDimension: Int
-    /// Centroids per sub-quantizer.
-    public static let centroidsPerSubquantizer = 256
-    /// `m × 256 × subDimension` floats: codebook j, centroid c at `(j · 256 + c) · subDimension`.
+    /// Bits per sub-quantizer: 8 or 4.
+    public let bits: Int
+    /// Centroids per sub-quantizer: 2^bits.
+    public var centroidCount: Int { 1 << bits }
+    /// The supported `bits`.
+    public static let supportedBits: Set<Int> = [4, 8]
+    /// `m × 2^bits × subDimension` floats: codebook j, centroid c at `(j · 2^bits + c) · subDimension`.
     public let codebooks: [Float]
-    /// ‖centroid‖² for every codebook entry (`m × 256`).
+    /// ‖centroid‖² for every codebook entry (`m × 2^bits`).
     let centroidNorms: [Float]
-    /// The codebooks transposed to `m × subDimension × 256`, for vectorised query tables.
+    /// The codebooks transposed to `m × subDimension × 2^bits`, for vectorised query tables.
     let codebooksTransposed: [Float]
 
-    public init(dimension: Int, m: Int, codebooks: [Float]) throws {
+    public init(dimension: Int, m: Int, bits: Int = 8, codebooks: [Float]) throws {
         guard m >= 1, dimension % m == 0 else {
             throw IndexError.invalidSpec("PQ\(m)", reason: "the dimension \(dimension) is not a multiple of m = \(m)")
         }
-        let ds = dimension / m
-        precondition(codebooks.count == m * Self.centroidsPerSubquantizer * ds)
+        guard Self.supportedBits.contains(bits) else { throw IndexError.invalidSpec("PQ\(m)x\(bits)", reason: "codes have 8 or 4 bits") }
+        let ds = dimension / m, k = 1 << bits
+        precondition(codebooks.count == m * k * ds)
         self.dimension = dimension
         self.m = m
+        self.bits = bits
         subDimension = ds
         self.codebooks = codebooks
-        centroidNorms = (0..<m * Self.centroidsPerSubquantizer).map { c in
+        centroidNorms = (0..<m * k).map { c in
             (0..<ds).reduce(Float(0)) { $0 + codebooks[c * ds + $1] * codebooks[c * ds + $1] }
         }
-        let k = Self.centroidsPerSubquantizer
         var transposed = [Float](repeating: 0, count: codebooks.count)
         for j in 0..<m {
             for c in 0..<k {
@@ -44,12 +50,13 @@ public final class ProductQuantizer: @unchecked Sendable {
         codebooksTransposed = transposed
     }
 
-    /// Trains the `m` codebooks by k-means (256 centroids each) on the rows of `data`.
-    public static func train(_ data: VectorMatrix, m: Int, iterations: Int = 25, seed: UInt64, threads: Int,
+    /// Trains the `m` codebooks by k-means (2^bits centroids each) on the rows of `data`.
+    public static func train(_ data: VectorMatrix, m: Int, bits: Int = 8, iterations: Int = 25, seed: UInt64, threads: Int,
                              progress: ProgressHandler? = nil) throws -> ProductQuantizer {
         let d = data.dimension
         guard m >= 1, d % m == 0 else { throw IndexError.invalidSpec("PQ\(m)", reason: "the dimension \(d) is not a multiple of m = \(m)") }
-        let ds = d / m, k = centroidsPerSubquantizer
+        guard supportedBits.contains(bits) else { throw IndexError.invalidSpec("PQ\(m)x\(bits)", reason: "codes have 8 or 4 bits") }
+        let ds = d / m, k = 1 << bits
         guard data.count >= k else { throw KMeansError.tooFewPoints(points: data.count, centroids: k) }
         var codebooks = [Float](repeating: 0, count: m * k * ds)
         let sub = try VectorMatrix(count: data.count, dimension: ds)
@@ -60,12 +67,12 @@ public final class ProductQuantizer: @unchecked Sendable {
             for c in 0..<k * ds { codebooks[j * k * ds + c] = result.centroids.baseAddress[c] }
             progress?(j + 1, m)
         }
-        return try ProductQuantizer(dimension: d, m: m, codebooks: codebooks)
+        return try ProductQuantizer(dimension: d, m: m, bits: bits, codebooks: codebooks)
     }
 
     /// Codes of every row of `data`: `count × m` bytes, row-major. One sgemm per sub-space and tile.
     public func encode(_ data: VectorMatrix, threads: Int) -> [UInt8] {
-        let n = data.count, k = Self.centroidsPerSubquantizer, ds = subDimension, d = dimension
+        let n = data.count, k = centroidCount, ds = subDimension, d = dimension
         var codes = [UInt8](repeating: 0, count: n * m)
         let tile = 1024
         codes.withUnsafeMutableBufferPointer { out in
@@ -97,7 +104,7 @@ public final class ProductQuantizer: @unchecked Sendable {
 
     /// Reconstructs the vector a code stands for into `out` (`dimension` floats).
     public func decode(_ code: UnsafePointer<UInt8>, into out: UnsafeMutablePointer<Float>) {
-        let ds = subDimension, k = Self.centroidsPerSubquantizer
+        let ds = subDimension, k = centroidCount
         codebooks.withUnsafeBufferPointer { cb in
             for j in 0..<m {
                 out.advanced(by: j * ds).update(from: cb.baseAddress! + (j * k + Int(code[j])) * ds, count: ds)
@@ -105,17 +112,22 @@ public final class ProductQuantizer: @unchecked Sendable {
         }
     }
 
-    /// scale · ⟨q_j, C_jc⟩ for every sub-space j and centroid c (`m × 256`): the query part of the
-    /// L2 table (scale −2) and the inner-product table (scale −1).
-    func innerProductTable(_ q: UnsafePointer<Float>, scale: Float, into table: UnsafeMutablePointer<Float>) {
+    /// (base ? base : 0) + scale · ⟨q_j, C_jc⟩ for every sub-space j and centroid c (`m × 2^bits`):
+    /// the query part of the L2 table (scale −2) and the inner-product table (scale −1).
+    func innerProductTable(_ q: UnsafePointer<Float>, scale: Float, base: UnsafePointer<Float>? = nil,
+                           into table: UnsafeMutablePointer<Float>) {
         codebooksTransposed.withUnsafeBufferPointer { cbt in
-            sk_pq_ip_table(q, cbt.baseAddress!, m, subDimension, scale, nil, table)
+            if bits == 4 {
+                sk_pq4_table(q, cbt.baseAddress!, m, subDimension, scale, base, table)
+            } else {
+                sk_pq_ip_table(q, cbt.baseAddress!, m, subDimension, scale, base, table)
+            }
         }
     }
 
-    /// ‖q_j − C_jc‖² for every sub-space j and centroid c (`m × 256`).
+    /// ‖q_j − C_jc‖² for every sub-space j and centroid c (`m × 2^bits`).
     public func l2Table(_ q: UnsafePointer<Float>, into table: UnsafeMutablePointer<Float>) {
-        let ds = subDimension, k = Self.centroidsPerSubquantizer
+        let ds = subDimension, k = centroidCount
         codebooks.withUnsafeBufferPointer { cb in
             for j in 0..<m {
                 sk_l2sq_rows(q + j * ds, cb.baseAddress! + j * k * ds, k, ds, table + j * k)
