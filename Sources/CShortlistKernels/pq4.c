@@ -244,3 +244,67 @@ size_t sk_pq4_scan(const uint8_t *lut, size_t mpad, const uint8_t *codes, size_t
     default: return pq4_scan_scalar(lut, mpad, codes, n, threshold, out_index, out_value);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Nearest centroid in a low dimension (product-quantizer training and encoding), without the
+// n × k product matrix that sgemm would write and the argmin would read back.
+
+static void nearest_transposed_scalar(const float *x, size_t n, size_t ldx, size_t d, const float *ct, const float *bias, size_t k,
+                                      int32_t *out_index, float *out_value) {
+    for (size_t i = 0; i < n; i++) {
+        const float *xi = x + i * ldx;
+        float best = INFINITY;
+        size_t best_c = 0;
+        for (size_t c = 0; c < k; c++) {
+            float v = 0;
+            for (size_t t = 0; t < d; t++) v += xi[t] * ct[t * k + c];
+            v = bias[c] - 2.0f * v;
+            if (v < best) { best = v; best_c = c; }
+        }
+        out_index[i] = (int32_t)best_c;
+        out_value[i] = best;
+    }
+}
+
+/// Running minimum over R registers of 16 centroids starting at c0. R is a compile-time constant
+/// at each call, so the accumulators stay in registers.
+#define SK_NEAREST_BLOCK(R)                                                                                  \
+    do {                                                                                                     \
+        __m512 acc[R];                                                                                       \
+        for (int r = 0; r < R; r++) acc[r] = _mm512_loadu_ps(bias + c0 + 16 * r);                           \
+        for (size_t t = 0; t < d; t++) {                                                                     \
+            const __m512 xv = _mm512_set1_ps(-2.0f * xi[t]);                                                 \
+            const float *row = ct + t * k + c0;                                                              \
+            for (int r = 0; r < R; r++) acc[r] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(row + 16 * r), acc[r]); \
+        }                                                                                                    \
+        for (int r = 0; r < R; r++) {                                                                        \
+            __mmask16 better = _mm512_cmp_ps_mask(acc[r], best, _CMP_LT_OQ);                                 \
+            best = _mm512_mask_mov_ps(best, better, acc[r]);                                                 \
+            best_index = _mm512_mask_mov_epi32(best_index, better,                                           \
+                                               _mm512_add_epi32(lane, _mm512_set1_epi32((int)(c0 + 16 * r)))); \
+        }                                                                                                    \
+    } while (0)
+
+SK_AVX512 static void nearest_transposed_avx512(const float *x, size_t n, size_t ldx, size_t d, const float *ct, const float *bias,
+                                                size_t k, int32_t *out_index, float *out_value) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (size_t i = 0; i < n; i++) {
+        const float *xi = x + i * ldx;
+        __m512 best = _mm512_set1_ps(INFINITY);
+        __m512i best_index = _mm512_setzero_si512();
+        size_t c0 = 0;
+        for (; c0 + 256 <= k; c0 += 256) SK_NEAREST_BLOCK(16);
+        for (; c0 + 64 <= k; c0 += 64) SK_NEAREST_BLOCK(4);
+        for (; c0 < k; c0 += 16) SK_NEAREST_BLOCK(1);
+        const float minimum = _mm512_reduce_min_ps(best);
+        __mmask16 at_min = _mm512_cmp_ps_mask(best, _mm512_set1_ps(minimum), _CMP_EQ_OQ);
+        out_index[i] = _mm512_mask_reduce_min_epi32(at_min, best_index);
+        out_value[i] = minimum;
+    }
+}
+
+void sk_nearest_transposed(const float *x, size_t n, size_t ldx, size_t d, const float *centroids_t, const float *bias, size_t k,
+                           int32_t *out_index, float *out_value) {
+    if (sk_isa_active() == SK_ISA_AVX512 && k % 16 == 0) nearest_transposed_avx512(x, n, ldx, d, centroids_t, bias, k, out_index, out_value);
+    else nearest_transposed_scalar(x, n, ldx, d, centroids_t, bias, k, out_index, out_value);
+}

@@ -42,8 +42,8 @@ public struct Benchmark {
         case let .hnsw(m, storage):
             built = try HNSWIndex(metric: metric, vectors: copy, configuration: HNSWConfiguration(m: m, efConstruction: efConstruction, seed: seed, storage: storage), threads: threads)
             buildParams = "M=\(m),efC=\(efConstruction)"
-        case let .ivfpq(nlist, m, refine, opq, bits):
-            built = try IVFPQIndex(metric: metric, vectors: copy, configuration: IVFPQConfiguration(nlist: nlist, m: m, bits: bits, refine: refine, opq: opq, seed: seed), threads: threads)
+        case let .ivfpq(nlist, m, refine, opq, bits, coarseHNSW):
+            built = try IVFPQIndex(metric: metric, vectors: copy, configuration: IVFPQConfiguration(nlist: nlist, m: m, bits: bits, refine: refine, opq: opq, coarseHNSW: coarseHNSW, seed: seed), threads: threads)
             buildParams = "nlist=\(nlist),m=\(m)"
         }
         let buildSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

@@ -124,6 +124,9 @@ public enum KMeans {
                        distances: UnsafeMutablePointer<Float>? = nil, buffers: AssignmentBuffers) -> Double {
         let n = points.count, k = centroids.count, d = points.dimension
         precondition(assignment.count == n && (innerProduct || pointNorms.count == n) && centroids.dimension == d)
+        if !innerProduct && d <= smallDimension {
+            return assignSmallDimension(points, to: centroids, into: &assignment, pointNorms: pointNorms, threads: threads, distances: distances)
+        }
         let centroidNorms = centroids.squaredNorms()
         let tile = AssignmentBuffers.tile
         precondition(buffers.floatsPerWorker >= min(tile, n) * k)
@@ -154,6 +157,39 @@ public enum KMeans {
                     }
                     shared.sums[t] = sum
                   }
+                }
+            }
+        }
+        return partial.reduce(0, +)
+    }
+
+    /// Up to this dimension, L2 assignment computes distances directly (`sk_nearest_transposed`)
+    /// instead of through sgemm: with d = 8 the product matrix is 32 times larger than the points,
+    /// and writing and re-reading it cost more than the arithmetic.
+    public static let smallDimension = 32
+
+    /// L2 assignment for `d ≤ smallDimension`, in parallel over chunks of rows.
+    static func assignSmallDimension(_ points: VectorMatrix, to centroids: VectorMatrix, into assignment: inout [Int32],
+                                     pointNorms: [Float], threads: Int, distances: UnsafeMutablePointer<Float>?) -> Double {
+        let n = points.count, d = points.dimension
+        let table = TransposedCentroids(centroids)
+        let chunk = 4096, chunks = (n + chunk - 1) / chunk
+        var partial = [Double](repeating: 0, count: chunks)
+        assignment.withUnsafeMutableBufferPointer { out in
+            partial.withUnsafeMutableBufferPointer { sums in
+                let shared = AssignOutput(assignment: out.baseAddress!, sums: sums.baseAddress!, distances: distances)
+                Parallel.forEach(chunkCount: chunks, threads: threads) { c in
+                    let first = c * chunk, rows = min(chunk, n - first)
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { values in
+                        table.nearest(points.row(first), count: rows, stride: d, into: shared.assignment + first, values: values.baseAddress!)
+                        var sum = 0.0
+                        for i in 0..<rows {
+                            let dist = max(0, values[i] + pointNorms[first + i])
+                            shared.distances?[first + i] = dist
+                            sum += Double(dist)
+                        }
+                        shared.sums[c] = sum
+                    }
                 }
             }
         }

@@ -11,15 +11,17 @@ public enum IndexSpec: Equatable, Sendable, CustomStringConvertible {
     /// Inverted lists over `nlist` coarse centroids, residuals product-quantized by `m`
     /// sub-quantizers of `bits` (8, or 4 in the fast-scan layout: `PQ<m>x4fs`), optionally after a
     /// learned rotation (`OPQ<m>,` first) and re-ranked exactly (`,Refine`):
-    /// `IVF1024,PQ16`, `OPQ16,IVF1024,PQ16,Refine`, `IVF1024,PQ32x4fs,Refine`.
-    case ivfpq(nlist: Int, m: Int, refine: Bool, opq: Bool = false, bits: Int = 8)
+    /// `IVF1024,PQ16`, `OPQ16,IVF1024,PQ16,Refine`, `IVF1024,PQ32x4fs,Refine`. With
+    /// `IVF<nlist>_HNSW<M>`, the probed lists are found through an HNSW graph of M links over the
+    /// coarse centroids (`coarseHNSW` = M; 0 compares the query with every centroid).
+    case ivfpq(nlist: Int, m: Int, refine: Bool, opq: Bool = false, bits: Int = 8, coarseHNSW: Int = 0)
 
     /// Parses a spec string (case-insensitive, spaces ignored).
     public init(parsing text: String) throws {
         let cleaned = text.filter { !$0.isWhitespace }
         let parts = cleaned.split(separator: ",", omittingEmptySubsequences: false).map { $0.lowercased() }
         guard !cleaned.isEmpty else { throw IndexError.invalidSpec(text, reason: "the spec is empty") }
-        let supported = "this build supports Flat, HNSW<m>, HNSW<m>,SQfp16, and [OPQ<m>,]IVF<nlist>,PQ<m>[x4fs][,Refine] (e.g. HNSW16, OPQ16,IVF1024,PQ16,Refine, IVF1024,PQ32x4fs,Refine)"
+        let supported = "this build supports Flat, HNSW<m>, HNSW<m>,SQfp16, and [OPQ<m>,]IVF<nlist>[_HNSW<M>],PQ<m>[x4fs][,Refine] (e.g. HNSW16, OPQ16,IVF1024,PQ16,Refine, IVF1024,PQ32x4fs,Refine, IVF16384_HNSW32,PQ16)"
         switch (parts.first ?? "", parts.dropFirst().joined(separator: ",")) {
         case ("flat", ""):
             self = .flat
@@ -46,6 +48,16 @@ public enum IndexSpec: Equatable, Sendable, CustomStringConvertible {
                     tail[1].removeLast(2)
                 }
             }
+            // IVF<nlist>_HNSW<M>: a graph over the centroids.
+            var coarseHNSW = 0
+            if let first = tail.first, let underscore = first.firstIndex(of: "_") {
+                let graph = first[first.index(after: underscore)...]
+                guard graph.hasPrefix("hnsw"), let graphM = Int(graph.dropFirst(4)), HNSWConfiguration.mRange.contains(graphM) else {
+                    throw IndexError.invalidSpec(text, reason: "the coarse quantizer is IVF<nlist> or IVF<nlist>_HNSW<M> with M in \(HNSWConfiguration.mRange)")
+                }
+                coarseHNSW = graphM
+                tail[0] = String(first[..<underscore])
+            }
             guard tail.count == 2 || (tail.count == 3 && tail[2] == "refine"),
                   tail[0].hasPrefix("ivf"), let nlist = Int(tail[0].dropFirst(3)), IVFPQConfiguration.nlistRange.contains(nlist),
                   tail[1].hasPrefix("pq"), let m = Int(tail[1].dropFirst(2)), IVFPQConfiguration.mRange.contains(m) else {
@@ -56,7 +68,7 @@ public enum IndexSpec: Equatable, Sendable, CustomStringConvertible {
             }
             if let opqM, opqM != m { throw IndexError.invalidSpec(text, reason: "OPQ\(opqM) must match PQ\(m)") }
             if p.hasPrefix("opq"), opqM == nil { throw IndexError.invalidSpec(text, reason: supported) }
-            self = .ivfpq(nlist: nlist, m: m, refine: tail.count == 3, opq: opqM != nil, bits: bits)
+            self = .ivfpq(nlist: nlist, m: m, refine: tail.count == 3, opq: opqM != nil, bits: bits, coarseHNSW: coarseHNSW)
         default:
             throw IndexError.invalidSpec(text, reason: supported)
         }
@@ -66,8 +78,9 @@ public enum IndexSpec: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .flat: return "Flat"
         case let .hnsw(m, storage): return "HNSW\(m)" + (storage == .float16 ? ",SQfp16" : "")
-        case let .ivfpq(nlist, m, refine, opq, bits):
-            return (opq ? "OPQ\(m)," : "") + "IVF\(nlist),PQ\(m)" + (bits == 4 ? "x4fs" : "") + (refine ? ",Refine" : "")
+        case let .ivfpq(nlist, m, refine, opq, bits, coarseHNSW):
+            return (opq ? "OPQ\(m)," : "") + "IVF\(nlist)" + (coarseHNSW > 0 ? "_HNSW\(coarseHNSW)" : "") + ",PQ\(m)"
+                + (bits == 4 ? "x4fs" : "") + (refine ? ",Refine" : "")
         }
     }
 

@@ -30,6 +30,8 @@ public protocol VectorIndex: AnyObject, Sendable {
 public struct SearchParameters: Sendable, Equatable {
     /// HNSW: the size of the dynamic candidate list at layer 0. Larger is slower and more
     /// accurate; it is raised to at least `k`. Default (nil): `HNSWIndex.defaultEf` (64).
+    /// IVF with a coarse graph (`IVF<nlist>_HNSW<M>`): the graph's candidate list when finding
+    /// the `nprobe` lists. Default (nil): max(2 · nprobe, 32).
     public var ef: Int?
     /// IVF: how many inverted lists (nearest coarse centroids) to scan. Larger is slower and more
     /// accurate. Default (nil): `IVFPQIndex.defaultNprobe` (8), at most the number of lists.

@@ -69,8 +69,8 @@ struct BuildCommand: ParsableCommand {
             let configuration = HNSWConfiguration(m: m, efConstruction: efConstruction, seed: seed, storage: storage)
             index = try HNSWIndex(metric: metric, vectors: file.matrix, ids: ids, configuration: configuration,
                                   threads: threads, progress: Terminal.progress("building \(spec)"))
-        case let .ivfpq(nlist, m, refine, opq, bits):
-            let configuration = IVFPQConfiguration(nlist: nlist, m: m, bits: bits, refine: refine, opq: opq, trainSize: trainSize, seed: seed)
+        case let .ivfpq(nlist, m, refine, opq, bits, coarseHNSW):
+            let configuration = IVFPQConfiguration(nlist: nlist, m: m, bits: bits, refine: refine, opq: opq, coarseHNSW: coarseHNSW, trainSize: trainSize, seed: seed)
             index = try IVFPQIndex(metric: metric, vectors: file.matrix, ids: ids, configuration: configuration, threads: threads,
                                    progress: Terminal.progress("training and adding \(spec)"))
         }

@@ -223,6 +223,33 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Direct nearest-centroid search in low dimensions picks a centroid at the minimum distance
+    /// (naive double-precision reference), for k that is and is not a multiple of 16 or of 256.
+    func testNearestTransposedFindsTheNearestCentroid() {
+        for (d, k) in [(1, 16), (2, 16), (8, 256), (5, 33), (16, 300), (32, 16)] {
+            let n = 200
+            let points = Fixtures.uniform(count: n * d, seed: UInt64(d * 1000 + k))
+            let centroids = Fixtures.uniform(count: k * d, seed: UInt64(d * 1000 + k + 1))
+            let table = TransposedCentroids(rows: centroids, count: k, dimension: d, stride: d)
+            forEachLevel { isa in
+                var nearest = [Int32](repeating: -1, count: n), values = [Float](repeating: 0, count: n)
+                table.nearest(points, count: n, stride: d, into: &nearest, values: &values)
+                for i in 0..<n {
+                    var best = Double.infinity
+                    var dist = [Double](repeating: 0, count: k)
+                    for c in 0..<k {
+                        dist[c] = (0..<d).reduce(0.0) { $0 + Double(points[i * d + $1] - centroids[c * d + $1]) * Double(points[i * d + $1] - centroids[c * d + $1]) }
+                        best = min(best, dist[c])
+                    }
+                    let norm = (0..<d).reduce(0.0) { $0 + Double(points[i * d + $1]) * Double(points[i * d + $1]) }
+                    XCTAssertTrue((0..<k).contains(Int(nearest[i])), "d=\(d) k=\(k) \(isa)")
+                    XCTAssertEqual(dist[Int(nearest[i])], best, accuracy: 1e-4, "d=\(d) k=\(k) \(isa) row \(i)")
+                    XCTAssertEqual(Double(values[i]) + norm, best, accuracy: 1e-4, "d=\(d) k=\(k) \(isa) row \(i)")
+                }
+            }
+        }
+    }
+
     func testFirstNonFiniteFindsNaNAndInfinityAnywhere() {
         for n in [1, 8, 9, 100] {
             for pos in [0, n / 2, n - 1] {

@@ -186,6 +186,38 @@ final class IVFPQIndexTests: XCTestCase {
         XCTAssertLessThanOrEqual(codeBytes, (1570 / 32 + 4) * 6 * 16)
     }
 
+    /// A coarse HNSW graph finds the same lists as exact coarse search on almost every query, so
+    /// recall matches the flat quantizer's; the graph is rebuilt identically on load.
+    func testCoarseHNSWMatchesExactCoarseSearchAndSurvivesReload() throws {
+        let base = Fixtures.clustered(count: 8000, dimension: 24, clusters: 60, seed: 51)
+        let queries = Fixtures.clustered(count: 100, dimension: 24, clusters: 60, seed: 52)
+        let dir = TemporaryDirectory()
+        for metric in Metric.allCases {
+            let flat = try IVFPQIndex(metric: metric, vectors: base, configuration: IVFPQConfiguration(nlist: 256, m: 8, refine: true, iterations: 6, seed: 5), threads: 2)
+            let graph = try IVFPQIndex(metric: metric, vectors: base,
+                                       configuration: IVFPQConfiguration(nlist: 256, m: 8, refine: true, coarseHNSW: 16, iterations: 6, seed: 5), threads: 2)
+            XCTAssertEqual(graph.spec.description, "IVF256_HNSW16,PQ8,Refine")
+            var sameLists = 0
+            for q in 0..<queries.count {
+                let a = flat.nearestLists(queries.row(q), nprobe: 8, ef: nil), b = graph.nearestLists(queries.row(q), nprobe: 8, ef: nil)
+                if a.map(\.id) == b.map(\.id) { sameLists += 1 }
+                for (x, y) in zip(a, b) where x.id == y.id { XCTAssertEqual(x.distance, y.distance, accuracy: 1e-3 * max(1, abs(x.distance))) }
+            }
+            XCTAssertGreaterThanOrEqual(sameLists, 95, "\(metric)")
+            let p = SearchParameters(nprobe: 8, rerank: 10)
+            let r1 = try recall(flat, base: base, metric: metric, queries: queries, parameters: p)
+            let r2 = try recall(graph, base: base, metric: metric, queries: queries, parameters: p)
+            XCTAssertGreaterThanOrEqual(r2, r1 - 0.01, "\(metric)")
+            let path = dir.file("coarse-\(metric).idx")
+            try graph.save(to: path)
+            let loaded = try XCTUnwrap(try IndexLoader.load(path: path) as? IVFPQIndex)
+            XCTAssertEqual(loaded.spec, graph.spec)
+            XCTAssertEqual(try loaded.search(queries, k: 10, parameters: p, threads: 1).ids, try graph.search(queries, k: 10, parameters: p, threads: 1).ids)
+        }
+        XCTAssertEqual(try IndexSpec(parsing: "IVF4096_HNSW32,PQ16x4fs,Refine"), .ivfpq(nlist: 4096, m: 16, refine: true, bits: 4, coarseHNSW: 32))
+        for bad in ["IVF64_HNSW,PQ8", "IVF64_FLAT,PQ8", "IVF64_HNSW1,PQ8", "IVF64_,PQ8"] { XCTAssertThrowsError(try IndexSpec(parsing: bad), bad) }
+    }
+
     func testSpecsAndBadInput() throws {
         XCTAssertEqual(try IndexSpec(parsing: "IVF1024,PQ16"), .ivfpq(nlist: 1024, m: 16, refine: false))
         XCTAssertEqual(try IndexSpec(parsing: "ivf64,pq8,refine").description, "IVF64,PQ8,Refine")

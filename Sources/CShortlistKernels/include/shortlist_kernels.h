@@ -103,6 +103,14 @@ void sk_pq4_quantize_lut(const float *table, const float *addend, size_t m, size
 size_t sk_pq4_scan(const uint8_t *lut, size_t mpad, const uint8_t *codes, size_t n, uint16_t threshold,
                    uint32_t *out_index, uint16_t *out_value);
 
+/// Nearest centroid for rows of a low dimension: for each of `n` rows x_i (`d` floats, rows
+/// `ldx` floats apart), the c < k minimising bias[c] − 2⟨x_i, C_c⟩ (ties: the lowest c) and that
+/// value, from centroids transposed to d × k (row t holds component t of every centroid). With
+/// bias = ‖C_c‖² it is the L2 assignment less ‖x_i‖²; padding centroids get bias = +infinity.
+/// Vectorised when k is a multiple of 16. Faster than sgemm + argmin for d up to ~32.
+void sk_nearest_transposed(const float *x, size_t n, size_t ldx, size_t d, const float *centroids_t, const float *bias, size_t k,
+                           int32_t *out_index, float *out_value);
+
 /// The j minimising (bias ? bias[j] : 0) + alpha · ip[j] over j < n (ties: the lowest j), and that
 /// value in *out_value. Used after sgemm to assign points to their nearest centroid.
 size_t sk_argmin_affine(const float *ip, const float *bias, float alpha, size_t n, float *out_value);

@@ -5,7 +5,8 @@ import ShortlistCore
 /// `CODE` (every list's codes, list after list: m bytes each for 8 bits; for 4 bits the list's
 /// `FastScanLayout` blocks, ⌈size/32⌉ × mpad × 16 bytes), `LROW` (their rows, u32),
 /// `IDS `, `TOMB` (u8 per row), with `Refine` `VECS` (rows × dimension f32, rotated with OPQ),
-/// and with OPQ `ROTA` (dimension × dimension f32, row-major: rotated = x · R).
+/// and with OPQ `ROTA` (dimension × dimension f32, row-major: rotated = x · R). A coarse HNSW
+/// graph is not stored: it is rebuilt from the centroids on load, identically (one thread, fixed seed).
 extension IVFPQIndex {
     public func save(to path: String) throws {
         var meta = IndexMetadata()
@@ -14,9 +15,11 @@ extension IVFPQIndex {
         meta["nlist"] = String(configuration.nlist)
         meta["m"] = String(configuration.m)
         meta["bits"] = String(configuration.bits)
+        meta["coarse_hnsw"] = String(configuration.coarseHNSW)
         meta["refine"] = configuration.refine ? "1" : "0"
         meta["opq"] = configuration.opq ? "1" : "0"
         meta["iterations"] = String(configuration.iterations)
+        meta["coarse_iterations"] = String(configuration.coarseIterations)
         meta["seed"] = String(configuration.seed)
         meta["live"] = String(count)
         var sizes = BinaryWriter()
@@ -52,7 +55,13 @@ extension IVFPQIndex {
         // Files written before 4-bit codes existed have no "bits": they are 8-bit.
         let bits = meta["bits"].map { Int($0) ?? -1 } ?? 8
         guard bits == 8 || (bits == 4 && m <= FastScanLayout.maxM) else { throw bad("META bits \(meta["bits"] ?? "") with m \(m)") }
-        let configuration = IVFPQConfiguration(nlist: nlist, m: m, bits: bits, refine: refine, opq: opq, iterations: iterations, seed: seed)
+        // Files from before the split used one count for both.
+        guard let coarseIterations = meta["coarse_iterations"].map({ Int($0) }) ?? iterations else { throw bad("META coarse_iterations") }
+        // Files from before the coarse graph have no "coarse_hnsw": exact coarse search.
+        let coarseHNSW = meta["coarse_hnsw"].map { Int($0) ?? -1 } ?? 0
+        guard coarseHNSW == 0 || HNSWConfiguration.mRange.contains(coarseHNSW) else { throw bad("META coarse_hnsw \(coarseHNSW)") }
+        let configuration = IVFPQConfiguration(nlist: nlist, m: m, bits: bits, refine: refine, opq: opq, coarseHNSW: coarseHNSW,
+                                               iterations: iterations, coarseIterations: coarseIterations, seed: seed)
         var rotation: OPQRotation?
         if opq {
             let r = try contents.section("ROTA")
@@ -114,7 +123,7 @@ extension IVFPQIndex {
             guard matrix.firstNonFinite() == nil else { throw bad("non-finite stored vectors") }
             vectors = matrix
         }
-        return IVFPQIndex(metric: h.metric, dimension: d, configuration: configuration, rotation: rotation, centroids: centroids, pq: pq,
+        return try IVFPQIndex(metric: h.metric, dimension: d, configuration: configuration, rotation: rotation, centroids: centroids, pq: pq,
                           listCodes: listCodes, listRows: listRows, vectors: vectors, tombstones: tombstones, idMap: idMap)
     }
 }

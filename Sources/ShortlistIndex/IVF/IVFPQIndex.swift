@@ -18,14 +18,24 @@ public struct IVFPQConfiguration: Sendable, Equatable {
     public var refine: Bool
     /// Learn an OPQ rotation first, so product quantization loses less on correlated data.
     public var opq: Bool
+    /// M of an HNSW graph over the coarse centroids (`IVF<nlist>_HNSW<M>`): a query finds its
+    /// `nprobe` lists by graph search (candidate list `ef`, default max(2 · nprobe, 32)) instead of
+    /// comparing itself with all `nlist` centroids. Pays off when nlist × dimension is large
+    /// (thousands of lists); the lists found may rarely differ from the exact nearest. 0 (default): exact.
+    public var coarseHNSW: Int
     /// Training sample size; nil: min(count, max(64 · nlist, 65,536)).
     public var trainSize: Int?
-    /// k-means iterations for the coarse quantizer and for each sub-quantizer.
+    /// k-means iterations for each sub-quantizer (default 25, as FAISS).
     public var iterations: Int
+    /// k-means iterations for the coarse quantizer (default 10, as FAISS: its objective barely
+    /// moves after that, and each iteration is an nlist-wide sgemm over the sample).
+    public var coarseIterations: Int
     public var seed: UInt64
 
-    public init(nlist: Int, m: Int, bits: Int = 8, refine: Bool = false, opq: Bool = false, trainSize: Int? = nil, iterations: Int = 20,
-                seed: UInt64 = SeededGenerator.defaultSeed) {
+    public init(nlist: Int, m: Int, bits: Int = 8, refine: Bool = false, opq: Bool = false, coarseHNSW: Int = 0, trainSize: Int? = nil,
+                iterations: Int = 25, coarseIterations: Int = 10, seed: UInt64 = SeededGenerator.defaultSeed) {
+        self.coarseIterations = coarseIterations
+        self.coarseHNSW = coarseHNSW
         self.nlist = nlist
         self.m = m
         self.bits = bits
@@ -60,7 +70,8 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
     public let dimension: Int
     public let configuration: IVFPQConfiguration
     public var spec: IndexSpec {
-        .ivfpq(nlist: configuration.nlist, m: configuration.m, refine: configuration.refine, opq: configuration.opq, bits: configuration.bits)
+        .ivfpq(nlist: configuration.nlist, m: configuration.m, refine: configuration.refine, opq: configuration.opq, bits: configuration.bits,
+               coarseHNSW: configuration.coarseHNSW)
     }
     public var count: Int { idMap.liveCount }
     public var rows: Int { idMap.count }
@@ -75,6 +86,12 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
     let rotation: OPQRotation?
     /// `nlist × dimension` coarse centroids.
     let centroids: VectorMatrix
+    /// With `coarseHNSW`: a graph over the centroids (ids = list numbers; L2 for L2, inner product
+    /// otherwise, as cosine centroids are not unit length). Built on one thread with a fixed seed,
+    /// so rebuilding it on load gives the same graph.
+    let coarseGraph: HNSWIndex?
+    /// Build candidate list of the coarse graph.
+    static let coarseEfConstruction = 100
     let pq: ProductQuantizer
     /// 8-bit L2 only: per list, 2⟨c_l, r̂⟩ + ‖r̂‖² for every code, in list order.
     var listExtras: [[Float]]
@@ -92,7 +109,7 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
     public private(set) var idMap: IdMap
 
     init(metric: Metric, dimension: Int, configuration: IVFPQConfiguration, rotation: OPQRotation?, centroids: VectorMatrix,
-         pq: ProductQuantizer, listCodes: [[UInt8]], listRows: [[UInt32]], vectors: VectorMatrix?, tombstones: [UInt8], idMap: IdMap) {
+         pq: ProductQuantizer, listCodes: [[UInt8]], listRows: [[UInt32]], vectors: VectorMatrix?, tombstones: [UInt8], idMap: IdMap) throws {
         self.metric = metric
         self.rotation = rotation
         self.dimension = dimension
@@ -105,6 +122,13 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         self.tombstones = tombstones
         self.idMap = idMap
         deletedCount = tombstones.reduce(0) { $0 + Int($1) }
+        if configuration.coarseHNSW > 0 {
+            coarseGraph = try HNSWIndex(metric: metric == .l2 ? .l2 : .ip, vectors: centroids,
+                                        configuration: HNSWConfiguration(m: configuration.coarseHNSW, efConstruction: Self.coarseEfConstruction,
+                                                                         seed: configuration.seed &+ 5), threads: 1)
+        } else {
+            coarseGraph = nil
+        }
         listExtras = Array(repeating: [], count: listCodes.count)
         listTables = []
         if metric == .l2 && pq.bits == 8 {
@@ -175,14 +199,14 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
             rotation = learned
         }
         // Progress in units: coarse k-means iterations, then sub-quantizers, then one for adding.
-        let total = c.iterations + c.m + 1
-        let coarse = try KMeans.train(train, configuration: KMeansConfiguration(centroidCount: c.nlist, iterations: c.iterations,
+        let total = c.coarseIterations + c.m + 1
+        let coarse = try KMeans.train(train, configuration: KMeansConfiguration(centroidCount: c.nlist, iterations: c.coarseIterations,
                                                                                 seed: c.seed &+ 1, threads: threads),
                                       progress: progress.map { report in { @Sendable done, _ in report(done, total) } })
         let trainResiduals = Self.residuals(train, centroids: coarse.centroids, metric: metric, threads: threads).matrix
         let pq = try ProductQuantizer.train(trainResiduals, m: c.m, bits: c.bits, iterations: c.iterations, seed: c.seed &+ 2, threads: threads,
-                                            progress: progress.map { report in { @Sendable done, _ in report(c.iterations + done, total) } })
-        self.init(metric: metric, dimension: d, configuration: c, rotation: rotation, centroids: coarse.centroids, pq: pq,
+                                            progress: progress.map { report in { @Sendable done, _ in report(c.coarseIterations + done, total) } })
+        try self.init(metric: metric, dimension: d, configuration: c, rotation: rotation, centroids: coarse.centroids, pq: pq,
                   listCodes: Array(repeating: [], count: c.nlist), listRows: Array(repeating: [], count: c.nlist),
                   vectors: c.refine ? stored : nil, tombstones: [], idMap: IdMap(identityCount: 0))
         self.idMap = idMap
@@ -283,17 +307,12 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         let nprobe = min(parameters.nprobe ?? Self.defaultNprobe, nlist)
         let rerank = vectors == nil ? 1 : (parameters.rerank ?? Self.defaultRerank)
         let keep = min(k * rerank, count)
-        // Coarse distances and the nprobe nearest lists.
-        let probes = TopKHeaps(heapCount: 1, k: nprobe)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: nlist) { coarse in
-            VectorMath.distances(metric, query: q, rows: centroids.baseAddress, count: nlist, dimension: dimension, into: coarse.baseAddress!)
-            for l in 0..<nlist where coarse[l] < probes.threshold(0) { probes.push(0, distance: coarse[l], id: UInt64(l)) }
-        }
+        let probes = nearestLists(q, nprobe: nprobe, ef: parameters.ef)
         let heap = TopKHeaps(heapCount: 1, k: max(keep, 1))
         if pq.bits == 4 {
-            scanFastScanLists(q, probes: probes.sorted(0), into: heap)
+            scanFastScanLists(q, probes: probes, into: heap)
         } else {
-            scanLists(q, probes: probes.sorted(0), into: heap)
+            scanLists(q, probes: probes, into: heap)
         }
         var found = heap.sorted(0)
         if let vectors {
@@ -303,6 +322,23 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         if found.count > k { found.removeLast(found.count - k) }
         for i in found.indices { found[i].id = idMap.id(ofRow: Int(found[i].id)) }
         return found
+    }
+
+    /// The `nprobe` lists nearest to the query, nearest first, each with its coarse distance
+    /// (L2: ‖q − c‖²; otherwise −⟨q, c⟩).
+    func nearestLists(_ q: UnsafePointer<Float>, nprobe: Int, ef: Int?) -> [Neighbor] {
+        if let coarseGraph {
+            // The graph returns exact distances of its metric for what it finds.
+            let query = Array(UnsafeBufferPointer(start: q, count: dimension))
+            return (try? coarseGraph.search(query, k: nprobe, parameters: SearchParameters(ef: max(ef ?? 2 * nprobe, 32)))) ?? []
+        }
+        let nlist = configuration.nlist
+        let probes = TopKHeaps(heapCount: 1, k: nprobe)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: nlist) { coarse in
+            VectorMath.distances(metric, query: q, rows: centroids.baseAddress, count: nlist, dimension: dimension, into: coarse.baseAddress!)
+            for l in 0..<nlist where coarse[l] < probes.threshold(0) { probes.push(0, distance: coarse[l], id: UInt64(l)) }
+        }
+        return probes.sorted(0)
     }
 
     /// 8-bit codes: one float table for the query, a scan per probed list.

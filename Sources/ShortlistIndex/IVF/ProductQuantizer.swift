@@ -70,10 +70,33 @@ public final class ProductQuantizer: @unchecked Sendable {
         return try ProductQuantizer(dimension: d, m: m, bits: bits, codebooks: codebooks)
     }
 
-    /// Codes of every row of `data`: `count × m` bytes, row-major. One sgemm per sub-space and tile.
+    /// Codes of every row of `data`: `count × m` bytes, row-major. Sub-spaces of up to
+    /// `KMeans.smallDimension` components compute distances directly; larger ones use one sgemm
+    /// per sub-space and tile.
     public func encode(_ data: VectorMatrix, threads: Int) -> [UInt8] {
         let n = data.count, k = centroidCount, ds = subDimension, d = dimension
         var codes = [UInt8](repeating: 0, count: n * m)
+        if ds <= KMeans.smallDimension {
+            let tables = codebooks.withUnsafeBufferPointer { cb in
+                (0..<m).map { TransposedCentroids(rows: cb.baseAddress! + $0 * k * ds, count: k, dimension: ds, stride: ds) }
+            }
+            let chunk = 1024, chunks = (n + chunk - 1) / chunk
+            codes.withUnsafeMutableBufferPointer { out in
+                let shared = CodeOutput(codes: out.baseAddress!)
+                Parallel.forEach(chunkCount: chunks, threads: threads) { c in
+                    let first = c * chunk, rows = min(chunk, n - first)
+                    withUnsafeTemporaryAllocation(of: Int32.self, capacity: rows) { nearest in
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { values in
+                            for j in 0..<self.m {
+                                tables[j].nearest(data.row(first) + j * ds, count: rows, stride: d, into: nearest.baseAddress!, values: values.baseAddress!)
+                                for i in 0..<rows { shared.codes[(first + i) * self.m + j] = UInt8(nearest[i]) }
+                            }
+                        }
+                    }
+                }
+            }
+            return codes
+        }
         let tile = 1024
         codes.withUnsafeMutableBufferPointer { out in
             let shared = CodeOutput(codes: out.baseAddress!)
