@@ -198,8 +198,11 @@ final class IVFPQIndexTests: XCTestCase {
                                        configuration: IVFPQConfiguration(nlist: 256, m: 8, refine: true, coarseHNSW: 16, iterations: 6, seed: 5), threads: 2)
             XCTAssertEqual(graph.spec.description, "IVF256_HNSW16,PQ8,Refine")
             var sameLists = 0
+            // nearestLists takes queries in stored form: unit length for cosine.
+            let prepared = try VectorMatrix(dimension: 24, values: queries.flatArray())
+            if metric == .cosine { try prepared.normalizeRows() }
             for q in 0..<queries.count {
-                let a = flat.nearestLists(queries.row(q), nprobe: 8, ef: nil), b = graph.nearestLists(queries.row(q), nprobe: 8, ef: nil)
+                let a = flat.nearestLists(prepared.row(q), nprobe: 8, ef: nil), b = graph.nearestLists(prepared.row(q), nprobe: 8, ef: nil)
                 if a.map(\.id) == b.map(\.id) { sameLists += 1 }
                 for (x, y) in zip(a, b) where x.id == y.id { XCTAssertEqual(x.distance, y.distance, accuracy: 1e-3 * max(1, abs(x.distance))) }
             }
