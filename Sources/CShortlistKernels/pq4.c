@@ -168,24 +168,29 @@ SK_AVX2 static inline uint32_t pq4_mask_avx2(const uint16_t *sums, uint16_t thre
     return (uint32_t)_mm256_movemask_epi8(packed);
 }
 
+/// Adds one pair of sub-quantizers (j, j + 1; one per 128-bit lane) of a block to the four
+/// accumulators: even and odd codes of the low half (codes 0…15) and of the high half (16…31).
+SK_AVX2 static inline void pq4_pair_avx2(const uint8_t *block, const uint8_t *lut, size_t j, __m256i *even_lo, __m256i *odd_lo,
+                                         __m256i *even_hi, __m256i *odd_hi) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f), low8 = _mm256_set1_epi16(0x00ff);
+    __m256i c = _mm256_loadu_si256((const __m256i *)(block + j * 16));
+    __m256i table = _mm256_loadu_si256((const __m256i *)(lut + j * 16));
+    __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(c, low4));
+    __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(c, 4), low4));
+    *even_lo = _mm256_add_epi16(*even_lo, _mm256_and_si256(lo, low8));
+    *odd_lo = _mm256_add_epi16(*odd_lo, _mm256_srli_epi16(lo, 8));
+    *even_hi = _mm256_add_epi16(*even_hi, _mm256_and_si256(hi, low8));
+    *odd_hi = _mm256_add_epi16(*odd_hi, _mm256_srli_epi16(hi, 8));
+}
+
 SK_AVX2 static size_t pq4_scan_avx2(const uint8_t *lut, size_t mpad, const uint8_t *codes, size_t n, uint16_t threshold,
                                     uint32_t *out_index, uint16_t *out_value) {
-    const __m256i low4 = _mm256_set1_epi8(0x0f), low8 = _mm256_set1_epi16(0x00ff);
     size_t w = 0;
     uint16_t sums[SK_PQ4_BLOCK];
     for (size_t first = 0; first < n; first += SK_PQ4_BLOCK) {
         const uint8_t *block = codes + (first / SK_PQ4_BLOCK) * mpad * 16;
         __m256i even_lo = _mm256_setzero_si256(), odd_lo = even_lo, even_hi = even_lo, odd_hi = even_lo;
-        for (size_t j = 0; j < mpad; j += 2) {
-            __m256i c = _mm256_loadu_si256((const __m256i *)(block + j * 16));
-            __m256i table = _mm256_loadu_si256((const __m256i *)(lut + j * 16));
-            __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(c, low4));
-            __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(c, 4), low4));
-            even_lo = _mm256_add_epi16(even_lo, _mm256_and_si256(lo, low8));
-            odd_lo = _mm256_add_epi16(odd_lo, _mm256_srli_epi16(lo, 8));
-            even_hi = _mm256_add_epi16(even_hi, _mm256_and_si256(hi, low8));
-            odd_hi = _mm256_add_epi16(odd_hi, _mm256_srli_epi16(hi, 8));
-        }
+        for (size_t j = 0; j < mpad; j += 2) pq4_pair_avx2(block, lut, j, &even_lo, &odd_lo, &even_hi, &odd_hi);
         pq4_finish_avx2(even_lo, odd_lo, even_hi, odd_hi, sums);
         uint32_t mask = pq4_mask_avx2(sums, threshold);
         if (mask) w = emit_selected(mask, sums, first, n, out_index, out_value, w);
@@ -196,7 +201,6 @@ SK_AVX2 static size_t pq4_scan_avx2(const uint8_t *lut, size_t mpad, const uint8
 SK_AVX512 static size_t pq4_scan_avx512(const uint8_t *lut, size_t mpad, const uint8_t *codes, size_t n, uint16_t threshold,
                                         uint32_t *out_index, uint16_t *out_value) {
     const __m512i low4 = _mm512_set1_epi8(0x0f), low8 = _mm512_set1_epi16(0x00ff);
-    const __m256i low4h = _mm256_set1_epi8(0x0f), low8h = _mm256_set1_epi16(0x00ff);
     const __m512i t = _mm512_set1_epi16((short)threshold);
     const size_t m4 = mpad & ~(size_t)3;
     size_t w = 0;
@@ -219,16 +223,7 @@ SK_AVX512 static size_t pq4_scan_avx512(const uint8_t *lut, size_t mpad, const u
         __m256i ol2 = _mm256_add_epi16(_mm512_castsi512_si256(ol), _mm512_extracti64x4_epi64(ol, 1));
         __m256i eh2 = _mm256_add_epi16(_mm512_castsi512_si256(eh), _mm512_extracti64x4_epi64(eh, 1));
         __m256i oh2 = _mm256_add_epi16(_mm512_castsi512_si256(oh), _mm512_extracti64x4_epi64(oh, 1));
-        if (m4 < mpad) {
-            __m256i c = _mm256_loadu_si256((const __m256i *)(block + m4 * 16));
-            __m256i table = _mm256_loadu_si256((const __m256i *)(lut + m4 * 16));
-            __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(c, low4h));
-            __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(c, 4), low4h));
-            el2 = _mm256_add_epi16(el2, _mm256_and_si256(lo, low8h));
-            ol2 = _mm256_add_epi16(ol2, _mm256_srli_epi16(lo, 8));
-            eh2 = _mm256_add_epi16(eh2, _mm256_and_si256(hi, low8h));
-            oh2 = _mm256_add_epi16(oh2, _mm256_srli_epi16(hi, 8));
-        }
+        if (m4 < mpad) pq4_pair_avx2(block, lut, m4, &el2, &ol2, &eh2, &oh2);
         pq4_finish_avx2(el2, ol2, eh2, oh2, sums);
         uint32_t mask = (uint32_t)_mm512_cmple_epu16_mask(_mm512_loadu_si512((const void *)sums), t);
         if (mask) w = emit_selected(mask, sums, first, n, out_index, out_value, w);
