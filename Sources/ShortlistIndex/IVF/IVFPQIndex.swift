@@ -87,8 +87,8 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
     /// `nlist × dimension` coarse centroids.
     let centroids: VectorMatrix
     /// With `coarseHNSW`: a graph over the centroids (ids = list numbers; inner product for inner
-    /// product, L2 otherwise: cosine lists are ranked in L2 order, see `nearestLists`). Built on one thread with a fixed seed,
-    /// so rebuilding it on load gives the same graph.
+    /// product, L2 otherwise: cosine lists are ranked in L2 order, see `nearestLists`). Built on
+    /// one thread with a fixed seed, so rebuilding it on load gives the same graph.
     let coarseGraph: HNSWIndex?
     /// ‖c‖² of every coarse centroid.
     let centroidSquaredNorms: [Float]
@@ -401,11 +401,12 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
     /// Codes per fast-scan call; the heap's threshold is refreshed between calls.
     private static let fastScanChunk = 1_024
 
-    /// 4-bit codes: per probed list, the float table (for L2 the query's part plus the list's
-    /// precomputed part, which is cheaper than a residual table: 146 against 207 µs per query at
-    /// IVF980,PQ98x4fs, nprobe 64; for inner product the same for every list) is quantized to bytes, and the scan keeps
+    /// 4-bit codes: per probed list, the float table is quantized to bytes, and the scan keeps
     /// only codes whose byte sum can beat the heap's threshold. Distances are
-    /// `coarse + offset + step · sum`, within `m · step / 2` of the float table's.
+    /// `coarse + offset + step · sum`, within `m · step / 2` of the float table's. For L2 the
+    /// table is the query's part plus the list's precomputed part (cheaper than a residual table:
+    /// 146 against 207 µs per query at IVF980,PQ98x4fs, nprobe 64); for inner product one table
+    /// serves every list.
     private func scanFastScanLists(_ q: UnsafePointer<Float>, probes: [Neighbor], into heap: TopKHeaps) {
         let m = pq.m, mpad = FastScanLayout.paddedM(m), size = m * pq.centroidCount, blockBytes = FastScanLayout.blockBytes(m: m)
         let chunk = Self.fastScanChunk
