@@ -39,12 +39,4 @@ enum FastScanLayout {
         let byte = packed[position / block * blockBytes(m: m) + j * 16 + slot % 16]
         return slot < 16 ? byte & 15 : byte >> 4
     }
-
-    /// `count` codes of `m` values each (`count × m`, row-major) in block layout.
-    static func pack(_ codes: UnsafePointer<UInt8>, count: Int, m: Int) -> [UInt8] {
-        var packed: [UInt8] = []
-        packed.reserveCapacity(byteCount(codes: count, m: m))
-        for i in 0..<count { append(codes + i * m, m: m, position: i, to: &packed) }
-        return packed
-    }
 }

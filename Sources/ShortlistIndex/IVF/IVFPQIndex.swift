@@ -347,24 +347,17 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         }
         let nlist = configuration.nlist
         let probes = TopKHeaps(heapCount: 1, k: nprobe)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: nlist) { coarse in
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: nlist) { coarse in
             VectorMath.distances(metric, query: q, rows: centroids.baseAddress, count: nlist, dimension: dimension, into: coarse.baseAddress!)
-            if metric == .cosine {
-                centroidSquaredNorms.withUnsafeBufferPointer { norms in
-                    for l in 0..<nlist {
-                        let key = norms[l] + 2 * coarse[l]
-                        if key < probes.threshold(0) { probes.push(0, distance: key, id: UInt64(l)) }
-                    }
+            centroidSquaredNorms.withUnsafeBufferPointer { norms in
+                for l in 0..<nlist {
+                    let key = metric == .cosine ? norms[l] + 2 * coarse[l] : coarse[l]
+                    if key < probes.threshold(0) { probes.push(0, distance: key, id: UInt64(l)) }
                 }
-                return
             }
-            for l in 0..<nlist where coarse[l] < probes.threshold(0) { probes.push(0, distance: coarse[l], id: UInt64(l)) }
+            // Whatever order ranked them, report the metric's coarse distance.
+            return probes.sorted(0).map { Neighbor(id: $0.id, distance: coarse[Int($0.id)]) }
         }
-        var found = probes.sorted(0)
-        if metric == .cosine {
-            for i in found.indices { found[i].distance = (found[i].distance - centroidSquaredNorms[Int(found[i].id)]) / 2 }
-        }
-        return found
     }
 
     /// 8-bit codes: one float table for the query, a scan per probed list.

@@ -77,9 +77,8 @@ public final class ProductQuantizer: @unchecked Sendable {
         let n = data.count, k = centroidCount, ds = subDimension, d = dimension
         var codes = [UInt8](repeating: 0, count: n * m)
         if ds <= KMeans.smallDimension {
-            let tables = codebooks.withUnsafeBufferPointer { cb in
-                (0..<m).map { TransposedCentroids(rows: cb.baseAddress! + $0 * k * ds, count: k, dimension: ds, stride: ds) }
-            }
+            // `codebooksTransposed` and `centroidNorms` are already the kernel's layout per
+            // sub-space (ds × k, k a multiple of 16; bias ‖C_jc‖²).
             let chunk = 1024, chunks = (n + chunk - 1) / chunk
             codes.withUnsafeMutableBufferPointer { out in
                 let shared = CodeOutput(codes: out.baseAddress!)
@@ -87,9 +86,14 @@ public final class ProductQuantizer: @unchecked Sendable {
                     let first = c * chunk, rows = min(chunk, n - first)
                     withUnsafeTemporaryAllocation(of: Int32.self, capacity: rows) { nearest in
                         withUnsafeTemporaryAllocation(of: Float.self, capacity: rows) { values in
-                            for j in 0..<self.m {
-                                tables[j].nearest(data.row(first) + j * ds, count: rows, stride: d, into: nearest.baseAddress!, values: values.baseAddress!)
-                                for i in 0..<rows { shared.codes[(first + i) * self.m + j] = UInt8(nearest[i]) }
+                            self.codebooksTransposed.withUnsafeBufferPointer { cbt in
+                                self.centroidNorms.withUnsafeBufferPointer { norms in
+                                    for j in 0..<self.m {
+                                        sk_nearest_transposed(data.row(first) + j * ds, rows, d, ds, cbt.baseAddress! + j * ds * k,
+                                                              norms.baseAddress! + j * k, k, nearest.baseAddress!, values.baseAddress!)
+                                        for i in 0..<rows { shared.codes[(first + i) * self.m + j] = UInt8(nearest[i]) }
+                                    }
+                                }
                             }
                         }
                     }
