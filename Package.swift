@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "shortlist", targets: ["shortlist"]),
         .library(name: "ShortlistIndex", targets: ["ShortlistIndex"]),
         .library(name: "ShortlistData", targets: ["ShortlistData"]),
+        .library(name: "ShortlistTrainer", targets: ["ShortlistTrainer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,6 +41,11 @@ let package = Package(
             swiftSettings: computeFlags
         ),
         .target(
+            name: "ShortlistTrainer",
+            dependencies: ["ShortlistCore", "ShortlistData", "CShortlistKernels"],
+            swiftSettings: computeFlags
+        ),
+        .target(
             name: "ShortlistBench",
             dependencies: ["ShortlistCore", "ShortlistData", "ShortlistIndex"],
             swiftSettings: computeFlags
@@ -47,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "shortlist",
             dependencies: [
-                "ShortlistCore", "ShortlistData", "ShortlistIndex", "ShortlistBench", "CShortlistKernels",
+                "ShortlistCore", "ShortlistData", "ShortlistIndex", "ShortlistTrainer", "ShortlistBench", "CShortlistKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -58,6 +64,7 @@ let package = Package(
         ),
         .testTarget(name: "ShortlistCoreTests", dependencies: ["ShortlistCore", "CShortlistKernels", "ShortlistTestSupport"]),
         .testTarget(name: "ShortlistDataTests", dependencies: ["ShortlistData", "ShortlistTestSupport"]),
+        .testTarget(name: "ShortlistTrainerTests", dependencies: ["ShortlistTrainer", "ShortlistData", "ShortlistTestSupport"]),
         .testTarget(
             name: "ShortlistIndexTests",
             dependencies: ["ShortlistIndex", "ShortlistData", "ShortlistTestSupport"],

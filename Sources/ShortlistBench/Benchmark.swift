@@ -34,17 +34,12 @@ public struct Benchmark {
                     scratchDirectory: String, report: (BenchmarkRow) -> Void) throws {
         let copy = try VectorMatrix(dimension: base.dimension, values: base.flatArray())
         let start = DispatchTime.now().uptimeNanoseconds
-        let built: any VectorIndex
+        let built = try spec.build(metric: metric, vectors: copy, efConstruction: efConstruction, threads: threads, seed: seed)
         var buildParams = ""
         switch spec {
-        case .flat:
-            built = try FlatIndex(metric: metric, vectors: copy)
-        case let .hnsw(m, storage):
-            built = try HNSWIndex(metric: metric, vectors: copy, configuration: HNSWConfiguration(m: m, efConstruction: efConstruction, seed: seed, storage: storage), threads: threads)
-            buildParams = "M=\(m),efC=\(efConstruction)"
-        case let .ivfpq(nlist, m, refine, opq, bits, coarseHNSW):
-            built = try IVFPQIndex(metric: metric, vectors: copy, configuration: IVFPQConfiguration(nlist: nlist, m: m, bits: bits, refine: refine, opq: opq, coarseHNSW: coarseHNSW, seed: seed), threads: threads)
-            buildParams = "nlist=\(nlist),m=\(m)"
+        case .flat: break
+        case let .hnsw(m, _): buildParams = "M=\(m),efC=\(efConstruction)"
+        case let .ivfpq(nlist, m, _, _, _, _): buildParams = "nlist=\(nlist),m=\(m)"
         }
         let buildSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let path = scratchDirectory + "/bench-\(ProcessInfo.processInfo.processIdentifier).idx"

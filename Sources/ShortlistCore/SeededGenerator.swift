@@ -23,6 +23,15 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         s0 = splitMix(&sm); s1 = splitMix(&sm); s2 = splitMix(&sm); s3 = splitMix(&sm)
     }
 
+    /// The generator's whole state (four words), to checkpoint a run and resume it exactly.
+    public var stateWords: [UInt64] { [s0, s1, s2, s3] }
+
+    /// Restores a state from `stateWords`; nil unless there are four words, not all zero.
+    public init?(stateWords w: [UInt64]) {
+        guard w.count == 4, w.contains(where: { $0 != 0 }) else { return nil }
+        s0 = w[0]; s1 = w[1]; s2 = w[2]; s3 = w[3]
+    }
+
     @inlinable
     static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 

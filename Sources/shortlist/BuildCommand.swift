@@ -60,20 +60,15 @@ struct BuildCommand: ParsableCommand {
             }
             ids = given
         }
-        let index: any VectorIndex
         let threads = Runtime.threads(self.threads)
+        let label: String
         switch spec {
-        case .flat:
-            index = try FlatIndex(metric: metric, vectors: file.matrix, ids: ids)
-        case let .hnsw(m, storage):
-            let configuration = HNSWConfiguration(m: m, efConstruction: efConstruction, seed: seed, storage: storage)
-            index = try HNSWIndex(metric: metric, vectors: file.matrix, ids: ids, configuration: configuration,
-                                  threads: threads, progress: Terminal.progress("building \(spec)"))
-        case let .ivfpq(nlist, m, refine, opq, bits, coarseHNSW):
-            let configuration = IVFPQConfiguration(nlist: nlist, m: m, bits: bits, refine: refine, opq: opq, coarseHNSW: coarseHNSW, trainSize: trainSize, seed: seed)
-            index = try IVFPQIndex(metric: metric, vectors: file.matrix, ids: ids, configuration: configuration, threads: threads,
-                                   progress: Terminal.progress("training and adding \(spec)"))
+        case .flat: label = "indexing"
+        case .hnsw: label = "building \(spec)"
+        case .ivfpq: label = "training and adding \(spec)"
         }
+        let index = try spec.build(metric: metric, vectors: file.matrix, ids: ids, efConstruction: efConstruction,
+                                   trainSize: trainSize, threads: threads, seed: seed, progress: Terminal.progress(label))
         try index.save(to: output)
         print("built \(spec) index: \(index.count) vectors × \(index.dimension), metric \(metric), in \(String(format: "%.2f", watch.seconds)) s (\(threads) thread\(threads == 1 ? "" : "s")) → \(output)")
     }

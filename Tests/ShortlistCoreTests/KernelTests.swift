@@ -276,4 +276,24 @@ final class KernelTests: XCTestCase {
         let rest = data.withUnsafeBufferPointer { sk_crc32c(first, $0.baseAddress! + 5000, data.count - 5000) }
         XCTAssertEqual(rest, whole)
     }
+
+    func testSoftmaxRowMatchesDoublePrecisionAtEveryLevel() {
+        var generator = SeededGenerator(seed: 21)
+        for n in [1, 2, 7, 8, 15, 16, 17, 33, 100, 2048, 2051] {
+            var logits = (0..<n).map { _ in generator.nextGaussian() * 8 }
+            if n > 3 { logits[1] = -.infinity; logits[n - 1] = 85 }   // a masked entry, a large one
+            let mx = logits.map(Double.init).max()!
+            let sum = logits.reduce(0.0) { $0 + exp(Double($1) - mx) }
+            let expected = logits.map { exp(Double($0) - mx) / sum }
+            forEachLevel { level in
+                var row = logits
+                let lse = sk_softmax_row(&row, n)
+                XCTAssertEqual(Double(lse), mx + log(sum), accuracy: 1e-4 * max(1, abs(mx)), "\(level) n=\(n)")
+                for i in 0..<n {
+                    XCTAssertEqual(Double(row[i]), expected[i], accuracy: 1e-6 + 1e-5 * expected[i], "\(level) n=\(n) i=\(i)")
+                }
+                if n > 3 { XCTAssertEqual(row[1], 0, "a masked logit must get exactly zero probability (\(level))") }
+            }
+        }
+    }
 }

@@ -1,0 +1,295 @@
+import Foundation
+import ShortlistCore
+import ShortlistData
+
+/// The model file (`model.slm`) and training checkpoint (`checkpoint.slm`), little-endian:
+///
+///     header (24 bytes): "SLMODEL1" · u32 version · u32 section count · u32 CRC-32C of the
+///                        previous 16 bytes · u32 reserved (0)
+///     sections:          4-byte tag · u64 payload length · u32 CRC-32C of the payload · payload
+///
+/// Sections: `CONF` configuration (key=value text), `SRCE` the data description (key=value
+/// text, optional), `SHAP` user and item counts and side-feature fields, `UIDS` / `IIDS` external
+/// ids (u64), `PARM` every parameter buffer (u32 buffer count, then per buffer u64 count and
+/// f32 values). A checkpoint adds `OPTM` (Adam moments / Adagrad accumulators, same layout,
+/// two arrays per buffer), `TRAN` (epoch, step, generator state, early-stopping state, history)
+/// and `BEST` (the best epoch's parameters, PARM layout). Written atomically.
+public enum ModelFile {
+    static let magic = Array("SLMODEL1".utf8)
+    /// The format version this build writes and the newest it reads.
+    public static let version: UInt32 = 1
+
+    /// A model read back, with the data description it was trained on (if stored).
+    public struct Loaded {
+        public let model: TwoTowerModel
+        public let source: InteractionSource?
+    }
+
+    /// Writes the model's weights (no optimiser state).
+    public static func save(_ model: TwoTowerModel, source: InteractionSource?, to path: String) throws {
+        try write(path: path, sections: modelSections(model, source: source))
+    }
+
+    /// Reads a model file or checkpoint (its current weights).
+    public static func load(path: String) throws -> Loaded {
+        let file = try MappedFile(path: path)
+        let sections = try readSections(file)
+        return try readerErrorsAsCorrupt(path) { try buildModel(sections) }
+    }
+
+    /// Turns a short read inside a section into `corruptModel` naming the file.
+    static func readerErrorsAsCorrupt<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as BinaryReaderError {
+            throw TrainerError.corruptModel("\(path): \(error)")
+        }
+    }
+
+    // MARK: checkpoints
+
+    static func saveCheckpoint(_ trainer: TwoTowerTrainer, source: InteractionSource?, to path: String) throws {
+        let buffers = trainer.model.parameterBuffers
+        var sections = modelSections(trainer.model, source: source)
+        var optimizer = BinaryWriter()
+        optimizer.write(UInt32(buffers.count))
+        for b in buffers {
+            appendFloats(&optimizer, UnsafeBufferPointer(start: b.firstMoment, count: b.count))
+            appendFloats(&optimizer, UnsafeBufferPointer(start: b.secondMoment, count: b.count))
+        }
+        sections.append(("OPTM", optimizer.bytes))
+        var state = BinaryWriter()
+        state.write(UInt64(trainer.epoch))
+        state.write(UInt64(trainer.step))
+        for w in trainer.generator.stateWords { state.write(w) }
+        state.write(trainer.bestRecall.bitPattern)
+        state.write(UInt64(trainer.bestEpoch))
+        state.write(UInt64(trainer.badEpochs))
+        state.write(UInt32(trainer.history.count))
+        for h in trainer.history {
+            state.write(UInt64(h.epoch))
+            for v in [h.loss, h.validRecall20 ?? .nan, h.examplesPerSecond, h.seconds] { state.write(v.bitPattern) }
+        }
+        sections.append(("TRAN", state.bytes))
+        if let best = trainer.bestSnapshot {
+            var w = BinaryWriter()
+            w.write(UInt32(best.count))
+            for values in best { values.withUnsafeBufferPointer { appendFloats(&w, $0) } }
+            sections.append(("BEST", w.bytes))
+        }
+        try write(path: path, sections: sections)
+    }
+
+    /// Restores a trainer from a checkpoint: weights, optimiser state, generator, epoch and
+    /// early-stopping state. `data` must be the same data it was trained on.
+    static func loadCheckpoint(path: String, data: InteractionData) throws -> TwoTowerTrainer {
+        let file = try MappedFile(path: path)
+        let sections = try readSections(file)
+        return try readerErrorsAsCorrupt(path) { try restoreTrainer(sections, data: data) }
+    }
+
+    private static func restoreTrainer(_ sections: [String: UnsafeRawBufferPointer], data: InteractionData) throws -> TwoTowerTrainer {
+        let loaded = try buildModel(sections)
+        let trainer = try TwoTowerTrainer(model: loaded.model, data: data)
+        let buffers = loaded.model.parameterBuffers
+        var optimizer = BinaryReader(try section(sections, "OPTM"))
+        guard Int(try optimizer.readUInt32()) == buffers.count else { throw TrainerError.corruptModel("optimizer state buffer count") }
+        for b in buffers {
+            try readFloats(&optimizer, into: b.firstMoment, count: b.count)
+            try readFloats(&optimizer, into: b.secondMoment, count: b.count)
+        }
+        var state = BinaryReader(try section(sections, "TRAN"))
+        trainer.epoch = Int(try state.readUInt64())
+        trainer.step = Int(try state.readUInt64())
+        guard let generator = SeededGenerator(stateWords: try (0..<4).map { _ in try state.readUInt64() }) else {
+            throw TrainerError.corruptModel("generator state")
+        }
+        trainer.generator = generator
+        trainer.bestRecall = Double(bitPattern: try state.readUInt64())
+        trainer.bestEpoch = Int(try state.readUInt64())
+        trainer.badEpochs = Int(try state.readUInt64())
+        let historyCount = Int(try state.readUInt32())
+        guard historyCount <= 1_000_000 else { throw TrainerError.corruptModel("history length") }
+        trainer.history = try (0..<historyCount).map { _ in
+            let epoch = Int(try state.readUInt64())
+            let v = try (0..<4).map { _ in Double(bitPattern: try state.readUInt64()) }
+            return EpochRecord(epoch: epoch, loss: v[0], validRecall20: v[1].isNaN ? nil : v[1], examplesPerSecond: v[2], seconds: v[3])
+        }
+        if let best = sections["BEST"] {
+            var r = BinaryReader(best)
+            guard Int(try r.readUInt32()) == buffers.count else { throw TrainerError.corruptModel("best weights buffer count") }
+            trainer.bestSnapshot = try buffers.map { b in
+                var values = [Float](repeating: 0, count: b.count)
+                try values.withUnsafeMutableBufferPointer { try readFloats(&r, into: $0.baseAddress!, count: b.count) }
+                return values
+            }
+        }
+        return trainer
+    }
+
+    // MARK: encoding
+
+    private static func modelSections(_ model: TwoTowerModel, source: InteractionSource?) -> [(String, [UInt8])] {
+        var sections: [(String, [UInt8])] = [("CONF", Array(model.configuration.serialized.utf8))]
+        if let source { sections.append(("SRCE", Array(source.serialized.utf8))) }
+        var shape = BinaryWriter()
+        shape.write(UInt64(model.userIds.count))
+        shape.write(UInt64(model.itemIds.count))
+        for fields in [model.userTower.fields, model.itemTower.fields] {
+            shape.write(UInt32(fields.count))
+            for f in fields {
+                shape.write(f.name)
+                shape.write(UInt64(f.vocabularySize))
+                shape.write(UInt64(f.offsets.count))
+                for o in f.offsets { shape.write(UInt64(o)) }
+                shape.write(UInt64(f.indices.count))
+                for i in f.indices { shape.write(i) }
+            }
+        }
+        sections.append(("SHAP", shape.bytes))
+        for (tag, ids) in [("UIDS", model.userIds), ("IIDS", model.itemIds)] {
+            var w = BinaryWriter()
+            for id in ids { w.write(id) }
+            sections.append((tag, w.bytes))
+        }
+        var parameters = BinaryWriter()
+        let buffers = model.parameterBuffers
+        parameters.write(UInt32(buffers.count))
+        for b in buffers { appendFloats(&parameters, UnsafeBufferPointer(start: b.values, count: b.count)) }
+        sections.append(("PARM", parameters.bytes))
+        return sections
+    }
+
+    private static func buildModel(_ sections: [String: UnsafeRawBufferPointer]) throws -> Loaded {
+        guard let configText = String(validating: try section(sections, "CONF"), as: UTF8.self) else {
+            throw TrainerError.corruptModel("configuration is not UTF-8")
+        }
+        let configuration = try TwoTowerConfiguration(serialized: configText)
+        var source: InteractionSource?
+        if let raw = sections["SRCE"] {
+            guard let text = String(validating: raw, as: UTF8.self) else { throw TrainerError.corruptModel("data description is not UTF-8") }
+            source = try InteractionSource(serialized: text)
+        }
+        var shape = BinaryReader(try section(sections, "SHAP"))
+        let userCount = Int(try shape.readUInt64()), itemCount = Int(try shape.readUInt64())
+        guard userCount > 0, itemCount > 0, userCount < 1 << 31, itemCount < 1 << 31 else { throw TrainerError.corruptModel("user or item count") }
+        var fieldLists: [[FeatureField]] = []
+        for entities in [userCount, itemCount] {
+            let count = Int(try shape.readUInt32())
+            guard count <= 64 else { throw TrainerError.corruptModel("feature field count") }
+            var fields: [FeatureField] = []
+            for _ in 0..<count {
+                let name = try shape.readString()
+                let vocabulary = Int(try shape.readUInt64())
+                let offsetCount = Int(try shape.readUInt64())
+                guard offsetCount == entities + 1, vocabulary > 0, vocabulary < 1 << 31 else { throw TrainerError.corruptModel("feature field \(name)") }
+                let offsets = try (0..<offsetCount).map { _ in Int(try shape.readUInt64()) }
+                let indexCount = Int(try shape.readUInt64())
+                try shape.require(indexCount * 4)
+                let indices = try (0..<indexCount).map { _ in try shape.readInt32() }
+                guard offsets.first == 0, offsets.last == indexCount, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }),
+                      indices.allSatisfy({ $0 >= 0 && Int($0) < vocabulary }) else {
+                    throw TrainerError.corruptModel("feature field \(name) is inconsistent")
+                }
+                fields.append(FeatureField(name: name, vocabularySize: vocabulary, offsets: offsets, indices: indices))
+            }
+            fieldLists.append(fields)
+        }
+        let userIds = try readIds(try section(sections, "UIDS"), count: userCount)
+        let itemIds = try readIds(try section(sections, "IIDS"), count: itemCount)
+        let model = try TwoTowerModel(configuration: configuration, userIds: userIds, itemIds: itemIds,
+                                      userFeatures: fieldLists[0], itemFeatures: fieldLists[1])
+        var parameters = BinaryReader(try section(sections, "PARM"))
+        let buffers = model.parameterBuffers
+        guard Int(try parameters.readUInt32()) == buffers.count else { throw TrainerError.corruptModel("parameter buffer count") }
+        for b in buffers { try readFloats(&parameters, into: b.values, count: b.count) }
+        return Loaded(model: model, source: source)
+    }
+
+    private static func readIds(_ raw: UnsafeRawBufferPointer, count: Int) throws -> [UInt64] {
+        guard raw.count == count * 8 else { throw TrainerError.corruptModel("id list length") }
+        var r = BinaryReader(raw)
+        return try (0..<count).map { _ in try r.readUInt64() }
+    }
+
+    private static func appendFloats(_ w: inout BinaryWriter, _ values: UnsafeBufferPointer<Float>) {
+        w.write(UInt64(values.count))
+        w.write(bytes: Array(UnsafeRawBufferPointer(values)))
+    }
+
+    private static func readFloats(_ r: inout BinaryReader, into out: UnsafeMutablePointer<Float>, count: Int) throws {
+        guard Int(try r.readUInt64()) == count else { throw TrainerError.corruptModel("parameter buffer size") }
+        let raw = try r.readBytes(count * 4)
+        UnsafeMutableRawPointer(out).copyMemory(from: raw.baseAddress!, byteCount: count * 4)
+        for i in 0..<count where !out[i].isFinite { throw TrainerError.corruptModel("non-finite parameter") }
+    }
+
+    // MARK: container
+
+    private static func write(path: String, sections: [(String, [UInt8])]) throws {
+        var header = BinaryWriter()
+        header.write(bytes: magic)
+        header.write(version)
+        header.write(UInt32(sections.count))
+        header.write(Checksum.crc32c(header.bytes))
+        header.write(UInt32(0))
+        let writer = try AtomicFileWriter(path: path)
+        try writer.write(header.bytes)
+        for (tag, payload) in sections {
+            var s = BinaryWriter()
+            s.write(bytes: Array(tag.utf8))
+            s.write(UInt64(payload.count))
+            s.write(Checksum.crc32c(payload))
+            try writer.write(s.bytes)
+            try writer.write(payload)
+        }
+        try writer.commit()
+    }
+
+    private static func readSections(_ file: MappedFile) throws -> [String: UnsafeRawBufferPointer] {
+        var r = BinaryReader(file.bytes)
+        do {
+            guard file.count >= 24, Array(try r.readBytes(8)) == magic else {
+                throw TrainerError.corruptModel("\(file.path) is not a Shortlist model file")
+            }
+            let version = try r.readUInt32()
+            let count = Int(try r.readUInt32())
+            let crc = try r.readUInt32()
+            guard crc == Checksum.crc32c(UnsafeRawBufferPointer(rebasing: file.bytes[0..<16])) else {
+                throw TrainerError.corruptModel("\(file.path): header checksum mismatch")
+            }
+            guard version <= Self.version else { throw TrainerError.unsupportedVersion(found: version, supported: Self.version) }
+            guard version >= 1 else { throw TrainerError.corruptModel("\(file.path): version \(version)") }
+            _ = try r.readUInt32()
+            var sections: [String: UnsafeRawBufferPointer] = [:]
+            for _ in 0..<count {
+                let tag = String(decoding: try r.readBytes(4), as: UTF8.self)
+                let length = try r.readUInt64()
+                let sum = try r.readUInt32()
+                guard length <= UInt64(r.remaining) else { throw TrainerError.corruptModel("\(file.path): section \(tag) is truncated") }
+                let payload = try r.readBytes(Int(length))
+                guard Checksum.crc32c(payload) == sum else { throw TrainerError.corruptModel("\(file.path): section \(tag) checksum mismatch") }
+                sections[tag] = payload
+            }
+            guard r.remaining == 0 else { throw TrainerError.corruptModel("\(file.path): \(r.remaining) bytes after the last section") }
+            return sections
+        } catch let error as BinaryReaderError {
+            throw TrainerError.corruptModel("\(file.path): truncated (\(error))")
+        }
+    }
+
+    private static func section(_ sections: [String: UnsafeRawBufferPointer], _ tag: String) throws -> UnsafeRawBufferPointer {
+        guard let s = sections[tag] else { throw TrainerError.corruptModel("missing section \(tag)") }
+        return s
+    }
+}
+
+extension TwoTowerTrainer {
+    /// Writes everything needed to continue this run exactly (`resume(from:data:)`), atomically.
+    public func saveCheckpoint(to path: String, source: InteractionSource?) throws {
+        try ModelFile.saveCheckpoint(self, source: source, to: path)
+    }
+
+    /// A trainer continuing the run saved at `path`, on the same `data`.
+    public static func resume(from path: String, data: InteractionData) throws -> TwoTowerTrainer {
+        try ModelFile.loadCheckpoint(path: path, data: data)
+    }
+}

@@ -1,0 +1,197 @@
+import ShortlistCore
+import ShortlistData
+
+/// One tower of the two-tower model. For entity row e (a user or an item):
+///
+///     x₀ = idTable[e] + Σ_fields mean(fieldTable[c] for c in the entity's categories of that field)
+///     x_{l+1} = ReLU(x_l·W_l + b_l)      (no ReLU after the last layer)
+///     z = x_L / ‖x_L‖                    (outputDimension, unit length)
+///
+/// With no hidden layers x_L = x₀. Activations live in workspace buffers sized for the largest
+/// batch seen, so a step allocates nothing once warm.
+final class Tower: @unchecked Sendable {
+    let entityCount: Int
+    /// Width of the embeddings (x₀) and of the output.
+    let dimension: Int
+    let idTable: EmbeddingTable
+    let fields: [FeatureField]
+    let fieldTables: [EmbeddingTable]
+    let layers: [DenseLayer]
+
+    private var capacity = 0
+    /// activations[l] = x_l (capacity × width of l); the last is x_L.
+    private var activations: [UnsafeMutablePointer<Float>] = []
+    private var widths: [Int]
+    /// Unit-length outputs z (capacity × dimension).
+    private(set) var output: UnsafeMutablePointer<Float>
+    private var inverseNorms: UnsafeMutablePointer<Float>
+    private var gradientA: UnsafeMutablePointer<Float>
+    private var gradientB: UnsafeMutablePointer<Float>
+    private var rows: [Int32] = []
+
+    /// `hiddenWidths` are the MLP's hidden layers (empty: no MLP); embeddings start N(0, 0.1²).
+    init(entityCount: Int, dimension: Int, hiddenWidths: [Int], fields: [FeatureField],
+         batchCapacity: Int, generator: inout SeededGenerator) {
+        self.entityCount = entityCount
+        self.dimension = dimension
+        self.fields = fields
+        idTable = EmbeddingTable(rows: entityCount, dimension: dimension, batchCapacity: batchCapacity)
+        idTable.parameters.fillGaussian(std: 0.1, generator: &generator)
+        fieldTables = fields.map { f in
+            let t = EmbeddingTable(rows: f.vocabularySize, dimension: dimension, batchCapacity: min(f.vocabularySize, batchCapacity))
+            t.parameters.fillGaussian(std: 0.1, generator: &generator)
+            return t
+        }
+        widths = hiddenWidths.isEmpty ? [dimension] : [dimension] + hiddenWidths + [dimension]
+        var layers: [DenseLayer] = []
+        for l in 0..<(widths.count - 1) {
+            layers.append(DenseLayer(inputWidth: widths[l], outputWidth: widths[l + 1], generator: &generator))
+        }
+        self.layers = layers
+        output = AlignedMemory.allocate(Float.self, count: 1)
+        inverseNorms = AlignedMemory.allocate(Float.self, count: 1)
+        gradientA = AlignedMemory.allocate(Float.self, count: 1)
+        gradientB = AlignedMemory.allocate(Float.self, count: 1)
+    }
+
+    deinit {
+        activations.forEach { AlignedMemory.free($0) }
+        AlignedMemory.free(output)
+        AlignedMemory.free(inverseNorms)
+        AlignedMemory.free(gradientA)
+        AlignedMemory.free(gradientB)
+    }
+
+    /// Every trainable buffer, in the fixed order the model file stores them.
+    var parameterBuffers: [ParameterBuffer] {
+        [idTable.parameters] + fieldTables.map(\.parameters) + layers.flatMap { [$0.weight, $0.bias] }
+    }
+
+    private func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        let newCapacity = max(n, capacity * 2)
+        activations.forEach { AlignedMemory.free($0) }
+        activations = widths.map { AlignedMemory.allocate(Float.self, count: newCapacity * $0, repeating: 0) }
+        let widest = widths.max()!
+        for p in [output, inverseNorms, gradientA, gradientB] { AlignedMemory.free(p) }
+        output = AlignedMemory.allocate(Float.self, count: newCapacity * dimension, repeating: 0)
+        inverseNorms = AlignedMemory.allocate(Float.self, count: newCapacity, repeating: 0)
+        gradientA = AlignedMemory.allocate(Float.self, count: newCapacity * widest, repeating: 0)
+        gradientB = AlignedMemory.allocate(Float.self, count: newCapacity * widest, repeating: 0)
+        capacity = newCapacity
+    }
+
+    /// Computes z for the entity rows `batch`; returns `output` (batch.count × dimension).
+    @discardableResult
+    func forward(_ batch: UnsafeBufferPointer<Int32>) -> UnsafeMutablePointer<Float> {
+        let n = batch.count
+        reserve(n)
+        rows.removeAll(keepingCapacity: true)
+        rows.append(contentsOf: batch)
+        let d = dimension
+        let x0 = activations[0]
+        for (r, e) in batch.enumerated() {
+            let out = x0 + r * d
+            out.update(from: idTable.row(Int(e)), count: d)
+            for (f, field) in fields.enumerated() {
+                let bag = field.indices(of: Int(e))
+                guard !bag.isEmpty else { continue }
+                let w = 1 / Float(bag.count)
+                let table = fieldTables[f]
+                for c in bag {
+                    let src = table.row(Int(c))
+                    for j in 0..<d { out[j] += w * src[j] }
+                }
+            }
+        }
+        for (l, layer) in layers.enumerated() {
+            let y = activations[l + 1]
+            layer.forward(activations[l], count: n, into: y)
+            if l + 1 < layers.count {
+                for j in 0..<(n * layer.outputWidth) where y[j] < 0 { y[j] = 0 }
+            }
+        }
+        let xL = activations[layers.count]
+        for r in 0..<n {
+            let x = xL + r * d, z = output + r * d
+            var sq: Float = 0
+            for j in 0..<d { sq += x[j] * x[j] }
+            let inv = 1 / max(sq.squareRoot(), 1e-12)
+            inverseNorms[r] = inv
+            for j in 0..<d { z[j] = x[j] * inv }
+        }
+        return output
+    }
+
+    /// Back-propagates dL/dz (n × dimension, for the batch of the last `forward`) into the
+    /// layers' dense gradients and the tables' sparse gradients.
+    func backward(_ dz: UnsafePointer<Float>) {
+        let n = rows.count, d = dimension
+        // Through the normalisation: dx = (dz − z·(z·dz)) / ‖x‖.
+        var dx = gradientA
+        for r in 0..<n {
+            let z = output + r * d, g = dz + r * d, out = dx + r * d
+            var dot: Float = 0
+            for j in 0..<d { dot += z[j] * g[j] }
+            let inv = inverseNorms[r]
+            for j in 0..<d { out[j] = (g[j] - z[j] * dot) * inv }
+        }
+        var spare = gradientB
+        for l in stride(from: layers.count - 1, through: 0, by: -1) {
+            let layer = layers[l]
+            if l + 1 < layers.count {
+                let y = activations[l + 1]
+                for j in 0..<(n * layer.outputWidth) where y[j] <= 0 { dx[j] = 0 }
+            }
+            layer.backward(activations[l], dx, count: n, dx: spare)
+            swap(&dx, &spare)
+        }
+        for (r, e) in rows.enumerated() {
+            let g = UnsafePointer(dx + r * d)
+            idTable.gradient.add(row: Int(e), g)
+            for (f, field) in fields.enumerated() {
+                let bag = field.indices(of: Int(e))
+                guard !bag.isEmpty else { continue }
+                let w = 1 / Float(bag.count)
+                for c in bag { fieldTables[f].gradient.add(row: Int(c), g, scale: w) }
+            }
+        }
+    }
+
+    /// Applies and clears every accumulated gradient. `step` counts from 1.
+    func applyGradients(embeddingOptimizer: EmbeddingOptimizer, embedding: AdamHyperparameters,
+                        dense: AdamHyperparameters, step: Int) {
+        idTable.applyGradient(embeddingOptimizer, embedding, step: step)
+        for t in fieldTables { t.applyGradient(embeddingOptimizer, embedding, step: step) }
+        for layer in layers {
+            for p in [layer.weight, layer.bias] {
+                p.adamStep(dense, step: step)
+                p.zeroGradient()
+            }
+        }
+    }
+
+    /// z for every entity, in blocks (entityCount × dimension, row-major).
+    func embedAll(block: Int = 8192) -> [Float] {
+        var all = [Float](repeating: 0, count: entityCount * dimension)
+        var start = 0
+        while start < entityCount {
+            let end = min(entityCount, start + block)
+            let batch = (start..<end).map { Int32($0) }
+            batch.withUnsafeBufferPointer { b in
+                let z = forward(b)
+                all.withUnsafeMutableBufferPointer { out in
+                    (out.baseAddress! + start * dimension).update(from: z, count: (end - start) * dimension)
+                }
+            }
+            start = end
+        }
+        return all
+    }
+
+    /// z for one entity row given explicitly (for serving).
+    func embed(row: Int) -> [Float] {
+        let z = [Int32(row)].withUnsafeBufferPointer { forward($0) }
+        return Array(UnsafeBufferPointer(start: z, count: dimension))
+    }
+}

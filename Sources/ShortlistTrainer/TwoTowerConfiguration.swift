@@ -1,0 +1,97 @@
+import ShortlistCore
+
+/// Hyperparameters of the two-tower model and of its training. Every field has a default that
+/// works on the shipped and benchmark data sets.
+public struct TwoTowerConfiguration: Sendable, Equatable {
+    /// Width of the id and feature embeddings and of each tower's output. Default 64.
+    public var dimension = 64
+    /// Hidden layer widths of each tower's MLP (ReLU between layers); empty means the towers are
+    /// embeddings only. Default none.
+    public var hiddenWidths: [Int] = []
+    /// Softmax temperature τ (logits are cos/τ): lower sharpens the distinction between the
+    /// positive and near negatives. Default 0.1. With `learnTemperature` it is the starting value.
+    public var temperature: Float = 0.1
+    /// Learn τ (clamped to [0.01, 1]) with the dense optimiser. Default false.
+    public var learnTemperature = false
+    /// Adam's learning rate for embedding tables (lazy Adam) and dense layers. Default 5e-3.
+    /// Row-wise Adagrad wants larger (about 0.05).
+    public var learningRate: Float = 5e-3
+    /// How embedding rows are updated. Default lazy Adam.
+    public var embeddingOptimizer: EmbeddingOptimizer = .adam
+    /// Training pairs per step; also the number of in-batch negatives per pair (batch − 1).
+    /// Default 2048.
+    public var batchSize = 2048
+    /// Extra items drawn uniformly per step and shared by every row as negatives (mixed negative
+    /// sampling, Yang et al. 2020); helps the long tail that in-batch sampling rarely shows.
+    /// Default 0.
+    public var uniformNegatives = 0
+    /// Subtract the log of each item's sampling probability from its logits (Yi et al. 2019).
+    /// Default true.
+    public var logQCorrection = true
+    /// Maximum passes over the training pairs. Default 25.
+    public var epochs = 25
+    /// Stop after this many epochs without a better validation Recall@20 (0: never). Default 3.
+    public var patience = 3
+    /// Seed of initialisation, shuffling and negative sampling. Default `SeededGenerator.defaultSeed`.
+    public var seed: UInt64 = SeededGenerator.defaultSeed
+    /// Threads for the row-parallel parts and BLAS. Default every core. With 1, a run is
+    /// bit-for-bit reproducible.
+    public var threads = Parallel.availableCores
+
+    public init() {}
+
+    /// Checks ranges; returns the first problem.
+    public func validate() throws {
+        func check(_ ok: Bool, _ reason: String) throws { if !ok { throw TrainerError.badConfiguration(reason) } }
+        try check((1...4096).contains(dimension), "dimension must be in 1...4096")
+        try check(hiddenWidths.allSatisfy { (1...16384).contains($0) } && hiddenWidths.count <= 8, "hidden widths must be in 1...16384, at most 8 layers")
+        try check(temperature.isFinite && temperature >= 0.01 && temperature <= 1, "temperature must be in [0.01, 1]")
+        try check(learningRate.isFinite && learningRate > 0 && learningRate <= 10, "learning rate must be in (0, 10]")
+        try check((2...65536).contains(batchSize), "batch size must be in 2...65536")
+        try check((0...65536).contains(uniformNegatives), "uniform negatives must be in 0...65536")
+        try check((1...100_000).contains(epochs), "epochs must be in 1...100000")
+        try check(patience >= 0, "patience must be ≥ 0")
+        try check((1...1024).contains(threads), "threads must be in 1...1024")
+    }
+
+    /// `key=value` lines, the form stored in model files.
+    var serialized: String {
+        ["dimension=\(dimension)", "hidden=\(hiddenWidths.map(String.init).joined(separator: ","))",
+         "temperature=\(temperature)", "learn_temperature=\(learnTemperature)", "learning_rate=\(learningRate)",
+         "embedding_optimizer=\(embeddingOptimizer.rawValue)", "batch=\(batchSize)",
+         "uniform_negatives=\(uniformNegatives)", "logq=\(logQCorrection)", "epochs=\(epochs)",
+         "patience=\(patience)", "seed=\(seed)", "threads=\(threads)"].joined(separator: "\n") + "\n"
+    }
+
+    init(serialized text: String) throws {
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { throw TrainerError.corruptModel("configuration line '\(line.prefix(40))'") }
+            values[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        func parse<T: LosslessStringConvertible>(_ key: String) throws -> T {
+            guard let raw = values[key], let v = T(raw) else { throw TrainerError.corruptModel("configuration key \(key)") }
+            return v
+        }
+        self.init()
+        dimension = try parse("dimension")
+        let hidden = values["hidden"] ?? ""
+        hiddenWidths = try hidden.split(separator: ",").map {
+            guard let w = Int($0) else { throw TrainerError.corruptModel("configuration key hidden") }
+            return w
+        }
+        temperature = try parse("temperature")
+        learnTemperature = try parse("learn_temperature")
+        learningRate = try parse("learning_rate")
+        let optimizerName: String = try parse("embedding_optimizer")
+        guard let optimizer = EmbeddingOptimizer(rawValue: optimizerName) else { throw TrainerError.corruptModel("embedding optimizer \(optimizerName)") }
+        embeddingOptimizer = optimizer
+        batchSize = try parse("batch")
+        uniformNegatives = try parse("uniform_negatives")
+        logQCorrection = try parse("logq")
+        epochs = try parse("epochs")
+        patience = try parse("patience")
+        seed = try parse("seed")
+        threads = try parse("threads")
+    }
+}

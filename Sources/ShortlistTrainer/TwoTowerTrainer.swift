@@ -1,0 +1,199 @@
+import Foundation
+import ShortlistCore
+import ShortlistData
+
+/// What one epoch did.
+public struct EpochRecord: Sendable, Equatable {
+    /// 1-based epoch number.
+    public var epoch: Int
+    /// Mean training loss over the epoch's steps.
+    public var loss: Double
+    /// Validation Recall@20 after the epoch (nil without a validation split).
+    public var validRecall20: Double?
+    /// Training pairs per second of training time (evaluation excluded).
+    public var examplesPerSecond: Double
+    /// Seconds spent training (evaluation excluded).
+    public var seconds: Double
+}
+
+/// Trains a `TwoTowerModel` on the training split of `InteractionData` with in-batch sampled
+/// softmax (`SampledSoftmaxLoss`): each epoch is one pass over the shuffled unique (user, item)
+/// training pairs in batches of `batchSize` (the last one smaller). After each epoch the model is
+/// scored on the validation split (Recall@20, train items masked); training stops after
+/// `patience` epochs without improvement and the best epoch's weights are kept.
+///
+/// With `threads == 1` and a fixed seed, a run, and a run stopped and resumed from a
+/// checkpoint, produce bit-identical weights.
+public final class TwoTowerTrainer: @unchecked Sendable {
+    public let model: TwoTowerModel
+    public let data: InteractionData
+    var configuration: TwoTowerConfiguration { model.configuration }
+
+    // Training state (all of it is checkpointed).
+    var generator: SeededGenerator
+    /// Epochs completed.
+    public internal(set) var epoch = 0
+    /// Optimiser steps taken.
+    var step = 0
+    var bestRecall = -1.0
+    public internal(set) var bestEpoch = 0
+    var badEpochs = 0
+    public internal(set) var history: [EpochRecord] = []
+    /// Parameter values of the best epoch so far (file order); nil without a validation split
+    /// (the last epoch is then kept).
+    var bestSnapshot: [[Float]]?
+
+    private let pairUsers: [Int32]
+    private let pairItems: [Int32]
+    private let logFrequency: [Float]
+    private let loss = SampledSoftmaxLoss()
+
+    public init(model: TwoTowerModel, data: InteractionData) throws {
+        guard model.userIds == data.userIds, model.itemIds == data.itemIds else {
+            throw TrainerError.dataMismatch("the model was made for other users or items")
+        }
+        self.model = model
+        self.data = data
+        generator = SeededGenerator(seed: model.configuration.seed &+ 1)
+        var users: [Int32] = [], items: [Int32] = []
+        users.reserveCapacity(data.train.count)
+        items.reserveCapacity(data.train.count)
+        for u in 0..<data.userCount {
+            for i in data.train.items(of: u) { users.append(Int32(u)); items.append(i) }
+        }
+        pairUsers = users
+        pairItems = items
+        let counts = data.train.itemFrequencies(itemCount: data.itemCount)
+        let total = Double(data.train.count)
+        logFrequency = counts.map { Float(Double(max($0, 1)) / total) }
+    }
+
+    /// Whether training has ended (epoch limit reached or early stopping triggered).
+    public var isFinished: Bool {
+        epoch >= configuration.epochs || (configuration.patience > 0 && badEpochs >= configuration.patience)
+    }
+
+    /// Runs one epoch of training and its validation. `progress(done, total)` is called with
+    /// training pairs done.
+    @discardableResult
+    public func trainEpoch(progress: ((Int, Int, Double) -> Void)? = nil) -> EpochRecord {
+        let c = configuration
+        BLAS.runtime.setThreads(c.threads)
+        var order = Array(0..<Int32(pairUsers.count))
+        order.shuffle(using: &generator)
+        let start = DispatchTime.now().uptimeNanoseconds
+        var lossSum = 0.0, steps = 0
+        var batchUsers: [Int32] = [], columnItems: [Int32] = []
+        var corrections: [Float] = []
+        let d = c.dimension
+        let capacity = c.batchSize + c.uniformNegatives
+        var userGradient = [Float](repeating: 0, count: c.batchSize * d)
+        var itemGradient = [Float](repeating: 0, count: capacity * d)
+        var offset = 0
+        while offset < order.count {
+            let end = min(order.count, offset + c.batchSize)
+            batchUsers.removeAll(keepingCapacity: true)
+            columnItems.removeAll(keepingCapacity: true)
+            for p in order[offset..<end] {
+                batchUsers.append(pairUsers[Int(p)])
+                columnItems.append(pairItems[Int(p)])
+            }
+            for _ in 0..<c.uniformNegatives {
+                columnItems.append(Int32(truncatingIfNeeded: Int(generator.next() % UInt64(data.itemCount))))
+            }
+            let stepLoss = trainStep(users: batchUsers, columnItems: columnItems, corrections: &corrections,
+                                     userGradient: &userGradient, itemGradient: &itemGradient)
+            lossSum += Double(stepLoss)
+            steps += 1
+            offset = end
+            progress?(offset, order.count, lossSum / Double(steps))
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        epoch += 1
+        var record = EpochRecord(epoch: epoch, loss: lossSum / Double(max(steps, 1)), validRecall20: nil,
+                                 examplesPerSecond: Double(order.count) / max(seconds, 1e-9), seconds: seconds)
+        if data.valid.count > 0, let metrics = try? evaluate(target: data.valid, mask: data.train) {
+            let recall = metrics.value("recall@20") ?? 0
+            record.validRecall20 = recall
+            if recall > bestRecall {
+                bestRecall = recall
+                bestEpoch = epoch
+                badEpochs = 0
+                bestSnapshot = model.parameterBuffers.map(\.valueArray)
+            } else {
+                badEpochs += 1
+            }
+        } else {
+            bestEpoch = epoch
+            bestSnapshot = nil
+        }
+        history.append(record)
+        return record
+    }
+
+    /// One optimiser step on a batch; returns its loss.
+    func trainStep(users: [Int32], columnItems: [Int32], corrections: inout [Float],
+                   userGradient: inout [Float], itemGradient: inout [Float]) -> Float {
+        let c = configuration
+        let b = users.count, columns = columnItems.count, d = c.dimension
+        let zu = users.withUnsafeBufferPointer { model.userTower.forward($0) }
+        let zi = columnItems.withUnsafeBufferPointer { model.itemTower.forward($0) }
+        var useCorrections = false
+        if c.logQCorrection {
+            useCorrections = true
+            corrections.removeAll(keepingCapacity: true)
+            let uniform = Float(c.uniformNegatives) / Float(data.itemCount)
+            for item in columnItems { corrections.append(log(Float(b) * logFrequency[Int(item)] + uniform)) }
+        }
+        let scale = exp(model.logScale.values[0])
+        let result = columnItems.withUnsafeBufferPointer { itemsBuffer in
+            corrections.withUnsafeBufferPointer { corr in
+                userGradient.withUnsafeMutableBufferPointer { ug in
+                    itemGradient.withUnsafeMutableBufferPointer { ig in
+                        loss.compute(users: zu, rowCount: b, items: zi, columnCount: columns, dimension: d,
+                                     columnItems: itemsBuffer, corrections: useCorrections ? corr.baseAddress : nil,
+                                     scale: scale, userGradient: ug.baseAddress!, itemGradient: ig.baseAddress!,
+                                     threads: c.threads)
+                    }
+                }
+            }
+        }
+        userGradient.withUnsafeBufferPointer { model.userTower.backward($0.baseAddress!) }
+        itemGradient.withUnsafeBufferPointer { model.itemTower.backward($0.baseAddress!) }
+        step += 1
+        let embeddingHyper = AdamHyperparameters(learningRate: c.learningRate)
+        model.userTower.applyGradients(embeddingOptimizer: c.embeddingOptimizer, embedding: embeddingHyper, dense: embeddingHyper, step: step)
+        model.itemTower.applyGradients(embeddingOptimizer: c.embeddingOptimizer, embedding: embeddingHyper, dense: embeddingHyper, step: step)
+        if c.learnTemperature {
+            model.logScale.gradient[0] = result.logScaleGradient
+            model.logScale.adamStep(embeddingHyper, step: step)
+            model.logScale.values[0] = min(max(model.logScale.values[0], 0), log(100))
+        }
+        return result.loss
+    }
+
+    /// Full-ranking metrics of the current weights on `target`, with `mask` removed.
+    public func evaluate(target: InteractionMatrix, mask: InteractionMatrix?) throws -> RankingMetrics {
+        let users = try model.userEmbeddings(), items = try model.itemEmbeddings()
+        return RankingEvaluator.evaluate(users: users, items: items, target: target, mask: mask, threads: configuration.threads)
+    }
+
+    /// Puts the best epoch's weights back into the model (after training stops).
+    public func restoreBest() {
+        guard let snapshot = bestSnapshot else { return }
+        for (buffer, values) in zip(model.parameterBuffers, snapshot) {
+            values.withUnsafeBufferPointer { buffer.values.update(from: $0.baseAddress!, count: buffer.count) }
+        }
+        bestSnapshot = nil
+    }
+
+    /// Trains until finished, calling `onEpoch` after each epoch (e.g. to log and checkpoint),
+    /// then restores the best weights.
+    public func run(progress: ((Int, Int, Double) -> Void)? = nil, onEpoch: ((EpochRecord) throws -> Void)? = nil) rethrows {
+        while !isFinished {
+            let record = trainEpoch(progress: progress)
+            try onEpoch?(record)
+        }
+        restoreBest()
+    }
+}

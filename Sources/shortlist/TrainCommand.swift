@@ -1,0 +1,211 @@
+import ArgumentParser
+import Foundation
+import ShortlistCore
+import ShortlistData
+import ShortlistIndex
+import ShortlistTrainer
+
+/// Options that say where interactions come from and how they are split (train and evaluate).
+struct DataOptions: ParsableArguments {
+    @Option(help: "Interaction data: a folder (lightgcn, movielens, pairs with train.txt …) or a file (pairs, csv).")
+    var data: String
+
+    @Option(help: "Layout: lightgcn, pairs, movielens or csv.")
+    var format: String = "lightgcn"
+
+    @Option(name: .customLong("min-rating"), help: "movielens / csv with --rating-column: ratings at or above this are positives.")
+    var minRating: Double = 4
+
+    @Option(name: .customLong("valid-fraction"), help: "Single-file data: share of each user's items held out for validation.")
+    var validFraction: Double = 0.1
+
+    @Option(name: .customLong("test-fraction"), help: "Single-file data: share held out for test.")
+    var testFraction: Double = 0.1
+
+    @Option(name: .customLong("split-by"), help: "Single-file data: 'random' (seeded, per user) or 'time' (each user's latest are held out).")
+    var splitBy: String = "random"
+
+    @Option(name: .customLong("split-seed"), help: "Seed of the random split.")
+    var splitSeed: UInt64 = SeededGenerator.defaultSeed
+
+    @Option(name: .customLong("user-column"), help: "csv: column of user ids.")
+    var userColumn: String = "user"
+
+    @Option(name: .customLong("item-column"), help: "csv: column of item ids.")
+    var itemColumn: String = "item"
+
+    @Option(name: .customLong("rating-column"), help: "csv: column of ratings (rows below --min-rating are dropped).")
+    var ratingColumn: String?
+
+    @Option(name: .customLong("time-column"), help: "csv: column of timestamps (for --split-by time).")
+    var timeColumn: String?
+
+    @Flag(name: .customLong("no-genres"), help: "movielens: do not use item genres.")
+    var noGenres = false
+
+    @Flag(name: .customLong("no-titles"), help: "movielens: do not use title tokens.")
+    var noTitles = false
+
+    @Flag(name: .customLong("no-user-features"), help: "movielens: do not use age, gender, occupation.")
+    var noUserFeatures = false
+
+    @Option(name: .customLong("text-buckets"), help: "Hash buckets for title tokens.")
+    var textBuckets: Int = 4096
+
+    func source() throws -> InteractionSource {
+        guard let format = InteractionFormat(rawValue: format) else {
+            throw ValidationError("unknown format '\(self.format)'; use \(InteractionFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard splitBy == "random" || splitBy == "time" else { throw ValidationError("--split-by is 'random' or 'time'") }
+        var s = InteractionSource(format: format, path: data)
+        s.minRating = minRating
+        s.validFraction = validFraction
+        s.testFraction = testFraction
+        s.splitByTime = splitBy == "time"
+        s.splitSeed = splitSeed
+        s.userColumn = userColumn
+        s.itemColumn = itemColumn
+        s.ratingColumn = ratingColumn
+        s.timeColumn = timeColumn
+        s.useGenres = !noGenres
+        s.useTitles = !noTitles
+        s.useUserFeatures = !noUserFeatures
+        s.textBuckets = textBuckets
+        return s
+    }
+}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a two-tower model on interactions and export user and item embeddings.",
+        discussion: """
+        Writes into --output: model.slm (both towers; the server embeds users with it),
+        item_embeddings.npy/.fvecs + item_ids.txt, user_embeddings.npy/.fvecs + user_ids.txt,
+        and checkpoint.slm after every epoch (--resume continues from it).
+
+        Examples:
+          shortlist train --data ../shared/data/interactions/gowalla --format lightgcn --output index-data/gowalla
+          shortlist train --data index-data/ml-latest-small --format movielens --output index-data/movielens --build-index Flat
+          shortlist train --data ratings.csv --format csv --user-column userId --item-column movieId --rating-column rating --output m
+        """
+    )
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(help: "Model folder to write.")
+    var output: String
+
+    @Option(name: .customLong("dim"), help: "Embedding and output width.")
+    var dimension: Int = 64
+
+    @Option(help: "Hidden layer widths of each tower's MLP, comma separated (e.g. 128); none by default.")
+    var hidden: String = ""
+
+    @Option(help: "Maximum epochs.")
+    var epochs: Int = 25
+
+    @Option(help: "Training pairs per step (and in-batch negatives).")
+    var batch: Int = 2048
+
+    @Option(help: "Softmax temperature τ.")
+    var temperature: Float = 0.1
+
+    @Flag(name: .customLong("learn-temperature"), help: "Learn τ, starting at --temperature.")
+    var learnTemperature = false
+
+    @Option(name: .customLong("lr"), help: "Learning rate.")
+    var learningRate: Float = 5e-3
+
+    @Option(help: "Embedding optimiser: adam (lazy, sparse rows) or adagrad (row-wise).")
+    var optimizer: String = "adam"
+
+    @Option(help: "Extra uniformly sampled negatives per step (mixed negative sampling).")
+    var negatives: Int = 0
+
+    @Flag(name: .customLong("no-logq"), help: "Disable the log-Q correction.")
+    var noLogQ = false
+
+    @Option(help: "Stop after this many epochs without better validation Recall@20 (0: never).")
+    var patience: Int = 3
+
+    @Option(help: "Seed of initialisation, shuffling and sampling.")
+    var seed: UInt64 = SeededGenerator.defaultSeed
+
+    @Option(help: "Threads (default every core; 1 is bit-for-bit reproducible).")
+    var threads: Int?
+
+    @Flag(help: "Continue from --output/checkpoint.slm.")
+    var resume = false
+
+    @Option(name: .customLong("build-index"), help: "Also build an index of the item embeddings with this spec (cosine), e.g. HNSW16.")
+    var buildIndex: String?
+
+    @Option(name: .customLong("index-output"), help: "Where --build-index writes (default <output>/items.idx).")
+    var indexOutput: String?
+
+    func run() throws {
+        Runtime.prepare()
+        let watch = Stopwatch()
+        var config = TwoTowerConfiguration()
+        config.dimension = dimension
+        config.hiddenWidths = try hidden.split(separator: ",").map {
+            guard let w = Int($0.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--hidden takes widths like 128 or 256,128") }
+            return w
+        }
+        config.epochs = epochs
+        config.batchSize = batch
+        config.temperature = temperature
+        config.learnTemperature = learnTemperature
+        config.learningRate = learningRate
+        guard let optimizer = EmbeddingOptimizer(rawValue: optimizer) else { throw ValidationError("--optimizer is adam or adagrad") }
+        config.embeddingOptimizer = optimizer
+        config.uniformNegatives = negatives
+        config.logQCorrection = !noLogQ
+        config.patience = patience
+        config.seed = seed
+        config.threads = Runtime.threads(threads)
+        try config.validate()
+        let spec = try buildIndex.map { try IndexSpec(parsing: $0) }
+
+        let source = try dataOptions.source()
+        let data = try InteractionData.read(source)
+        print("data: \(data.summary) (read in \(String(format: "%.1f", watch.seconds)) s)")
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let checkpoint = (output as NSString).appendingPathComponent("checkpoint.slm")
+        let trainer: TwoTowerTrainer
+        if resume {
+            guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("--resume: \(checkpoint) does not exist") }
+            trainer = try TwoTowerTrainer.resume(from: checkpoint, data: data)
+            print("resumed from \(checkpoint) after epoch \(trainer.epoch)")
+        } else {
+            trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: config, data: data), data: data)
+        }
+        let model = trainer.model
+        print("model: dimension \(model.dimension), hidden [\(model.configuration.hiddenWidths.map(String.init).joined(separator: ","))], \(model.parameterCount) parameters, batch \(model.configuration.batchSize), τ \(model.temperature), \(model.configuration.threads) thread(s)")
+        let bar = Terminal.progress("epoch")
+        try trainer.run(progress: bar.map { bar in { done, total, _ in bar(done, total) } }) { record in
+            let valid = record.validRecall20.map { String(format: "valid recall@20 %.4f", $0) } ?? "no valid split"
+            print(String(format: "epoch %3d  loss %.4f  %@  %.0f examples/s  %.1f s", record.epoch, record.loss, valid,
+                         record.examplesPerSecond, record.seconds))
+            try trainer.saveCheckpoint(to: checkpoint, source: source)
+        }
+        print("best epoch \(trainer.bestEpoch) of \(trainer.epoch); τ \(model.temperature)")
+        try ModelFile.save(model, source: source, to: (output as NSString).appendingPathComponent("model.slm"))
+        let items = try model.itemEmbeddings(), users = try model.userEmbeddings()
+        for (name, matrix, ids) in [("item", items, model.itemIds), ("user", users, model.userIds)] {
+            for ext in ["npy", "fvecs"] {
+                try VectorFile.write(matrix, to: (output as NSString).appendingPathComponent("\(name)_embeddings.\(ext)"))
+            }
+            try IdFile.write(ids, to: (output as NSString).appendingPathComponent("\(name)_ids.txt"))
+        }
+        print("wrote \(output)/model.slm, item_embeddings.npy (\(items.count) × \(items.dimension)), user_embeddings.npy (\(users.count) × \(users.dimension)) and their ids")
+        if let spec {
+            let path = indexOutput ?? (output as NSString).appendingPathComponent("items.idx")
+            let index = try spec.build(metric: .cosine, vectors: items, ids: model.itemIds, threads: config.threads, seed: seed)
+            try index.save(to: path)
+            print("built \(spec) index over \(index.count) items (cosine) → \(path)")
+        }
+        print(String(format: "done in %.1f s; evaluate with: shortlist evaluate --model %@ --split test", watch.seconds, output))
+    }
+}

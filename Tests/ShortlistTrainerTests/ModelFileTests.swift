@@ -1,0 +1,91 @@
+import ShortlistCore
+import ShortlistData
+import ShortlistTestSupport
+@testable import ShortlistTrainer
+import XCTest
+
+final class ModelFileTests: XCTestCase {
+    private func trainedModel() throws -> (TwoTowerModel, InteractionSource) {
+        let data = TrainerFixtures.groupedInteractions(withFeatures: true)
+        var c = TwoTowerConfiguration()
+        c.dimension = 8
+        c.hiddenWidths = [12]
+        c.batchSize = 32
+        c.epochs = 2
+        c.threads = 1
+        let trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: c, data: data), data: data)
+        trainer.run()
+        var source = InteractionSource(format: .movielens, path: "/data/ml")
+        source.minRating = 3.5
+        source.ratingColumn = "rating"
+        return (trainer.model, source)
+    }
+
+    func testRoundTripKeepsWeightsIdsFeaturesAndSource() throws {
+        let (model, source) = try trainedModel()
+        let dir = TemporaryDirectory()
+        try ModelFile.save(model, source: source, to: dir.file("model.slm"))
+        let loaded = try ModelFile.load(path: dir.file("model.slm"))
+        XCTAssertEqual(loaded.source, source)
+        XCTAssertEqual(loaded.model.configuration, model.configuration)
+        XCTAssertEqual(loaded.model.userIds, model.userIds)
+        XCTAssertEqual(loaded.model.itemIds, model.itemIds)
+        XCTAssertEqual(loaded.model.userTower.fields, model.userTower.fields)
+        XCTAssertEqual(loaded.model.itemTower.fields, model.itemTower.fields)
+        XCTAssertEqual(try loaded.model.itemEmbeddings().flatArray(), try model.itemEmbeddings().flatArray())
+        XCTAssertEqual(try loaded.model.embedUser(id: 50), try model.embedUser(id: 50))
+    }
+
+    func testCorruptedTruncatedAndNewerFilesAreRefused() throws {
+        let (model, _) = try trainedModel()
+        let dir = TemporaryDirectory()
+        try ModelFile.save(model, source: nil, to: dir.file("model.slm"))
+        let good = dir.read("model.slm")
+        XCTAssertNil(try ModelFile.load(path: dir.file("model.slm")).source)
+
+        var flipped = good
+        flipped[good.count / 2] ^= 0x40
+        _ = dir.write("flipped.slm", flipped)
+        XCTAssertThrowsError(try ModelFile.load(path: dir.file("flipped.slm"))) { error in
+            guard case .corruptModel(let reason) = error as? TrainerError else { return XCTFail("\(error)") }
+            XCTAssertTrue(reason.contains("checksum"), reason)
+        }
+        for cut in [0, 10, 30, good.count / 3, good.count - 1] {
+            _ = dir.write("cut.slm", Array(good[0..<cut]))
+            XCTAssertThrowsError(try ModelFile.load(path: dir.file("cut.slm")), "cut at \(cut)") { error in
+                guard case .corruptModel = error as? TrainerError else { return XCTFail("cut \(cut): \(error)") }
+            }
+        }
+        _ = dir.write("index.slm", Array("SLINDEX1".utf8) + good[8...])
+        XCTAssertThrowsError(try ModelFile.load(path: dir.file("index.slm")))
+
+        var newer = good
+        newer[8] = 2   // version 2, with the header checksum recomputed
+        let crc = Checksum.crc32c(Array(newer[0..<16]))
+        for j in 0..<4 { newer[16 + j] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(j))) }
+        _ = dir.write("newer.slm", newer)
+        XCTAssertThrowsError(try ModelFile.load(path: dir.file("newer.slm"))) {
+            XCTAssertEqual($0 as? TrainerError, .unsupportedVersion(found: 2, supported: 1))
+        }
+        XCTAssertThrowsError(try ModelFile.load(path: dir.file("missing.slm")))
+    }
+
+    func testCheckpointOfOtherDataIsRefused() throws {
+        let data = TrainerFixtures.groupedInteractions()
+        var c = TwoTowerConfiguration()
+        c.dimension = 4
+        c.batchSize = 16
+        c.threads = 1
+        let trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: c, data: data), data: data)
+        trainer.trainEpoch()
+        let dir = TemporaryDirectory()
+        try trainer.saveCheckpoint(to: dir.file("c.slm"), source: nil)
+        let other = TrainerFixtures.groupedInteractions(users: 100)
+        XCTAssertThrowsError(try TwoTowerTrainer.resume(from: dir.file("c.slm"), data: other)) {
+            guard case .dataMismatch = $0 as? TrainerError else { return XCTFail("\($0)") }
+        }
+        // A plain model file is not a checkpoint.
+        try ModelFile.save(trainer.model, source: nil, to: dir.file("m.slm"))
+        XCTAssertThrowsError(try TwoTowerTrainer.resume(from: dir.file("m.slm"), data: data))
+    }
+}
