@@ -90,17 +90,21 @@ final class Tower: @unchecked Sendable {
         rows.append(contentsOf: batch)
         let d = dimension
         let x0 = activations[0]
-        for (r, e) in batch.enumerated() {
-            let out = x0 + r * d
-            out.update(from: idTable.row(Int(e)), count: d)
-            for (f, field) in fields.enumerated() {
-                let bag = field.indices(of: Int(e))
-                guard !bag.isEmpty else { continue }
-                let w = 1 / Float(bag.count)
-                let table = fieldTables[f]
-                for c in bag {
-                    let src = table.row(Int(c))
-                    for j in 0..<d { out[j] += w * src[j] }
+        for (r, e) in batch.enumerated() { (x0 + r * d).update(from: idTable.row(Int(e)), count: d) }
+        for (f, field) in fields.enumerated() {
+            let table = fieldTables[f].parameters.values
+            field.offsets.withUnsafeBufferPointer { offsets in
+                field.indices.withUnsafeBufferPointer { indices in
+                    for (r, e) in batch.enumerated() {
+                        let start = offsets[Int(e)], end = offsets[Int(e) + 1]
+                        guard end > start else { continue }
+                        let w = 1 / Float(end - start)
+                        let out = x0 + r * d
+                        for k in start..<end {
+                            let src = table + Int(indices[k]) * d
+                            for j in 0..<d { out[j] += w * src[j] }
+                        }
+                    }
                 }
             }
         }
@@ -146,14 +150,19 @@ final class Tower: @unchecked Sendable {
             layer.backward(activations[l], dx, count: n, dx: spare)
             swap(&dx, &spare)
         }
-        for (r, e) in rows.enumerated() {
-            let g = UnsafePointer(dx + r * d)
-            idTable.gradient.add(row: Int(e), g)
-            for (f, field) in fields.enumerated() {
-                let bag = field.indices(of: Int(e))
-                guard !bag.isEmpty else { continue }
-                let w = 1 / Float(bag.count)
-                for c in bag { fieldTables[f].gradient.add(row: Int(c), g, scale: w) }
+        let gradient = UnsafePointer(dx)
+        for (r, e) in rows.enumerated() { idTable.gradient.add(row: Int(e), gradient + r * d) }
+        for (f, field) in fields.enumerated() {
+            let sparse = fieldTables[f].gradient
+            field.offsets.withUnsafeBufferPointer { offsets in
+                field.indices.withUnsafeBufferPointer { indices in
+                    for (r, e) in rows.enumerated() {
+                        let start = offsets[Int(e)], end = offsets[Int(e) + 1]
+                        guard end > start else { continue }
+                        let w = 1 / Float(end - start)
+                        for k in start..<end { sparse.add(row: Int(indices[k]), gradient + r * d, scale: w) }
+                    }
+                }
             }
         }
     }

@@ -28,6 +28,10 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     /// Subtract the log of each item's sampling probability from its logits (Yi et al. 2019).
     /// Default true.
     public var logQCorrection = true
+    /// Give the user tower the user's training items as a feature: the mean of a second item
+    /// embedding table over them (as YouTube's candidate generator pools watch history). Users
+    /// then share what they learn through their items. Default false.
+    public var userHistory = false
     /// Maximum passes over the training pairs. Default 25.
     public var epochs = 25
     /// Stop after this many epochs without a better validation Recall@20 (0: never). Default 3.
@@ -59,7 +63,7 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
         ["dimension=\(dimension)", "hidden=\(hiddenWidths.map(String.init).joined(separator: ","))",
          "temperature=\(temperature)", "learn_temperature=\(learnTemperature)", "learning_rate=\(learningRate)",
          "embedding_optimizer=\(embeddingOptimizer.rawValue)", "batch=\(batchSize)",
-         "uniform_negatives=\(uniformNegatives)", "logq=\(logQCorrection)", "epochs=\(epochs)",
+         "uniform_negatives=\(uniformNegatives)", "logq=\(logQCorrection)", "user_history=\(userHistory)", "epochs=\(epochs)",
          "patience=\(patience)", "seed=\(seed)", "threads=\(threads)"].joined(separator: "\n") + "\n"
     }
 
@@ -89,6 +93,7 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
         batchSize = try parse("batch")
         uniformNegatives = try parse("uniform_negatives")
         logQCorrection = try parse("logq")
+        userHistory = try parse("user_history")
         epochs = try parse("epochs")
         patience = try parse("patience")
         seed = try parse("seed")

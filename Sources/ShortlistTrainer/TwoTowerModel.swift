@@ -20,8 +20,13 @@ public final class TwoTowerModel: @unchecked Sendable {
 
     /// A freshly initialised model for the users, items and side features of `data`.
     public convenience init(configuration: TwoTowerConfiguration, data: InteractionData) throws {
+        var userFeatures = data.userFeatures
+        if configuration.userHistory {
+            userFeatures.append(FeatureField(name: "history", vocabularySize: data.itemCount,
+                                             offsets: data.train.offsets, indices: data.train.columns))
+        }
         try self.init(configuration: configuration, userIds: data.userIds, itemIds: data.itemIds,
-                      userFeatures: data.userFeatures, itemFeatures: data.itemFeatures)
+                      userFeatures: userFeatures, itemFeatures: data.itemFeatures)
     }
 
     init(configuration: TwoTowerConfiguration, userIds: [UInt64], itemIds: [UInt64],

@@ -126,6 +126,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("no-logq"), help: "Disable the log-Q correction.")
     var noLogQ = false
 
+    @Flag(name: .customLong("user-history"), help: "Feed each user's training items to the user tower (mean of an item-history embedding).")
+    var userHistory = false
+
     @Option(help: "Stop after this many epochs without better validation Recall@20 (0: never).")
     var patience: Int = 3
 
@@ -163,6 +166,7 @@ struct TrainCommand: ParsableCommand {
         config.uniformNegatives = negatives
         config.logQCorrection = !noLogQ
         config.patience = patience
+        config.userHistory = userHistory
         config.seed = seed
         config.threads = Runtime.threads(threads)
         try config.validate()
@@ -188,6 +192,7 @@ struct TrainCommand: ParsableCommand {
             let valid = record.validRecall20.map { String(format: "valid recall@20 %.4f", $0) } ?? "no valid split"
             print(String(format: "epoch %3d  loss %.4f  %@  %.0f examples/s  %.1f s", record.epoch, record.loss, valid,
                          record.examplesPerSecond, record.seconds))
+            fflush(stdout)
             try trainer.saveCheckpoint(to: checkpoint, source: source)
         }
         print("best epoch \(trainer.bestEpoch) of \(trainer.epoch); τ \(model.temperature)")
