@@ -42,10 +42,12 @@ final class SampledSoftmaxLoss: @unchecked Sendable {
     ///   - corrections: per-column log-Q correction (columnCount), or nil.
     ///   - scale: 1/τ.
     ///   - userGradient, itemGradient: receive dLoss/dusers and dLoss/ditems.
+    ///   - columnGradient: if given, receives dLoss/dlogit summed over rows, per column
+    ///     (columnCount), the gradient of an additive per-column term such as an item bias.
     func compute(users: UnsafePointer<Float>, rowCount: Int, items: UnsafePointer<Float>, columnCount: Int,
                  dimension d: Int, columnItems: UnsafeBufferPointer<Int32>, corrections: UnsafePointer<Float>?,
                  scale: Float, userGradient: UnsafeMutablePointer<Float>, itemGradient: UnsafeMutablePointer<Float>,
-                 threads: Int) -> SampledSoftmaxResult {
+                 columnGradient: UnsafeMutablePointer<Float>? = nil, threads: Int) -> SampledSoftmaxResult {
         let b = rowCount, c = columnCount
         precondition(c >= b && columnItems.count == c)
         if b * c > logitCapacity {
@@ -85,6 +87,11 @@ final class SampledSoftmaxLoss: @unchecked Sendable {
                   a: logits, lda: c, b: items, ldb: d, c: userGradient, ldc: d)
         BLAS.gemm(transposeA: true, transposeB: false, m: c, n: d, k: b, alpha: scale,
                   a: logits, lda: c, b: users, ldb: d, c: itemGradient, ldc: d)
+        if let columnGradient {
+            var ones = [Float](repeating: 1, count: b)
+            BLAS.gemm(transposeA: false, transposeB: false, m: 1, n: c, k: b, a: &ones, lda: b, b: logits, ldb: c,
+                      c: columnGradient, ldc: c)
+        }
         // d/d(log scale) of scale·Σ G∘cos is Σ_r users_r · dusers_r.
         var logScaleGradient: Float = 0
         for r in 0..<b {

@@ -32,6 +32,10 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     /// embedding table over them (as YouTube's candidate generator pools watch history). Users
     /// then share what they learn through their items. Default false.
     public var userHistory = false
+    /// Add a learned per-item bias b to the logits (cos/τ + b): popularity no longer has to be
+    /// carried by the direction of unit vectors. Exported embeddings then get one more column
+    /// (users 1, items τ·b) and are ranked by inner product (index metric `ip`). Default false.
+    public var itemBias = false
     /// Maximum passes over the training pairs. Default 25.
     public var epochs = 25
     /// Stop after this many epochs without a better validation Recall@20 (0: never). Default 3.
@@ -63,7 +67,7 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
         ["dimension=\(dimension)", "hidden=\(hiddenWidths.map(String.init).joined(separator: ","))",
          "temperature=\(temperature)", "learn_temperature=\(learnTemperature)", "learning_rate=\(learningRate)",
          "embedding_optimizer=\(embeddingOptimizer.rawValue)", "batch=\(batchSize)",
-         "uniform_negatives=\(uniformNegatives)", "logq=\(logQCorrection)", "user_history=\(userHistory)", "epochs=\(epochs)",
+         "uniform_negatives=\(uniformNegatives)", "logq=\(logQCorrection)", "user_history=\(userHistory)", "item_bias=\(itemBias)", "epochs=\(epochs)",
          "patience=\(patience)", "seed=\(seed)", "threads=\(threads)"].joined(separator: "\n") + "\n"
     }
 
@@ -93,7 +97,9 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
         batchSize = try parse("batch")
         uniformNegatives = try parse("uniform_negatives")
         logQCorrection = try parse("logq")
-        userHistory = try parse("user_history")
+        // Switches that default to off may be absent.
+        userHistory = values["user_history"] == nil ? false : try parse("user_history")
+        itemBias = values["item_bias"] == nil ? false : try parse("item_bias")
         epochs = try parse("epochs")
         patience = try parse("patience")
         seed = try parse("seed")

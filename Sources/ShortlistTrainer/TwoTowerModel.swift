@@ -16,6 +16,8 @@ public final class TwoTowerModel: @unchecked Sendable {
     let itemTower: Tower
     /// log(1/τ), one value.
     let logScale: ParameterBuffer
+    /// Per-item logit bias (items), with `configuration.itemBias`.
+    let itemBias: ParameterBuffer?
     private lazy var userRowById: [UInt64: Int] = Dictionary(uniqueKeysWithValues: userIds.enumerated().map { ($1, $0) })
 
     /// A freshly initialised model for the users, items and side features of `data`.
@@ -48,34 +50,62 @@ public final class TwoTowerModel: @unchecked Sendable {
                           fields: itemFeatures, batchCapacity: capacity, generator: &generator)
         logScale = ParameterBuffer(count: 1)
         logScale.values[0] = log(1 / configuration.temperature)
+        itemBias = configuration.itemBias ? ParameterBuffer(count: itemIds.count) : nil
     }
 
     /// The current softmax temperature τ.
     public var temperature: Float { exp(-logScale.values[0]) }
 
+    /// Width of the towers' outputs.
     public var dimension: Int { configuration.dimension }
 
+    /// Width of the exported embeddings: the towers' width, plus one column with an item bias.
+    public var embeddingDimension: Int { dimension + (itemBias == nil ? 0 : 1) }
+
+    /// How to index the exported item embeddings so an index ranks as the model does: `cosine`
+    /// (unit vectors), or `ip` when an item bias column is appended.
+    public var scoreMetric: Metric { itemBias == nil ? .cosine : .ip }
+
     /// Every trainable buffer, in file order.
-    var parameterBuffers: [ParameterBuffer] { userTower.parameterBuffers + itemTower.parameterBuffers + [logScale] }
+    var parameterBuffers: [ParameterBuffer] {
+        userTower.parameterBuffers + itemTower.parameterBuffers + [logScale] + (itemBias.map { [$0] } ?? [])
+    }
 
     /// Number of trainable floats.
     public var parameterCount: Int { parameterBuffers.reduce(0) { $0 + $1.count } }
 
     /// Every user's embedding (userIds.count × dimension, unit rows).
+    /// With an item bias, each row ends with a 1.
     public func userEmbeddings() throws -> VectorMatrix {
-        try VectorMatrix(dimension: dimension, values: userTower.embedAll())
+        try VectorMatrix(dimension: embeddingDimension, values: appendColumn(userTower.embedAll(), rows: userIds.count) { _ in 1 })
     }
 
     /// Every item's embedding (itemIds.count × dimension, unit rows).
+    /// With an item bias, each row ends with τ·b, so the dot product with a user's row is
+    /// τ · (cos/τ + b): the model's score up to a positive factor.
     public func itemEmbeddings() throws -> VectorMatrix {
-        try VectorMatrix(dimension: dimension, values: itemTower.embedAll())
+        let tau = temperature
+        return try VectorMatrix(dimension: embeddingDimension,
+                                values: appendColumn(itemTower.embedAll(), rows: itemIds.count) { tau * self.itemBias!.values[$0] })
     }
 
-    /// The user tower's output for the user with external id `id` (dimension floats, unit length):
-    /// the query vector for that user's recommendations.
+    private func appendColumn(_ values: [Float], rows: Int, _ column: (Int) -> Float) -> [Float] {
+        guard itemBias != nil else { return values }
+        var out: [Float] = []
+        out.reserveCapacity(rows * (dimension + 1))
+        for r in 0..<rows {
+            out.append(contentsOf: values[(r * dimension)..<((r + 1) * dimension)])
+            out.append(column(r))
+        }
+        return out
+    }
+
+    /// The user tower's output for the user with external id `id` (`embeddingDimension` floats):
+    /// the query vector for that user's recommendations. Uses the tower's workspace: not for
+    /// concurrent calls.
     public func embedUser(id: UInt64) throws -> [Float] {
         guard let row = userRowById[id] else { throw TrainerError.unknownId(id) }
-        return userTower.embed(row: row)
+        return userTower.embed(row: row) + (itemBias == nil ? [] : [1])
     }
 
     /// The side features the towers read, for describing a model.

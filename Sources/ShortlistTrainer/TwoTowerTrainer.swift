@@ -47,6 +47,8 @@ public final class TwoTowerTrainer: @unchecked Sendable {
     private let pairItems: [Int32]
     private let logFrequency: [Float]
     private let loss = SampledSoftmaxLoss()
+    /// Per-column bias gradient of the current step (with an item bias).
+    private var columnGradient: [Float] = []
 
     public init(model: TwoTowerModel, data: InteractionData) throws {
         guard model.userIds == data.userIds, model.itemIds == data.itemIds else {
@@ -131,6 +133,36 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         return record
     }
 
+    /// Throughput measurement (no evaluation): takes `steps` optimiser steps on batches of
+    /// consecutive pairs from a fresh shuffle, and returns the seconds they took. The model trains
+    /// as it would in an epoch; `epoch` and the early-stopping state do not change.
+    public func timeSteps(_ steps: Int) -> Double {
+        let c = configuration
+        BLAS.runtime.setThreads(c.threads)
+        var order = Array(0..<Int32(pairUsers.count))
+        order.shuffle(using: &generator)
+        let b = min(c.batchSize, order.count)
+        var batchUsers: [Int32] = [], columnItems: [Int32] = [], corrections: [Float] = []
+        var userGradient = [Float](repeating: 0, count: c.batchSize * c.dimension)
+        var itemGradient = [Float](repeating: 0, count: (c.batchSize + c.uniformNegatives) * c.dimension)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for j in 0..<steps {
+            let first = (j * b) % max(1, order.count - b + 1)
+            batchUsers.removeAll(keepingCapacity: true)
+            columnItems.removeAll(keepingCapacity: true)
+            for p in order[first..<(first + b)] {
+                batchUsers.append(pairUsers[Int(p)])
+                columnItems.append(pairItems[Int(p)])
+            }
+            for _ in 0..<c.uniformNegatives {
+                columnItems.append(Int32(truncatingIfNeeded: Int(generator.next() % UInt64(data.itemCount))))
+            }
+            _ = trainStep(users: batchUsers, columnItems: columnItems, corrections: &corrections,
+                          userGradient: &userGradient, itemGradient: &itemGradient)
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
     /// One optimiser step on a batch; returns its loss.
     func trainStep(users: [Int32], columnItems: [Int32], corrections: inout [Float],
                    userGradient: inout [Float], itemGradient: inout [Float]) -> Float {
@@ -138,22 +170,29 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         let b = users.count, columns = columnItems.count, d = c.dimension
         let zu = users.withUnsafeBufferPointer { model.userTower.forward($0) }
         let zi = columnItems.withUnsafeBufferPointer { model.itemTower.forward($0) }
-        var useCorrections = false
-        if c.logQCorrection {
-            useCorrections = true
+        let bias = model.itemBias
+        let useCorrections = c.logQCorrection || bias != nil
+        if useCorrections {
             corrections.removeAll(keepingCapacity: true)
             let uniform = Float(c.uniformNegatives) / Float(data.itemCount)
-            for item in columnItems { corrections.append(log(Float(b) * logFrequency[Int(item)] + uniform)) }
+            for item in columnItems {
+                var value = c.logQCorrection ? log(Float(b) * logFrequency[Int(item)] + uniform) : 0
+                if let bias { value -= bias.values[Int(item)] }
+                corrections.append(value)
+            }
         }
+        if bias != nil && columnGradient.count < columns { columnGradient = [Float](repeating: 0, count: columns) }
         let scale = exp(model.logScale.values[0])
         let result = columnItems.withUnsafeBufferPointer { itemsBuffer in
             corrections.withUnsafeBufferPointer { corr in
                 userGradient.withUnsafeMutableBufferPointer { ug in
                     itemGradient.withUnsafeMutableBufferPointer { ig in
-                        loss.compute(users: zu, rowCount: b, items: zi, columnCount: columns, dimension: d,
-                                     columnItems: itemsBuffer, corrections: useCorrections ? corr.baseAddress : nil,
-                                     scale: scale, userGradient: ug.baseAddress!, itemGradient: ig.baseAddress!,
-                                     threads: c.threads)
+                        columnGradient.withUnsafeMutableBufferPointer { cg in
+                            loss.compute(users: zu, rowCount: b, items: zi, columnCount: columns, dimension: d,
+                                         columnItems: itemsBuffer, corrections: useCorrections ? corr.baseAddress : nil,
+                                         scale: scale, userGradient: ug.baseAddress!, itemGradient: ig.baseAddress!,
+                                         columnGradient: bias == nil ? nil : cg.baseAddress, threads: c.threads)
+                        }
                     }
                 }
             }
@@ -164,6 +203,11 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         let embeddingHyper = AdamHyperparameters(learningRate: c.learningRate)
         model.userTower.applyGradients(embeddingOptimizer: c.embeddingOptimizer, embedding: embeddingHyper, dense: embeddingHyper, step: step)
         model.itemTower.applyGradients(embeddingOptimizer: c.embeddingOptimizer, embedding: embeddingHyper, dense: embeddingHyper, step: step)
+        if let bias {
+            for (col, item) in columnItems.enumerated() { bias.gradient[Int(item)] += columnGradient[col] }
+            bias.adamStep(embeddingHyper, step: step)
+            bias.zeroGradient()
+        }
         if c.learnTemperature {
             model.logScale.gradient[0] = result.logScaleGradient
             model.logScale.adamStep(embeddingHyper, step: step)

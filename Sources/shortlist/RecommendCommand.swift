@@ -68,17 +68,20 @@ struct RecommendCommand: ParsableCommand {
             }
         } else {
             guard let itemRow = model.itemIds.firstIndex(of: like!) else { throw TrainerError.unknownId(like!) }
-            query = try model.itemEmbeddings().rowArray(itemRow)
+            // The item's direction only: an appended bias column is zeroed so it does not count.
+            var row = try model.itemEmbeddings().rowArray(itemRow)
+            if model.embeddingDimension > model.dimension { row[model.dimension] = 0 }
+            query = row
             exclude.insert(like!)
         }
         let searcher: any VectorIndex
         if let index {
             searcher = try IndexLoader.load(path: index)
-            guard searcher.dimension == model.dimension else {
-                throw ValidationError("\(index) holds \(searcher.dimension)-dimensional vectors; the model's are \(model.dimension)")
+            guard searcher.dimension == model.embeddingDimension else {
+                throw ValidationError("\(index) holds \(searcher.dimension)-dimensional vectors; the model's are \(model.embeddingDimension)")
             }
         } else {
-            searcher = try FlatIndex(metric: .cosine, vectors: try model.itemEmbeddings(), ids: model.itemIds)
+            searcher = try FlatIndex(metric: model.scoreMetric, vectors: try model.itemEmbeddings(), ids: model.itemIds)
         }
         let hits = try searcher.search(query, k: min(searcher.count, k + exclude.count), parameters: SearchParameters(ef: ef))
             .filter { !exclude.contains($0.id) }.prefix(k)

@@ -129,6 +129,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("user-history"), help: "Feed each user's training items to the user tower (mean of an item-history embedding).")
     var userHistory = false
 
+    @Flag(name: .customLong("item-bias"), help: "Learn a per-item logit bias (exported as one more column; index with metric ip).")
+    var itemBias = false
+
     @Option(help: "Stop after this many epochs without better validation Recall@20 (0: never).")
     var patience: Int = 3
 
@@ -141,7 +144,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from --output/checkpoint.slm.")
     var resume = false
 
-    @Option(name: .customLong("build-index"), help: "Also build an index of the item embeddings with this spec (cosine), e.g. HNSW16.")
+    @Option(name: .customLong("build-index"), help: "Also build an index of the item embeddings with this spec, e.g. HNSW16 (metric cosine, or ip with --item-bias).")
     var buildIndex: String?
 
     @Option(name: .customLong("index-output"), help: "Where --build-index writes (default <output>/items.idx).")
@@ -167,6 +170,7 @@ struct TrainCommand: ParsableCommand {
         config.logQCorrection = !noLogQ
         config.patience = patience
         config.userHistory = userHistory
+        config.itemBias = itemBias
         config.seed = seed
         config.threads = Runtime.threads(threads)
         try config.validate()
@@ -207,9 +211,9 @@ struct TrainCommand: ParsableCommand {
         print("wrote \(output)/model.slm, item_embeddings.npy (\(items.count) × \(items.dimension)), user_embeddings.npy (\(users.count) × \(users.dimension)) and their ids")
         if let spec {
             let path = indexOutput ?? (output as NSString).appendingPathComponent("items.idx")
-            let index = try spec.build(metric: .cosine, vectors: items, ids: model.itemIds, threads: config.threads, seed: seed)
+            let index = try spec.build(metric: model.scoreMetric, vectors: items, ids: model.itemIds, threads: config.threads, seed: seed)
             try index.save(to: path)
-            print("built \(spec) index over \(index.count) items (cosine) → \(path)")
+            print("built \(spec) index over \(index.count) items (\(model.scoreMetric)) → \(path)")
         }
         print(String(format: "done in %.1f s; evaluate with: shortlist evaluate --model %@ --split test", watch.seconds, output))
     }

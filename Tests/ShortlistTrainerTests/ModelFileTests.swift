@@ -10,6 +10,8 @@ final class ModelFileTests: XCTestCase {
         var c = TwoTowerConfiguration()
         c.dimension = 8
         c.hiddenWidths = [12]
+        c.itemBias = true
+        c.userHistory = true
         c.batchSize = 32
         c.epochs = 2
         c.threads = 1

@@ -35,10 +35,12 @@ final class SampledSoftmaxLossTests: XCTestCase {
         let corrections: [Float]? = withCorrections ? (0..<c).map { _ in generator.nextGaussian() } : nil
         let scale: Float = 3
         var ug = [Float](repeating: 0, count: b * d), ig = [Float](repeating: 0, count: c * d)
+        var cg = [Float](repeating: 0, count: c)
         let loss = SampledSoftmaxLoss()
         let result = columnItems.withUnsafeBufferPointer { cols in
             loss.compute(users: users, rowCount: b, items: items, columnCount: c, dimension: d, columnItems: cols,
-                         corrections: corrections, scale: scale, userGradient: &ug, itemGradient: &ig, threads: 2)
+                         corrections: corrections, scale: scale, userGradient: &ug, itemGradient: &ig,
+                         columnGradient: &cg, threads: 2)
         }
         let du = users.map(Double.init), di = items.map(Double.init), dc = corrections?.map(Double.init)
         let ref = referenceLoss(users: du, items: di, b: b, c: c, d: d, columnItems: columnItems, corrections: dc, scale: Double(scale))
@@ -57,6 +59,15 @@ final class SampledSoftmaxLossTests: XCTestCase {
             let numeric = (referenceLoss(users: du, items: plus, b: b, c: c, d: d, columnItems: columnItems, corrections: dc, scale: Double(scale))
                 - referenceLoss(users: du, items: minus, b: b, c: c, d: d, columnItems: columnItems, corrections: dc, scale: Double(scale))) / (2 * h)
             XCTAssertEqual(Double(ig[k]), numeric, accuracy: 2e-4 + 1e-3 * abs(numeric), "item gradient \(k)")
+        }
+        // The column gradient is d loss / d(additive column term) = −d loss / d correction.
+        let base = dc ?? [Double](repeating: 0, count: c)
+        for col in 0..<c {
+            var plus = base, minus = base
+            plus[col] -= h; minus[col] += h
+            let numeric = (referenceLoss(users: du, items: di, b: b, c: c, d: d, columnItems: columnItems, corrections: plus, scale: Double(scale))
+                - referenceLoss(users: du, items: di, b: b, c: c, d: d, columnItems: columnItems, corrections: minus, scale: Double(scale))) / (2 * h)
+            XCTAssertEqual(Double(cg[col]), numeric, accuracy: 2e-4 + 1e-3 * abs(numeric), "column gradient \(col)")
         }
         // d loss / d log(scale) = scale · d loss / d scale.
         let s = Double(scale)

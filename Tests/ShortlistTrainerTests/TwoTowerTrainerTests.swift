@@ -26,7 +26,8 @@ final class TwoTowerTrainerTests: XCTestCase {
         for (name, tweak) in [("plain", { (c: inout TwoTowerConfiguration) in }),
                               ("mlp, features, negatives, learned τ", { c in
                                   c.hiddenWidths = [32]; c.uniformNegatives = 16; c.learnTemperature = true }),
-                              ("adagrad", { c in c.embeddingOptimizer = .adagrad; c.learningRate = 0.1 })] {
+                              ("adagrad", { c in c.embeddingOptimizer = .adagrad; c.learningRate = 0.1 }),
+                              ("item bias, user history", { c in c.itemBias = true; c.userHistory = true })] {
             var c = configuration(threads: 2)
             tweak(&c)
             let featured = name.contains("features") ? TrainerFixtures.groupedInteractions(withFeatures: true) : data
@@ -70,6 +71,8 @@ final class TwoTowerTrainerTests: XCTestCase {
             c.learnTemperature = true
             c.uniformNegatives = 4
             c.embeddingOptimizer = optimizer
+            c.itemBias = optimizer == .adagrad
+            c.userHistory = optimizer == .adam
             let straight = try TwoTowerTrainer(model: try TwoTowerModel(configuration: c, data: data), data: data)
             for _ in 0..<4 { straight.trainEpoch() }
 
@@ -113,6 +116,26 @@ final class TwoTowerTrainerTests: XCTestCase {
             tweak(&c)
             XCTAssertThrowsError(try c.validate())
         }
+    }
+
+    func testItemBiasIsExportedAsAColumnRankedByInnerProduct() throws {
+        let data = TrainerFixtures.groupedInteractions()
+        var c = configuration()
+        c.itemBias = true
+        c.epochs = 3
+        let trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: c, data: data), data: data)
+        trainer.run()
+        let model = trainer.model
+        XCTAssertEqual(model.scoreMetric, .ip)
+        let users = try model.userEmbeddings(), items = try model.itemEmbeddings()
+        XCTAssertEqual(users.dimension, 17)
+        XCTAssertEqual(items.dimension, 17)
+        XCTAssertEqual(users.rowArray(7)[16], 1)
+        let bias = model.itemBias!
+        XCTAssertTrue((0..<bias.count).contains { bias.values[$0] != 0 }, "the bias trains")
+        for i in [0, 5, 79] { XCTAssertEqual(items.rowArray(i)[16], model.temperature * bias.values[i], accuracy: 1e-6) }
+        XCTAssertEqual(try model.embedUser(id: 70), users.rowArray(7))
+        XCTAssertEqual(try TwoTowerModel(configuration: configuration(), data: data).scoreMetric, .cosine)
     }
 
     func testUserEmbeddingByExternalId() throws {
