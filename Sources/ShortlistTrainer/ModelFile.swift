@@ -37,6 +37,37 @@ public enum ModelFile {
         return try readerErrorsAsCorrupt(path) { try buildModel(sections) }
     }
 
+    /// Whether `path` starts with the model file's magic bytes.
+    public static func isModelFile(path: String) -> Bool {
+        guard let file = try? MappedFile(path: path), file.count >= 8 else { return false }
+        return Array(file.bytes[0..<8]) == magic
+    }
+
+    /// A verified model file or checkpoint described as (label, value) lines for `shortlist inspect`.
+    public static func describe(path: String) throws -> [(String, String)] {
+        let file = try MappedFile(path: path)
+        let sections = try readSections(file)
+        let loaded = try readerErrorsAsCorrupt(path) { try buildModel(sections) }
+        let m = loaded.model, c = m.configuration
+        var lines: [(String, String)] = [
+            ("file", path), ("format version", "v\(version)"),
+            ("kind", sections["TRAN"] == nil ? "two-tower model" : "two-tower training checkpoint"),
+            ("users × items", "\(m.userIds.count) × \(m.itemIds.count)"),
+            ("towers", "dimension \(c.dimension), hidden [\(c.hiddenWidths.map(String.init).joined(separator: ","))], \(m.parameterCount) parameters"),
+            ("user features", m.featureNames.user.isEmpty ? "none" : m.featureNames.user.joined(separator: ", ")),
+            ("item features", m.featureNames.item.isEmpty ? "none" : m.featureNames.item.joined(separator: ", ")),
+            ("scores", "\(m.scoreMetric) over \(m.embeddingDimension)-dimensional embeddings, τ \(m.temperature)"),
+            ("training", "batch \(c.batchSize), lr \(c.learningRate), \(c.embeddingOptimizer.rawValue), negatives \(c.uniformNegatives), log-Q \(c.logQCorrection), seed \(c.seed)"),
+        ]
+        if let source = loaded.source { lines.append(("data", "\(source.format.rawValue) \(source.path)")) }
+        if let tran = sections["TRAN"] {
+            var r = BinaryReader(tran)
+            lines.append(("epochs done", "\(try r.readUInt64())"))
+        }
+        lines.append(("size", "\(file.count) bytes; every section's CRC-32C verified"))
+        return lines
+    }
+
     /// Turns a short read inside a section into `corruptModel` naming the file.
     static func readerErrorsAsCorrupt<T>(_ path: String, _ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as BinaryReaderError {

@@ -2,18 +2,25 @@ import ArgumentParser
 import Foundation
 import ShortlistCore
 import ShortlistIndex
+import ShortlistTrainer
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show an index file's kind, metric, dimension, count, size, format version and checksums (all verified).",
-        discussion: "Example:\n  shortlist inspect index-data/items.idx"
+        abstract: "Show an index or model file's kind, shape, format version and checksums (all verified).",
+        discussion: "Examples:\n  shortlist inspect index-data/items.idx\n  shortlist inspect index-data/movielens/model.slm"
     )
 
-    @Argument(help: "Index file.")
+    @Argument(help: "Index file (.idx) or model file / checkpoint (.slm).")
     var index: String
 
     func run() throws {
+        if ModelFile.isModelFile(path: index) {
+            for (label, value) in try ModelFile.describe(path: index) {
+                print(label.padding(toLength: 16, withPad: " ", startingAt: 0) + value)
+            }
+            return
+        }
         let contents = try IndexFile.read(path: index)
         let h = contents.header
         let meta = try contents.sections["META"].map { try IndexMetadata(decoding: $0, path: index) } ?? IndexMetadata()

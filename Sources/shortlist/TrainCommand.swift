@@ -57,7 +57,9 @@ struct DataOptions: ParsableArguments {
             throw ValidationError("unknown format '\(self.format)'; use \(InteractionFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard splitBy == "random" || splitBy == "time" else { throw ValidationError("--split-by is 'random' or 'time'") }
-        var s = InteractionSource(format: format, path: data)
+        // Stored absolute, so `shortlist evaluate` finds the data from any directory.
+        let absolute = data.hasPrefix("/") ? data : FileManager.default.currentDirectoryPath + "/" + data
+        var s = InteractionSource(format: format, path: (absolute as NSString).standardizingPath)
         s.minRating = minRating
         s.validFraction = validFraction
         s.testFraction = testFraction
