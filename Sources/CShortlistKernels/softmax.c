@@ -23,12 +23,12 @@ static inline float exp_scalar(float x) {
     return p * scale.f;
 }
 
-static float softmax_scalar(float *row, size_t n) {
+static float softmax_scalar(float *row, size_t n, float scale) {
     float mx = -INFINITY;
     for (size_t i = 0; i < n; i++) mx = row[i] > mx ? row[i] : mx;
     float sum = 0;
     for (size_t i = 0; i < n; i++) { row[i] = exp_scalar(row[i] - mx); sum += row[i]; }
-    float inv = 1.0f / sum;
+    float inv = scale / sum;
     for (size_t i = 0; i < n; i++) row[i] *= inv;
     return mx + logf(sum);
 }
@@ -50,7 +50,7 @@ SK_AVX2 static inline __m256 exp_avx2(__m256 x) {
     return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), zero_mask);
 }
 
-SK_AVX2 static float softmax_avx2(float *row, size_t n) {
+SK_AVX2 static float softmax_avx2(float *row, size_t n, float scale) {
     size_t i = 0;
     __m256 vmx = _mm256_set1_ps(-INFINITY);
     for (; i + 8 <= n; i += 8) vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(row + i));
@@ -67,9 +67,9 @@ SK_AVX2 static float softmax_avx2(float *row, size_t n) {
     }
     float sum = sk_hsum256(vs);
     for (; i < n; i++) { row[i] = exp_scalar(row[i] - mx); sum += row[i]; }
-    __m256 vinv = _mm256_set1_ps(1.0f / sum);
+    __m256 vinv = _mm256_set1_ps(scale / sum);
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(row + i, _mm256_mul_ps(_mm256_loadu_ps(row + i), vinv));
-    for (; i < n; i++) row[i] *= 1.0f / sum;
+    for (; i < n; i++) row[i] *= scale / sum;
     return mx + logf(sum);
 }
 
@@ -90,7 +90,7 @@ SK_AVX512 static inline __m512 exp_avx512(__m512 x) {
     return _mm512_maskz_mul_ps(keep, p, _mm512_castsi512_ps(e));
 }
 
-SK_AVX512 static float softmax_avx512(float *row, size_t n) {
+SK_AVX512 static float softmax_avx512(float *row, size_t n, float scale) {
     size_t i = 0;
     __m512 vmx = _mm512_set1_ps(-INFINITY);
     for (; i + 16 <= n; i += 16) vmx = _mm512_max_ps(vmx, _mm512_loadu_ps(row + i));
@@ -104,16 +104,16 @@ SK_AVX512 static float softmax_avx512(float *row, size_t n) {
     }
     float sum = _mm512_reduce_add_ps(vs);
     for (; i < n; i++) { row[i] = exp_scalar(row[i] - mx); sum += row[i]; }
-    __m512 vinv = _mm512_set1_ps(1.0f / sum);
+    __m512 vinv = _mm512_set1_ps(scale / sum);
     for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(row + i, _mm512_mul_ps(_mm512_loadu_ps(row + i), vinv));
-    for (; i < n; i++) row[i] *= 1.0f / sum;
+    for (; i < n; i++) row[i] *= scale / sum;
     return mx + logf(sum);
 }
 
-float sk_softmax_row(float *row, size_t n) {
+float sk_softmax_row(float *row, size_t n, float scale) {
     switch (sk_isa_active()) {
-    case SK_ISA_AVX512: return softmax_avx512(row, n);
-    case SK_ISA_AVX2: return softmax_avx2(row, n);
-    default: return softmax_scalar(row, n);
+    case SK_ISA_AVX512: return softmax_avx512(row, n, scale);
+    case SK_ISA_AVX2: return softmax_avx2(row, n, scale);
+    default: return softmax_scalar(row, n, scale);
     }
 }

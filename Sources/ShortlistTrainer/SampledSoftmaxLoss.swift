@@ -56,28 +56,36 @@ final class SampledSoftmaxLoss: @unchecked Sendable {
             logits = AlignedMemory.allocate(Float.self, count: logitCapacity)
         }
         buildMasks(rowCount: b, columnItems: columnItems)
-        BLAS.gemmABt(m: b, n: c, k: d, alpha: scale, a: users, lda: d, b: items, ldb: d, c: logits, ldc: c)
-        if rowLosses.count < b { rowLosses = [Float](repeating: 0, count: b) }
+        // logits = scale · users · itemsᵀ − correction: rows start as −correction (or 0) and the
+        // sgemm accumulates onto them, one pass over the matrix fewer than subtracting after.
         let logitsPointer = SharedPointer(logits)
         let chunk = 32
         let chunkCount = (b + chunk - 1) / chunk
+        let corrections = corrections.map { SharedPointer(UnsafeMutablePointer(mutating: $0)) }
+        Parallel.forEach(chunkCount: chunkCount, threads: threads) { k in
+            for r in (k * chunk)..<min(b, (k + 1) * chunk) {
+                let row = logitsPointer.pointer + r * c
+                if let corrections {
+                    for j in 0..<c { row[j] = -corrections.pointer[j] }
+                } else {
+                    row.update(repeating: 0, count: c)
+                }
+            }
+        }
+        BLAS.gemmABt(m: b, n: c, k: d, alpha: scale, a: users, lda: d, b: items, ldb: d, beta: 1, c: logits, ldc: c)
+        if rowLosses.count < b { rowLosses = [Float](repeating: 0, count: b) }
         let invB = 1 / Float(b)
         let losses = SharedPointer(rowLosses.withUnsafeMutableBufferPointer { $0.baseAddress! })
-        let corrections = corrections.map { SharedPointer(UnsafeMutablePointer(mutating: $0)) }
         let offsets = SharedPointer(maskOffsets.withUnsafeMutableBufferPointer { $0.baseAddress! })
         let masked = SharedPointer(maskColumns.withUnsafeMutableBufferPointer { $0.baseAddress! })
         Parallel.forEach(chunkCount: chunkCount, threads: threads) { k in
             for r in (k * chunk)..<min(b, (k + 1) * chunk) {
                 let row = logitsPointer.pointer + r * c
-                if let corrections {
-                    for j in 0..<c { row[j] -= corrections.pointer[j] }
-                }
                 for m in offsets.pointer[r]..<offsets.pointer[r + 1] { row[Int(masked.pointer[m])] = -.infinity }
                 let positive = row[r]
-                let logSumExp = sk_softmax_row(row, c)
-                losses.pointer[r] = logSumExp - positive
-                row[r] -= 1
-                for j in 0..<c { row[j] *= invB }
+                // G = (softmax − one-hot) / b, the gradient of the mean loss.
+                losses.pointer[r] = sk_softmax_row(row, c, invB) - positive
+                row[r] -= invB
             }
         }
         var loss: Float = 0

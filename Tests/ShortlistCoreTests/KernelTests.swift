@@ -277,7 +277,7 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(rest, whole)
     }
 
-    func testSoftmaxRowMatchesDoublePrecisionAtEveryLevel() {
+    func testScaledSoftmaxRowMatchesDoublePrecisionAtEveryLevel() {
         var generator = SeededGenerator(seed: 21)
         for n in [1, 2, 7, 8, 15, 16, 17, 33, 100, 2048, 2051] {
             var logits = (0..<n).map { _ in generator.nextGaussian() * 8 }
@@ -287,10 +287,10 @@ final class KernelTests: XCTestCase {
             let expected = logits.map { exp(Double($0) - mx) / sum }
             forEachLevel { level in
                 var row = logits
-                let lse = sk_softmax_row(&row, n)
+                let lse = sk_softmax_row(&row, n, 0.5)
                 XCTAssertEqual(Double(lse), mx + log(sum), accuracy: 1e-4 * max(1, abs(mx)), "\(level) n=\(n)")
                 for i in 0..<n {
-                    XCTAssertEqual(Double(row[i]), expected[i], accuracy: 1e-6 + 1e-5 * expected[i], "\(level) n=\(n) i=\(i)")
+                    XCTAssertEqual(Double(row[i]), 0.5 * expected[i], accuracy: 1e-6 + 1e-5 * expected[i], "\(level) n=\(n) i=\(i)")
                 }
                 if n > 3 { XCTAssertEqual(row[1], 0, "a masked logit must get exactly zero probability (\(level))") }
             }

@@ -135,10 +135,11 @@ void sk_spin_lock(uint8_t *lock);
 /// Releases a lock taken by `sk_spin_lock`.
 void sk_spin_unlock(uint8_t *lock);
 
-/// Replaces `row` (n ≥ 1 logits) by its softmax and returns log Σ exp(row): the trainer's
-/// sampled-softmax loss. -infinity entries (masked logits) become exactly 0. exp is a polynomial
-/// with relative error below 2e-7.
-float sk_softmax_row(float *row, size_t n);
+/// Replaces `row` (n ≥ 1 logits) by `scale` × its softmax and returns log Σ exp(row): the
+/// trainer's sampled-softmax loss (scale 1/batch gives the mean loss's gradient directly).
+/// -infinity entries (masked logits) become exactly 0. exp is a polynomial with relative error
+/// below 2e-7.
+float sk_softmax_row(float *row, size_t n, float scale);
 
 #ifdef __cplusplus
 }
