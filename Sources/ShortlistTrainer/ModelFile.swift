@@ -94,6 +94,7 @@ public enum ModelFile {
         state.write(trainer.bestRecall.bitPattern)
         state.write(UInt64(trainer.bestEpoch))
         state.write(UInt64(trainer.badEpochs))
+        state.write(trainer.learningRateScale)
         state.write(UInt32(trainer.history.count))
         for h in trainer.history {
             state.write(UInt64(h.epoch))
@@ -137,6 +138,8 @@ public enum ModelFile {
         trainer.bestRecall = Double(bitPattern: try state.readUInt64())
         trainer.bestEpoch = Int(try state.readUInt64())
         trainer.badEpochs = Int(try state.readUInt64())
+        trainer.learningRateScale = try state.readFloat()
+        guard trainer.learningRateScale.isFinite, trainer.learningRateScale > 0 else { throw TrainerError.corruptModel("learning rate scale") }
         let historyCount = Int(try state.readUInt32())
         guard historyCount <= 1_000_000 else { throw TrainerError.corruptModel("history length") }
         trainer.history = try (0..<historyCount).map { _ in

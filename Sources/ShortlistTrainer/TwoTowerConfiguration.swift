@@ -40,6 +40,10 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     public var epochs = 25
     /// Stop after this many epochs without a better validation Recall@20 (0: never). Default 3.
     public var patience = 3
+    /// Multiply the learning rate by this after every epoch whose validation Recall@20 is not a
+    /// new best (1: never). Smaller steps near the optimum often find a slightly better one
+    /// before patience runs out. Default 0.5.
+    public var plateauDecay: Float = 0.5
     /// Seed of initialisation, shuffling and negative sampling. Default `SeededGenerator.defaultSeed`.
     public var seed: UInt64 = SeededGenerator.defaultSeed
     /// Threads for the row-parallel parts and BLAS. Default every core. With 1, a run is
@@ -59,6 +63,7 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
         try check((0...65536).contains(uniformNegatives), "uniform negatives must be in 0...65536")
         try check((1...100_000).contains(epochs), "epochs must be in 1...100000")
         try check(patience >= 0, "patience must be ≥ 0")
+        try check(plateauDecay.isFinite && plateauDecay > 0 && plateauDecay <= 1, "plateau decay must be in (0, 1]")
         try check((1...1024).contains(threads), "threads must be in 1...1024")
     }
 
@@ -68,7 +73,7 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
          "temperature=\(temperature)", "learn_temperature=\(learnTemperature)", "learning_rate=\(learningRate)",
          "embedding_optimizer=\(embeddingOptimizer.rawValue)", "batch=\(batchSize)",
          "uniform_negatives=\(uniformNegatives)", "logq=\(logQCorrection)", "user_history=\(userHistory)", "item_bias=\(itemBias)", "epochs=\(epochs)",
-         "patience=\(patience)", "seed=\(seed)", "threads=\(threads)"].joined(separator: "\n") + "\n"
+         "patience=\(patience)", "plateau_decay=\(plateauDecay)", "seed=\(seed)", "threads=\(threads)"].joined(separator: "\n") + "\n"
     }
 
     init(serialized text: String) throws {
@@ -102,6 +107,7 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
         itemBias = values["item_bias"] == nil ? false : try parse("item_bias")
         epochs = try parse("epochs")
         patience = try parse("patience")
+        plateauDecay = values["plateau_decay"] == nil ? 1 : try parse("plateau_decay")
         seed = try parse("seed")
         threads = try parse("threads")
     }

@@ -38,6 +38,8 @@ public final class TwoTowerTrainer: @unchecked Sendable {
     var bestRecall = -1.0
     public internal(set) var bestEpoch = 0
     var badEpochs = 0
+    /// Factor on the configured learning rate (lowered on plateaus).
+    public internal(set) var learningRateScale: Float = 1
     public internal(set) var history: [EpochRecord] = []
     /// Parameter values of the best epoch so far (file order); nil without a validation split
     /// (the last epoch is then kept).
@@ -124,6 +126,7 @@ public final class TwoTowerTrainer: @unchecked Sendable {
                 bestSnapshot = model.parameterBuffers.map(\.valueArray)
             } else {
                 badEpochs += 1
+                learningRateScale *= configuration.plateauDecay
             }
         } else {
             bestEpoch = epoch
@@ -200,7 +203,7 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         userGradient.withUnsafeBufferPointer { model.userTower.backward($0.baseAddress!) }
         itemGradient.withUnsafeBufferPointer { model.itemTower.backward($0.baseAddress!) }
         step += 1
-        let embeddingHyper = AdamHyperparameters(learningRate: c.learningRate)
+        let embeddingHyper = AdamHyperparameters(learningRate: c.learningRate * learningRateScale)
         model.userTower.applyGradients(embeddingOptimizer: c.embeddingOptimizer, embedding: embeddingHyper, dense: embeddingHyper, step: step)
         model.itemTower.applyGradients(embeddingOptimizer: c.embeddingOptimizer, embedding: embeddingHyper, dense: embeddingHyper, step: step)
         if let bias {

@@ -137,6 +137,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after this many epochs without better validation Recall@20 (0: never).")
     var patience: Int = 3
 
+    @Option(name: .customLong("plateau-decay"), help: "Multiply the learning rate by this after each epoch without a better validation Recall@20 (1: never).")
+    var plateauDecay: Float = 0.5
+
     @Option(help: "Seed of initialisation, shuffling and sampling.")
     var seed: UInt64 = SeededGenerator.defaultSeed
 
@@ -171,6 +174,7 @@ struct TrainCommand: ParsableCommand {
         config.uniformNegatives = negatives
         config.logQCorrection = !noLogQ
         config.patience = patience
+        config.plateauDecay = plateauDecay
         config.userHistory = userHistory
         config.itemBias = itemBias
         config.seed = seed

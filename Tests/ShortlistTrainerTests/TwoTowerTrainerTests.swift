@@ -106,6 +106,10 @@ final class TwoTowerTrainerTests: XCTestCase {
         XCTAssertEqual(trainer.epoch - trainer.bestEpoch, 2)
         let kept = try trainer.evaluate(target: data.valid, mask: data.train).value("recall@20")!
         XCTAssertEqual(kept, recalls.max()!, accuracy: 1e-12, "the restored weights are the best epoch's")
+        var best = -1.0, plateaus = 0
+        for r in recalls { if r > best { best = r } else { plateaus += 1 } }
+        XCTAssertGreaterThanOrEqual(plateaus, 2)
+        XCTAssertEqual(trainer.learningRateScale, Float(pow(0.5, Double(plateaus))), "the rate halves on every epoch without a new best")
     }
 
     func testConfigurationRefusesNonsense() {
