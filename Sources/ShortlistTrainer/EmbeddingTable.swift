@@ -35,22 +35,13 @@ final class EmbeddingTable: @unchecked Sendable {
         let g = gradient
         switch optimizer {
         case .adam:
-            let b1 = hyper.beta1, b2 = hyper.beta2
-            let c1 = 1 - Float(pow(Double(b1), Double(step))), c2 = 1 - Float(pow(Double(b2), Double(step)))
-            let lr = hyper.learningRate * c2.squareRoot() / c1
-            let eps = hyper.epsilon * c2.squareRoot()
-            for s in 0..<g.touchedCount {
-                let r = Int(g.touchedRows[s])
-                let w = parameters.values + r * d, m = parameters.firstMoment + r * d, v = parameters.secondMoment + r * d
-                let gr = g.values + s * d
-                for j in 0..<d {
-                    let gj = gr[j]
-                    let mj = b1 * m[j] + (1 - b1) * gj
-                    let vj = b2 * v[j] + (1 - b2) * gj * gj
-                    m[j] = mj
-                    v[j] = vj
-                    w[j] -= lr * mj / (vj.squareRoot() + eps)
-                }
+            // Lazy Adam: only touched rows' moments move (bias correction uses the global step).
+            let corrected = hyper.corrected(step: step)
+            for slot in 0..<g.touchedCount {
+                let offset = Int(g.touchedRows[slot]) * d
+                hyper.update(values: parameters.values + offset, firstMoment: parameters.firstMoment + offset,
+                             secondMoment: parameters.secondMoment + offset, gradient: g.values + slot * d, count: d,
+                             corrected: corrected)
             }
         case .adagrad:
             for s in 0..<g.touchedCount {

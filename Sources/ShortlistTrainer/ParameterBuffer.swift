@@ -45,18 +45,8 @@ final class ParameterBuffer: @unchecked Sendable {
 
     /// One dense Adam step over every value with the accumulated gradient; `step` counts from 1.
     func adamStep(_ hyper: AdamHyperparameters, step: Int) {
-        let b1 = hyper.beta1, b2 = hyper.beta2
-        let c1 = 1 - Float(pow(Double(b1), Double(step))), c2 = 1 - Float(pow(Double(b2), Double(step)))
-        let lr = hyper.learningRate * c2.squareRoot() / c1
-        let eps = hyper.epsilon * c2.squareRoot()
-        for i in 0..<count {
-            let g = gradient[i]
-            let m = b1 * firstMoment[i] + (1 - b1) * g
-            let v = b2 * secondMoment[i] + (1 - b2) * g * g
-            firstMoment[i] = m
-            secondMoment[i] = v
-            values[i] -= lr * m / (v.squareRoot() + eps)
-        }
+        hyper.update(values: values, firstMoment: firstMoment, secondMoment: secondMoment, gradient: gradient,
+                     count: count, step: step)
     }
 
     /// A copy of the values.
@@ -69,4 +59,34 @@ struct AdamHyperparameters: Sendable {
     var beta1: Float = 0.9
     var beta2: Float = 0.999
     var epsilon: Float = 1e-8
+
+    /// Adam on `count` values (PyTorch's formulation, bias-corrected for global step `step` ≥ 1):
+    /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − lr·m̂/(√v̂ + ε).
+    @inline(__always)
+    func update(values w: UnsafeMutablePointer<Float>, firstMoment m: UnsafeMutablePointer<Float>,
+                secondMoment v: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, step: Int) {
+        update(values: w, firstMoment: m, secondMoment: v, gradient: g, count: count, corrected: corrected(step: step))
+    }
+
+    /// The bias-corrected step size and ε of global step `step` (computed once per step).
+    func corrected(step: Int) -> (learningRate: Float, epsilon: Float) {
+        let c1 = 1 - Float(pow(Double(beta1), Double(step))), c2 = 1 - Float(pow(Double(beta2), Double(step)))
+        return (learningRate * c2.squareRoot() / c1, epsilon * c2.squareRoot())
+    }
+
+    @inline(__always)
+    func update(values w: UnsafeMutablePointer<Float>, firstMoment m: UnsafeMutablePointer<Float>,
+                secondMoment v: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int,
+                corrected: (learningRate: Float, epsilon: Float)) {
+        let lr = corrected.learningRate, eps = corrected.epsilon
+        let b1 = beta1, b2 = beta2
+        for j in 0..<count {
+            let gj = g[j]
+            let mj = b1 * m[j] + (1 - b1) * gj
+            let vj = b2 * v[j] + (1 - b2) * gj * gj
+            m[j] = mj
+            v[j] = vj
+            w[j] -= lr * mj / (vj.squareRoot() + eps)
+        }
+    }
 }
