@@ -20,23 +20,27 @@ final class DenseLayer: @unchecked Sendable {
     }
 
     /// y (n × outputWidth) = x (n × inputWidth) · W + b.
-    func forward(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>) {
+    func forward(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
         for r in 0..<n { (y + r * outputWidth).update(from: bias.values, count: outputWidth) }
-        BLAS.gemm(transposeA: false, transposeB: false, m: n, n: outputWidth, k: inputWidth,
-                  a: x, lda: inputWidth, b: weight.values, ldb: outputWidth, beta: 1, c: y, ldc: outputWidth)
+        ParallelGemm.gemm(transposeA: false, transposeB: false, m: n, n: outputWidth, k: inputWidth,
+                          a: x, lda: inputWidth, b: weight.values, ldb: outputWidth, beta: 1, c: y, ldc: outputWidth,
+                          threads: threads)
     }
 
     /// Accumulates dW += xᵀ·dy and db += Σ dy, and writes dx = dy·Wᵀ when `dx` is given.
-    func backward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, count n: Int, dx: UnsafeMutablePointer<Float>?) {
-        BLAS.gemm(transposeA: true, transposeB: false, m: inputWidth, n: outputWidth, k: n,
-                  a: x, lda: inputWidth, b: dy, ldb: outputWidth, beta: 1, c: weight.gradient, ldc: outputWidth)
+    func backward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, count n: Int, dx: UnsafeMutablePointer<Float>?,
+                  threads: Int) {
+        ParallelGemm.gemm(transposeA: true, transposeB: false, m: inputWidth, n: outputWidth, k: n,
+                          a: x, lda: inputWidth, b: dy, ldb: outputWidth, beta: 1, c: weight.gradient, ldc: outputWidth,
+                          threads: threads)
         for r in 0..<n {
             let row = dy + r * outputWidth
             for j in 0..<outputWidth { bias.gradient[j] += row[j] }
         }
         if let dx {
-            BLAS.gemm(transposeA: false, transposeB: true, m: n, n: inputWidth, k: outputWidth,
-                      a: dy, lda: outputWidth, b: weight.values, ldb: outputWidth, beta: 0, c: dx, ldc: inputWidth)
+            ParallelGemm.gemm(transposeA: false, transposeB: true, m: n, n: inputWidth, k: outputWidth,
+                              a: dy, lda: outputWidth, b: weight.values, ldb: outputWidth, beta: 0, c: dx, ldc: inputWidth,
+                              threads: threads)
         }
     }
 }

@@ -30,29 +30,30 @@ final class EmbeddingTable: @unchecked Sendable {
 
     /// Applies the accumulated sparse gradient to the touched rows and clears it.
     /// `step` is the global step, counting from 1 (Adam's bias correction).
-    func applyGradient(_ optimizer: EmbeddingOptimizer, _ hyper: AdamHyperparameters, step: Int) {
+    func applyGradient(_ optimizer: EmbeddingOptimizer, _ hyper: AdamHyperparameters, step: Int, threads: Int = 1) {
         let d = dimension
         let g = gradient
-        switch optimizer {
-        case .adam:
-            // Lazy Adam: only touched rows' moments move (bias correction uses the global step).
-            let corrected = hyper.corrected(step: step)
-            for slot in 0..<g.touchedCount {
-                let offset = Int(g.touchedRows[slot]) * d
-                hyper.update(values: parameters.values + offset, firstMoment: parameters.firstMoment + offset,
-                             secondMoment: parameters.secondMoment + offset, gradient: g.values + slot * d, count: d,
-                             corrected: corrected)
-            }
-        case .adagrad:
-            for s in 0..<g.touchedCount {
-                let r = Int(g.touchedRows[s])
-                let w = parameters.values + r * d, gr = g.values + s * d
-                var sq: Float = 0
-                for j in 0..<d { sq += gr[j] * gr[j] }
-                let acc = parameters.secondMoment[r] + sq / Float(d)
-                parameters.secondMoment[r] = acc
-                let scale = hyper.learningRate / (acc.squareRoot() + 1e-10)
-                for j in 0..<d { w[j] -= scale * gr[j] }
+        let parameters = parameters
+        let corrected = hyper.corrected(step: step)
+        // Touched rows are distinct, so chunks of them update in parallel.
+        let chunk = 256
+        Parallel.forEach(chunkCount: (g.touchedCount + chunk - 1) / chunk, threads: threads) { k in
+            for slot in (k * chunk)..<min(g.touchedCount, (k + 1) * chunk) {
+                let r = Int(g.touchedRows[slot])
+                let w = parameters.values + r * d, gr = g.values + slot * d
+                switch optimizer {
+                case .adam:
+                    // Lazy Adam: only touched rows' moments move (bias correction uses the global step).
+                    hyper.update(values: w, firstMoment: parameters.firstMoment + r * d, secondMoment: parameters.secondMoment + r * d,
+                                 gradient: gr, count: d, corrected: corrected)
+                case .adagrad:
+                    var sq: Float = 0
+                    for j in 0..<d { sq += gr[j] * gr[j] }
+                    let acc = parameters.secondMoment[r] + sq / Float(d)
+                    parameters.secondMoment[r] = acc
+                    let scale = hyper.learningRate / (acc.squareRoot() + 1e-10)
+                    for j in 0..<d { w[j] -= scale * gr[j] }
+                }
             }
         }
         g.clear()

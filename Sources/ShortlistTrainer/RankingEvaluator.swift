@@ -26,7 +26,8 @@ public enum RankingEvaluator {
         while start < evaluated.count {
             let rows = Array(evaluated[start..<min(evaluated.count, start + block)])
             for (j, u) in rows.enumerated() { (queries + j * d).update(from: users.row(u), count: d) }
-            BLAS.gemmABt(m: rows.count, n: n, k: d, a: queries, lda: d, b: items.baseAddress, ldb: d, c: scores, ldc: n)
+            ParallelGemm.gemm(transposeA: false, transposeB: true, m: rows.count, n: n, k: d, a: queries, lda: d,
+                              b: items.baseAddress, ldb: d, c: scores, ldc: n, threads: threads)
             heaps.reset()
             let chunk = 16
             let chunkCount = (rows.count + chunk - 1) / chunk

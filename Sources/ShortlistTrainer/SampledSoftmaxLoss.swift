@@ -72,7 +72,8 @@ final class SampledSoftmaxLoss: @unchecked Sendable {
                 }
             }
         }
-        BLAS.gemmABt(m: b, n: c, k: d, alpha: scale, a: users, lda: d, b: items, ldb: d, beta: 1, c: logits, ldc: c)
+        ParallelGemm.gemm(transposeA: false, transposeB: true, m: b, n: c, k: d, alpha: scale, a: users, lda: d,
+                          b: items, ldb: d, beta: 1, c: logits, ldc: c, threads: threads)
         if rowLosses.count < b { rowLosses = [Float](repeating: 0, count: b) }
         let invB = 1 / Float(b)
         let losses = SharedPointer(rowLosses.withUnsafeMutableBufferPointer { $0.baseAddress! })
@@ -91,10 +92,10 @@ final class SampledSoftmaxLoss: @unchecked Sendable {
         var loss: Float = 0
         for r in 0..<b { loss += rowLosses[r] }
         // dusers = scale · G · items; ditems = scale · Gᵀ · users.
-        BLAS.gemm(transposeA: false, transposeB: false, m: b, n: d, k: c, alpha: scale,
-                  a: logits, lda: c, b: items, ldb: d, c: userGradient, ldc: d)
-        BLAS.gemm(transposeA: true, transposeB: false, m: c, n: d, k: b, alpha: scale,
-                  a: logits, lda: c, b: users, ldb: d, c: itemGradient, ldc: d)
+        ParallelGemm.gemm(transposeA: false, transposeB: false, m: b, n: d, k: c, alpha: scale,
+                          a: logits, lda: c, b: items, ldb: d, c: userGradient, ldc: d, threads: threads)
+        ParallelGemm.gemm(transposeA: true, transposeB: false, m: c, n: d, k: b, alpha: scale,
+                          a: logits, lda: c, b: users, ldb: d, c: itemGradient, ldc: d, threads: threads)
         if let columnGradient {
             var ones = [Float](repeating: 1, count: b)
             BLAS.gemm(transposeA: false, transposeB: false, m: 1, n: c, k: b, a: &ones, lda: b, b: logits, ldb: c,

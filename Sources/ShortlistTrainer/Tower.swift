@@ -28,6 +28,8 @@ final class Tower: @unchecked Sendable {
     private var gradientA: UnsafeMutablePointer<Float>
     private var gradientB: UnsafeMutablePointer<Float>
     private var rows: [Int32] = []
+    /// Threads for the dense layers' `sgemm` (set by the trainer).
+    var threads = 1
 
     /// `hiddenWidths` are the MLP's hidden layers (empty: no MLP); embeddings start N(0, 0.1²).
     init(entityCount: Int, dimension: Int, hiddenWidths: [Int], fields: [FeatureField],
@@ -110,7 +112,7 @@ final class Tower: @unchecked Sendable {
         }
         for (l, layer) in layers.enumerated() {
             let y = activations[l + 1]
-            layer.forward(activations[l], count: n, into: y)
+            layer.forward(activations[l], count: n, into: y, threads: threads)
             if l + 1 < layers.count {
                 for j in 0..<(n * layer.outputWidth) where y[j] < 0 { y[j] = 0 }
             }
@@ -147,7 +149,7 @@ final class Tower: @unchecked Sendable {
                 let y = activations[l + 1]
                 for j in 0..<(n * layer.outputWidth) where y[j] <= 0 { dx[j] = 0 }
             }
-            layer.backward(activations[l], dx, count: n, dx: spare)
+            layer.backward(activations[l], dx, count: n, dx: spare, threads: threads)
             swap(&dx, &spare)
         }
         let gradient = UnsafePointer(dx)
@@ -170,8 +172,8 @@ final class Tower: @unchecked Sendable {
     /// Applies and clears every accumulated gradient. `step` counts from 1.
     func applyGradients(embeddingOptimizer: EmbeddingOptimizer, embedding: AdamHyperparameters,
                         dense: AdamHyperparameters, step: Int) {
-        idTable.applyGradient(embeddingOptimizer, embedding, step: step)
-        for t in fieldTables { t.applyGradient(embeddingOptimizer, embedding, step: step) }
+        idTable.applyGradient(embeddingOptimizer, embedding, step: step, threads: threads)
+        for t in fieldTables { t.applyGradient(embeddingOptimizer, embedding, step: step, threads: threads) }
         for layer in layers {
             for p in [layer.weight, layer.bias] {
                 p.adamStep(dense, step: step)

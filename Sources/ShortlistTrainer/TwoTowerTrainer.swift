@@ -82,7 +82,7 @@ public final class TwoTowerTrainer: @unchecked Sendable {
     @discardableResult
     public func trainEpoch(progress: ((Int, Int, Double) -> Void)? = nil) -> EpochRecord {
         let c = configuration
-        BLAS.runtime.setThreads(c.threads)
+        BLAS.runtime.setThreads(1)   // parallel work is split by ParallelGemm and Parallel
         var order = Array(0..<Int32(pairUsers.count))
         order.shuffle(using: &generator)
         let start = DispatchTime.now().uptimeNanoseconds
@@ -141,7 +141,7 @@ public final class TwoTowerTrainer: @unchecked Sendable {
     /// as it would in an epoch; `epoch` and the early-stopping state do not change.
     public func timeSteps(_ steps: Int) -> Double {
         let c = configuration
-        BLAS.runtime.setThreads(c.threads)
+        BLAS.runtime.setThreads(1)   // parallel work is split by ParallelGemm and Parallel
         var order = Array(0..<Int32(pairUsers.count))
         order.shuffle(using: &generator)
         let b = min(c.batchSize, order.count)
@@ -171,6 +171,8 @@ public final class TwoTowerTrainer: @unchecked Sendable {
                    userGradient: inout [Float], itemGradient: inout [Float]) -> Float {
         let c = configuration
         let b = users.count, columns = columnItems.count, d = c.dimension
+        model.userTower.threads = c.threads
+        model.itemTower.threads = c.threads
         let zu = users.withUnsafeBufferPointer { model.userTower.forward($0) }
         let zi = columnItems.withUnsafeBufferPointer { model.itemTower.forward($0) }
         let bias = model.itemBias
