@@ -77,8 +77,8 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         epoch >= configuration.epochs || (configuration.patience > 0 && badEpochs >= configuration.patience)
     }
 
-    /// Runs one epoch of training and its validation. `progress(done, total)` is called with
-    /// training pairs done.
+    /// Runs one epoch of training and its validation. `progress(done, total, mean loss)` is called
+    /// after every step with the training pairs done so far.
     @discardableResult
     public func trainEpoch(progress: ((Int, Int, Double) -> Void)? = nil) -> EpochRecord {
         let c = configuration
@@ -96,15 +96,7 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         var offset = 0
         while offset < order.count {
             let end = min(order.count, offset + c.batchSize)
-            batchUsers.removeAll(keepingCapacity: true)
-            columnItems.removeAll(keepingCapacity: true)
-            for p in order[offset..<end] {
-                batchUsers.append(pairUsers[Int(p)])
-                columnItems.append(pairItems[Int(p)])
-            }
-            for _ in 0..<c.uniformNegatives {
-                columnItems.append(Int32(truncatingIfNeeded: Int(generator.next() % UInt64(data.itemCount))))
-            }
+            assembleBatch(order[offset..<end], users: &batchUsers, columnItems: &columnItems)
             let stepLoss = trainStep(users: batchUsers, columnItems: columnItems, corrections: &corrections,
                                      userGradient: &userGradient, itemGradient: &itemGradient)
             lossSum += Double(stepLoss)
@@ -151,19 +143,25 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         for j in 0..<steps {
             let first = (j * b) % max(1, order.count - b + 1)
-            batchUsers.removeAll(keepingCapacity: true)
-            columnItems.removeAll(keepingCapacity: true)
-            for p in order[first..<(first + b)] {
-                batchUsers.append(pairUsers[Int(p)])
-                columnItems.append(pairItems[Int(p)])
-            }
-            for _ in 0..<c.uniformNegatives {
-                columnItems.append(Int32(truncatingIfNeeded: Int(generator.next() % UInt64(data.itemCount))))
-            }
+            assembleBatch(order[first..<(first + b)], users: &batchUsers, columnItems: &columnItems)
             _ = trainStep(users: batchUsers, columnItems: columnItems, corrections: &corrections,
                           userGradient: &userGradient, itemGradient: &itemGradient)
         }
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    /// The users and positive items of the pairs `pairs`, then `uniformNegatives` items drawn
+    /// uniformly from the generator.
+    private func assembleBatch(_ pairs: ArraySlice<Int32>, users: inout [Int32], columnItems: inout [Int32]) {
+        users.removeAll(keepingCapacity: true)
+        columnItems.removeAll(keepingCapacity: true)
+        for p in pairs {
+            users.append(pairUsers[Int(p)])
+            columnItems.append(pairItems[Int(p)])
+        }
+        for _ in 0..<configuration.uniformNegatives {
+            columnItems.append(Int32(truncatingIfNeeded: Int(generator.next() % UInt64(data.itemCount))))
+        }
     }
 
     /// One optimiser step on a batch; returns its loss.
