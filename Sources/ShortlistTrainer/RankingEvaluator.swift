@@ -32,23 +32,25 @@ public enum RankingEvaluator {
             let chunk = 16
             let chunkCount = (rows.count + chunk - 1) / chunk
             var partial = [RankingMetrics](repeating: RankingMetrics(), count: chunkCount)
-            let partials = SharedPointer(partial.withUnsafeMutableBufferPointer { $0.baseAddress! })
-            let scoreRows = SharedPointer(scores)
-            Parallel.forEach(chunkCount: chunkCount, threads: threads) { k in
-                var metrics = RankingMetrics()
-                var ranked = [Int32](repeating: -1, count: depth)
-                for j in (k * chunk)..<min(rows.count, (k + 1) * chunk) {
-                    let u = rows[j], row = scoreRows.pointer + j * n
-                    if let mask { for i in mask.items(of: u) { row[Int(i)] = -.infinity } }
-                    for i in 0..<n {
-                        let distance = -row[i]
-                        if distance < heaps.threshold(j) { heaps.push(j, distance: distance, id: UInt64(i)) }
+            partial.withUnsafeMutableBufferPointer { partialBuffer in
+                let partials = SharedPointer(partialBuffer.baseAddress!)
+                let scoreRows = SharedPointer(scores)
+                Parallel.forEach(chunkCount: chunkCount, threads: threads) { k in
+                    var metrics = RankingMetrics()
+                    var ranked = [Int32](repeating: -1, count: depth)
+                    for j in (k * chunk)..<min(rows.count, (k + 1) * chunk) {
+                        let u = rows[j], row = scoreRows.pointer + j * n
+                        if let mask { for i in mask.items(of: u) { row[Int(i)] = -.infinity } }
+                        for i in 0..<n {
+                            let distance = -row[i]
+                            if distance < heaps.threshold(j) { heaps.push(j, distance: distance, id: UInt64(i)) }
+                        }
+                        let sorted = heaps.sorted(j)
+                        for p in 0..<depth { ranked[p] = p < sorted.count && sorted[p].distance.isFinite ? Int32(sorted[p].id) : -1 }
+                        ranked.withUnsafeBufferPointer { metrics.add(ranked: $0, relevant: target.items(of: u)) }
                     }
-                    let sorted = heaps.sorted(j)
-                    for p in 0..<depth { ranked[p] = p < sorted.count && sorted[p].distance.isFinite ? Int32(sorted[p].id) : -1 }
-                    ranked.withUnsafeBufferPointer { metrics.add(ranked: $0, relevant: target.items(of: u)) }
+                    partials.pointer[k] = metrics
                 }
-                partials.pointer[k] = metrics
             }
             for m in partial { total.merge(m) }
             start += block

@@ -76,17 +76,22 @@ final class SampledSoftmaxLoss: @unchecked Sendable {
                           b: items, ldb: d, beta: 1, c: logits, ldc: c, threads: threads)
         if rowLosses.count < b { rowLosses = [Float](repeating: 0, count: b) }
         let invB = 1 / Float(b)
-        let losses = SharedPointer(rowLosses.withUnsafeMutableBufferPointer { $0.baseAddress! })
-        let offsets = SharedPointer(maskOffsets.withUnsafeMutableBufferPointer { $0.baseAddress! })
-        let masked = SharedPointer(maskColumns.withUnsafeMutableBufferPointer { $0.baseAddress! })
-        Parallel.forEach(chunkCount: chunkCount, threads: threads) { k in
-            for r in (k * chunk)..<min(b, (k + 1) * chunk) {
-                let row = logitsPointer.pointer + r * c
-                for m in offsets.pointer[r]..<offsets.pointer[r + 1] { row[Int(masked.pointer[m])] = -.infinity }
-                let positive = row[r]
-                // G = (softmax − one-hot) / b, the gradient of the mean loss.
-                losses.pointer[r] = sk_softmax_row(row, c, invB) - positive
-                row[r] -= invB
+        rowLosses.withUnsafeMutableBufferPointer { lossBuffer in
+            maskOffsets.withUnsafeMutableBufferPointer { offsetBuffer in
+                maskColumns.withUnsafeMutableBufferPointer { maskedBuffer in
+                    let losses = SharedPointer(lossBuffer.baseAddress!), offsets = SharedPointer(offsetBuffer.baseAddress!)
+                    let masked = SharedPointer(maskedBuffer.baseAddress!)
+                    Parallel.forEach(chunkCount: chunkCount, threads: threads) { k in
+                        for r in (k * chunk)..<min(b, (k + 1) * chunk) {
+                            let row = logitsPointer.pointer + r * c
+                            for m in offsets.pointer[r]..<offsets.pointer[r + 1] { row[Int(masked.pointer[m])] = -.infinity }
+                            let positive = row[r]
+                            // G = (softmax − one-hot) / b, the gradient of the mean loss.
+                            losses.pointer[r] = sk_softmax_row(row, c, invB) - positive
+                            row[r] -= invB
+                        }
+                    }
+                }
             }
         }
         var loss: Float = 0

@@ -21,7 +21,7 @@ final class Tower: @unchecked Sendable {
     private var capacity = 0
     /// activations[l] = x_l (capacity × width of l); the last is x_L.
     private var activations: [UnsafeMutablePointer<Float>] = []
-    private var widths: [Int]
+    private let widths: [Int]
     /// Unit-length outputs z (capacity × dimension).
     private(set) var output: UnsafeMutablePointer<Float>
     private var inverseNorms: UnsafeMutablePointer<Float>

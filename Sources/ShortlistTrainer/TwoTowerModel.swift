@@ -48,6 +48,8 @@ public final class TwoTowerModel: @unchecked Sendable {
                           fields: userFeatures, batchCapacity: capacity, generator: &generator)
         itemTower = Tower(entityCount: itemIds.count, dimension: configuration.dimension, hiddenWidths: configuration.hiddenWidths,
                           fields: itemFeatures, batchCapacity: capacity, generator: &generator)
+        userTower.threads = configuration.threads
+        itemTower.threads = configuration.threads
         logScale = ParameterBuffer(count: 1)
         logScale.values[0] = log(1 / configuration.temperature)
         itemBias = configuration.itemBias ? ParameterBuffer(count: itemIds.count) : nil

@@ -47,7 +47,8 @@ public final class TwoTowerTrainer: @unchecked Sendable {
 
     private let pairUsers: [Int32]
     private let pairItems: [Int32]
-    private let logFrequency: [Float]
+    /// Each item's share of the training pairs (at least one pair's worth), for log-Q.
+    private let itemFrequency: [Float]
     private let loss = SampledSoftmaxLoss()
     /// Per-column bias gradient of the current step (with an item bias).
     private var columnGradient: [Float] = []
@@ -69,7 +70,7 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         pairItems = items
         let counts = data.train.itemFrequencies(itemCount: data.itemCount)
         let total = Double(data.train.count)
-        logFrequency = counts.map { Float(Double(max($0, 1)) / total) }
+        itemFrequency = counts.map { Float(Double(max($0, 1)) / total) }
     }
 
     /// Whether training has ended (epoch limit reached or early stopping triggered).
@@ -169,8 +170,6 @@ public final class TwoTowerTrainer: @unchecked Sendable {
                    userGradient: inout [Float], itemGradient: inout [Float]) -> Float {
         let c = configuration
         let b = users.count, columns = columnItems.count, d = c.dimension
-        model.userTower.threads = c.threads
-        model.itemTower.threads = c.threads
         let zu = users.withUnsafeBufferPointer { model.userTower.forward($0) }
         let zi = columnItems.withUnsafeBufferPointer { model.itemTower.forward($0) }
         let bias = model.itemBias
@@ -179,7 +178,7 @@ public final class TwoTowerTrainer: @unchecked Sendable {
             corrections.removeAll(keepingCapacity: true)
             let uniform = Float(c.uniformNegatives) / Float(data.itemCount)
             for item in columnItems {
-                var value = c.logQCorrection ? log(Float(b) * logFrequency[Int(item)] + uniform) : 0
+                var value = c.logQCorrection ? log(Float(b) * itemFrequency[Int(item)] + uniform) : 0
                 if let bias { value -= bias.values[Int(item)] }
                 corrections.append(value)
             }

@@ -85,9 +85,7 @@ struct RecommendCommand: ParsableCommand {
         }
         let hits = try searcher.search(query, k: min(searcher.count, k + exclude.count), parameters: SearchParameters(ef: ef))
             .filter { !exclude.contains($0.id) }.prefix(k)
-        let titles: [UInt64: String] = data.map { d in
-            Dictionary(uniqueKeysWithValues: zip(d.itemIds, d.itemTitles.isEmpty ? d.itemIds.map { _ in "" } : d.itemTitles))
-        } ?? [:]
+        let titles = data.map { Dictionary(uniqueKeysWithValues: zip($0.itemIds, $0.itemTitles)) } ?? [:]
         print("rank  item        score     title")
         for (rank, hit) in hits.enumerated() {
             let score = searcher.metric.score(fromDistance: hit.distance)
