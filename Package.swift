@@ -17,6 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         .target(
@@ -46,6 +47,15 @@ let package = Package(
             swiftSettings: computeFlags
         ),
         .target(
+            name: "ShortlistServer",
+            dependencies: [
+                "ShortlistCore", "ShortlistIndex", "ShortlistTrainer", "ShortlistData",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: computeFlags
+        ),
+        .target(
             name: "ShortlistBench",
             dependencies: ["ShortlistCore", "ShortlistData", "ShortlistIndex"],
             swiftSettings: computeFlags
@@ -53,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "shortlist",
             dependencies: [
-                "ShortlistCore", "ShortlistData", "ShortlistIndex", "ShortlistTrainer", "ShortlistBench", "CShortlistKernels",
+                "ShortlistCore", "ShortlistData", "ShortlistIndex", "ShortlistTrainer", "ShortlistBench", "ShortlistServer", "CShortlistKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,6 +75,10 @@ let package = Package(
         .testTarget(name: "ShortlistCoreTests", dependencies: ["ShortlistCore", "CShortlistKernels", "ShortlistTestSupport"]),
         .testTarget(name: "ShortlistDataTests", dependencies: ["ShortlistData", "ShortlistTestSupport"]),
         .testTarget(name: "ShortlistTrainerTests", dependencies: ["ShortlistTrainer", "ShortlistData", "ShortlistTestSupport"]),
+        .testTarget(
+            name: "ShortlistServerTests",
+            dependencies: ["ShortlistServer", "ShortlistIndex", "ShortlistCore", "ShortlistTestSupport"]
+        ),
         .testTarget(
             name: "ShortlistIndexTests",
             dependencies: ["ShortlistIndex", "ShortlistData", "ShortlistTestSupport"],

@@ -8,7 +8,7 @@ import ShortlistCore
 /// `queries × base rows` inner products through `sgemm`, turned into distances and filtered
 /// against each query's current k-th distance by a vectorised kernel (PERFORMANCE.md §3).
 /// Vectors are stored once, row-major, L2-normalised for `.cosine`.
-public final class FlatIndex: VectorIndex, @unchecked Sendable {
+public final class FlatIndex: MutableVectorIndex, @unchecked Sendable {
     public let metric: Metric
     public var dimension: Int { vectors.dimension }
     public var count: Int { vectors.count }
@@ -150,6 +150,42 @@ public final class FlatIndex: VectorIndex, @unchecked Sendable {
                 out.distances[q * k + j] = metric == .l2 ? max(0, nb.distance + offset) : nb.distance
             }
         }
+    }
+
+    // MARK: Changes
+
+    /// Appends `vector` under `id` (which must not be live).
+    public func add(_ vector: [Float], id: UInt64) throws {
+        guard idMap.row(of: id) == nil else { throw IndexError.duplicateId(id) }
+        try validate(vector)
+        guard count + 1 < Int(UInt32.max) else { throw IndexError.tooManyRows(count + 1) }
+        var stored = vector
+        if metric.normalizesVectors {
+            try stored.withUnsafeMutableBufferPointer { try VectorMath.normalize($0.baseAddress!, dimension: dimension) }
+        }
+        try idMap.append(id)
+        let row = try vectors.append(stored)
+        if metric == .l2 { squaredNorms.append(sk_ip(vectors.row(row), vectors.row(row), dimension)) }
+    }
+
+    /// Removes `id`: the last row moves into its place, so the rows stay dense and exact search
+    /// never scans a deleted vector.
+    public func delete(id: UInt64) throws {
+        guard let row = idMap.row(of: id) else { throw IndexError.unknownId(id) }
+        let last = count - 1
+        if row != last {
+            vectors.row(row).update(from: vectors.row(last), count: dimension)
+            if metric == .l2 { squaredNorms[row] = squaredNorms[last] }
+        }
+        idMap.removeMovingLast(id)
+        vectors.truncate(to: last)
+        if metric == .l2 { squaredNorms.removeLast() }
+    }
+
+    public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }
+
+    public func storedVector(id: UInt64) -> [Float]? {
+        idMap.row(of: id).map { vectors.rowArray($0) }
     }
 
     // MARK: Persistence

@@ -58,6 +58,16 @@ public struct IdMap: Sendable, Equatable {
         rowOfId.removeValue(forKey: id).map(Int.init)
     }
 
+    /// Forgets `id` and moves the last row's id into its row (for stores that stay dense).
+    public mutating func removeMovingLast(_ id: UInt64) {
+        guard let row = rowOfId.removeValue(forKey: id).map(Int.init) else { return }
+        let lastId = ids.removeLast()
+        if row < ids.count {
+            ids[row] = lastId
+            rowOfId[lastId] = UInt32(row)
+        }
+    }
+
     /// Rebuilds the lookup from `ids`, skipping rows for which `isLive` is false.
     public init(ids: [UInt64], isLive: (Int) -> Bool) throws {
         self.ids = ids

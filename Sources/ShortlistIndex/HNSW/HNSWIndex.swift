@@ -19,7 +19,7 @@ import Synchronization
 ///
 /// Concurrency: searches may run concurrently with each other. `add`, `delete` and the build
 /// itself need exclusive access (the server serialises writes per collection).
-public final class HNSWIndex: VectorIndex, @unchecked Sendable {
+public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
     public let metric: Metric
     public let dimension: Int
     public let configuration: HNSWConfiguration
@@ -359,6 +359,14 @@ public final class HNSWIndex: VectorIndex, @unchecked Sendable {
 
     /// Whether `id` is live in the index.
     public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }
+
+    public func storedVector(id: UInt64) -> [Float]? {
+        guard let row = idMap.row(of: id) else { return nil }
+        var out = [Float](repeating: 0, count: storedDimension)
+        out.withUnsafeMutableBufferPointer { store.readRow(row, into: $0.baseAddress!) }
+        if storedDimension > dimension { out.removeLast(storedDimension - dimension) }
+        return out
+    }
 
     /// A new index over the live vectors only (same settings and ids), reclaiming deleted rows' memory.
     public func compacted(threads: Int = 1, progress: ProgressHandler? = nil) throws -> HNSWIndex {

@@ -65,7 +65,7 @@ public struct IVFPQConfiguration: Sendable, Equatable {
 /// Cosine is inner product on normalised vectors.
 ///
 /// Concurrency: searches may run concurrently; `add` and `delete` need exclusive access.
-public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
+public final class IVFPQIndex: MutableVectorIndex, @unchecked Sendable {
     public let metric: Metric
     public let dimension: Int
     public let configuration: IVFPQConfiguration
@@ -463,5 +463,45 @@ public final class IVFPQIndex: VectorIndex, @unchecked Sendable {
         guard let row = idMap.remove(id) else { throw IndexError.unknownId(id) }
         tombstones[row] = 1
         deletedCount += 1
+    }
+
+    public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }
+
+    /// The exact vector with `Refine`; otherwise the centroid plus the decoded residual (found by
+    /// scanning the lists' row numbers, O(rows)). Un-rotated when the index has OPQ.
+    public func storedVector(id: UInt64) -> [Float]? {
+        guard let row = idMap.row(of: id) else { return nil }
+        var rotated = [Float](repeating: 0, count: dimension)
+        if let vectors {
+            rotated = vectors.rowArray(row)
+        } else {
+            guard let (l, p) = listPosition(ofRow: row) else { return nil }
+            var code = [UInt8](repeating: 0, count: pq.m)
+            listCodes[l].withUnsafeBufferPointer { packed in
+                for j in 0..<pq.m {
+                    code[j] = pq.bits == 4 ? FastScanLayout.value(packed.baseAddress!, m: pq.m, position: p, sub: j) : packed[p * pq.m + j]
+                }
+            }
+            rotated.withUnsafeMutableBufferPointer { out in
+                pq.decode(code, into: out.baseAddress!)
+                for j in 0..<dimension { out[j] += centroids.row(l)[j] }
+            }
+        }
+        guard let rotation else { return rotated }
+        // y = x·R with R orthogonal, so x = y·Rᵀ.
+        var x = [Float](repeating: 0, count: dimension)
+        rotation.matrix.withUnsafeBufferPointer { r in
+            BLAS.gemm(transposeA: false, transposeB: true, m: 1, n: dimension, k: dimension,
+                      a: rotated, lda: dimension, b: r.baseAddress!, ldb: dimension, c: &x, ldc: dimension)
+        }
+        return x
+    }
+
+    /// The list holding `row` and its position there.
+    private func listPosition(ofRow row: Int) -> (list: Int, position: Int)? {
+        for l in listRows.indices {
+            if let p = listRows[l].firstIndex(of: UInt32(row)) { return (l, p) }
+        }
+        return nil
     }
 }

@@ -1,0 +1,38 @@
+import ShortlistCore
+
+/// An index that takes inserts and deletes after it is built, and can give back a stored vector.
+/// Every index kind conforms. Writes need exclusive access: the server runs one writer per
+/// collection and keeps readers out while it writes.
+public protocol MutableVectorIndex: VectorIndex {
+    /// Adds `vector` (`dimension` finite floats) under `id`, which must not be live.
+    /// Throws `IndexError.duplicateId`, `VectorError.dimensionMismatch`, `.nonFinite` or `.zeroNorm`
+    /// (cosine), and leaves the index unchanged when it throws.
+    func add(_ vector: [Float], id: UInt64) throws
+    /// Removes `id` from results; throws `IndexError.unknownId` when it is not live.
+    func delete(id: UInt64) throws
+    /// Whether `id` is live.
+    func contains(id: UInt64) -> Bool
+    /// The vector stored for `id` (nil when not live), as the index compares it: unit length for
+    /// `.cosine`, and for IVF-PQ without `Refine` the quantized reconstruction.
+    func storedVector(id: UInt64) -> [Float]?
+}
+
+extension MutableVectorIndex {
+    /// Inserts `vector` under `id`, replacing the live vector with that id if there is one.
+    /// The new vector is checked before anything changes, so a bad vector leaves the old one in place.
+    public func upsert(_ vector: [Float], id: UInt64) throws {
+        try validate(vector)
+        if contains(id: id) { try delete(id: id) }
+        try add(vector, id: id)
+    }
+
+    /// Throws what `add` would throw for `vector`'s shape or values (dimension, NaN/∞, zero norm for cosine).
+    public func validate(_ vector: [Float]) throws {
+        guard vector.count == dimension else { throw VectorError.dimensionMismatch(expected: dimension, actual: vector.count) }
+        try vector.withUnsafeBufferPointer { try VectorMath.validateFinite($0) }
+        if metric.normalizesVectors {
+            var copy = vector
+            try copy.withUnsafeMutableBufferPointer { try VectorMath.normalize($0.baseAddress!, dimension: dimension) }
+        }
+    }
+}

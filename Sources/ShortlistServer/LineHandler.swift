@@ -1,0 +1,197 @@
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One connection: frames request lines (LF, optional CR before it), answers the cheap ops on the
+/// event loop, hands the rest to the worker pool and writes their replies when done. Replies go
+/// out in completion order, each carrying its request's `id`.
+///
+/// A line longer than the limit is discarded up to its newline while it streams in (it is never
+/// buffered whole) and answered with `line_too_long`; the connection then reads the next line.
+final class LineHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let processor: RequestProcessor
+    private let pool: WorkerPool
+    private let session: RequestProcessor.Session
+    private var buffer: ByteBuffer?
+    /// Bytes of `buffer` (from its reader index) already known to hold no newline.
+    private var scanned = 0
+    private var discarding = false
+    private var inFlight = 0
+    private var flushScheduled = false
+    private var needsFlush = false
+    /// The client half-closed: close once every reply is out.
+    private var inputClosed = false
+
+    init(processor: RequestProcessor, pool: WorkerPool) {
+        self.processor = processor
+        self.pool = pool
+        session = processor.makeSession()
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        processor.stats.connectionOpened()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        processor.stats.connectionClosed()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        if buffer == nil || buffer!.readableBytes == 0 {
+            buffer = incoming
+            scanned = 0
+        } else {
+            buffer!.writeBuffer(&incoming)
+        }
+        processLines(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, e == .inputClosed {
+            inputClosed = true
+            closeIfFinished(context.channel)
+            return
+        }
+        if let e = event as? IdleStateHandler.IdleStateEvent, e == .read {
+            guard inFlight == 0 else { return }
+            let reply = RequestProcessor.errorLine(id: nil, ProtocolError(.idleTimeout, "no request for \(processor.limits.idleTimeoutSeconds) s; closing"))
+            processor.stats.recordError(.idleTimeout)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply))).whenComplete { _ in
+                context.close(promise: nil)
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    private func processLines(context: ChannelHandlerContext) {
+        let maximum = processor.limits.maximumLineBytes
+        while var b = buffer, b.readableBytes > 0 {
+            let newline: Int? = b.withUnsafeReadableBytes { raw in
+                guard raw.count > scanned, let p = memchr(raw.baseAddress! + scanned, 0x0A, raw.count - scanned) else { return nil }
+                return raw.baseAddress!.distance(to: UnsafeRawPointer(p))
+            }
+            guard let newline else {
+                // No complete line: keep it, unless it is already too long (then drop what came).
+                if discarding || b.readableBytes > maximum {
+                    discarding = true
+                    b.clear()
+                    scanned = 0
+                } else {
+                    scanned = b.readableBytes
+                }
+                buffer = b
+                return
+            }
+            scanned = 0
+            if discarding || newline > maximum {
+                discarding = false
+                b.moveReaderIndex(forwardBy: newline + 1)
+                buffer = b
+                processor.stats.recordError(.lineTooLong)
+                write(RequestProcessor.errorLine(id: nil, ProtocolError(.lineTooLong, "the line is longer than \(maximum) bytes and was discarded")), context: context)
+                continue
+            }
+            let route: RequestProcessor.Route? = b.withUnsafeReadableBytes { raw in
+                var n = newline
+                if n > 0 && raw[n - 1] == 0x0D { n -= 1 }
+                let line = UnsafeBufferPointer(start: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
+                // Blank lines are ignored.
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
+                return processor.route(line, session: session)
+            }
+            b.moveReaderIndex(forwardBy: newline + 1)
+            buffer = b
+            switch route {
+            case nil: break
+            case let .reply(bytes)?: write(bytes, context: context)
+            case let .parsed(request, start)?: dispatch(context: context) { [processor] in processor.execute(request, start: start) }
+            case let .raw(bytes, start)?: dispatch(context: context) { [processor] in processor.execute(raw: bytes, start: start) }
+            }
+        }
+        if let b = buffer, b.readerIndex > 64 << 10 {
+            buffer!.discardReadBytes()
+        }
+    }
+
+    /// After the client's half-close, closes when nothing is in flight (pending replies flushed first).
+    private func closeIfFinished(_ channel: Channel) {
+        guard inputClosed, inFlight == 0, !flushScheduled else { return }
+        channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    private func write(_ bytes: [UInt8], context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        needsFlush = true
+    }
+
+    private func dispatch(context: ChannelHandlerContext, _ job: @escaping () -> [UInt8]) {
+        guard inFlight < processor.limits.maximumInFlightPerConnection else {
+            processor.stats.recordError(.overloaded)
+            write(RequestProcessor.errorLine(id: nil, ProtocolError(.overloaded, "more than \(processor.limits.maximumInFlightPerConnection) requests in flight on this connection")), context: context)
+            return
+        }
+        inFlight += 1
+        let loop = context.eventLoop
+        let channel = context.channel
+        let accepted = pool.submit {
+            let reply = job()
+            loop.execute {
+                self.inFlight -= 1
+                guard channel.isActive else { return }
+                channel.write(channel.allocator.buffer(bytes: reply), promise: nil)
+                // Completions that land in the same loop tick share one flush.
+                if !self.flushScheduled {
+                    self.flushScheduled = true
+                    loop.execute {
+                        self.flushScheduled = false
+                        channel.flush()
+                        self.closeIfFinished(channel)
+                    }
+                }
+            }
+        }
+        if !accepted {
+            inFlight -= 1
+            processor.stats.recordError(.overloaded)
+            write(RequestProcessor.errorLine(id: nil, ProtocolError(.overloaded, "the server's queue is full; retry later")), context: context)
+        }
+    }
+}
+
+/// Placed first on connections beyond the limit: says why, then closes.
+final class RefuseHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let reply = RequestProcessor.errorLine(id: nil, ProtocolError(.tooManyConnections, "the server allows \(limit) connections"))
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply))).whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+}

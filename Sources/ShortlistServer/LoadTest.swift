@@ -1,0 +1,153 @@
+import Foundation
+import ShortlistCore
+
+/// A closed-loop load generator: `connections` threads, each with its own connection keeping
+/// `pipeline` requests in flight, cycling through prepared requests for `duration` seconds.
+/// Round-trip latency is measured per request from the send to the reply, and the server's own
+/// `took_us` is collected beside it, so their difference is the protocol and network overhead.
+public struct LoadTest {
+    public struct Configuration {
+        public var host = "127.0.0.1"
+        public var port = 7700
+        public var connections = 1
+        public var pipeline = 1
+        public var duration = 10.0
+        /// Seconds of load before measuring starts (default 1).
+        public var warmup = 1.0
+        /// Request bodies after the id: each is `"op":…}` (without the opening brace and id),
+        /// e.g. `"op":"search","collection":"items","vector":[…],"k":10}`.
+        public var bodies: [[UInt8]] = []
+        /// Lines sent once on each connection before the load (e.g. an auth line).
+        public var preamble: [String] = []
+
+        public init() {}
+    }
+
+    public struct Report {
+        public var requests: Int
+        public var errors: Int
+        public var firstError: String?
+        public var seconds: Double
+        /// Round-trip latency in nanoseconds.
+        public var latency: LatencyHistogram
+        /// The server's `took_us`, in nanoseconds, for replies that carry it.
+        public var serverTime: LatencyHistogram
+        public var throughput: Double { Double(requests) / seconds }
+    }
+
+    private final class Shared: @unchecked Sendable {
+        let lock = NSLock()
+        var latency = LatencyHistogram()
+        var serverTime = LatencyHistogram()
+        var requests = 0
+        var errors = 0
+        var firstError: String?
+        var failure: Error?
+    }
+
+    public static func run(_ c: Configuration) throws -> Report {
+        precondition(!c.bodies.isEmpty && c.connections > 0 && c.pipeline > 0)
+        let shared = Shared()
+        let startAt = RequestProcessor.now()
+        let measureFrom = startAt + UInt64(c.warmup * 1e9)
+        let stopAt = measureFrom + UInt64(c.duration * 1e9)
+        let group = DispatchGroup()
+        for connection in 0..<c.connections {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                do {
+                    try runConnection(c, index: connection, measureFrom: measureFrom, stopAt: stopAt, shared: shared)
+                } catch {
+                    shared.lock.lock()
+                    shared.failure = shared.failure ?? error
+                    shared.lock.unlock()
+                }
+            }
+            thread.stackSize = 4 << 20
+            thread.start()
+        }
+        group.wait()
+        if let failure = shared.failure { throw failure }
+        return Report(requests: shared.requests, errors: shared.errors, firstError: shared.firstError, seconds: c.duration,
+                      latency: shared.latency, serverTime: shared.serverTime)
+    }
+
+    private static func runConnection(_ c: Configuration, index: Int, measureFrom: UInt64, stopAt: UInt64, shared: Shared) throws {
+        let client = try LineClient(host: c.host, port: c.port)
+        for line in c.preamble { _ = try client.request(line) }
+        var latency = LatencyHistogram(), serverTime = LatencyHistogram()
+        var requests = 0, errors = 0
+        var firstError: String?
+        let ring = max(16, c.pipeline * 2)
+        var sentAt = [UInt64](repeating: 0, count: ring)
+        var nextId = 0
+        var cursor = index * 7919 % c.bodies.count
+        var outgoing: [UInt8] = []
+        func enqueue() {
+            outgoing.append(contentsOf: "{\"id\":\(nextId),".utf8)
+            outgoing.append(contentsOf: c.bodies[cursor])
+            sentAt[nextId % ring] = RequestProcessor.now()
+            nextId += 1
+            cursor = (cursor + 1) % c.bodies.count
+        }
+        for _ in 0..<c.pipeline { enqueue() }
+        try client.send(outgoing)
+        var inFlight = c.pipeline
+        while inFlight > 0 {
+            guard let reply = try client.readLine() else { throw ClientError.closed }
+            let now = RequestProcessor.now()
+            inFlight -= 1
+            let parsed = parseReply(reply)
+            guard let id = parsed.id else { throw ClientError.io("reply without a numeric id: \(String(decoding: reply.prefix(200), as: UTF8.self))") }
+            if now >= measureFrom && now < stopAt {
+                requests += 1
+                latency.record(now - sentAt[id % ring])
+                if let took = parsed.tookMicroseconds { serverTime.record(took * 1000) }
+                if !parsed.ok {
+                    errors += 1
+                    if firstError == nil { firstError = String(decoding: reply.prefix(300), as: UTF8.self) }
+                }
+            }
+            if now < stopAt {
+                outgoing.removeAll(keepingCapacity: true)
+                enqueue()
+                try client.send(outgoing)
+                inFlight += 1
+            }
+        }
+        shared.lock.lock()
+        shared.latency.merge(latency)
+        shared.serverTime.merge(serverTime)
+        shared.requests += requests
+        shared.errors += errors
+        if shared.firstError == nil { shared.firstError = firstError }
+        shared.lock.unlock()
+    }
+
+    /// Reads `{"id":N,"ok":B,…"took_us":T…}` as the server writes it (id first, took_us last in result).
+    static func parseReply(_ line: [UInt8]) -> (id: Int?, ok: Bool, tookMicroseconds: UInt64?) {
+        let prefix = Array("{\"id\":".utf8)
+        guard line.count > prefix.count, Array(line[0..<prefix.count]) == prefix else { return (nil, false, nil) }
+        var i = prefix.count, id = 0, digits = 0
+        while i < line.count, line[i] >= 48, line[i] <= 57 { id = id * 10 + Int(line[i] - 48); i += 1; digits += 1 }
+        let okText = Array(",\"ok\":true".utf8)
+        let ok = i + okText.count <= line.count && Array(line[i..<i + okText.count]) == okText
+        var took: UInt64?
+        let key = Array("\"took_us\":".utf8)
+        if line.count > key.count + 2 {
+            var j = line.count - key.count
+            let lowest = max(0, line.count - 64)
+            while j >= lowest {
+                if line[j] == 0x22 && Array(line[j..<j + key.count]) == key {
+                    var k = j + key.count, v: UInt64 = 0
+                    while k < line.count, line[k] >= 48, line[k] <= 57 { v = v * 10 + UInt64(line[k] - 48); k += 1 }
+                    took = v
+                    break
+                }
+                j -= 1
+            }
+        }
+        return (digits > 0 ? id : nil, ok, took)
+    }
+}

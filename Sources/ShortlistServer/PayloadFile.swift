@@ -1,0 +1,65 @@
+import Foundation
+import ShortlistCore
+
+/// Payloads on disk: JSON lines `{"id": 17, "payload": {...}}`, one per item, any JSON value as
+/// the payload. Written atomically; read strictly (a bad line is refused with its number).
+enum PayloadFile {
+    static func read(path: String) throws -> [UInt64: [UInt8]] {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw CollectionError.badPayloadLine(path: path, line: 0, reason: "cannot read: \(error.localizedDescription)")
+        }
+        var out: [UInt64: [UInt8]] = [:]
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var lineNumber = 0
+            var start = 0
+            while start < bytes.count {
+                lineNumber += 1
+                var end = start
+                while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+                let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                start = end + 1
+                var s = JSONScanner(line)
+                if s.isAtEnd() { continue }
+                var id: UInt64?, payload: [UInt8]?
+                do {
+                    try s.readObject { s, key in
+                        switch key {
+                        case "id": id = try s.readUInt64()
+                        case "payload":
+                            _ = s.peek()
+                            let p0 = s.position
+                            try s.skipValue()
+                            payload = Array(s.bytes[p0..<s.position])
+                        default: try s.skipValue()
+                        }
+                    }
+                    guard s.isAtEnd() else { throw JSONError.syntax(offset: s.position, expected: "the end of the line") }
+                } catch {
+                    throw CollectionError.badPayloadLine(path: path, line: lineNumber, reason: "\(error)")
+                }
+                guard let id, let payload else {
+                    throw CollectionError.badPayloadLine(path: path, line: lineNumber, reason: "a line needs 'id' and 'payload'")
+                }
+                out[id] = payload
+            }
+        }
+        return out
+    }
+
+    /// Writes `payloads` sorted by id, atomically.
+    static func write(_ payloads: [UInt64: [UInt8]], path: String) throws {
+        let writer = try AtomicFileWriter(path: path)
+        var o = JSONOutput(capacity: 1 << 16)
+        for id in payloads.keys.sorted() {
+            o.raw("{\"id\":"); o.uint(id); o.raw(",\"payload\":"); o.raw(payloads[id]!); o.raw("}\n")
+            if o.bytes.count > 1 << 20 {
+                try writer.write(o.bytes)
+                o.bytes.removeAll(keepingCapacity: true)
+            }
+        }
+        try writer.write(o.bytes)
+        try writer.commit()
+    }
+}

@@ -1,0 +1,74 @@
+import ShortlistIndex
+
+/// One parsed request line. Fields an op does not use are rejected by the parser (`unknown_field`),
+/// so a typo never silently changes a query.
+struct Request {
+    enum Op: String, CaseIterable {
+        case ping, info, stats, auth, search, searchBatch = "search_batch", similar, recommend
+        case upsert, delete, get, save
+
+        /// The members this op accepts besides `id` and `op`.
+        var fields: Set<String> {
+            switch self {
+            case .ping, .info, .stats: return []
+            case .auth: return ["token"]
+            case .search: return ["collection", "vector", "k", "params", "filter", "with_payload"]
+            case .searchBatch: return ["collection", "vectors", "k", "params", "filter", "with_payload"]
+            case .similar: return ["collection", "item_id", "k", "params", "filter", "with_payload"]
+            case .recommend: return ["collection", "user_id", "k", "params", "filter", "exclude_seen", "with_payload"]
+            case .upsert: return ["collection", "points"]
+            case .delete: return ["collection", "ids"]
+            case .get: return ["collection", "ids"]
+            case .save: return ["collection"]
+            }
+        }
+
+        /// The members this op cannot do without.
+        var required: [String] {
+            switch self {
+            case .ping, .info, .stats, .save: return []
+            case .auth: return ["token"]
+            case .search: return ["collection", "vector"]
+            case .searchBatch: return ["collection", "vectors"]
+            case .similar: return ["collection", "item_id"]
+            case .recommend: return ["collection", "user_id"]
+            case .upsert: return ["collection", "points"]
+            case .delete, .get: return ["collection", "ids"]
+            }
+        }
+
+        /// Ops answered on the event loop: constant work, no index access.
+        var isInline: Bool { self == .ping || self == .info || self == .stats || self == .auth }
+        /// Ops that change a collection.
+        var isWrite: Bool { self == .upsert || self == .delete }
+    }
+
+    /// One point of an `upsert`.
+    struct Point {
+        var id: UInt64
+        var vector: [Float]
+        /// The payload's JSON text as sent (validated), or nil when absent.
+        var payload: [UInt8]?
+    }
+
+    /// The client's `id` as raw JSON text, echoed verbatim (nil when absent: the reply has `"id":null`).
+    var id: [UInt8]?
+    var op: Op
+    var collection: String?
+    var vector: [Float] = []
+    /// `search_batch`: all vectors, row-major, `vectorCount × vectorLength`.
+    var vectors: [Float] = []
+    var vectorCount = 0
+    var vectorLength = 0
+    var k = 10
+    var parameters = SearchParameters()
+    var excludeIds: [UInt64] = []
+    var includeIds: [UInt64]?
+    var withPayload = false
+    var itemId: UInt64 = 0
+    var userId: UInt64 = 0
+    var excludeSeen = false
+    var points: [Point] = []
+    var ids: [UInt64] = []
+    var token: String = ""
+}

@@ -1,0 +1,379 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ShortlistCore
+import ShortlistIndex
+import Synchronization
+
+/// Everything the server does with a request line, without the network: routing (what may run
+/// on the event loop and what goes to a worker), the ops themselves, reply encoding and
+/// statistics. `ShortlistServer` puts it behind TCP; tests also drive it directly in memory.
+public final class RequestProcessor: @unchecked Sendable {
+    public let limits: ServerLimits
+    let collections: [String: ServedCollection]
+    let collectionOrder: [String]
+    let stats = ServerStats()
+    let parser: RequestParser
+    private let authToken: [UInt8]?
+    /// Worker threads serving this processor (reported by `info`).
+    let workerCount: Int
+    /// Set once shutdown begins: new requests get `shutting_down`.
+    let shuttingDown = Atomic<Bool>(false)
+    /// Pending work, reported by `stats` (set by the server).
+    var pendingWork: () -> Int = { 0 }
+
+    /// Lines up to this long are parsed on the event loop (ping, info and such are answered
+    /// there); longer ones are parsed by a worker.
+    static let inlineParseLimit = 1_024
+    /// Before authentication, lines longer than this are refused unread.
+    static let unauthenticatedLineLimit = 64 << 10
+
+    /// Per-connection state, touched only on the connection's event loop.
+    public final class Session {
+        public internal(set) var authenticated: Bool
+        init(authenticated: Bool) { self.authenticated = authenticated }
+    }
+
+    /// Where a line goes next.
+    enum Route {
+        /// The reply, computed inline.
+        case reply([UInt8])
+        /// Parsed; run on a worker.
+        case parsed(Request, start: UInt64)
+        /// Not parsed yet (long line); parse and run on a worker.
+        case raw([UInt8], start: UInt64)
+    }
+
+    public init(collections: [ServedCollection], limits: ServerLimits = ServerLimits(), authToken: String? = nil, workerCount: Int = 1) throws {
+        var map: [String: ServedCollection] = [:]
+        for c in collections {
+            guard map.updateValue(c, forKey: c.name) == nil else {
+                throw CollectionError.invalidDescription(c.name, reason: "two collections have this name")
+            }
+        }
+        self.collections = map
+        collectionOrder = collections.map(\.name)
+        self.limits = limits
+        parser = RequestParser(limits: limits)
+        self.authToken = authToken.map { Array($0.utf8) }
+        self.workerCount = workerCount
+    }
+
+    public func makeSession() -> Session { Session(authenticated: authToken == nil) }
+
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    // MARK: Routing
+
+    func route(_ line: UnsafeBufferPointer<UInt8>, session: Session) -> Route {
+        let start = Self.now()
+        if !session.authenticated {
+            guard line.count <= Self.unauthenticatedLineLimit else {
+                return .reply(failure(id: nil, op: "invalid", start: start, ProtocolError(.unauthorized, "authenticate first: {\"op\":\"auth\",\"token\":…}")))
+            }
+            switch parser.parse(line) {
+            case let .failure(id, error): return .reply(failure(id: id, op: "invalid", start: start, error))
+            case let .request(r):
+                guard r.op == .auth else {
+                    return .reply(failure(id: r.id, op: r.op.rawValue, start: start, ProtocolError(.unauthorized, "authenticate first: {\"op\":\"auth\",\"token\":…}")))
+                }
+                return .reply(authenticate(r, session: session, start: start))
+            }
+        }
+        if shuttingDown.load(ordering: .relaxed) {
+            var id: [UInt8]?
+            if line.count <= Self.inlineParseLimit, case let .request(r) = parser.parse(line) { id = r.id }
+            return .reply(failure(id: id, op: "invalid", start: start, ProtocolError(.shuttingDown, "the server is shutting down")))
+        }
+        guard line.count <= Self.inlineParseLimit else { return .raw(Array(line), start: start) }
+        switch parser.parse(line) {
+        case let .failure(id, error): return .reply(failure(id: id, op: "invalid", start: start, error))
+        case let .request(r):
+            if r.op == .auth { return .reply(authenticate(r, session: session, start: start)) }
+            if r.op.isInline { return .reply(execute(r, start: start)) }
+            return .parsed(r, start: start)
+        }
+    }
+
+    /// Parses and runs a long line (on a worker).
+    func execute(raw: [UInt8], start: UInt64) -> [UInt8] {
+        let outcome = raw.withUnsafeBufferPointer { parser.parse($0) }
+        switch outcome {
+        case let .failure(id, error): return failure(id: id, op: "invalid", start: start, error)
+        case let .request(r):
+            if r.op == .auth { return failure(id: r.id, op: "auth", start: start, ProtocolError(.invalidRequest, "an auth line is short")) }
+            return execute(r, start: start)
+        }
+    }
+
+    /// Handles one line start to finish on the calling thread (in-memory use and tests).
+    public func handle(_ line: String, session: Session) -> String {
+        var bytes = Array(line.utf8)
+        if bytes.last == 0x0A { bytes.removeLast() }
+        let route = bytes.withUnsafeBufferPointer { self.route($0, session: session) }
+        let reply: [UInt8]
+        switch route {
+        case let .reply(r): reply = r
+        case let .parsed(request, start): reply = execute(request, start: start)
+        case let .raw(raw, start): reply = execute(raw: raw, start: start)
+        }
+        return String(decoding: reply, as: UTF8.self)
+    }
+
+    private func authenticate(_ r: Request, session: Session, start: UInt64) -> [UInt8] {
+        if let authToken {
+            guard Self.constantTimeEqual(Array(r.token.utf8), authToken) else {
+                return failure(id: r.id, op: "auth", start: start, ProtocolError(.unauthorized, "wrong token"))
+            }
+        }
+        session.authenticated = true
+        return success(id: r.id, op: "auth", start: start) { o in o.raw("{\"authenticated\":true}") }
+    }
+
+    /// Compares without an early exit, so the time taken does not reveal how much of a guess was right.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        let n = max(a.count, b.count)
+        for i in 0..<n {
+            let x = i < a.count ? a[i] : 0, y = i < b.count ? b[i] : 0
+            difference |= x ^ y
+        }
+        return difference == 0 && a.count == b.count
+    }
+
+    // MARK: Ops
+
+    /// Runs a parsed request and encodes its reply (on a worker, except the inline ops).
+    func execute(_ r: Request, start: UInt64) -> [UInt8] {
+        do {
+            switch r.op {
+            case .ping: return success(id: r.id, op: "ping", start: start) { $0.raw("{\"pong\":true}") }
+            case .info: return success(id: r.id, op: "info", start: start) { self.encodeInfo(&$0) }
+            case .stats: return success(id: r.id, op: "stats", start: start) { self.encodeStats(&$0) }
+            case .auth: return failure(id: r.id, op: "auth", start: start, ProtocolError(.invalidRequest, "auth is answered on the event loop"))
+            case .search:
+                let c = try collection(r)
+                let hits = try c.search(r.vector, k: r.k, parameters: r.parameters, filter: filter(r), withPayload: r.withPayload)
+                return success(id: r.id, op: "search", start: start) { o in self.encodeHits(hits, start: start, into: &o) }
+            case .searchBatch:
+                let c = try collection(r)
+                let lists = try c.searchBatch(r.vectors, count: r.vectorCount, k: r.k, parameters: r.parameters, filter: filter(r), withPayload: r.withPayload)
+                return success(id: r.id, op: "search_batch", start: start) { o in
+                    o.raw("{\"results\":[")
+                    for (i, hits) in lists.enumerated() {
+                        if i > 0 { o.comma() }
+                        self.encodeHitArray(hits, into: &o)
+                    }
+                    o.raw("],\"took_us\":"); o.uint((Self.now() - start) / 1000); o.raw("}")
+                }
+            case .similar:
+                let c = try collection(r)
+                let v = try c.vector(of: r.itemId)
+                var f = filter(r)
+                f.exclude.insert(r.itemId)
+                let hits = try c.search(v, k: r.k, parameters: r.parameters, filter: f, withPayload: r.withPayload)
+                return success(id: r.id, op: "similar", start: start) { o in self.encodeHits(hits, start: start, into: &o) }
+            case .recommend:
+                let c = try collection(r)
+                guard let recommender = c.recommender else {
+                    throw ProtocolError(.unsupported, "collection '\(c.name)' was loaded without a model (serve it as \(c.name)=INDEX,model=DIR)")
+                }
+                let v = try recommender.userVector(r.userId)
+                var f = filter(r)
+                if r.excludeSeen { f.exclude.formUnion(try recommender.seenItems(r.userId)) }
+                let hits = try c.search(v, k: r.k, parameters: r.parameters, filter: f, withPayload: r.withPayload)
+                return success(id: r.id, op: "recommend", start: start) { o in self.encodeHits(hits, start: start, into: &o) }
+            case .upsert:
+                let c = try collection(r)
+                try c.upsert(r.points)
+                let count = c.count
+                return success(id: r.id, op: "upsert", start: start) { o in
+                    o.raw("{\"upserted\":"); o.int(r.points.count); o.raw(",\"count\":"); o.int(count); o.raw("}")
+                }
+            case .delete:
+                let c = try collection(r)
+                let missing = try c.delete(r.ids)
+                let count = c.count
+                return success(id: r.id, op: "delete", start: start) { o in
+                    o.raw("{\"deleted\":"); o.int(r.ids.count - missing.count)
+                    o.raw(",\"not_found\":["); self.encodeIds(missing, into: &o)
+                    o.raw("],\"count\":"); o.int(count); o.raw("}")
+                }
+            case .get:
+                let c = try collection(r)
+                let found = c.get(r.ids)
+                return success(id: r.id, op: "get", start: start) { o in
+                    o.raw("{\"points\":[")
+                    var first = true
+                    for p in found.compactMap({ $0 }) {
+                        if !first { o.comma() }
+                        first = false
+                        o.raw("{\"id\":"); o.uint(p.id); o.raw(",\"vector\":"); o.floats(p.vector)
+                        o.raw(",\"payload\":"); if let payload = p.payload { o.raw(payload) } else { o.raw("null") }
+                        o.raw("}")
+                    }
+                    o.raw("],\"not_found\":[")
+                    self.encodeIds(zip(r.ids, found).filter { $0.1 == nil }.map(\.0), into: &o)
+                    o.raw("]}")
+                }
+            case .save:
+                let targets = try r.collection.map { _ in [try collection(r)] } ?? collectionOrder.map { collections[$0]! }
+                for c in targets { try c.save() }
+                return success(id: r.id, op: "save", start: start) { o in
+                    o.raw("{\"saved\":[")
+                    for (i, c) in targets.enumerated() {
+                        if i > 0 { o.comma() }
+                        o.string(c.name)
+                    }
+                    o.raw("],\"took_us\":"); o.uint((Self.now() - start) / 1000); o.raw("}")
+                }
+            }
+        } catch {
+            return failure(id: r.id, op: r.op.rawValue, start: start, ProtocolError.from(error))
+        }
+    }
+
+    private func collection(_ r: Request) throws -> ServedCollection {
+        guard let name = r.collection else { throw ProtocolError(.invalidRequest, "op '\(r.op.rawValue)' needs member 'collection'") }
+        guard let c = collections[name] else {
+            throw ProtocolError(.unknownCollection, "no collection named '\(name)'; this server has \(collectionOrder.joined(separator: ", "))")
+        }
+        return c
+    }
+
+    private func filter(_ r: Request) -> ServedCollection.Filter {
+        ServedCollection.Filter(exclude: Set(r.excludeIds), include: r.includeIds.map { Set($0) })
+    }
+
+    /// Saves every collection changed since it was loaded or saved; returns the errors.
+    public func saveDirtyCollections() -> [String] {
+        var problems: [String] = []
+        for name in collectionOrder where collections[name]!.isDirty {
+            do { try collections[name]!.save() } catch { problems.append("\(error)") }
+        }
+        return problems
+    }
+
+    // MARK: Replies
+
+    func success(id: [UInt8]?, op: String, start: UInt64, _ body: (inout JSONOutput) -> Void) -> [UInt8] {
+        var o = JSONOutput(capacity: 512)
+        o.raw("{\"id\":")
+        if let id { o.raw(id) } else { o.raw("null") }
+        o.raw(",\"ok\":true,\"result\":")
+        body(&o)
+        o.raw("}\n")
+        stats.record(op: op, nanoseconds: Self.now() &- start, error: nil)
+        return o.bytes
+    }
+
+    func failure(id: [UInt8]?, op: String, start: UInt64, _ error: ProtocolError) -> [UInt8] {
+        stats.record(op: op, nanoseconds: Self.now() &- start, error: error.code)
+        return Self.errorLine(id: id, error)
+    }
+
+    /// An error reply line.
+    static func errorLine(id: [UInt8]?, _ error: ProtocolError) -> [UInt8] {
+        var o = JSONOutput(capacity: 128 + error.message.utf8.count)
+        o.raw("{\"id\":")
+        if let id { o.raw(id) } else { o.raw("null") }
+        o.raw(",\"ok\":false,\"error\":{\"code\":"); o.string(error.code.rawValue)
+        o.raw(",\"message\":"); o.string(error.message); o.raw("}}\n")
+        return o.bytes
+    }
+
+    private func encodeHitArray(_ hits: [ServedCollection.Hit], into o: inout JSONOutput) {
+        o.raw("[")
+        for (i, h) in hits.enumerated() {
+            if i > 0 { o.comma() }
+            o.raw("{\"id\":"); o.uint(h.id); o.raw(",\"score\":"); o.float(h.score)
+            if let p = h.payload { o.raw(",\"payload\":"); o.raw(p) }
+            o.raw("}")
+        }
+        o.raw("]")
+    }
+
+    private func encodeHits(_ hits: [ServedCollection.Hit], start: UInt64, into o: inout JSONOutput) {
+        o.raw("{\"hits\":")
+        encodeHitArray(hits, into: &o)
+        o.raw(",\"took_us\":"); o.uint((Self.now() - start) / 1000); o.raw("}")
+    }
+
+    private func encodeIds(_ ids: [UInt64], into o: inout JSONOutput) {
+        for (i, id) in ids.enumerated() {
+            if i > 0 { o.comma() }
+            o.uint(id)
+        }
+    }
+
+    private func encodeInfo(_ o: inout JSONOutput) {
+        o.raw("{\"version\":"); o.string(ServerVersion.string)
+        o.raw(",\"workers\":"); o.int(workerCount)
+        o.raw(",\"collections\":[")
+        for (i, name) in collectionOrder.enumerated() {
+            let c = collections[name]!
+            if i > 0 { o.comma() }
+            o.raw("{\"name\":"); o.string(name)
+            o.raw(",\"kind\":"); o.string(c.kind)
+            o.raw(",\"metric\":"); o.string(c.metric.rawValue)
+            o.raw(",\"dimension\":"); o.int(c.dimension)
+            o.raw(",\"count\":"); o.int(c.count)
+            o.raw(",\"spec\":"); o.string(c.spec)
+            o.raw(",\"payloads\":"); o.int(c.payloadCount)
+            o.raw(",\"recommend\":"); o.bool(c.recommender != nil)
+            o.raw("}")
+        }
+        o.raw("],\"limits\":{\"max_line_bytes\":"); o.int(limits.maximumLineBytes)
+        o.raw(",\"max_k\":"); o.int(limits.maximumK)
+        o.raw(",\"max_ef\":"); o.int(limits.maximumEf)
+        o.raw(",\"max_nprobe\":"); o.int(limits.maximumNprobe)
+        o.raw(",\"max_batch\":"); o.int(limits.maximumBatch)
+        o.raw(",\"max_items\":"); o.int(limits.maximumItems)
+        o.raw(",\"max_connections\":"); o.int(limits.maximumConnections)
+        o.raw(",\"idle_timeout_s\":"); o.int(limits.idleTimeoutSeconds)
+        o.raw("}}")
+    }
+
+    private func encodeStats(_ o: inout JSONOutput) {
+        let s = stats.snapshot()
+        o.raw("{\"uptime_s\":"); o.double((s.uptimeSeconds * 1000).rounded() / 1000)
+        o.raw(",\"connections\":{\"open\":"); o.int(s.connectionsOpen)
+        o.raw(",\"total\":"); o.uint(s.connectionsTotal)
+        o.raw(",\"refused\":"); o.uint(s.connectionsRefused)
+        o.raw("},\"memory\":{\"resident_bytes\":"); o.int(s.residentBytes)
+        o.raw("},\"pending\":"); o.int(pendingWork())
+        o.raw(",\"ops\":{")
+        for (i, name) in s.ops.keys.sorted().enumerated() {
+            let r = s.ops[name]!
+            if i > 0 { o.comma() }
+            o.string(name)
+            o.raw(":{\"count\":"); o.uint(r.requests)
+            o.raw(",\"errors\":"); o.uint(r.errors)
+            o.raw(",\"mean_us\":"); o.double((r.latency.mean / 10).rounded() / 100)
+            for (key, q) in [("p50_us", 0.5), ("p90_us", 0.9), ("p99_us", 0.99), ("p999_us", 0.999)] {
+                o.raw(","); o.string(key); o.raw(":"); o.double(Double(r.latency.value(atQuantile: q) / 10) / 100)
+            }
+            o.raw("}")
+        }
+        o.raw("},\"errors\":{")
+        for (i, code) in s.errorsByCode.keys.sorted().enumerated() {
+            if i > 0 { o.comma() }
+            o.string(code); o.raw(":"); o.uint(s.errorsByCode[code]!)
+        }
+        o.raw("},\"collections\":{")
+        for (i, name) in collectionOrder.enumerated() {
+            let c = collections[name]!
+            if i > 0 { o.comma() }
+            o.string(name)
+            o.raw(":{\"count\":"); o.int(c.count)
+            o.raw(",\"memory_bytes\":"); o.int(c.memoryBytes)
+            o.raw(",\"dirty\":"); o.bool(c.isDirty)
+            o.raw("}")
+        }
+        o.raw("}}")
+    }
+}

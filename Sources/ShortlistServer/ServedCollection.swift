@@ -1,0 +1,297 @@
+import Foundation
+import ShortlistCore
+import ShortlistIndex
+import Synchronization
+
+/// A named index the server answers for, with optional payloads (arbitrary JSON per id) and an
+/// optional recommender (user tower). Searches run concurrently under the read side of a
+/// writer-preferring lock; upserts and deletes take the write side, one at a time, so a search
+/// never sees half a write, and a search that starts after a write's reply sees it.
+public final class ServedCollection: @unchecked Sendable {
+    public let name: String
+    /// Where `save` writes the index.
+    public let indexPath: String
+    /// Where `save` writes the payloads (`.jsonl`, one `{"id":…,"payload":…}` per line).
+    public let payloadPath: String
+    private let index: any MutableVectorIndex
+    private var payloads: [UInt64: [UInt8]]
+    private let lock = ReadWriteLock()
+    private let dirtyFlag = Atomic<Bool>(false)
+    let recommender: Recommender?
+
+    /// Above this many `include_ids`, a filtered search asks the index for more candidates
+    /// instead of scoring every included vector exactly.
+    static let exactFilterLimit = 4_096
+
+    /// How a collection is described on the command line and in `info`.
+    public struct Description: Sendable, Equatable {
+        public var name: String
+        public var indexPath: String
+        /// Default: the index path + `.payloads.jsonl` (read when it exists).
+        public var payloadPath: String?
+        /// A model folder from `shortlist train` (enables `recommend`).
+        public var modelDirectory: String?
+
+        public init(name: String, indexPath: String, payloadPath: String? = nil, modelDirectory: String? = nil) {
+            self.name = name
+            self.indexPath = indexPath
+            self.payloadPath = payloadPath
+            self.modelDirectory = modelDirectory
+        }
+
+        /// Parses `NAME=INDEX[,payloads=FILE][,model=DIR]`.
+        public init(parsing text: String) throws {
+            guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
+                throw CollectionError.invalidDescription(text, reason: "expected NAME=INDEX[,payloads=FILE][,model=DIR]")
+            }
+            let name = String(text[..<eq])
+            guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
+                throw CollectionError.invalidDescription(text, reason: "a name uses letters, digits, '_', '-' and '.'")
+            }
+            var parts = text[text.index(after: eq)...].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard let index = parts.first, !index.isEmpty else { throw CollectionError.invalidDescription(text, reason: "no index path") }
+            parts.removeFirst()
+            self.init(name: name, indexPath: index)
+            for part in parts {
+                if part.hasPrefix("payloads=") { payloadPath = String(part.dropFirst(9)) }
+                else if part.hasPrefix("model=") { modelDirectory = String(part.dropFirst(6)) }
+                else { throw CollectionError.invalidDescription(text, reason: "unknown option '\(part)' (payloads=FILE, model=DIR)") }
+            }
+        }
+    }
+
+    /// Loads the index (verified), the payload file if it exists, and the model if named.
+    public init(_ d: Description) throws {
+        name = d.name
+        indexPath = d.indexPath
+        payloadPath = d.payloadPath ?? d.indexPath + ".payloads.jsonl"
+        guard let index = try IndexLoader.load(path: d.indexPath) as? any MutableVectorIndex else {
+            throw CollectionError.invalidDescription(d.indexPath, reason: "this index kind cannot be served")
+        }
+        self.index = index
+        payloads = FileManager.default.fileExists(atPath: payloadPath) ? try PayloadFile.read(path: payloadPath) : [:]
+        if let dir = d.modelDirectory {
+            let r = try Recommender(directory: dir)
+            guard r.dimension == index.dimension else {
+                throw CollectionError.invalidDescription(d.name, reason: "the model's vectors have \(r.dimension) components; the index's \(index.dimension)")
+            }
+            // Titles from the training data stand in for payloads the collection does not have.
+            for (id, title) in r.titles where payloads[id] == nil && index.contains(id: id) {
+                var o = JSONOutput()
+                o.raw("{"); o.key("title"); o.string(title); o.raw("}")
+                payloads[id] = o.bytes
+            }
+            recommender = r
+        } else {
+            recommender = nil
+        }
+    }
+
+    // MARK: Description
+
+    public var metric: Metric { index.metric }
+    public var dimension: Int { index.dimension }
+    public var count: Int { lock.reading { index.count } }
+    public var spec: String { index.spec.description }
+    public var kind: String {
+        switch index {
+        case is FlatIndex: return "flat"
+        case is HNSWIndex: return "hnsw"
+        default: return "ivfpq"
+        }
+    }
+    var payloadCount: Int { lock.reading { payloads.count } }
+    var memoryBytes: Int { lock.reading { index.memoryBytes + payloads.values.reduce(0) { $0 + $1.count + 32 } } }
+    /// True when the collection changed since it was loaded or last saved.
+    public var isDirty: Bool { dirtyFlag.load(ordering: .acquiring) }
+
+    // MARK: Searching
+
+    /// Which items a search may return.
+    struct Filter {
+        var exclude: Set<UInt64> = []
+        var include: Set<UInt64>?
+        var isEmpty: Bool { exclude.isEmpty && include == nil }
+    }
+
+    /// One result with its payload when asked for.
+    struct Hit {
+        var id: UInt64
+        var score: Float
+        var payload: [UInt8]?
+    }
+
+    /// The best `k` items for `query` that pass `filter`, best first; with a filter, never fewer
+    /// than k when k items pass it.
+    func search(_ query: [Float], k: Int, parameters: SearchParameters, filter: Filter, withPayload: Bool) throws -> [Hit] {
+        try lock.reading {
+            let found = try filteredSearch(query, k: k, parameters: parameters, filter: filter)
+            return found.map { Hit(id: $0.id, score: index.metric.score(fromDistance: $0.distance), payload: withPayload ? payloads[$0.id] : nil) }
+        }
+    }
+
+    /// `search` for every row of `queries` (`count × dimension`), under one lock acquisition.
+    func searchBatch(_ queries: [Float], count: Int, k: Int, parameters: SearchParameters, filter: Filter, withPayload: Bool) throws -> [[Hit]] {
+        try lock.reading {
+            guard queries.count == count * index.dimension else {
+                throw ProtocolError(.dimensionMismatch, "the collection holds \(index.dimension)-dimensional vectors; these have \(queries.count / max(count, 1))")
+            }
+            var out: [[Hit]] = []
+            out.reserveCapacity(count)
+            for q in 0..<count {
+                let v = Array(queries[q * index.dimension..<(q + 1) * index.dimension])
+                do {
+                    let found = try filteredSearch(v, k: k, parameters: parameters, filter: filter)
+                    out.append(found.map { Hit(id: $0.id, score: index.metric.score(fromDistance: $0.distance), payload: withPayload ? payloads[$0.id] : nil) })
+                } catch let e as VectorError {
+                    var p = ProtocolError.from(e)
+                    p.message = "vectors[\(q)]: " + p.message
+                    throw p
+                }
+            }
+            return out
+        }
+    }
+
+    /// The stored vector of `itemId`, to search around it (`similar`).
+    func vector(of itemId: UInt64) throws -> [Float] {
+        guard let v = lock.reading({ index.storedVector(id: itemId) }) else {
+            throw ProtocolError(.notFound, "collection '\(name)' has no item with id \(itemId)")
+        }
+        return v
+    }
+
+    private func filteredSearch(_ q: [Float], k: Int, parameters: SearchParameters, filter: Filter) throws -> [Neighbor] {
+        guard filter.isEmpty == false else { return try index.search(q, k: k, parameters: parameters) }
+        let n = index.count
+        guard n > 0 else {
+            try index.validate(q)
+            return []
+        }
+        let target: Int
+        var asked: Int
+        var excludedLive = 0
+        for id in filter.exclude where index.contains(id: id) { excludedLive += 1 }
+        if let include = filter.include {
+            let live = include.filter { index.contains(id: $0) && !filter.exclude.contains($0) }
+            if live.count <= Self.exactFilterLimit { return try exactSearch(q, among: live, k: k) }
+            target = min(k, live.count)
+            // Enough candidates that k included ones are expected among them, twice over.
+            asked = 2 * k * n / live.count
+        } else {
+            target = min(k, n - excludedLive)
+            asked = k + excludedLive
+        }
+        let passes: (UInt64) -> Bool = { id in !filter.exclude.contains(id) && (filter.include?.contains(id) ?? true) }
+        // Ask for more candidates until k pass the filter (or the index has none left to give).
+        asked = min(n, SearchLimits.maximumK, asked)
+        while true {
+            let found = try index.search(q, k: asked, parameters: parameters).filter { passes($0.id) }
+            if found.count >= target || asked >= min(n, SearchLimits.maximumK) {
+                if found.count >= target || filter.include == nil { return Array(found.prefix(k)) }
+                break
+            }
+            asked = min(n, SearchLimits.maximumK, asked * 4)
+        }
+        // An approximate index could not reach enough included items: score them all exactly.
+        let live = filter.include!.filter { index.contains(id: $0) && !filter.exclude.contains($0) }
+        return try exactSearch(q, among: live, k: k)
+    }
+
+    /// Exact distances from `q` to the stored vectors of `ids` (all live), best `k` first.
+    private func exactSearch(_ q: [Float], among ids: Set<UInt64>, k: Int) throws -> [Neighbor] {
+        try index.validate(q)
+        var query = q
+        if index.metric.normalizesVectors {
+            try query.withUnsafeMutableBufferPointer { try VectorMath.normalize($0.baseAddress!, dimension: index.dimension) }
+        }
+        var scored: [Neighbor] = []
+        scored.reserveCapacity(ids.count)
+        for id in ids {
+            guard let v = index.storedVector(id: id) else { continue }
+            var d: Float = 0
+            switch index.metric {
+            case .l2: for j in 0..<v.count { let t = query[j] - v[j]; d += t * t }
+            case .ip, .cosine: for j in 0..<v.count { d -= query[j] * v[j] }
+            }
+            scored.append(Neighbor(id: id, distance: d))
+        }
+        scored.sort()
+        return Array(scored.prefix(k))
+    }
+
+    // MARK: Changes
+
+    /// Inserts or replaces `points` (all checked first: one bad point changes nothing). A point
+    /// without a payload drops any payload its id had.
+    func upsert(_ points: [Request.Point]) throws {
+        var seen = Set<UInt64>()
+        for (i, p) in points.enumerated() {
+            guard seen.insert(p.id).inserted else { throw ProtocolError(.invalidRequest, "points[\(i)]: id \(p.id) appears twice in one upsert") }
+            do { try index.validate(p.vector) } catch {
+                var e = ProtocolError.from(error)
+                e.message = "points[\(i)]: " + e.message
+                throw e
+            }
+        }
+        try lock.writing {
+            for p in points {
+                try index.upsert(p.vector, id: p.id)
+                payloads[p.id] = p.payload
+            }
+            dirtyFlag.store(true, ordering: .releasing)
+        }
+    }
+
+    /// Deletes the live ids among `ids`; returns the ones that were not live.
+    func delete(_ ids: [UInt64]) throws -> [UInt64] {
+        try lock.writing {
+            var missing: [UInt64] = []
+            for id in ids {
+                guard index.contains(id: id) else { missing.append(id); continue }
+                try index.delete(id: id)
+                payloads[id] = nil
+            }
+            if missing.count < ids.count { dirtyFlag.store(true, ordering: .releasing) }
+            return missing
+        }
+    }
+
+    /// Stored vectors and payloads of `ids` (nil entries for ids that are not live).
+    func get(_ ids: [UInt64]) -> [(id: UInt64, vector: [Float], payload: [UInt8]?)?] {
+        lock.reading {
+            ids.map { id in index.storedVector(id: id).map { (id, $0, payloads[id]) } }
+        }
+    }
+
+    // MARK: Saving
+
+    /// Writes the index and the payloads to their files atomically (searches continue; writes
+    /// wait). Throws `io_error` and keeps the collection dirty when a write fails.
+    public func save() throws {
+        try lock.reading {
+            do {
+                try index.save(to: indexPath)
+                if !payloads.isEmpty || FileManager.default.fileExists(atPath: payloadPath) {
+                    try PayloadFile.write(payloads, path: payloadPath)
+                }
+            } catch {
+                throw ProtocolError(.ioError, "saving collection '\(name)': \(error)")
+            }
+            dirtyFlag.store(false, ordering: .releasing)
+        }
+    }
+}
+
+/// Problems with a collection's files or description, at start-up.
+public enum CollectionError: Error, Equatable, CustomStringConvertible {
+    case invalidDescription(String, reason: String)
+    case badPayloadLine(path: String, line: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidDescription(text, reason): return "collection '\(text)': \(reason)"
+        case let .badPayloadLine(path, line, reason): return "\(path), line \(line): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import ShortlistCore
+import ShortlistData
+import ShortlistServer
+
+struct LoadtestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loadtest",
+        abstract: "Drive a running server with searches (or pings) and report throughput and latency percentiles.",
+        discussion: """
+        Each connection is a thread with its own socket that keeps --pipeline requests in flight,
+        cycling through the query file. Latency is the client's round trip; the server's own
+        took_us is reported beside it, and their difference is the protocol overhead (parsing,
+        queueing, encoding, loopback). Percentiles come from log-linear histograms (HdrHistogram
+        style, 1.6% resolution).
+
+        Examples:
+          shortlist loadtest --collection items --queries queries.fvecs --connections 2 --duration 10 --ef 64
+          shortlist loadtest --op ping --connections 1 --duration 5
+        """
+    )
+
+    @Option(help: "Server address.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Server port.")
+    var port = 7700
+
+    @Option(help: "Collection to search.")
+    var collection: String?
+
+    @Option(help: "Query vectors (.fvecs, .npy, …), sent in turn.")
+    var queries: String?
+
+    @Option(help: "search (default) or ping.")
+    var op = "search"
+
+    @Option(help: "Connections, one thread each.")
+    var connections = 1
+
+    @Option(help: "Seconds to measure (after --warmup).")
+    var duration = 10.0
+
+    @Option(help: "Seconds of load before measuring.")
+    var warmup = 1.0
+
+    @Option(help: "Requests kept in flight per connection.")
+    var pipeline = 1
+
+    @Option(help: "Neighbours per query.")
+    var k = 10
+
+    @Option(help: "HNSW ef sent with each search.")
+    var ef: Int?
+
+    @Option(help: "IVF nprobe sent with each search.")
+    var nprobe: Int?
+
+    @Option(help: "IVF rerank sent with each search.")
+    var rerank: Int?
+
+    @Option(name: .customLong("auth-token-file"), help: "Authenticate each connection with the token in this file.")
+    var authTokenFile: String?
+
+    @Option(help: "Also write the report as JSON here.")
+    var json: String?
+
+    func validate() throws {
+        guard op == "search" || op == "ping" else { throw ValidationError("--op is search or ping") }
+        if op == "search" { guard collection != nil, queries != nil else { throw ValidationError("search needs --collection and --queries") } }
+        guard connections >= 1, pipeline >= 1, duration > 0, warmup >= 0 else { throw ValidationError("--connections and --pipeline ≥ 1, --duration > 0") }
+    }
+
+    func run() throws {
+        var c = LoadTest.Configuration()
+        c.host = host
+        c.port = port
+        c.connections = connections
+        c.pipeline = pipeline
+        c.duration = duration
+        c.warmup = warmup
+        if let authTokenFile {
+            let token = try String(contentsOfFile: authTokenFile, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
+            c.preamble = ["{\"op\":\"auth\",\"token\":\"\(token.trimmingCharacters(in: .whitespaces))\"}"]
+        }
+        if op == "ping" {
+            c.bodies = [Array("\"op\":\"ping\"}\n".utf8)]
+        } else {
+            let matrix = try VectorFile.read(path: queries!).matrix
+            var params: [String] = []
+            if let ef { params.append("\"ef\":\(ef)") }
+            if let nprobe { params.append("\"nprobe\":\(nprobe)") }
+            if let rerank { params.append("\"rerank\":\(rerank)") }
+            let paramsText = params.isEmpty ? "" : ",\"params\":{\(params.joined(separator: ","))}"
+            let name = collection!.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            c.bodies = (0..<matrix.count).map { r in
+                let v = matrix.rowArray(r).map { "\($0)" }.joined(separator: ",")
+                return Array("\"op\":\"search\",\"collection\":\"\(name)\",\"vector\":[\(v)],\"k\":\(k)\(paramsText)}\n".utf8)
+            }
+        }
+        let report = try LoadTest.run(c)
+        func us(_ h: LatencyHistogram, _ q: Double) -> Double { Double(h.value(atQuantile: q)) / 1000 }
+        print(String(format: "%@ × %d connection%@, pipeline %d, %.1f s: %d requests, %.0f requests/s, %d errors",
+                     op, connections, connections == 1 ? "" : "s", pipeline, duration, report.requests, report.throughput, report.errors))
+        print(String(format: "round trip  µs: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f",
+                     us(report.latency, 0.5), us(report.latency, 0.9), us(report.latency, 0.99), us(report.latency, 0.999),
+                     Double(report.latency.maximum) / 1000, report.latency.mean / 1000))
+        if report.serverTime.count > 0 {
+            print(String(format: "server took µs: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  mean %.1f",
+                         us(report.serverTime, 0.5), us(report.serverTime, 0.9), us(report.serverTime, 0.99), us(report.serverTime, 0.999),
+                         report.serverTime.mean / 1000))
+            print(String(format: "overhead (round trip − took_us), mean: %.1f µs per request", (report.latency.mean - report.serverTime.mean) / 1000))
+        }
+        if let e = report.firstError { print("first error: \(e)") }
+        if let json {
+            var fields: [String] = [
+                "\"op\":\"\(op)\"", "\"connections\":\(connections)", "\"pipeline\":\(pipeline)", "\"duration_s\":\(duration)",
+                "\"requests\":\(report.requests)", "\"errors\":\(report.errors)", "\"throughput\":\(report.throughput)",
+            ]
+            for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)] {
+                fields.append("\"rtt_\(name)_us\":\(us(report.latency, q))")
+                if report.serverTime.count > 0 { fields.append("\"took_\(name)_us\":\(us(report.serverTime, q))") }
+            }
+            fields.append("\"rtt_mean_us\":\(report.latency.mean / 1000)")
+            if report.serverTime.count > 0 { fields.append("\"took_mean_us\":\(report.serverTime.mean / 1000)") }
+            try ("{" + fields.joined(separator: ",") + "}\n").write(toFile: json, atomically: true, encoding: .utf8)
+        }
+        if report.errors > 0 { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import ShortlistCore
+import ShortlistServer
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Answer top-k queries over line-delimited JSON on TCP (docs/protocol.md).",
+        discussion: """
+        Each --collection is NAME=INDEX[,payloads=FILE][,model=DIR]: an index file, its payloads
+        (JSON lines {"id":…,"payload":{…}}; default INDEX.payloads.jsonl when it exists) and a
+        model folder from `shortlist train` (enables the recommend op). --data-dir serves every
+        *.idx in a folder, named after the file. SIGINT or SIGTERM stops the server gracefully:
+        in-flight requests finish and changed collections are saved.
+
+        Examples:
+          shortlist serve --collection items=index-data/items.idx
+          shortlist serve --collection movies=index-data/movielens/items.idx,model=index-data/movielens --port 7700
+          echo '{"op":"ping"}' | nc -q1 127.0.0.1 7700
+        """
+    )
+
+    @Option(name: .customLong("collection"), help: "NAME=INDEX[,payloads=FILE][,model=DIR] (repeatable).")
+    var collections: [String] = []
+
+    @Option(name: .customLong("data-dir"), help: "Serve every *.idx file in this folder (named after the file).")
+    var dataDirectory: String?
+
+    @Option(help: "Address to listen on. A non-loopback address needs --auth-token-file or --insecure.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0: any free port, printed at start).")
+    var port = 7700
+
+    @Option(name: .customLong("metrics-port"), help: "Also serve Prometheus metrics (GET /metrics) on this port.")
+    var metricsPort: Int?
+
+    @Option(name: .customLong("auth-token-file"), help: "File whose first line is the shared secret clients must send first ({\"op\":\"auth\",\"token\":…}).")
+    var authTokenFile: String?
+
+    @Flag(help: "Allow a non-loopback --host without an auth token.")
+    var insecure = false
+
+    @Option(help: "Worker threads for searches and writes (default: one per core).")
+    var workers: Int?
+
+    @Option(name: .customLong("max-line-bytes"), help: "Longest request line (default 4 MiB).")
+    var maxLineBytes = ServerLimits().maximumLineBytes
+
+    @Option(name: .customLong("max-k"), help: "Largest k (default 10000).")
+    var maxK = ServerLimits().maximumK
+
+    @Option(name: .customLong("max-ef"), help: "Largest ef (default 10000).")
+    var maxEf = ServerLimits().maximumEf
+
+    @Option(name: .customLong("max-batch"), help: "Most vectors per search_batch (default 1024).")
+    var maxBatch = ServerLimits().maximumBatch
+
+    @Option(name: .customLong("max-connections"), help: "Most open connections (default 1024).")
+    var maxConnections = ServerLimits().maximumConnections
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds before a silent connection is closed (0: never; default 300).")
+    var idleTimeout = ServerLimits().idleTimeoutSeconds
+
+    func validate() throws {
+        guard !collections.isEmpty || dataDirectory != nil else { throw ValidationError("give at least one --collection or --data-dir") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be in 0...65535") }
+        guard maxLineBytes >= 1024 else { throw ValidationError("--max-line-bytes must be at least 1024") }
+        guard maxK >= 1, maxEf >= 1, maxBatch >= 1, maxConnections >= 1, idleTimeout >= 0 else {
+            throw ValidationError("limits must be positive (--idle-timeout may be 0)")
+        }
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+    }
+
+    func run() throws {
+        Runtime.prepare(verbose: true)
+        var descriptions = try collections.map { try ServedCollection.Description(parsing: $0) }
+        if let dir = dataDirectory {
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".idx") }.sorted()
+            guard !files.isEmpty || !descriptions.isEmpty else { throw ValidationError("no *.idx files in \(dir)") }
+            for f in files {
+                descriptions.append(ServedCollection.Description(name: String(f.dropLast(4)), indexPath: (dir as NSString).appendingPathComponent(f)))
+            }
+        }
+        var loaded: [ServedCollection] = []
+        for d in descriptions {
+            let watch = Stopwatch()
+            let c = try ServedCollection(d)
+            Terminal.error(String(format: "collection %@: %@ %@, %d × %d, %@ (%.2f s)%@", c.name, c.kind, c.spec, c.count, c.dimension,
+                                  c.metric.rawValue, watch.seconds, d.modelDirectory == nil ? "" : ", recommend on"))
+            loaded.append(c)
+        }
+        var config = Server.Configuration()
+        config.host = host
+        config.port = port
+        config.metricsPort = metricsPort
+        config.insecure = insecure
+        if let workers { config.workers = workers }
+        config.limits.maximumLineBytes = maxLineBytes
+        config.limits.maximumK = maxK
+        config.limits.maximumEf = maxEf
+        config.limits.maximumBatch = maxBatch
+        config.limits.maximumConnections = maxConnections
+        config.limits.idleTimeoutSeconds = idleTimeout
+        if let authTokenFile {
+            let text = try String(contentsOfFile: authTokenFile, encoding: .utf8)
+            guard let token = text.split(separator: "\n").first.map({ $0.trimmingCharacters(in: .whitespaces) }), !token.isEmpty else {
+                throw ValidationError("\(authTokenFile) holds no token")
+            }
+            config.authToken = token
+        }
+        let server = try Server(collections: loaded, configuration: config)
+        try server.start()
+        Terminal.error("listening on \(host):\(server.port) (\(config.workers) workers)" + (server.metricsPort.map { ", metrics on :\($0)/metrics" } ?? ""))
+        // Scripts read the port from this line (useful with --port 0).
+        print("ready \(host) \(server.port)")
+        fflush(nil)
+        let problems = server.runUntilSignalled { Terminal.error($0) }
+        for p in problems { Terminal.error("error: \(p)") }
+        if !problems.isEmpty { throw ExitCode(1) }
+        Terminal.error("stopped")
+    }
+}
