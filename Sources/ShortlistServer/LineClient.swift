@@ -63,25 +63,55 @@ public final class LineClient {
     /// The next line (without its newline), or nil when the server closed the connection.
     public func readLine() throws -> [UInt8]? {
         while true {
-            if end > start, let nl = buffer[start..<end].firstIndex(of: 0x0A) {
-                let line = Array(buffer[start..<nl])
-                start = nl + 1
-                return line
+            if let line = takeLine() { return line }
+            guard try fill() else { return nil }
+        }
+    }
+
+    /// Waits for at least one complete line, then calls `body` with every complete line received
+    /// so far (without newlines, valid only during the call). Returns false when the server closed
+    /// the connection. One receive call serves many pipelined replies.
+    public func receiveLines(_ body: (UnsafeBufferPointer<UInt8>) -> Void) throws -> Bool {
+        var delivered = false
+        while !delivered {
+            try buffer.withUnsafeBufferPointer { all in
+                while end > start, let p = memchr(all.baseAddress! + start, 0x0A, end - start) {
+                    let nl = all.baseAddress!.distance(to: p.assumingMemoryBound(to: UInt8.self))
+                    body(UnsafeBufferPointer(rebasing: all[start..<nl]))
+                    start = nl + 1
+                    delivered = true
+                }
             }
-            if start > 0 {
-                buffer.replaceSubrange(0..<end - start, with: buffer[start..<end])
-                end -= start
-                start = 0
-            }
-            if end == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+            if !delivered { guard try fill() else { return false } }
+        }
+        return true
+    }
+
+    private func takeLine() -> [UInt8]? {
+        guard end > start, let nl = buffer[start..<end].firstIndex(of: 0x0A) else { return nil }
+        let line = Array(buffer[start..<nl])
+        start = nl + 1
+        return line
+    }
+
+    /// Receives more bytes (blocking); false at end of stream.
+    private func fill() throws -> Bool {
+        if start > 0 {
+            if end > start { buffer.withUnsafeMutableBytes { _ = memmove($0.baseAddress!, $0.baseAddress! + start, end - start) } }
+            end -= start
+            start = 0
+        }
+        if end == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+        while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + end, $0.count - end, 0) }
-            if n == 0 { return nil }
+            if n == 0 { return false }
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK { throw ClientError.timeout }
                 throw ClientError.io("recv: \(String(cString: strerror(errno)))")
             }
             end += n
+            return true
         }
     }
 

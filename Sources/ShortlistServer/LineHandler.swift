@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,8 +22,9 @@ final class LineHandler: ChannelInboundHandler {
     private var scanned = 0
     private var discarding = false
     private var inFlight = 0
-    private var flushScheduled = false
     private var needsFlush = false
+    /// Replies finished by workers, waiting for the event loop to write them.
+    private let outbox = Mutex<[[UInt8]]>([])
     /// The client half-closed: close once every reply is out.
     private var inputClosed = false
 
@@ -133,9 +135,24 @@ final class LineHandler: ChannelInboundHandler {
         }
     }
 
+    /// Writes every finished reply in one buffer and flushes once (on the event loop).
+    private func drainOutbox(_ channel: Channel) {
+        let replies = outbox.withLock { o in
+            let taken = o
+            o.removeAll(keepingCapacity: true)
+            return taken
+        }
+        inFlight -= replies.count
+        guard channel.isActive, !replies.isEmpty else { return }
+        var buffer = channel.allocator.buffer(capacity: replies.reduce(0) { $0 + $1.count })
+        for r in replies { buffer.writeBytes(r) }
+        channel.writeAndFlush(buffer, promise: nil)
+        closeIfFinished(channel)
+    }
+
     /// After the client's half-close, closes when nothing is in flight (pending replies flushed first).
     private func closeIfFinished(_ channel: Channel) {
-        guard inputClosed, inFlight == 0, !flushScheduled else { return }
+        guard inputClosed, inFlight == 0 else { return }
         channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in channel.close(promise: nil) }
     }
 
@@ -155,20 +172,12 @@ final class LineHandler: ChannelInboundHandler {
         let channel = context.channel
         let accepted = pool.submit {
             let reply = job()
-            loop.execute {
-                self.inFlight -= 1
-                guard channel.isActive else { return }
-                channel.write(channel.allocator.buffer(bytes: reply), promise: nil)
-                // Completions that land in the same loop tick share one flush.
-                if !self.flushScheduled {
-                    self.flushScheduled = true
-                    loop.execute {
-                        self.flushScheduled = false
-                        channel.flush()
-                        self.closeIfFinished(channel)
-                    }
-                }
+            // Only the first reply into an empty outbox wakes the loop; the rest ride along.
+            let first = self.outbox.withLock { o in
+                o.append(reply)
+                return o.count == 1
             }
+            if first { loop.execute { self.drainOutbox(channel) } }
         }
         if !accepted {
             inFlight -= 1

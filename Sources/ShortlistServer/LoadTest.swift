@@ -94,26 +94,36 @@ public struct LoadTest {
         for _ in 0..<c.pipeline { enqueue() }
         try client.send(outgoing)
         var inFlight = c.pipeline
+        var failure: Error?
         while inFlight > 0 {
-            guard let reply = try client.readLine() else { throw ClientError.closed }
-            let now = RequestProcessor.now()
-            inFlight -= 1
-            let parsed = parseReply(reply)
-            guard let id = parsed.id else { throw ClientError.io("reply without a numeric id: \(String(decoding: reply.prefix(200), as: UTF8.self))") }
-            if now >= measureFrom && now < stopAt {
-                requests += 1
-                latency.record(now - sentAt[id % ring])
-                if let took = parsed.tookMicroseconds { serverTime.record(took * 1000) }
-                if !parsed.ok {
-                    errors += 1
-                    if firstError == nil { firstError = String(decoding: reply.prefix(300), as: UTF8.self) }
+            var answered = 0
+            let open = try client.receiveLines { reply in
+                let now = RequestProcessor.now()
+                answered += 1
+                let parsed = parseReply(reply)
+                guard let id = parsed.id else {
+                    failure = failure ?? ClientError.io("reply without a numeric id: \(String(decoding: reply.prefix(200), as: UTF8.self))")
+                    return
+                }
+                if now >= measureFrom && now < stopAt {
+                    requests += 1
+                    latency.record(now - sentAt[id % ring])
+                    if let took = parsed.tookMicroseconds { serverTime.record(took * 1000) }
+                    if !parsed.ok {
+                        errors += 1
+                        if firstError == nil { firstError = String(decoding: reply.prefix(300), as: UTF8.self) }
+                    }
                 }
             }
-            if now < stopAt {
+            if let failure { throw failure }
+            guard open else { throw ClientError.closed }
+            inFlight -= answered
+            // Replace every answered request in one send.
+            if RequestProcessor.now() < stopAt {
                 outgoing.removeAll(keepingCapacity: true)
-                enqueue()
+                for _ in 0..<answered { enqueue() }
                 try client.send(outgoing)
-                inFlight += 1
+                inFlight += answered
             }
         }
         shared.lock.lock()
@@ -126,27 +136,27 @@ public struct LoadTest {
     }
 
     /// Reads `{"id":N,"ok":B,…"took_us":T…}` as the server writes it (id first, took_us last in result).
-    static func parseReply(_ line: [UInt8]) -> (id: Int?, ok: Bool, tookMicroseconds: UInt64?) {
-        let prefix = Array("{\"id\":".utf8)
-        guard line.count > prefix.count, Array(line[0..<prefix.count]) == prefix else { return (nil, false, nil) }
-        var i = prefix.count, id = 0, digits = 0
+    static func parseReply(_ line: UnsafeBufferPointer<UInt8>) -> (id: Int?, ok: Bool, tookMicroseconds: UInt64?) {
+        func matches(_ text: StaticString, at i: Int) -> Bool {
+            let n = text.utf8CodeUnitCount
+            guard i >= 0, i + n <= line.count else { return false }
+            for j in 0..<n where line[i + j] != text.utf8Start[j] { return false }
+            return true
+        }
+        guard matches("{\"id\":", at: 0) else { return (nil, false, nil) }
+        var i = 6, id = 0, digits = 0
         while i < line.count, line[i] >= 48, line[i] <= 57 { id = id * 10 + Int(line[i] - 48); i += 1; digits += 1 }
-        let okText = Array(",\"ok\":true".utf8)
-        let ok = i + okText.count <= line.count && Array(line[i..<i + okText.count]) == okText
+        let ok = matches(",\"ok\":true", at: i)
         var took: UInt64?
-        let key = Array("\"took_us\":".utf8)
-        if line.count > key.count + 2 {
-            var j = line.count - key.count
-            let lowest = max(0, line.count - 64)
-            while j >= lowest {
-                if line[j] == 0x22 && Array(line[j..<j + key.count]) == key {
-                    var k = j + key.count, v: UInt64 = 0
-                    while k < line.count, line[k] >= 48, line[k] <= 57 { v = v * 10 + UInt64(line[k] - 48); k += 1 }
-                    took = v
-                    break
-                }
-                j -= 1
+        var j = line.count - 10
+        while j >= max(0, line.count - 64) {
+            if line[j] == 0x22 && matches("\"took_us\":", at: j) {
+                var k = j + 10, v: UInt64 = 0
+                while k < line.count, line[k] >= 48, line[k] <= 57 { v = v * 10 + UInt64(line[k] - 48); k += 1 }
+                took = v
+                break
             }
+            j -= 1
         }
         return (digits > 0 ? id : nil, ok, took)
     }

@@ -145,6 +145,11 @@ struct RequestParser {
         guard Self.kind(&s) == UInt8(ascii: "[") else { throw ProtocolError(.invalidRequest, "'\(name)' must be an array of numbers") }
         var out: [Float] = []
         out.reserveCapacity(512)
+        let start = s.position
+        if s.scanFloatArray(into: &out, limit: limits.maximumDimension) == .complete { return out }
+        // Rewind and read element by element for a precise error.
+        s.position = start
+        out.removeAll(keepingCapacity: true)
         var bad: ProtocolError?
         try s.readArray(limit: limits.maximumDimension) { s in
             let c = s.peek() ?? 0

@@ -73,13 +73,13 @@ public final class RequestProcessor: @unchecked Sendable {
         let start = Self.now()
         if !session.authenticated {
             guard line.count <= Self.unauthenticatedLineLimit else {
-                return .reply(failure(id: nil, op: "invalid", start: start, ProtocolError(.unauthorized, "authenticate first: {\"op\":\"auth\",\"token\":…}")))
+                return .reply(failure(id: nil, op: nil, start: start, ProtocolError(.unauthorized, "authenticate first: {\"op\":\"auth\",\"token\":…}")))
             }
             switch parser.parse(line) {
-            case let .failure(id, error): return .reply(failure(id: id, op: "invalid", start: start, error))
+            case let .failure(id, error): return .reply(failure(id: id, op: nil, start: start, error))
             case let .request(r):
                 guard r.op == .auth else {
-                    return .reply(failure(id: r.id, op: r.op.rawValue, start: start, ProtocolError(.unauthorized, "authenticate first: {\"op\":\"auth\",\"token\":…}")))
+                    return .reply(failure(id: r.id, op: r.op, start: start, ProtocolError(.unauthorized, "authenticate first: {\"op\":\"auth\",\"token\":…}")))
                 }
                 return .reply(authenticate(r, session: session, start: start))
             }
@@ -87,11 +87,11 @@ public final class RequestProcessor: @unchecked Sendable {
         if shuttingDown.load(ordering: .relaxed) {
             var id: [UInt8]?
             if line.count <= Self.inlineParseLimit, case let .request(r) = parser.parse(line) { id = r.id }
-            return .reply(failure(id: id, op: "invalid", start: start, ProtocolError(.shuttingDown, "the server is shutting down")))
+            return .reply(failure(id: id, op: nil, start: start, ProtocolError(.shuttingDown, "the server is shutting down")))
         }
         guard line.count <= Self.inlineParseLimit else { return .raw(Array(line), start: start) }
         switch parser.parse(line) {
-        case let .failure(id, error): return .reply(failure(id: id, op: "invalid", start: start, error))
+        case let .failure(id, error): return .reply(failure(id: id, op: nil, start: start, error))
         case let .request(r):
             if r.op == .auth { return .reply(authenticate(r, session: session, start: start)) }
             if r.op.isInline { return .reply(execute(r, start: start)) }
@@ -103,9 +103,9 @@ public final class RequestProcessor: @unchecked Sendable {
     func execute(raw: [UInt8], start: UInt64) -> [UInt8] {
         let outcome = raw.withUnsafeBufferPointer { parser.parse($0) }
         switch outcome {
-        case let .failure(id, error): return failure(id: id, op: "invalid", start: start, error)
+        case let .failure(id, error): return failure(id: id, op: nil, start: start, error)
         case let .request(r):
-            if r.op == .auth { return failure(id: r.id, op: "auth", start: start, ProtocolError(.invalidRequest, "an auth line is short")) }
+            if r.op == .auth { return failure(id: r.id, op: .auth, start: start, ProtocolError(.invalidRequest, "an auth line is short")) }
             return execute(r, start: start)
         }
     }
@@ -127,11 +127,11 @@ public final class RequestProcessor: @unchecked Sendable {
     private func authenticate(_ r: Request, session: Session, start: UInt64) -> [UInt8] {
         if let authToken {
             guard Self.constantTimeEqual(Array(r.token.utf8), authToken) else {
-                return failure(id: r.id, op: "auth", start: start, ProtocolError(.unauthorized, "wrong token"))
+                return failure(id: r.id, op: .auth, start: start, ProtocolError(.unauthorized, "wrong token"))
             }
         }
         session.authenticated = true
-        return success(id: r.id, op: "auth", start: start) { o in o.raw("{\"authenticated\":true}") }
+        return success(id: r.id, op: .auth, start: start) { o in o.raw("{\"authenticated\":true}") }
     }
 
     /// Compares without an early exit, so the time taken does not reveal how much of a guess was right.
@@ -151,18 +151,18 @@ public final class RequestProcessor: @unchecked Sendable {
     func execute(_ r: Request, start: UInt64) -> [UInt8] {
         do {
             switch r.op {
-            case .ping: return success(id: r.id, op: "ping", start: start) { $0.raw("{\"pong\":true}") }
-            case .info: return success(id: r.id, op: "info", start: start) { self.encodeInfo(&$0) }
-            case .stats: return success(id: r.id, op: "stats", start: start) { self.encodeStats(&$0) }
-            case .auth: return failure(id: r.id, op: "auth", start: start, ProtocolError(.invalidRequest, "auth is answered on the event loop"))
+            case .ping: return success(id: r.id, op: .ping, start: start) { $0.raw("{\"pong\":true}") }
+            case .info: return success(id: r.id, op: .info, start: start) { self.encodeInfo(&$0) }
+            case .stats: return success(id: r.id, op: .stats, start: start) { self.encodeStats(&$0) }
+            case .auth: return failure(id: r.id, op: .auth, start: start, ProtocolError(.invalidRequest, "auth is answered on the event loop"))
             case .search:
                 let c = try collection(r)
                 let hits = try c.search(r.vector, k: r.k, parameters: r.parameters, filter: filter(r), withPayload: r.withPayload)
-                return success(id: r.id, op: "search", start: start) { o in self.encodeHits(hits, start: start, into: &o) }
+                return success(id: r.id, op: .search, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
             case .searchBatch:
                 let c = try collection(r)
                 let lists = try c.searchBatch(r.vectors, count: r.vectorCount, k: r.k, parameters: r.parameters, filter: filter(r), withPayload: r.withPayload)
-                return success(id: r.id, op: "search_batch", start: start) { o in
+                return success(id: r.id, op: .searchBatch, start: start) { o in
                     o.raw("{\"results\":[")
                     for (i, hits) in lists.enumerated() {
                         if i > 0 { o.comma() }
@@ -176,7 +176,7 @@ public final class RequestProcessor: @unchecked Sendable {
                 var f = filter(r)
                 f.exclude.insert(r.itemId)
                 let hits = try c.search(v, k: r.k, parameters: r.parameters, filter: f, withPayload: r.withPayload)
-                return success(id: r.id, op: "similar", start: start) { o in self.encodeHits(hits, start: start, into: &o) }
+                return success(id: r.id, op: .similar, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
             case .recommend:
                 let c = try collection(r)
                 guard let recommender = c.recommender else {
@@ -186,19 +186,19 @@ public final class RequestProcessor: @unchecked Sendable {
                 var f = filter(r)
                 if r.excludeSeen { f.exclude.formUnion(try recommender.seenItems(r.userId)) }
                 let hits = try c.search(v, k: r.k, parameters: r.parameters, filter: f, withPayload: r.withPayload)
-                return success(id: r.id, op: "recommend", start: start) { o in self.encodeHits(hits, start: start, into: &o) }
+                return success(id: r.id, op: .recommend, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
             case .upsert:
                 let c = try collection(r)
                 try c.upsert(r.points)
                 let count = c.count
-                return success(id: r.id, op: "upsert", start: start) { o in
+                return success(id: r.id, op: .upsert, start: start) { o in
                     o.raw("{\"upserted\":"); o.int(r.points.count); o.raw(",\"count\":"); o.int(count); o.raw("}")
                 }
             case .delete:
                 let c = try collection(r)
                 let missing = try c.delete(r.ids)
                 let count = c.count
-                return success(id: r.id, op: "delete", start: start) { o in
+                return success(id: r.id, op: .delete, start: start) { o in
                     o.raw("{\"deleted\":"); o.int(r.ids.count - missing.count)
                     o.raw(",\"not_found\":["); self.encodeIds(missing, into: &o)
                     o.raw("],\"count\":"); o.int(count); o.raw("}")
@@ -206,7 +206,7 @@ public final class RequestProcessor: @unchecked Sendable {
             case .get:
                 let c = try collection(r)
                 let found = c.get(r.ids)
-                return success(id: r.id, op: "get", start: start) { o in
+                return success(id: r.id, op: .get, start: start) { o in
                     o.raw("{\"points\":[")
                     var first = true
                     for p in found.compactMap({ $0 }) {
@@ -223,7 +223,7 @@ public final class RequestProcessor: @unchecked Sendable {
             case .save:
                 let targets = try r.collection.map { _ in [try collection(r)] } ?? collectionOrder.map { collections[$0]! }
                 for c in targets { try c.save() }
-                return success(id: r.id, op: "save", start: start) { o in
+                return success(id: r.id, op: .save, start: start) { o in
                     o.raw("{\"saved\":[")
                     for (i, c) in targets.enumerated() {
                         if i > 0 { o.comma() }
@@ -233,7 +233,7 @@ public final class RequestProcessor: @unchecked Sendable {
                 }
             }
         } catch {
-            return failure(id: r.id, op: r.op.rawValue, start: start, ProtocolError.from(error))
+            return failure(id: r.id, op: r.op, start: start, ProtocolError.from(error))
         }
     }
 
@@ -260,7 +260,7 @@ public final class RequestProcessor: @unchecked Sendable {
 
     // MARK: Replies
 
-    func success(id: [UInt8]?, op: String, start: UInt64, _ body: (inout JSONOutput) -> Void) -> [UInt8] {
+    func success(id: [UInt8]?, op: Request.Op?, start: UInt64, _ body: (inout JSONOutput) -> Void) -> [UInt8] {
         var o = JSONOutput(capacity: 512)
         o.raw("{\"id\":")
         if let id { o.raw(id) } else { o.raw("null") }
@@ -271,7 +271,7 @@ public final class RequestProcessor: @unchecked Sendable {
         return o.bytes
     }
 
-    func failure(id: [UInt8]?, op: String, start: UInt64, _ error: ProtocolError) -> [UInt8] {
+    func failure(id: [UInt8]?, op: Request.Op?, start: UInt64, _ error: ProtocolError) -> [UInt8] {
         stats.record(op: op, nanoseconds: Self.now() &- start, error: error.code)
         return Self.errorLine(id: id, error)
     }

@@ -65,6 +65,8 @@ public final class Server: @unchecked Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            // Search lines are ~4 KB for 384-d vectors: read in large chunks from the start.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536, maximum: 1 << 20))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if processor.stats.connectionsOpen.load(ordering: .relaxed) >= limits.maximumConnections {

@@ -21,8 +21,11 @@ final class ServerStats: Sendable {
         var residentBytes: Int
     }
 
+    /// Records by op, in `Request.Op.allCases` order, then one for lines without a valid op.
+    static let opNames = Request.Op.allCases.map(\.rawValue) + ["invalid"]
+
     private struct State {
-        var ops: [String: OpRecord] = [:]
+        var ops = [OpRecord](repeating: OpRecord(), count: ServerStats.opNames.count)
         var errorsByCode: [String: UInt64] = [:]
         var connectionsTotal: UInt64 = 0
         var connectionsRefused: UInt64 = 0
@@ -32,13 +35,16 @@ final class ServerStats: Sendable {
     let connectionsOpen = Atomic<Int>(0)
     private let started = Date()
 
-    /// Records one answered request: `op` is the request's op, or "invalid" when it had none.
-    func record(op: String, nanoseconds: UInt64, error: ProtocolError.Code?) {
+    private static let opIndex: [Request.Op: Int] = Dictionary(uniqueKeysWithValues: Request.Op.allCases.enumerated().map { ($1, $0) })
+
+    /// Records one answered request: `op` is the request's op, nil when the line had no valid op.
+    func record(op: Request.Op?, nanoseconds: UInt64, error: ProtocolError.Code?) {
+        let i = op.map { Self.opIndex[$0]! } ?? Self.opNames.count - 1
         state.withLock { s in
-            s.ops[op, default: OpRecord()].requests &+= 1
-            s.ops[op]!.latency.record(nanoseconds)
+            s.ops[i].requests &+= 1
+            s.ops[i].latency.record(nanoseconds)
             if let error {
-                s.ops[op]!.errors &+= 1
+                s.ops[i].errors &+= 1
                 s.errorsByCode[error.rawValue, default: 0] &+= 1
             }
         }
@@ -63,7 +69,9 @@ final class ServerStats: Sendable {
 
     func snapshot() -> Snapshot {
         let s = state.withLock { $0 }
-        return Snapshot(ops: s.ops, errorsByCode: s.errorsByCode, connectionsOpen: connectionsOpen.load(ordering: .relaxed),
+        var ops: [String: OpRecord] = [:]
+        for (i, r) in s.ops.enumerated() where r.requests > 0 { ops[Self.opNames[i]] = r }
+        return Snapshot(ops: ops, errorsByCode: s.errorsByCode, connectionsOpen: connectionsOpen.load(ordering: .relaxed),
                         connectionsTotal: s.connectionsTotal, connectionsRefused: s.connectionsRefused,
                         uptimeSeconds: Date().timeIntervalSince(started), residentBytes: Self.residentBytes())
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ShortlistCore
 import ShortlistData
+import ShortlistIndex
 import ShortlistServer
 
 struct LoadtestCommand: ParsableCommand {
@@ -63,6 +64,9 @@ struct LoadtestCommand: ParsableCommand {
     @Option(name: .customLong("auth-token-file"), help: "Authenticate each connection with the token in this file.")
     var authTokenFile: String?
 
+    @Option(name: .customLong("compare-index"), help: "The index the server's collection was loaded from: also measure single-thread in-process search QPS (same queries and knobs), and the same requests through the protocol code without the network, and report the server's throughput as a ratio of the in-process QPS × cores.")
+    var compareIndex: String?
+
     @Option(help: "Also write the report as JSON here.")
     var json: String?
 
@@ -99,6 +103,12 @@ struct LoadtestCommand: ParsableCommand {
                 return Array("\"op\":\"search\",\"collection\":\"\(name)\",\"vector\":[\(v)],\"k\":\(k)\(paramsText)}\n".utf8)
             }
         }
+        var inProcess: InProcessBaseline?
+        if let compareIndex, op == "search" {
+            Runtime.prepare()
+            inProcess = try InProcessBaseline.measure(indexPath: compareIndex, queries: queries!, bodies: c.bodies, k: k,
+                                                      parameters: SearchParameters(ef: ef, nprobe: nprobe, rerank: rerank), seconds: min(duration, 5))
+        }
         let report = try LoadTest.run(c)
         func us(_ h: LatencyHistogram, _ q: Double) -> Double { Double(h.value(atQuantile: q)) / 1000 }
         print(String(format: "%@ × %d connection%@, pipeline %d, %.1f s: %d requests, %.0f requests/s, %d errors",
@@ -113,6 +123,12 @@ struct LoadtestCommand: ParsableCommand {
             print(String(format: "overhead (round trip − took_us), mean: %.1f µs per request", (report.latency.mean - report.serverTime.mean) / 1000))
         }
         if let e = report.firstError { print("first error: \(e)") }
+        if let inProcess {
+            let cores = Parallel.availableCores
+            print(String(format: "in process, 1 thread: index.search %.0f queries/s; protocol code without network %.0f requests/s (%.1f µs of parsing and encoding per request)",
+                         inProcess.searchQPS, inProcess.processorQPS, (1 / inProcess.processorQPS - 1 / inProcess.searchQPS) * 1e6))
+            print(String(format: "server throughput / (in-process single-thread QPS × %d cores) = %.2f", cores, report.throughput / (inProcess.searchQPS * Double(cores))))
+        }
         if let json {
             var fields: [String] = [
                 "\"op\":\"\(op)\"", "\"connections\":\(connections)", "\"pipeline\":\(pipeline)", "\"duration_s\":\(duration)",
@@ -123,6 +139,11 @@ struct LoadtestCommand: ParsableCommand {
                 if report.serverTime.count > 0 { fields.append("\"took_\(name)_us\":\(us(report.serverTime, q))") }
             }
             fields.append("\"rtt_mean_us\":\(report.latency.mean / 1000)")
+            if let inProcess {
+                fields.append("\"in_process_search_qps\":\(inProcess.searchQPS)")
+                fields.append("\"in_process_protocol_qps\":\(inProcess.processorQPS)")
+                fields.append("\"ratio_to_in_process_times_cores\":\(report.throughput / (inProcess.searchQPS * Double(Parallel.availableCores)))")
+            }
             if report.serverTime.count > 0 { fields.append("\"took_mean_us\":\(report.serverTime.mean / 1000)") }
             try ("{" + fields.joined(separator: ",") + "}\n").write(toFile: json, atomically: true, encoding: .utf8)
         }

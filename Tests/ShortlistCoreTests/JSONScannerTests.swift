@@ -1,3 +1,4 @@
+import Foundation
 import ShortlistCore
 import ShortlistTestSupport
 import XCTest
@@ -102,6 +103,58 @@ final class JSONScannerTests: XCTestCase {
                 var s = JSONScanner(buf)
                 _ = try? s.skipValue()
             }
+        }
+    }
+}
+
+final class JSONScannerFastArrayTests: XCTestCase {
+    private func fast(_ text: String, limit: Int = 100) -> ([Float], JSONScanner.FloatArrayScan, Int) {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBufferPointer { buf in
+            var s = JSONScanner(buf)
+            var out: [Float] = [42]
+            let r = s.scanFloatArray(into: &out, limit: limit)
+            return (Array(out.dropFirst()), r, s.position)
+        }
+    }
+
+    func testFastPathReadsPlainArraysExactly() {
+        var rng = SeededGenerator(seed: 9)
+        var values: [Float] = []
+        for i in 0..<384 {
+            // Magnitudes from 1e-37 to 1e4, as embeddings have (normalised ones hold noise like 1.4e-33).
+            let f = Float(rng.nextGaussian()) * Float(pow(10, Double(i % 42) - 37))
+            values.append(f)
+        }
+        // Swift's shortest forms, Python-style 17-digit forms, and exponents.
+        let text = "[" + values.map { "\($0)" }.joined(separator: ",") + "]"
+        let (out, r, end) = fast(text, limit: 1000)
+        XCTAssertEqual(r, .complete)
+        XCTAssertEqual(out, values)
+        XCTAssertEqual(end, text.utf8.count)
+        let long = "[ 0.12345678901234568 , -1.2345678901234567e-05,3E2, 0, -0.0,1e22 ]"
+        let (o2, r2, _) = fast(long)
+        XCTAssertEqual(r2, .complete)
+        XCTAssertEqual(o2, [0.12345678901234568, -1.2345678901234567e-05, 300, 0, 0, 1e22].map { Float($0) })
+        XCTAssertEqual(fast("[]").1, .complete)
+    }
+
+    func testGeneralPathStillReadsWhatTheFastPathDefers() throws {
+        let text = "[1e-70, 3.4e38, 1e-46]"
+        var out: [Float] = []
+        try Array(text.utf8).withUnsafeBufferPointer { buf in
+            var s = JSONScanner(buf)
+            try s.readFloatArray(into: &out, limit: 10)
+        }
+        XCTAssertEqual(out, [0, 3.4e38, 0])
+    }
+
+    func testFastPathDefersAnythingUnusual() {
+        for bad in ["[1,2", "[1,,2]", "[1,\"a\"]", "[01]", "[1.]", "[1e]", "[1e39]", "[1e-400]", "[1e-70]", "[NaN]", "[-]", "[1 2]", "{}", "[[1]]", "[1,2,3]"] {
+            let (out, r, position) = fast(bad, limit: 2)
+            XCTAssertEqual(r, .needsGeneralPath, bad)
+            XCTAssertEqual(out, [], bad)
+            XCTAssertEqual(position, 0, bad)
         }
     }
 }

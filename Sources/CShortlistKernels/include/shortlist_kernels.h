@@ -141,6 +141,14 @@ void sk_spin_unlock(uint8_t *lock);
 /// below 2e-7.
 float sk_softmax_row(float *row, size_t n, float scale);
 
+/// Reads a JSON array of numbers (`text` starts at '[') into `out` (room for `capacity` floats).
+/// Returns the bytes consumed and sets `*count`, or -1 when the array is not plain numbers that
+/// fit (non-number, syntax error, too many, |exponent| beyond 64 after scaling, non-finite
+/// float32): the caller then reads it with a general, error-reporting path. Mantissas keep 19
+/// significant digits and are scaled by 10^k in double (exact up to 10^22); the float may differ
+/// from correct rounding by one ulp in rare halfway cases.
+ptrdiff_t sk_parse_float_array(const unsigned char *text, size_t length, float *out, size_t capacity, size_t *count);
+
 #ifdef __cplusplus
 }
 #endif
