@@ -151,21 +151,27 @@ struct RequestParser {
         s.position = start
         out.removeAll(keepingCapacity: true)
         var bad: ProtocolError?
-        try s.readArray(limit: limits.maximumDimension) { s in
-            let c = s.peek() ?? 0
-            guard Self.isNumberStart(c) else {
-                if bad == nil { bad = ProtocolError(.invalidRequest, "'\(name)' must hold only numbers (element \(out.count) is not one)") }
-                try s.skipValue()
-                out.append(0)
-                return
+        do {
+            try s.readArray(limit: limits.maximumDimension) { s in
+                let c = s.peek() ?? 0
+                guard Self.isNumberStart(c) else {
+                    if bad == nil { bad = ProtocolError(.invalidRequest, "'\(name)' must hold only numbers (element \(out.count) is not one)") }
+                    try s.skipValue()
+                    out.append(0)
+                    return
+                }
+                let numberStart = s.position
+                let d = try s.readDouble()
+                let f = Float(d)
+                if !f.isFinite && bad == nil {
+                    bad = ProtocolError(.invalidVector, "'\(name)' element \(out.count) (\(String(decoding: s.bytes[numberStart..<s.position], as: UTF8.self))) is not a finite Float32")
+                }
+                out.append(f)
             }
-            let start = s.position
-            let d = try s.readDouble()
-            let f = Float(d)
-            if !f.isFinite && bad == nil {
-                bad = ProtocolError(.invalidVector, "'\(name)' element \(out.count) (\(String(decoding: s.bytes[start..<s.position], as: UTF8.self))) is not a finite Float32")
-            }
-            out.append(f)
+        } catch JSONError.tooManyElements {
+            s.position = start
+            try s.skipValue()
+            throw ProtocolError(.tooLarge, "'\(name)' has more than \(limits.maximumDimension) components")
         }
         if let bad { throw bad }
         return out
@@ -176,6 +182,7 @@ struct RequestParser {
         var all: [Float] = []
         var count = 0, length = -1
         var bad: ProtocolError?
+        let start = s.position
         do {
             try s.readArray(limit: limits.maximumBatch) { s in
                 do {
@@ -192,6 +199,8 @@ struct RequestParser {
                 count += 1
             }
         } catch JSONError.tooManyElements {
+            s.position = start
+            try s.skipValue()
             throw ProtocolError(.tooLarge, "'vectors' holds more than \(limits.maximumBatch) vectors (the server's batch limit)")
         }
         if let bad { throw bad }
@@ -205,6 +214,7 @@ struct RequestParser {
         guard Self.kind(&s) == UInt8(ascii: "[") else { throw ProtocolError(.invalidRequest, "'\(name)' must be an array of ids") }
         var out: [UInt64] = []
         var bad: ProtocolError?
+        let start = s.position
         do {
             try s.readArray(limit: limits.maximumItems) { s in
                 do { out.append(try Self.id(&s, name)) } catch let e as ProtocolError {
@@ -213,6 +223,8 @@ struct RequestParser {
                 }
             }
         } catch JSONError.tooManyElements {
+            s.position = start
+            try s.skipValue()
             throw ProtocolError(.tooLarge, "'\(name)' holds more than \(limits.maximumItems) ids")
         }
         if let bad { throw bad }
@@ -264,6 +276,7 @@ struct RequestParser {
         guard Self.kind(&s) == UInt8(ascii: "[") else { throw ProtocolError(.invalidRequest, "'points' must be an array of objects") }
         var bad: ProtocolError?
         var index = 0
+        let start = s.position
         do {
             try s.readArray(limit: limits.maximumItems) { s in
                 defer { index += 1 }
@@ -300,6 +313,8 @@ struct RequestParser {
                 r.points.append(Request.Point(id: id, vector: vector, payload: payload))
             }
         } catch JSONError.tooManyElements {
+            s.position = start
+            try s.skipValue()
             throw ProtocolError(.tooLarge, "'points' holds more than \(limits.maximumItems) points")
         }
         if let bad { throw bad }

@@ -1,0 +1,157 @@
+import ShortlistCore
+import ShortlistTestSupport
+import XCTest
+@testable import ShortlistServer
+
+final class RequestParserTests: XCTestCase {
+    private var limits: ServerLimits {
+        var l = ServerLimits()
+        l.maximumBatch = 3
+        l.maximumItems = 4
+        l.maximumK = 100
+        return l
+    }
+
+    private func parse(_ text: String) -> RequestParser.Outcome {
+        Array(text.utf8).withUnsafeBufferPointer { RequestParser(limits: limits).parse($0) }
+    }
+
+    private func request(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> Request? {
+        switch parse(text) {
+        case let .request(r): return r
+        case let .failure(_, e):
+            XCTFail("\(text): \(e)", file: file, line: line)
+            return nil
+        }
+    }
+
+    private func assertError(_ text: String, _ code: ProtocolError.Code, id: String? = nil, file: StaticString = #filePath, line: UInt = #line) {
+        switch parse(text) {
+        case .request: XCTFail("\(text) was accepted", file: file, line: line)
+        case let .failure(gotId, e):
+            XCTAssertEqual(e.code, code, "\(text): \(e.message)", file: file, line: line)
+            XCTAssertFalse(e.message.isEmpty)
+            if let id { XCTAssertEqual(gotId.map { String(decoding: $0, as: UTF8.self) }, id, text, file: file, line: line) }
+        }
+    }
+
+    func testSearchParsesEveryMember() throws {
+        let r = try XCTUnwrap(request(#"{"id":{"a":[1,2]},"op":"search","collection":"items","vector":[1, -2.5, 3e-3],"k":7,"params":{"ef":64,"nprobe":16,"rerank":4},"filter":{"exclude_ids":[5,6]},"with_payload":true}"#))
+        XCTAssertEqual(r.op, .search)
+        XCTAssertEqual(r.id.map { String(decoding: $0, as: UTF8.self) }, #"{"a":[1,2]}"#)
+        XCTAssertEqual(r.collection, "items")
+        XCTAssertEqual(r.vector, [1, -2.5, 0.003])
+        XCTAssertEqual(r.k, 7)
+        XCTAssertEqual(r.parameters.ef, 64)
+        XCTAssertEqual(r.parameters.nprobe, 16)
+        XCTAssertEqual(r.parameters.rerank, 4)
+        XCTAssertEqual(r.excludeIds, [5, 6])
+        XCTAssertNil(r.includeIds)
+        XCTAssertTrue(r.withPayload)
+    }
+
+    func testOtherOpsParse() throws {
+        let batch = try XCTUnwrap(request(#"{"op":"search_batch","collection":"c","vectors":[[1,2],[3,4]],"filter":{"include_ids":[1]}}"#))
+        XCTAssertEqual(batch.vectors, [1, 2, 3, 4])
+        XCTAssertEqual(batch.vectorCount, 2)
+        XCTAssertEqual(batch.includeIds, [1])
+        let up = try XCTUnwrap(request(#"{"op":"upsert","collection":"c","points":[{"id":18446744073709551615,"vector":[1],"payload":{"t":"x"}},{"id":2,"vector":[2],"payload":null}]}"#))
+        XCTAssertEqual(up.points.map(\.id), [UInt64.max, 2])
+        XCTAssertEqual(up.points[0].payload.map { String(decoding: $0, as: UTF8.self) }, #"{"t":"x"}"#)
+        XCTAssertNil(up.points[1].payload)
+        XCTAssertEqual(request(#"{"op":"recommend","collection":"c","user_id":9,"exclude_seen":true}"#)?.userId, 9)
+        XCTAssertEqual(request(#"{"op":"similar","collection":"c","item_id":3}"#)?.itemId, 3)
+        XCTAssertEqual(request(#" { "op" : "ping" } "#)?.op, .ping)
+        XCTAssertEqual(request(#"{"op":"auth","token":"s\u00e9cret"}"#)?.token, "sécret")
+    }
+
+    func testMalformedJSON() {
+        for bad in ["", "not json", "[1,2]", "\"op\"", #"{"op":"ping""#, #"{"op":"ping"} x"#, #"{"op":"ping",}"#, #"{op:"ping"}"#,
+                    #"{"op":"search","vector":[1,2,]}"#, #"{"op":"search","vector":[NaN]}"#, #"{"op":"search","vector":[Infinity]}"#,
+                    String(repeating: "[", count: 10_000), #"{"op":"pi\#u{1}ng"}"#, "{\"op\":\"\u{FFFF}\"", #"{"id":"\ud800","op":"ping"}"#] {
+            assertError(bad, .parseError)
+        }
+        // Invalid UTF-8.
+        let bytes: [UInt8] = Array(#"{"op":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
+        bytes.withUnsafeBufferPointer { b in
+            guard case let .failure(_, e) = RequestParser(limits: limits).parse(b) else { return XCTFail("invalid UTF-8 accepted") }
+            XCTAssertEqual(e.code, .parseError)
+        }
+    }
+
+    func testEveryMemberProblemHasItsCode() {
+        assertError(#"{"op":"fly"}"#, .unknownOp)
+        assertError(#"{"id":1}"#, .invalidRequest)
+        assertError(#"{"op":"ping","colour":1}"#, .unknownField)
+        assertError(#"{"op":"ping","k":1}"#, .unknownField)
+        assertError(#"{"op":"search","collection":"c","vector":[1],"params":{"eff":1}}"#, .unknownField)
+        assertError(#"{"op":"search","collection":"c","vector":[1],"filter":{"exclude":[1]}}"#, .unknownField)
+        assertError(#"{"op":"upsert","collection":"c","points":[{"id":1,"vector":[1],"extra":2}]}"#, .unknownField)
+        assertError(#"{"op":"search","collection":"c"}"#, .invalidRequest)
+        assertError(#"{"op":"search","vector":[1]}"#, .invalidRequest)
+        assertError(#"{"op":"search","collection":"c","vector":[1],"k":"10"}"#, .invalidRequest)
+        assertError(#"{"op":"search","collection":"c","vector":"1,2"}"#, .invalidRequest)
+        assertError(#"{"op":"search","collection":"c","vector":[1,"2"]}"#, .invalidRequest)
+        assertError(#"{"op":"search","collection":3,"vector":[1]}"#, .invalidRequest)
+        assertError(#"{"op":"search","collection":"c","vector":[1],"with_payload":1}"#, .invalidRequest)
+        assertError(#"{"op":"get","collection":"c","ids":[-1]}"#, .invalidRequest)
+        assertError(#"{"op":"get","collection":"c","ids":[1.5]}"#, .invalidRequest)
+        assertError(#"{"op":"get","collection":"c","ids":[1e3]}"#, .invalidRequest)
+        assertError(#"{"op":"get","collection":"c","ids":[18446744073709551616]}"#, .invalidRequest)
+        assertError(#"{"op":"get","collection":"c","ids":7}"#, .invalidRequest)
+        assertError(#"{"op":"ping","op":"info"}"#, .invalidRequest)
+        assertError(#"{"op":"upsert","collection":"c","points":[{"id":1}]}"#, .invalidRequest)
+        assertError(#"{"op":"upsert","collection":"c","points":[3]}"#, .invalidRequest)
+        assertError(#"{"op":"search","collection":"c","vector":[1e39]}"#, .invalidVector)
+        assertError(#"{"op":"search","collection":"c","vector":[-1e300]}"#, .invalidVector)
+        assertError(#"{"op":"search","collection":"c","vector":[1],"k":0}"#, .invalidParameter)
+        assertError(#"{"op":"search","collection":"c","vector":[1],"k":101}"#, .invalidParameter)
+        assertError(#"{"op":"search","collection":"c","vector":[1],"k":2.5}"#, .invalidParameter)
+        assertError(#"{"op":"search","collection":"c","vector":[1],"params":{"ef":0}}"#, .invalidParameter)
+        assertError(#"{"op":"search","collection":"c","vector":[1],"params":{"nprobe":1e9}}"#, .invalidParameter)
+        assertError(#"{"op":"search_batch","collection":"c","vectors":[[1],[2],[3],[4]]}"#, .tooLarge)
+        assertError(#"{"op":"search_batch","collection":"c","vectors":[[1],[2,3]]}"#, .dimensionMismatch)
+        assertError(#"{"op":"search_batch","collection":"c","vectors":[]}"#, .invalidRequest)
+        assertError(#"{"op":"get","collection":"c","ids":[1,2,3,4,5]}"#, .tooLarge)
+        assertError(#"{"op":"upsert","collection":"c","points":[{"id":1,"vector":[1]},{"id":2,"vector":[1]},{"id":3,"vector":[1]},{"id":4,"vector":[1]},{"id":5,"vector":[1]}]}"#, .tooLarge)
+    }
+
+    func testTheIdIsEchoedWhereverItStands() {
+        assertError(#"{"id":"a-1","op":"search","collection":"c","vector":[1],"k":0}"#, .invalidParameter, id: #""a-1""#)
+        assertError(#"{"op":"search","k":0,"collection":"c","vector":[1],"id":[1,{"x":null}]}"#, .invalidParameter, id: #"[1,{"x":null}]"#)
+        assertError(#"{"op":"nope","id":42}"#, .unknownOp, id: "42")
+        assertError(#"{"op":"search","vector":[1,"x"],"id":7,"collection":"c"}"#, .invalidRequest, id: "7")
+        assertError(#"{"op":"get","collection":"c","ids":[-5, 2.5],"id":null}"#, .invalidRequest, id: "null")
+    }
+
+    /// Seeded random mutations of valid lines: the parser always answers, never crashes or hangs.
+    func testRandomMutationsNeverCrash() {
+        let seeds = [
+            #"{"id":1,"op":"search","collection":"items","vector":[0.1,-2,3e-5],"k":5,"params":{"ef":32},"filter":{"exclude_ids":[1,2]},"with_payload":true}"#,
+            #"{"op":"upsert","collection":"c","points":[{"id":4,"vector":[1,2],"payload":{"t":["a",{"b":null}]}}]}"#,
+            #"{"op":"search_batch","collection":"c","vectors":[[1,2],[3,4]],"filter":{"include_ids":[9]}}"#,
+            #"{"op":"auth","token":"abc\n\u00e9"}"#,
+        ].map { Array($0.utf8) }
+        var rng = SeededGenerator(seed: 77)
+        let alphabet = Array(#"{}[],:"\-+.eE0123456789 tfnulxyz"#.utf8) + [0x00, 0xFF, 0xC3, 0x0A]
+        var accepted = 0
+        let parser = RequestParser(limits: limits)
+        for i in 0..<30_000 {
+            var line = seeds[i % seeds.count]
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                let at = Int(rng.next() % UInt64(line.count + 1))
+                switch rng.next() % 4 {
+                case 0: if at < line.count { line.remove(at: at) }
+                case 1: line.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at)
+                case 2: if at < line.count { line[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+                default: line.removeSubrange(at..<min(line.count, at + Int(rng.next() % 8)))
+                }
+            }
+            let outcome = line.withUnsafeBufferPointer { parser.parse($0) }
+            if case .request = outcome { accepted += 1 }
+        }
+        // Some mutations stay valid (inside strings, digits); most must be refused.
+        XCTAssertGreaterThan(accepted, 100)
+        XCTAssertLessThan(accepted, 25_000)
+    }
+}

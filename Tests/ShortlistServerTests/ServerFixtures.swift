@@ -1,0 +1,84 @@
+import Foundation
+import ShortlistCore
+import ShortlistIndex
+import ShortlistServer
+import ShortlistTestSupport
+import XCTest
+
+/// Collections on disk for the server tests, and a running server on a free loopback port.
+enum ServerFixtures {
+    /// The small collection the protocol document's examples use: six 4-d vectors, inner
+    /// product, ids 1…6, with titles as payloads.
+    static func writeDocumentCollection(in dir: TemporaryDirectory) throws -> ServedCollection.Description {
+        let vectors: [Float] = [
+            1, 0, 0, 0,
+            0.9, 0.1, 0, 0,
+            0, 1, 0, 0,
+            0, 0.8, 0.2, 0,
+            0, 0, 1, 0,
+            0.5, 0.5, 0.5, 0.5,
+        ]
+        let index = try FlatIndex(metric: .ip, vectors: try VectorMatrix(dimension: 4, values: vectors), ids: [1, 2, 3, 4, 5, 6])
+        let path = dir.file("items.idx")
+        try index.save(to: path)
+        let titles = ["Alien", "Aliens", "Heat", "Ronin", "Up", "Fargo"]
+        dir.write("items.idx.payloads.jsonl", text: titles.enumerated().map { "{\"id\":\($0 + 1),\"payload\":{\"title\":\"\($1)\"}}" }.joined(separator: "\n") + "\n")
+        return ServedCollection.Description(name: "items", indexPath: path)
+    }
+
+    /// An HNSW cosine collection over seeded clustered data (count × 16), ids = row numbers.
+    static func writeGraphCollection(in dir: TemporaryDirectory, name: String = "graph", count: Int = 2_000) throws -> (ServedCollection.Description, VectorMatrix) {
+        let base = Fixtures.clustered(count: count, dimension: 16, seed: 21)
+        let index = try HNSWIndex(metric: .cosine, vectors: base, configuration: HNSWConfiguration(m: 12, efConstruction: 100), threads: 2)
+        let path = dir.file("\(name).idx")
+        try index.save(to: path)
+        return (ServedCollection.Description(name: name, indexPath: path), base)
+    }
+
+    static func vectorJSON(_ v: [Float]) -> String { "[" + v.map { "\($0)" }.joined(separator: ",") + "]" }
+}
+
+/// A server on 127.0.0.1 with a free port, stopped when released.
+final class RunningServer {
+    let server: Server
+    var port: Int { server.port }
+
+    init(_ descriptions: [ServedCollection.Description], configure: (inout Server.Configuration) -> Void = { _ in }) throws {
+        var config = Server.Configuration()
+        config.port = 0
+        config.workers = 2
+        configure(&config)
+        server = try Server(collections: try descriptions.map { try ServedCollection($0) }, configuration: config)
+        try server.start()
+    }
+
+    func client(timeout: Double = 10) throws -> LineClient { try LineClient(host: "127.0.0.1", port: port, timeout: timeout) }
+
+    deinit { server.shutdown(timeout: 5) }
+}
+
+/// Reads a reply line as JSON.
+func json(_ line: String, file: StaticString = #filePath, line number: UInt = #line) -> [String: Any] {
+    guard let data = line.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        XCTFail("not a JSON object: \(line)", file: file, line: number)
+        return [:]
+    }
+    return o
+}
+
+/// The error code of a reply (nil when ok).
+func errorCode(_ line: String) -> String? {
+    (json(line)["error"] as? [String: Any])?["code"] as? String
+}
+
+/// The result object of a successful reply.
+func result(_ line: String, file: StaticString = #filePath, line number: UInt = #line) -> [String: Any] {
+    let o = json(line, file: file, line: number)
+    XCTAssertEqual(o["ok"] as? Bool, true, line, file: file, line: number)
+    return o["result"] as? [String: Any] ?? [:]
+}
+
+/// Hit ids of a search-like reply.
+func hitIds(_ line: String, file: StaticString = #filePath, line number: UInt = #line) -> [UInt64] {
+    (result(line, file: file, line: number)["hits"] as? [[String: Any]] ?? []).map { ($0["id"] as! NSNumber).uint64Value }
+}
