@@ -20,8 +20,8 @@ public final class ServedCollection: @unchecked Sendable {
     let recommender: Recommender?
 
     /// Above this many `include_ids`, a filtered search asks the index for more candidates
-    /// instead of scoring every included vector exactly.
-    static let exactFilterLimit = 4_096
+    /// instead of scoring every included vector exactly (default 4,096).
+    var exactFilterLimit = 4_096
 
     /// How a collection is described on the command line and in `info`.
     public struct Description: Sendable, Equatable {
@@ -174,7 +174,7 @@ public final class ServedCollection: @unchecked Sendable {
         for id in filter.exclude where index.contains(id: id) { excludedLive += 1 }
         if let include = filter.include {
             let live = include.filter { index.contains(id: $0) && !filter.exclude.contains($0) }
-            if live.count <= Self.exactFilterLimit { return try exactSearch(q, among: live, k: k) }
+            if live.count <= exactFilterLimit { return try exactSearch(q, among: live, k: k) }
             target = min(k, live.count)
             // Enough candidates that k included ones are expected among them, twice over.
             asked = 2 * k * n / live.count
