@@ -47,6 +47,11 @@ extension HNSWIndex {
             let q = UnsafePointer(scratch.query)
             var entry = greedyDescent(q, from: Int(currentEntry), fromLevel: currentTop, toLevel: level + 1, locking: true,
                                       scratch: scratch)
+            // The row's own lists are all written before any other node links to it, so no
+            // concurrent insertion can reach it half-linked (a search entering through an empty
+            // layer-0 list would leave the newcomer with a single link), and nothing another
+            // thread adds to its lists is overwritten.
+            var chosen: [(level: Int, neighbours: [UInt32])] = []
             for l in stride(from: min(level, currentTop), through: 0, by: -1) {
                 searchLayer(q, entry: entry.node, entryDistance: entry.distance, ef: configuration.efConstruction, level: l,
                             scratch: scratch, locking: true, skipDeleted: false)
@@ -59,6 +64,9 @@ extension HNSWIndex {
                 list[0] = UInt32(selected.count)
                 for (j, s) in selected.enumerated() { list[1 + j] = s }
                 sk_spin_unlock(locks + row)
+                chosen.append((l, selected))
+            }
+            for (l, selected) in chosen {
                 for s in selected { connect(Int(s), to: row, level: l, scratch: scratch) }
             }
         }

@@ -1,0 +1,201 @@
+import Foundation
+import ShortlistCore
+import ShortlistIndex
+import ShortlistTestSupport
+import XCTest
+@testable import ShortlistServer
+
+/// The server over real loopback sockets.
+final class ServerLoopbackTests: XCTestCase {
+    private var dir: TemporaryDirectory!
+    private var items: ServedCollection.Description!
+    private var graph: ServedCollection.Description!
+    private var base: VectorMatrix!
+
+    override func setUpWithError() throws {
+        dir = TemporaryDirectory()
+        items = try ServerFixtures.writeDocumentCollection(in: dir)
+        (graph, base) = try ServerFixtures.writeGraphCollection(in: dir)
+    }
+
+    func testEveryOpOverTheSocket() throws {
+        let running = try RunningServer([items, graph])
+        let c = try running.client()
+        XCTAssertEqual(result(try c.request(#"{"id":1,"op":"ping"}"#))["pong"] as? Bool, true)
+        XCTAssertEqual((result(try c.request(#"{"op":"info"}"#))["collections"] as! [Any]).count, 2)
+        XCTAssertEqual(hitIds(try c.request(#"{"op":"search","collection":"items","vector":[0,1,0,0],"k":2}"#)), [3, 4])
+        let q = ServerFixtures.vectorJSON(base.rowArray(7))
+        XCTAssertEqual(hitIds(try c.request(#"{"op":"search","collection":"graph","vector":\#(q),"k":1}"#)), [7])
+        XCTAssertEqual((result(try c.request(#"{"op":"search_batch","collection":"items","vectors":[[1,0,0,0],[0,0,1,0]],"k":1}"#))["results"] as! [[Any]]).count, 2)
+        XCTAssertEqual(hitIds(try c.request(#"{"op":"similar","collection":"items","item_id":3,"k":1}"#)), [4])
+        XCTAssertEqual(result(try c.request(#"{"op":"upsert","collection":"items","points":[{"id":20,"vector":[0,0,0,5]}]}"#))["count"] as? Int, 7)
+        XCTAssertEqual((result(try c.request(#"{"op":"get","collection":"items","ids":[20]}"#))["points"] as! [Any]).count, 1)
+        XCTAssertEqual(result(try c.request(#"{"op":"delete","collection":"items","ids":[20]}"#))["deleted"] as? Int, 1)
+        XCTAssertEqual(result(try c.request(#"{"op":"save","collection":"items"}"#))["saved"] as? [String], ["items"])
+        XCTAssertNotNil(result(try c.request(#"{"op":"stats"}"#))["ops"])
+        XCTAssertEqual(result(try c.request(#"{"op":"auth","token":"anything"}"#))["authenticated"] as? Bool, true)
+        XCTAssertEqual(errorCode(try c.request(#"{"op":"recommend","collection":"items","user_id":1}"#)), "unsupported")
+    }
+
+    func testPipelinedRequestsAllComeBackWithTheirIds() throws {
+        let running = try RunningServer([graph])
+        let c = try running.client()
+        var text = ""
+        for i in 0..<300 {
+            text += i % 3 == 0 ? #"{"id":\#(i),"op":"ping"}"# + "\n"
+                : #"{"id":\#(i),"op":"search","collection":"graph","vector":\#(ServerFixtures.vectorJSON(base.rowArray(i))),"k":3,"params":{"ef":128}}"# + "\n"
+        }
+        try c.send(Array(text.utf8))
+        var seen = Set<Int>()
+        for _ in 0..<300 {
+            let line = String(decoding: try XCTUnwrap(try c.readLine()), as: UTF8.self)
+            let o = json(line)
+            let id = o["id"] as! Int
+            XCTAssertEqual(o["ok"] as? Bool, true, line)
+            // The graph is approximate: the query's own row is among its 3 nearest.
+            if id % 3 != 0 { XCTAssertTrue(hitIds(line).contains(UInt64(id)), line) }
+            seen.insert(id)
+        }
+        XCTAssertEqual(seen, Set(0..<300))
+    }
+
+    func testConcurrentClientsGetCorrectAnswers() throws {
+        let running = try RunningServer([graph])
+        let failures = Mutex_([String]())
+        DispatchQueue.concurrentPerform(iterations: 6) { t in
+            do {
+                let c = try running.client()
+                for i in 0..<80 {
+                    let row = (t * 300 + i * 7) % 2_000
+                    let reply = try c.request(#"{"op":"search","collection":"graph","vector":\#(ServerFixtures.vectorJSON(base.rowArray(row))),"k":3,"params":{"ef":128}}"#)
+                    if !hitIds(reply).contains(UInt64(row)) { failures.append("client \(t): row \(row) → \(reply)") }
+                }
+            } catch { failures.append("client \(t): \(error)") }
+        }
+        XCTAssertEqual(failures.value, [])
+    }
+
+    func testBadInputGetsItsCodeAndTheConnectionStillAnswers() throws {
+        let running = try RunningServer([items]) { $0.limits.maximumBatch = 2; $0.limits.maximumK = 50 }
+        let c = try running.client()
+        let cases: [(String, String)] = [
+            ("{not json", "parse_error"),
+            (#"{"op":"search","collection":"items","vector":[1,2]}"#, "dimension_mismatch"),
+            (#"{"op":"search","collection":"items","vector":[1,2,3,1e999]}"#, "invalid_vector"),
+            (#"{"op":"search","collection":"items","vector":[1,2,3,NaN]}"#, "parse_error"),
+            (#"{"op":"teleport"}"#, "unknown_op"),
+            (#"{"op":"ping","extra":true}"#, "unknown_field"),
+            (#"{"op":"search","collection":"items","vector":"1,2,3,4"}"#, "invalid_request"),
+            (#"{"op":"search","collection":"nowhere","vector":[1,2,3,4]}"#, "unknown_collection"),
+            (#"{"op":"search","collection":"items","vector":[1,2,3,4],"k":51}"#, "invalid_parameter"),
+            (#"{"op":"search","collection":"items","vector":[1,2,3,4],"k":-3}"#, "invalid_parameter"),
+            (#"{"op":"search","collection":"items","vector":[1,2,3,4],"params":{"ef":1000000}}"#, "invalid_parameter"),
+            (#"{"op":"search_batch","collection":"items","vectors":[[1,2,3,4],[1,2,3,4],[1,2,3,4]]}"#, "too_large"),
+            (#"{"op":"upsert","collection":"items","points":[{"id":1,"vector":[1,2]}]}"#, "dimension_mismatch"),
+            (#"{"op":"similar","collection":"items","item_id":404}"#, "not_found"),
+        ]
+        for (line, code) in cases {
+            XCTAssertEqual(errorCode(try c.request(line)), code, line)
+            XCTAssertEqual(result(try c.request(#"{"op":"ping"}"#))["pong"] as? Bool, true, "after \(line)")
+        }
+        // Nothing changed.
+        XCTAssertEqual((result(try c.request(#"{"op":"info"}"#))["collections"] as! [[String: Any]])[0]["count"] as? Int, 6)
+    }
+
+    func testOverLongLinesAreDiscardedAndTheConnectionRecovers() throws {
+        let running = try RunningServer([items]) { $0.limits.maximumLineBytes = 4_096 }
+        let c = try running.client()
+        // In one write, and streamed in pieces without a newline for a while.
+        let long = #"{"op":"search","collection":"items","vector":["# + String(repeating: "1,", count: 5_000) + "1]}\n"
+        try c.send(Array(long.utf8) + Array(#"{"id":2,"op":"ping"}"#.utf8) + [0x0A])
+        XCTAssertEqual(errorCode(String(decoding: try XCTUnwrap(c.readLine()), as: UTF8.self)), "line_too_long")
+        XCTAssertEqual(json(String(decoding: try XCTUnwrap(c.readLine()), as: UTF8.self))["id"] as? Int, 2)
+        let bytes = Array(long.utf8)
+        for chunk in stride(from: 0, to: bytes.count, by: 1_000) {
+            try c.send(Array(bytes[chunk..<min(bytes.count, chunk + 1_000)]))
+            usleep(2_000)
+        }
+        XCTAssertEqual(errorCode(String(decoding: try XCTUnwrap(c.readLine()), as: UTF8.self)), "line_too_long")
+        XCTAssertEqual(result(try c.request(#"{"op":"ping"}"#))["pong"] as? Bool, true)
+        // A line just under the limit is fine, with CRLF too.
+        XCTAssertEqual(hitIds(try c.request(#"{"op":"search","collection":"items","vector":[1,0,0,0],"k":1}"# + "\r")), [1])
+    }
+
+    func testConnectionLimitAndIdleTimeout() throws {
+        let running = try RunningServer([items]) { $0.limits.maximumConnections = 2; $0.limits.idleTimeoutSeconds = 1 }
+        let a = try running.client(), b = try running.client()
+        XCTAssertEqual(result(try a.request(#"{"op":"ping"}"#))["pong"] as? Bool, true)
+        XCTAssertEqual(result(try b.request(#"{"op":"ping"}"#))["pong"] as? Bool, true)
+        let third = try running.client()
+        XCTAssertEqual(errorCode(String(decoding: try XCTUnwrap(third.readLine()), as: UTF8.self)), "too_many_connections")
+        XCTAssertNil(try third.readLine(), "the refused connection is closed")
+        // Silent connections are closed after the idle timeout, with a reason.
+        XCTAssertEqual(errorCode(String(decoding: try XCTUnwrap(a.readLine()), as: UTF8.self)), "idle_timeout")
+        XCTAssertNil(try a.readLine())
+        _ = try? b.readLine()
+        usleep(200_000)
+        let fresh = try running.client()
+        XCTAssertEqual(result(try fresh.request(#"{"op":"ping"}"#))["pong"] as? Bool, true)
+    }
+
+    func testAuthOverTheSocketAndInsecureBindsAreRefused() throws {
+        let running = try RunningServer([items]) { $0.authToken = "tok" }
+        let c = try running.client()
+        XCTAssertEqual(errorCode(try c.request(#"{"op":"search","collection":"items","vector":[1,0,0,0]}"#)), "unauthorized")
+        XCTAssertEqual(errorCode(try c.request(#"{"op":"auth","token":"nope"}"#)), "unauthorized")
+        XCTAssertEqual(result(try c.request(#"{"op":"auth","token":"tok"}"#))["authenticated"] as? Bool, true)
+        XCTAssertEqual(hitIds(try c.request(#"{"op":"search","collection":"items","vector":[1,0,0,0],"k":1}"#)), [1])
+        // Each connection authenticates for itself.
+        XCTAssertEqual(errorCode(try running.client().request(#"{"op":"ping"}"#)), "unauthorized")
+        var config = Server.Configuration()
+        config.host = "0.0.0.0"
+        XCTAssertThrowsError(try Server(collections: [try ServedCollection(items)], configuration: config)) {
+            XCTAssertEqual($0 as? ServerError, .insecureBind(host: "0.0.0.0"))
+        }
+        config.insecure = true
+        XCTAssertNoThrow(try Server(collections: [try ServedCollection(items)], configuration: config))
+    }
+
+    func testMetricsEndpoint() throws {
+        let running = try RunningServer([items]) { $0.metricsPort = 0 }
+        _ = try running.client().request(#"{"op":"ping"}"#)
+        let http = try LineClient(host: "127.0.0.1", port: try XCTUnwrap(running.server.metricsPort))
+        try http.send(Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        var lines: [String] = []
+        while let l = try http.readLine() { lines.append(String(decoding: l, as: UTF8.self)) }
+        XCTAssertEqual(lines.first, "HTTP/1.1 200 OK\r")
+        XCTAssertTrue(lines.contains(#"shortlist_requests_total{op="ping"} 1"#), lines.joined(separator: "\n"))
+        let missing = try LineClient(host: "127.0.0.1", port: running.server.metricsPort!)
+        try missing.send(Array("GET /admin HTTP/1.0\r\n\r\n".utf8))
+        XCTAssertEqual(String(decoding: try XCTUnwrap(missing.readLine()), as: UTF8.self), "HTTP/1.1 404 Not Found\r")
+    }
+
+    func testHalfCloseGetsEveryReplyAndShutdownSavesChanges() throws {
+        let running = try RunningServer([items, graph])
+        let c = try running.client()
+        var text = #"{"id":0,"op":"upsert","collection":"items","points":[{"id":30,"vector":[1,1,1,1],"payload":{"title":"Ran"}}]}"# + "\n"
+        for i in 1...20 { text += #"{"id":\#(i),"op":"search","collection":"graph","vector":\#(ServerFixtures.vectorJSON(base.rowArray(i))),"k":1}"# + "\n" }
+        try c.send(Array(text.utf8))
+        c.shutdownWrite()
+        var replies = 0
+        while let line = try c.readLine() {
+            XCTAssertEqual(json(String(decoding: line, as: UTF8.self))["ok"] as? Bool, true)
+            replies += 1
+        }
+        XCTAssertEqual(replies, 21)
+        XCTAssertEqual(running.server.shutdown(), [])
+        let reloaded = try ServedCollection(items)
+        XCTAssertEqual(reloaded.count, 7)
+        XCTAssertEqual(reloaded.get([30]).first??.payload.map { String(decoding: $0, as: UTF8.self) }, #"{"title":"Ran"}"#)
+        XCTAssertThrowsError(try running.client().request(#"{"op":"ping"}"#), "the server no longer listens")
+    }
+}
+
+/// A lock-protected value for test threads.
+final class Mutex_<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ v: T) { stored = v }
+    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
+    func append<E>(_ e: E) where T == [E] { lock.lock(); stored.append(e); lock.unlock() }
+}
