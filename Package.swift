@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "ShortlistTrainerTests", dependencies: ["ShortlistTrainer", "ShortlistData", "ShortlistTestSupport"]),
         .testTarget(
             name: "ShortlistServerTests",
-            dependencies: ["ShortlistServer", "ShortlistIndex", "ShortlistCore", "ShortlistTestSupport"]
+            dependencies: ["ShortlistServer", "ShortlistIndex", "ShortlistTrainer", "ShortlistData", "ShortlistCore", "ShortlistTestSupport"]
         ),
         .testTarget(
             name: "ShortlistIndexTests",

@@ -126,8 +126,8 @@ final class LineHandler: ChannelInboundHandler {
             switch route {
             case nil: break
             case let .reply(bytes)?: write(bytes, context: context)
-            case let .parsed(request, start)?: dispatch(context: context) { [processor] in processor.execute(request, start: start) }
-            case let .raw(bytes, start)?: dispatch(context: context) { [processor] in processor.execute(raw: bytes, start: start) }
+            case let .parsed(request, start)?: dispatch(id: request.id, context: context) { [processor] in processor.execute(request, start: start) }
+            case let .raw(bytes, start)?: dispatch(id: nil, context: context) { [processor] in processor.execute(raw: bytes, start: start) }
             }
         }
         if let b = buffer, b.readerIndex > 64 << 10 {
@@ -161,10 +161,12 @@ final class LineHandler: ChannelInboundHandler {
         needsFlush = true
     }
 
-    private func dispatch(context: ChannelHandlerContext, _ job: @escaping () -> [UInt8]) {
+    /// Hands `job` to the pool; `id` is the request's (when already parsed) for an `overloaded` reply.
+    private func dispatch(id: [UInt8]?, context: ChannelHandlerContext, _ job: @escaping () -> [UInt8]) {
         guard inFlight < processor.limits.maximumInFlightPerConnection else {
             processor.stats.recordError(.overloaded)
-            write(RequestProcessor.errorLine(id: nil, ProtocolError(.overloaded, "more than \(processor.limits.maximumInFlightPerConnection) requests in flight on this connection")), context: context)
+            let limit = processor.limits.maximumInFlightPerConnection
+            write(RequestProcessor.errorLine(id: id, ProtocolError(.overloaded, "this connection already has \(limit) request\(limit == 1 ? "" : "s") in flight, the most allowed; retry when a reply arrives")), context: context)
             return
         }
         inFlight += 1
@@ -182,7 +184,7 @@ final class LineHandler: ChannelInboundHandler {
         if !accepted {
             inFlight -= 1
             processor.stats.recordError(.overloaded)
-            write(RequestProcessor.errorLine(id: nil, ProtocolError(.overloaded, "the server's queue is full; retry later")), context: context)
+            write(RequestProcessor.errorLine(id: id, ProtocolError(.overloaded, "the server's queue is full; retry later")), context: context)
         }
     }
 }
@@ -196,7 +198,7 @@ final class RefuseHandler: ChannelInboundHandler {
     init(limit: Int) { self.limit = limit }
 
     func channelActive(context: ChannelHandlerContext) {
-        let reply = RequestProcessor.errorLine(id: nil, ProtocolError(.tooManyConnections, "the server allows \(limit) connections"))
+        let reply = RequestProcessor.errorLine(id: nil, ProtocolError(.tooManyConnections, "the server already has \(limit) connection\(limit == 1 ? "" : "s"), the most it allows"))
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply))).whenComplete { _ in
             context.close(promise: nil)
         }

@@ -192,3 +192,26 @@ final class RequestProcessorTests: XCTestCase {
         }
     }
 }
+
+final class RecommendTests: XCTestCase {
+    func testRecommendThroughTheUserTower() throws {
+        let dir = TemporaryDirectory()
+        let movies = try ServerFixtures.writeRecommenderCollection(in: dir)
+        let processor = try RequestProcessor(collections: [try ServedCollection(movies)])
+        let s = processor.makeSession()
+        let all = hitIds(processor.handle(#"{"op":"recommend","collection":"movies","user_id":5,"k":40}"#, session: s))
+        XCTAssertEqual(all.count, 40)
+        // User 5 likes group 1: those items rank first.
+        XCTAssertGreaterThanOrEqual(all.prefix(10).filter { $0 % 4 == 1 }.count, 8, "\(all)")
+        let seen = processor.collections["movies"]!.recommender!.seen![5]!
+        XCTAssertFalse(seen.isEmpty)
+        let fresh = hitIds(processor.handle(#"{"op":"recommend","collection":"movies","user_id":5,"k":10,"exclude_seen":true}"#, session: s))
+        XCTAssertEqual(fresh.count, 10)
+        XCTAssertTrue(Set(fresh).isDisjoint(with: seen))
+        XCTAssertEqual(errorCode(processor.handle(#"{"op":"recommend","collection":"movies","user_id":4000}"#, session: s)), "not_found")
+        // The model must fit the index.
+        var wrong = movies
+        wrong.indexPath = try ServerFixtures.writeDocumentCollection(in: dir).indexPath
+        XCTAssertThrowsError(try ServedCollection(wrong))
+    }
+}

@@ -1,6 +1,8 @@
 import Foundation
 import ShortlistCore
+import ShortlistData
 import ShortlistIndex
+import ShortlistTrainer
 import ShortlistServer
 import ShortlistTestSupport
 import XCTest
@@ -33,6 +35,37 @@ enum ServerFixtures {
         let path = dir.file("\(name).idx")
         try index.save(to: path)
         return (ServedCollection.Description(name: name, indexPath: path), base)
+    }
+
+    /// A two-tower model trained on seeded interactions (40 users, 40 items, ids as numbers; user
+    /// u likes items of group u mod 4), its item index, and the collection that serves both.
+    static func writeRecommenderCollection(in dir: TemporaryDirectory, name: String = "movies") throws -> ServedCollection.Description {
+        var lines: [String] = []
+        for u in 0..<40 {
+            var mine = Set<Int>()
+            var j = 0
+            while mine.count < 8 { mine.insert(u % 4 + 4 * ((u * 7 + j * 3) % 10)); j += 1 }
+            for i in mine.sorted() { lines.append("\(u) \(i)") }
+        }
+        let pairs = dir.write("\(name)-interactions.txt", text: lines.joined(separator: "\n") + "\n")
+        let source = InteractionSource(format: .pairs, path: pairs)
+        let data = try InteractionData.read(source)
+        var c = TwoTowerConfiguration()
+        c.dimension = 8
+        c.batchSize = 32
+        c.epochs = 30
+        c.patience = 0
+        c.learningRate = 0.05
+        c.threads = 1
+        c.seed = 5
+        let trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: c, data: data), data: data)
+        trainer.run()
+        let modelDir = dir.file("\(name)-model")
+        try FileManager.default.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
+        try ModelFile.save(trainer.model, source: source, to: modelDir + "/model.slm")
+        let index = try FlatIndex(metric: trainer.model.scoreMetric, vectors: try trainer.model.itemEmbeddings(), ids: trainer.model.itemIds)
+        try index.save(to: dir.file("\(name).idx"))
+        return ServedCollection.Description(name: name, indexPath: dir.file("\(name).idx"), modelDirectory: modelDir)
     }
 
     static func vectorJSON(_ v: [Float]) -> String { "[" + v.map { "\($0)" }.joined(separator: ",") + "]" }
