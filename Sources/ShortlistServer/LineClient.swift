@@ -42,6 +42,9 @@ public final class LineClient {
 
     deinit { Glibc.close(fd) }
 
+    /// The socket, for `poll`.
+    public var descriptor: Int32 { fd }
+
     /// Sends bytes as they are (include the newline).
     public func send(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { raw in

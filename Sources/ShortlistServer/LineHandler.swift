@@ -23,6 +23,9 @@ final class LineHandler: ChannelInboundHandler {
     private var discarding = false
     private var inFlight = 0
     private var needsFlush = false
+    /// Jobs gathered while reading, submitted together.
+    private var pendingJobs: [WorkerPool.Job] = []
+    private var pendingIds: [[UInt8]?] = []
     /// Replies finished by workers, waiting for the event loop to write them.
     private let outbox = Mutex<[[UInt8]]>([])
     /// The client half-closed: close once every reply is out.
@@ -102,7 +105,7 @@ final class LineHandler: ChannelInboundHandler {
                     scanned = b.readableBytes
                 }
                 buffer = b
-                return
+                break
             }
             scanned = 0
             if discarding || newline > maximum {
@@ -130,6 +133,7 @@ final class LineHandler: ChannelInboundHandler {
             case let .raw(bytes, start)?: dispatch(id: nil, context: context) { [processor] in processor.execute(raw: bytes, start: start) }
             }
         }
+        submitPending(context: context)
         if let b = buffer, b.readerIndex > 64 << 10 {
             buffer!.discardReadBytes()
         }
@@ -161,7 +165,8 @@ final class LineHandler: ChannelInboundHandler {
         needsFlush = true
     }
 
-    /// Hands `job` to the pool; `id` is the request's (when already parsed) for an `overloaded` reply.
+    /// Queues `job` for the pool (submitted with the others from the same read, under one lock);
+    /// `id` is the request's (when already parsed) for an `overloaded` reply.
     private func dispatch(id: [UInt8]?, context: ChannelHandlerContext, _ job: @escaping () -> [UInt8]) {
         guard inFlight < processor.limits.maximumInFlightPerConnection else {
             processor.stats.recordError(.overloaded)
@@ -172,20 +177,31 @@ final class LineHandler: ChannelInboundHandler {
         inFlight += 1
         let loop = context.eventLoop
         let channel = context.channel
-        let accepted = pool.submit {
+        pendingJobs.append { batch in
             let reply = job()
-            // Only the first reply into an empty outbox wakes the loop; the rest ride along.
-            let first = self.outbox.withLock { o in
-                o.append(reply)
-                return o.count == 1
+            batch.afterwards {
+                // Only the first reply into an empty outbox wakes the loop; the rest ride along.
+                let first = self.outbox.withLock { o in
+                    o.append(reply)
+                    return o.count == 1
+                }
+                if first { loop.execute { self.drainOutbox(channel) } }
             }
-            if first { loop.execute { self.drainOutbox(channel) } }
         }
-        if !accepted {
+        pendingIds.append(id)
+    }
+
+    /// Submits the jobs gathered from one read; those that do not fit get `overloaded`.
+    private func submitPending(context: ChannelHandlerContext) {
+        guard !pendingJobs.isEmpty else { return }
+        let accepted = pool.submit(pendingJobs)
+        for id in pendingIds[accepted...] {
             inFlight -= 1
             processor.stats.recordError(.overloaded)
             write(RequestProcessor.errorLine(id: id, ProtocolError(.overloaded, "the server's queue is full; retry later")), context: context)
         }
+        pendingJobs.removeAll(keepingCapacity: true)
+        pendingIds.removeAll(keepingCapacity: true)
     }
 }
 

@@ -1,8 +1,13 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import ShortlistCore
 
-/// A closed-loop load generator: `connections` threads, each with its own connection keeping
-/// `pipeline` requests in flight, cycling through prepared requests for `duration` seconds.
+/// A closed-loop load generator: `connections` connections, each keeping `pipeline` requests in
+/// flight, cycling through prepared requests for `duration` seconds. The connections are served
+/// by `threads` client threads (default 1) that `poll` their sockets, so the generator itself
+/// takes little CPU from a server on the same machine.
 /// Round-trip latency is measured per request from the send to the reply, and the server's own
 /// `took_us` is collected beside it, so their difference is the protocol and network overhead.
 public struct LoadTest {
@@ -11,6 +16,8 @@ public struct LoadTest {
         public var port = 7700
         public var connections = 1
         public var pipeline = 1
+        /// Client threads sharing the connections (at most one per connection).
+        public var threads = 1
         public var duration = 10.0
         /// Seconds of load before measuring starts (default 1).
         public var warmup = 1.0
@@ -52,12 +59,14 @@ public struct LoadTest {
         let measureFrom = startAt + UInt64(c.warmup * 1e9)
         let stopAt = measureFrom + UInt64(c.duration * 1e9)
         let group = DispatchGroup()
-        for connection in 0..<c.connections {
+        let threadCount = max(1, min(c.threads, c.connections))
+        for t in 0..<threadCount {
+            let mine = Array(stride(from: t, to: c.connections, by: threadCount))
             group.enter()
             let thread = Thread {
                 defer { group.leave() }
                 do {
-                    try runConnection(c, index: connection, measureFrom: measureFrom, stopAt: stopAt, shared: shared)
+                    try runConnections(c, indices: mine, measureFrom: measureFrom, stopAt: stopAt, shared: shared)
                 } catch {
                     shared.lock.lock()
                     shared.failure = shared.failure ?? error
@@ -73,57 +82,78 @@ public struct LoadTest {
                       latency: shared.latency, serverTime: shared.serverTime)
     }
 
-    private static func runConnection(_ c: Configuration, index: Int, measureFrom: UInt64, stopAt: UInt64, shared: Shared) throws {
-        let client = try LineClient(host: c.host, port: c.port)
-        for line in c.preamble { _ = try client.request(line) }
+    /// One connection's state in a client thread.
+    private final class Connection {
+        let client: LineClient
+        var sentAt: [UInt64]
+        var nextId = 0
+        var cursor: Int
+        var inFlight = 0
+        var outgoing: [UInt8] = []
+
+        init(client: LineClient, ring: Int, cursor: Int) {
+            self.client = client
+            sentAt = [UInt64](repeating: 0, count: ring)
+            self.cursor = cursor
+        }
+    }
+
+    private static func runConnections(_ c: Configuration, indices: [Int], measureFrom: UInt64, stopAt: UInt64, shared: Shared) throws {
+        let ring = max(16, c.pipeline * 2)
+        var connections: [Connection] = []
+        for index in indices {
+            let client = try LineClient(host: c.host, port: c.port)
+            for line in c.preamble { _ = try client.request(line) }
+            connections.append(Connection(client: client, ring: ring, cursor: index * 7919 % c.bodies.count))
+        }
         var latency = LatencyHistogram(), serverTime = LatencyHistogram()
         var requests = 0, errors = 0
         var firstError: String?
-        let ring = max(16, c.pipeline * 2)
-        var sentAt = [UInt64](repeating: 0, count: ring)
-        var nextId = 0
-        var cursor = index * 7919 % c.bodies.count
-        var outgoing: [UInt8] = []
-        func enqueue() {
-            outgoing.append(contentsOf: "{\"id\":\(nextId),".utf8)
-            outgoing.append(contentsOf: c.bodies[cursor])
-            sentAt[nextId % ring] = RequestProcessor.now()
-            nextId += 1
-            cursor = (cursor + 1) % c.bodies.count
-        }
-        for _ in 0..<c.pipeline { enqueue() }
-        try client.send(outgoing)
-        var inFlight = c.pipeline
         var failure: Error?
-        while inFlight > 0 {
-            var answered = 0
-            let open = try client.receiveLines { reply in
-                let now = RequestProcessor.now()
-                answered += 1
-                let parsed = parseReply(reply)
-                guard let id = parsed.id else {
-                    failure = failure ?? ClientError.io("reply without a numeric id: \(String(decoding: reply.prefix(200), as: UTF8.self))")
-                    return
-                }
-                if now >= measureFrom && now < stopAt {
-                    requests += 1
-                    latency.record(now - sentAt[id % ring])
-                    if let took = parsed.tookMicroseconds { serverTime.record(took * 1000) }
-                    if !parsed.ok {
-                        errors += 1
-                        if firstError == nil { firstError = String(decoding: reply.prefix(300), as: UTF8.self) }
+        func enqueue(_ k: Connection, _ n: Int) throws {
+            k.outgoing.removeAll(keepingCapacity: true)
+            for _ in 0..<n {
+                k.outgoing.append(contentsOf: "{\"id\":\(k.nextId),".utf8)
+                k.outgoing.append(contentsOf: c.bodies[k.cursor])
+                k.sentAt[k.nextId % ring] = RequestProcessor.now()
+                k.nextId += 1
+                k.cursor = (k.cursor + 1) % c.bodies.count
+            }
+            try k.client.send(k.outgoing)
+            k.inFlight += n
+        }
+        for k in connections { try enqueue(k, c.pipeline) }
+        var polls = connections.map { pollfd(fd: $0.client.descriptor, events: Int16(POLLIN), revents: 0) }
+        while connections.contains(where: { $0.inFlight > 0 }) {
+            let ready = poll(&polls, nfds_t(polls.count), 10_000)
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { throw ClientError.timeout }
+            for (i, k) in connections.enumerated() where polls[i].revents != 0 {
+                var answered = 0
+                let open = try k.client.receiveLines { reply in
+                    let now = RequestProcessor.now()
+                    answered += 1
+                    let parsed = parseReply(reply)
+                    guard let id = parsed.id else {
+                        failure = failure ?? ClientError.io("reply without a numeric id: \(String(decoding: reply.prefix(200), as: UTF8.self))")
+                        return
+                    }
+                    if now >= measureFrom && now < stopAt {
+                        requests += 1
+                        latency.record(now - k.sentAt[id % ring])
+                        if let took = parsed.tookMicroseconds { serverTime.record(took * 1000) }
+                        if !parsed.ok {
+                            errors += 1
+                            if firstError == nil { firstError = String(decoding: reply.prefix(300), as: UTF8.self) }
+                        }
                     }
                 }
-            }
-            if let failure { throw failure }
-            guard open else { throw ClientError.closed }
-            inFlight -= answered
-            // Replace every answered request in one send.
-            if RequestProcessor.now() < stopAt {
-                outgoing.removeAll(keepingCapacity: true)
-                for _ in 0..<answered { enqueue() }
-                try client.send(outgoing)
-                inFlight += answered
+                if let failure { throw failure }
+                guard open else { throw ClientError.closed }
+                k.inFlight -= answered
+                // Replace every answered request in one send.
+                if RequestProcessor.now() < stopAt && answered > 0 { try enqueue(k, answered) }
+                if k.inFlight == 0 { polls[i].events = 0 }
             }
         }
         shared.lock.lock()

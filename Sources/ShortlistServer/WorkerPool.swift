@@ -2,8 +2,18 @@ import Foundation
 
 /// A fixed set of threads (one per core by default) that run request jobs in arrival order from
 /// a bounded queue, so CPU work never runs on the event loop (PERFORMANCE.md §6).
+///
+/// A worker takes its share of the waiting jobs at once (⌈waiting / workers⌉) and runs them
+/// back to back; what the jobs hand to `Batch.afterwards` (writing replies) runs when the whole
+/// batch is done, so one wake-up of the event loop carries several replies.
 final class WorkerPool: @unchecked Sendable {
-    typealias Job = () -> Void
+    typealias Job = (Batch) -> Void
+
+    /// Work to do once the current batch of jobs has run.
+    final class Batch {
+        fileprivate var deferred: [() -> Void] = []
+        func afterwards(_ body: @escaping () -> Void) { deferred.append(body) }
+    }
 
     /// Threads in the pool.
     let threadCount: Int
@@ -47,13 +57,22 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Queues `job`; false when the queue is full or the pool has stopped.
     func submit(_ job: @escaping Job) -> Bool {
+        submit([job]) == 1
+    }
+
+    /// Queues `jobs` in order under one lock, waking as many workers as needed; returns how many
+    /// were accepted (the rest did not fit or the pool has stopped).
+    func submit(_ jobs: [Job]) -> Int {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        guard !stopping, queued < capacity else { return false }
-        queue[(head + queued) % capacity] = job
-        queued += 1
-        pthread_cond_signal(condition)
-        return true
+        guard !stopping else { return 0 }
+        let accepted = min(jobs.count, capacity - queued)
+        for job in jobs.prefix(accepted) {
+            queue[(head + queued) % capacity] = job
+            queued += 1
+        }
+        if accepted == 1 { pthread_cond_signal(condition) } else if accepted > 1 { pthread_cond_broadcast(condition) }
+        return accepted
     }
 
     /// Jobs waiting plus jobs running.
@@ -87,6 +106,8 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func work() {
+        let batch = Batch()
+        var jobs: [Job] = []
         while true {
             pthread_mutex_lock(mutex)
             while queued == 0 && !stopping { pthread_cond_wait(condition, mutex) }
@@ -94,15 +115,21 @@ final class WorkerPool: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
                 return
             }
-            let job = queue[head]!
-            queue[head] = nil
-            head = (head + 1) % capacity
-            queued -= 1
-            running += 1
+            let take = (queued + threadCount - 1) / threadCount
+            for _ in 0..<take {
+                jobs.append(queue[head]!)
+                queue[head] = nil
+                head = (head + 1) % capacity
+            }
+            queued -= take
+            running += take
             pthread_mutex_unlock(mutex)
-            job()
+            for job in jobs { job(batch) }
+            for body in batch.deferred { body() }
+            batch.deferred.removeAll(keepingCapacity: true)
+            jobs.removeAll(keepingCapacity: true)
             pthread_mutex_lock(mutex)
-            running -= 1
+            running -= take
             if queued + running == 0 { pthread_cond_broadcast(drained) }
             pthread_mutex_unlock(mutex)
         }

@@ -10,8 +10,8 @@ struct LoadtestCommand: ParsableCommand {
         commandName: "loadtest",
         abstract: "Drive a running server with searches (or pings) and report throughput and latency percentiles.",
         discussion: """
-        Each connection is a thread with its own socket that keeps --pipeline requests in flight,
-        cycling through the query file. Latency is the client's round trip; the server's own
+        Each connection keeps --pipeline requests in flight, cycling through the query file; the
+        connections are driven by --client-threads threads polling their sockets. Latency is the client's round trip; the server's own
         took_us is reported beside it, and their difference is the protocol overhead (parsing,
         queueing, encoding, loopback). Percentiles come from log-linear histograms (HdrHistogram
         style, 1.6% resolution).
@@ -37,8 +37,11 @@ struct LoadtestCommand: ParsableCommand {
     @Option(help: "search (default) or ping.")
     var op = "search"
 
-    @Option(help: "Connections, one thread each.")
+    @Option(help: "Connections.")
     var connections = 1
+
+    @Option(name: .customLong("client-threads"), help: "Client threads polling the connections (default 1, so the generator takes little CPU from a server on the same machine).")
+    var clientThreads = 1
 
     @Option(help: "Seconds to measure (after --warmup).")
     var duration = 10.0
@@ -73,7 +76,9 @@ struct LoadtestCommand: ParsableCommand {
     func validate() throws {
         guard op == "search" || op == "ping" else { throw ValidationError("--op is search or ping") }
         if op == "search" { guard collection != nil, queries != nil else { throw ValidationError("search needs --collection and --queries") } }
-        guard connections >= 1, pipeline >= 1, duration > 0, warmup >= 0 else { throw ValidationError("--connections and --pipeline ≥ 1, --duration > 0") }
+        guard connections >= 1, pipeline >= 1, clientThreads >= 1, duration > 0, warmup >= 0 else {
+            throw ValidationError("--connections, --pipeline and --client-threads ≥ 1, --duration > 0")
+        }
     }
 
     func run() throws {
@@ -82,6 +87,7 @@ struct LoadtestCommand: ParsableCommand {
         c.port = port
         c.connections = connections
         c.pipeline = pipeline
+        c.threads = clientThreads
         c.duration = duration
         c.warmup = warmup
         if let authTokenFile {
