@@ -16,14 +16,44 @@ struct RequestParser {
         case failure(id: [UInt8]?, error: ProtocolError)
     }
 
-    static let allFields: Set<String> = Set(Request.Op.allCases.flatMap { $0.fields }).union(["id", "op"])
+    /// Every top-level member name; a request's members are tracked as a bit mask of these.
+    static let memberNames = ["id", "op", "collection", "vector", "vectors", "k", "params", "filter", "with_payload",
+                              "exclude_seen", "item_id", "user_id", "ids", "points", "token"]
+
+    /// The bit of a member name (a switch: no hashing on the hot path), or nil for an unknown name.
+    static func memberBit(_ key: String) -> UInt32? {
+        switch key {
+        case "id": return 1 << 0
+        case "op": return 1 << 1
+        case "collection": return 1 << 2
+        case "vector": return 1 << 3
+        case "vectors": return 1 << 4
+        case "k": return 1 << 5
+        case "params": return 1 << 6
+        case "filter": return 1 << 7
+        case "with_payload": return 1 << 8
+        case "exclude_seen": return 1 << 9
+        case "item_id": return 1 << 10
+        case "user_id": return 1 << 11
+        case "ids": return 1 << 12
+        case "points": return 1 << 13
+        case "token": return 1 << 14
+        default: return nil
+        }
+    }
+
+    static func mask(_ names: some Sequence<String>) -> UInt32 { names.reduce(0) { $0 | memberBit($1)! } }
+
+    /// Per op: the members it takes (with id and op) and the ones it needs.
+    static let allowedMasks: [Request.Op: UInt32] = Dictionary(uniqueKeysWithValues: Request.Op.allCases.map { ($0, mask($0.fields) | 3) })
+    static let requiredMasks: [Request.Op: UInt32] = Dictionary(uniqueKeysWithValues: Request.Op.allCases.map { ($0, mask($0.required)) })
 
     func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Outcome {
         var s = JSONScanner(bytes)
         s.maximumDepth = 32
         var request = Request(op: .ping)
         var op: String?
-        var seen: Set<String> = []
+        var seen: UInt32 = 0
         var problem: ProtocolError?
         func note(_ e: ProtocolError) { if problem == nil { problem = e } }
         do {
@@ -31,10 +61,13 @@ struct RequestParser {
                 throw ProtocolError(.parseError, "a request is one JSON object per line")
             }
             try s.readObject { s, key in
-                guard seen.insert(key).inserted else {
-                    note(ProtocolError(.invalidRequest, "member '\(key)' appears twice"))
-                    try s.skipValue()
-                    return
+                if let bit = Self.memberBit(key) {
+                    guard seen & bit == 0 else {
+                        note(ProtocolError(.invalidRequest, "member '\(key)' appears twice"))
+                        try s.skipValue()
+                        return
+                    }
+                    seen |= bit
                 }
                 do {
                     try readMember(key, &s, &request, &op)
@@ -57,11 +90,12 @@ struct RequestParser {
             return .failure(id: request.id, error: ProtocolError(.unknownOp, "unknown op '\(op)'; ops are \(known)"))
         }
         request.op = parsedOp
-        let allowed = parsedOp.fields
-        for key in seen where key != "id" && key != "op" && !allowed.contains(key) {
+        let extra = seen & ~Self.allowedMasks[parsedOp]!
+        if extra != 0, let key = Self.memberNames.first(where: { Self.memberBit($0)! & extra != 0 }) {
             return .failure(id: request.id, error: ProtocolError(.unknownField, "op '\(op)' takes no member '\(key)'"))
         }
-        for key in parsedOp.required where !seen.contains(key) {
+        let missing = Self.requiredMasks[parsedOp]! & ~seen
+        if missing != 0, let key = parsedOp.required.first(where: { Self.memberBit($0)! & missing != 0 }) {
             return .failure(id: request.id, error: ProtocolError(.invalidRequest, "op '\(op)' needs member '\(key)'"))
         }
         return .request(request)
@@ -96,7 +130,7 @@ struct RequestParser {
         case "ids": r.ids = try readIds(&s, key)
         case "points": try readPoints(&s, &r)
         default:
-            if Self.allFields.contains(key) { try s.skipValue(); return }
+            if Self.memberBit(key) != nil { try s.skipValue(); return }
             try s.skipValue()
             throw ProtocolError(.unknownField, "unknown member '\(key)'")
         }

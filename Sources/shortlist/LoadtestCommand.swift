@@ -43,6 +43,9 @@ struct LoadtestCommand: ParsableCommand {
     @Option(name: .customLong("client-threads"), help: "Client threads polling the connections (default 1, so the generator takes little CPU from a server on the same machine).")
     var clientThreads = 1
 
+    @Flag(name: .customLong("busy-poll"), help: "Client threads spin on their sockets instead of sleeping, so replies are seen without a scheduler wake-up (shows the server's turnaround; costs a core per client thread).")
+    var busyPoll = false
+
     @Option(help: "Seconds to measure (after --warmup).")
     var duration = 10.0
 
@@ -88,6 +91,7 @@ struct LoadtestCommand: ParsableCommand {
         c.connections = connections
         c.pipeline = pipeline
         c.threads = clientThreads
+        c.busyPoll = busyPoll
         c.duration = duration
         c.warmup = warmup
         if let authTokenFile {

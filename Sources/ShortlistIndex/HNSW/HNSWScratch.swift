@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ShortlistCore
 import Synchronization
 
@@ -68,9 +71,11 @@ final class HNSWScratch {
     }
 }
 
-/// Scratch buffers handed to concurrent searches: each call takes one and gives it back.
+/// Scratch buffers handed to concurrent searches: each call takes one and gives it back. A
+/// thread gets back the buffer it used last when it is free, so the visited set (2 bytes per
+/// row) and the heaps stay in that core's cache instead of bouncing between cores.
 final class HNSWScratchPool: Sendable {
-    private let free = Mutex<[HNSWScratch]>([])
+    private let free = Mutex<[(thread: pthread_t, scratch: HNSWScratch)]>([])
     private let make: @Sendable () -> HNSWScratch
 
     init(make: @escaping @Sendable () -> HNSWScratch) {
@@ -78,8 +83,12 @@ final class HNSWScratchPool: Sendable {
     }
 
     func with<R>(_ body: (HNSWScratch) throws -> R) rethrows -> R {
-        let scratch = free.withLock { $0.popLast() } ?? make()
-        defer { free.withLock { $0.append(scratch) } }
+        let me = pthread_self()
+        let scratch = free.withLock { list -> HNSWScratch? in
+            if let i = list.lastIndex(where: { pthread_equal($0.thread, me) != 0 }) { return list.remove(at: i).scratch }
+            return list.popLast()?.scratch
+        } ?? make()
+        defer { free.withLock { $0.append((me, scratch)) } }
         return try body(scratch)
     }
 
