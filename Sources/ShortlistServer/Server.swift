@@ -15,6 +15,10 @@ public final class Server: @unchecked Sendable {
         public var metricsPort: Int?
         /// Worker threads for searches and writes (default: one per core).
         public var workers = ProcessInfo.processInfo.activeProcessorCount
+        /// Microseconds an idle worker keeps looking for work before it sleeps (default 200; 0
+        /// sleeps at once). Spinning keeps the core and its caches warm between requests at the
+        /// cost of up to this much CPU after each burst.
+        public var workerSpinMicroseconds = 200
         /// Allows a non-loopback `host` without an auth token.
         public var insecure = false
         public var limits = ServerLimits()
@@ -42,7 +46,8 @@ public final class Server: @unchecked Sendable {
         self.configuration = configuration
         processor = try RequestProcessor(collections: collections, limits: configuration.limits,
                                          authToken: configuration.authToken, workerCount: max(1, configuration.workers))
-        pool = WorkerPool(threads: configuration.workers, capacity: configuration.limits.maximumQueuedRequests)
+        pool = WorkerPool(threads: configuration.workers, capacity: configuration.limits.maximumQueuedRequests,
+                          spinNanoseconds: UInt64(max(0, configuration.workerSpinMicroseconds)) * 1000)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         processor.pendingWork = { [pool] in pool.pending }
     }

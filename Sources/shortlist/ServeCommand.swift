@@ -45,6 +45,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Worker threads for searches and writes (default: one per core).")
     var workers: Int?
 
+    @Option(name: .customLong("worker-spin-us"), help: "Microseconds an idle worker keeps checking for work before sleeping (default 200; 0: sleep at once). Keeps cores and caches warm under load; costs that much CPU after each burst.")
+    var workerSpin = 200
+
     @Option(name: .customLong("max-line-bytes"), help: "Longest request line (default 4 MiB).")
     var maxLineBytes = ServerLimits().maximumLineBytes
 
@@ -72,6 +75,7 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("limits must be positive (--idle-timeout may be 0)")
         }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        guard (0...100_000).contains(workerSpin) else { throw ValidationError("--worker-spin-us must be in 0...100000") }
     }
 
     func run() throws {
@@ -98,6 +102,7 @@ struct ServeCommand: ParsableCommand {
         config.metricsPort = metricsPort
         config.insecure = insecure
         if let workers { config.workers = workers }
+        config.workerSpinMicroseconds = workerSpin
         config.limits.maximumLineBytes = maxLineBytes
         config.limits.maximumK = maxK
         config.limits.maximumEf = maxEf
