@@ -100,6 +100,14 @@ public struct JSONScanner {
         try skipValue(depth: 0)
     }
 
+    /// Reads any one value (validated as `skipValue` does) and returns its text as written.
+    public mutating func readRawValue() throws -> [UInt8] {
+        _ = peek()
+        let start = position
+        try skipValue()
+        return Array(bytes[start..<position])
+    }
+
     private mutating func skipValue(depth: Int) throws {
         guard depth < maximumDepth else { throw JSONError.nestingTooDeep(offset: position, limit: maximumDepth) }
         guard let c = peek() else { throw JSONError.unexpectedEnd(offset: position) }

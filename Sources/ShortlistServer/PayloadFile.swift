@@ -27,11 +27,7 @@ enum PayloadFile {
                     try s.readObject { s, key in
                         switch key {
                         case "id": id = try s.readUInt64()
-                        case "payload":
-                            _ = s.peek()
-                            let p0 = s.position
-                            try s.skipValue()
-                            payload = Array(s.bytes[p0..<s.position])
+                        case "payload": payload = try s.readRawValue()
                         default: try s.skipValue()
                         }
                     }

@@ -110,11 +110,7 @@ struct RequestParser {
 
     private func readMember(_ key: String, _ s: inout JSONScanner, _ r: inout Request, _ op: inout String?) throws {
         switch key {
-        case "id":
-            _ = s.peek()
-            let start = s.position
-            try s.skipValue()
-            r.id = Array(s.bytes[start..<s.position])
+        case "id": r.id = try s.readRawValue()
         case "op": op = try Self.string(&s, key)
         case "collection": r.collection = try Self.string(&s, key)
         case "token": r.token = try Self.string(&s, key)
@@ -265,45 +261,45 @@ struct RequestParser {
         return out
     }
 
-    private func readParameters(_ s: inout JSONScanner, _ r: inout Request) throws {
-        guard Self.kind(&s) == UInt8(ascii: "{") else { throw ProtocolError(.invalidRequest, "'params' must be an object") }
+    /// Reads an object's members with `body`; a member's `ProtocolError` is kept (the first one
+    /// is thrown at the end) and the rest of the object is still read, so the request's id can be.
+    private static func readMembers(_ s: inout JSONScanner, of name: String, _ body: (inout JSONScanner, String) throws -> Void) throws {
+        guard kind(&s) == UInt8(ascii: "{") else { throw ProtocolError(.invalidRequest, "'\(name)' must be an object") }
         var bad: ProtocolError?
         try s.readObject { s, key in
             do {
-                switch key {
-                case "ef": r.parameters.ef = try Self.integer(&s, "params.ef", 1...limits.maximumEf)
-                case "nprobe": r.parameters.nprobe = try Self.integer(&s, "params.nprobe", 1...limits.maximumNprobe)
-                case "rerank": r.parameters.rerank = try Self.integer(&s, "params.rerank", 1...SearchLimits.maximumRerank)
-                default:
-                    try s.skipValue()
-                    throw ProtocolError(.unknownField, "unknown member 'params.\(key)'; params are ef, nprobe, rerank")
-                }
+                try body(&s, key)
             } catch let e as ProtocolError {
                 if bad == nil { bad = e }
-                try Self.skipRest(&s)
+                try skipRest(&s)
             }
         }
         if let bad { throw bad }
     }
 
-    private func readFilter(_ s: inout JSONScanner, _ r: inout Request) throws {
-        guard Self.kind(&s) == UInt8(ascii: "{") else { throw ProtocolError(.invalidRequest, "'filter' must be an object") }
-        var bad: ProtocolError?
-        try s.readObject { s, key in
-            do {
-                switch key {
-                case "exclude_ids": r.excludeIds = try readIds(&s, "filter.exclude_ids")
-                case "include_ids": r.includeIds = try readIds(&s, "filter.include_ids")
-                default:
-                    try s.skipValue()
-                    throw ProtocolError(.unknownField, "unknown member 'filter.\(key)'; filters are exclude_ids, include_ids")
-                }
-            } catch let e as ProtocolError {
-                if bad == nil { bad = e }
-                try Self.skipRest(&s)
+    private func readParameters(_ s: inout JSONScanner, _ r: inout Request) throws {
+        try Self.readMembers(&s, of: "params") { s, key in
+            switch key {
+            case "ef": r.parameters.ef = try Self.integer(&s, "params.ef", 1...limits.maximumEf)
+            case "nprobe": r.parameters.nprobe = try Self.integer(&s, "params.nprobe", 1...limits.maximumNprobe)
+            case "rerank": r.parameters.rerank = try Self.integer(&s, "params.rerank", 1...SearchLimits.maximumRerank)
+            default:
+                try s.skipValue()
+                throw ProtocolError(.unknownField, "unknown member 'params.\(key)'; params are ef, nprobe, rerank")
             }
         }
-        if let bad { throw bad }
+    }
+
+    private func readFilter(_ s: inout JSONScanner, _ r: inout Request) throws {
+        try Self.readMembers(&s, of: "filter") { s, key in
+            switch key {
+            case "exclude_ids": r.excludeIds = try readIds(&s, "filter.exclude_ids")
+            case "include_ids": r.includeIds = try readIds(&s, "filter.include_ids")
+            default:
+                try s.skipValue()
+                throw ProtocolError(.unknownField, "unknown member 'filter.\(key)'; filters are exclude_ids, include_ids")
+            }
+        }
     }
 
     private func readPoints(_ s: inout JSONScanner, _ r: inout Request) throws {
@@ -320,25 +316,22 @@ struct RequestParser {
                     return
                 }
                 var id: UInt64?, vector: [Float]?, payload: [UInt8]?
-                try s.readObject { s, key in
-                    do {
+                do {
+                    try Self.readMembers(&s, of: "points[\(index)]") { s, key in
                         switch key {
                         case "id": id = try Self.id(&s, "points[\(index)].id")
                         case "vector": vector = try readVector(&s, "points[\(index)].vector")
                         case "payload":
-                            _ = s.peek()
-                            let start = s.position
-                            try s.skipValue()
-                            payload = Array(s.bytes[start..<s.position])
+                            payload = try s.readRawValue()
                             if payload == Array("null".utf8) { payload = nil }
                         default:
                             try s.skipValue()
                             throw ProtocolError(.unknownField, "unknown member 'points[\(index)].\(key)'; a point has id, vector, payload")
                         }
-                    } catch let e as ProtocolError {
-                        if bad == nil { bad = e }
-                        try Self.skipRest(&s)
                     }
+                } catch let e as ProtocolError {
+                    if bad == nil { bad = e }
+                    return
                 }
                 guard let id, let vector else {
                     if bad == nil { bad = ProtocolError(.invalidRequest, "points[\(index)] needs 'id' and 'vector'") }
