@@ -371,6 +371,7 @@ public final class RequestProcessor: @unchecked Sendable {
             o.string(name)
             o.raw(":{\"count\":"); o.int(c.count)
             o.raw(",\"memory_bytes\":"); o.int(c.memoryBytes)
+            o.raw(",\"log_bytes\":"); o.int(c.logBytes)
             o.raw(",\"dirty\":"); o.bool(c.isDirty)
             o.raw("}")
         }

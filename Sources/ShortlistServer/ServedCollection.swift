@@ -18,6 +18,14 @@ public final class ServedCollection: @unchecked Sendable {
     private let lock = ReadWriteLock()
     private let dirtyFlag = Atomic<Bool>(false)
     let recommender: Recommender?
+    /// The write-ahead log (nil for a collection changed only in memory until `save`).
+    private let log: WriteAheadLog?
+    /// What replaying the log found at start-up.
+    public private(set) var replayed = WriteAheadLog.ReplayReport()
+    /// `save` runs by itself once the log passes this many bytes (default 64 MiB).
+    let snapshotLogBytes: Int
+    private let snapshotRunning = Atomic<Bool>(false)
+    private static let snapshotQueue = DispatchQueue(label: "shortlist.snapshots")
 
     /// Above this many `include_ids`, a filtered search asks the index for more candidates
     /// instead of scoring every included vector exactly (default 4,096).
@@ -60,8 +68,11 @@ public final class ServedCollection: @unchecked Sendable {
         }
     }
 
-    /// Loads the index (verified), the payload file if it exists, and the model if named.
-    public init(_ d: Description) throws {
+    /// Loads the index (verified), the payload file if it exists, and the model if named. With a
+    /// `durability` mode, replays the write-ahead log at INDEX.wal on top of the index and keeps
+    /// logging every change there (see `WriteAheadLog`); without, changes live in memory until
+    /// `save`.
+    public init(_ d: Description, durability: WriteAheadLog.SyncMode? = nil, snapshotLogBytes: Int = 64 << 20) throws {
         name = d.name
         indexPath = d.indexPath
         payloadPath = d.payloadPath ?? d.indexPath + ".payloads.jsonl"
@@ -85,7 +96,36 @@ public final class ServedCollection: @unchecked Sendable {
         } else {
             recommender = nil
         }
+        self.snapshotLogBytes = snapshotLogBytes
+        if let durability {
+            let path = d.indexPath + ".wal"
+            var payloads = self.payloads
+            do {
+                replayed = try WriteAheadLog.replay(path: path) { record in
+                    switch record {
+                    case let .upsert(id, vector, payload):
+                        try index.upsert(vector, id: id)
+                        payloads[id] = payload
+                    case let .delete(id):
+                        if index.contains(id: id) { try index.delete(id: id) }
+                        payloads[id] = nil
+                    }
+                }
+            } catch let e as CollectionError {
+                throw e
+            } catch {
+                throw CollectionError.invalidDescription(d.name, reason: "replaying \(path): \(error)")
+            }
+            self.payloads = payloads
+            log = try WriteAheadLog(path: path, mode: durability)
+            if replayed.records > 0 { dirtyFlag.store(true, ordering: .releasing) }
+        } else {
+            log = nil
+        }
     }
+
+    /// Bytes in the write-ahead log (0 without one).
+    var logBytes: Int { log?.size ?? 0 }
 
     // MARK: Description
 
@@ -234,26 +274,49 @@ public final class ServedCollection: @unchecked Sendable {
                 throw e
             }
         }
-        try lock.writing {
+        let sequence: UInt64? = try lock.writing {
+            // Logged first: if the log cannot take it (disk full), nothing changes.
+            let sequence = try log?.append(points.map { .upsert(id: $0.id, vector: $0.vector, payload: $0.payload) })
             for p in points {
                 try index.upsert(p.vector, id: p.id)
                 payloads[p.id] = p.payload
             }
             dirtyFlag.store(true, ordering: .releasing)
+            return sequence
         }
+        try finishWrite(sequence)
     }
 
     /// Deletes the live ids among `ids`; returns the ones that were not live.
     func delete(_ ids: [UInt64]) throws -> [UInt64] {
-        try lock.writing {
+        let (missing, sequence): ([UInt64], UInt64?) = try lock.writing {
             var missing: [UInt64] = []
-            for id in ids {
-                guard index.contains(id: id) else { missing.append(id); continue }
+            var live: [UInt64] = []
+            var seen = Set<UInt64>()
+            for id in ids where seen.insert(id).inserted {
+                if index.contains(id: id) { live.append(id) } else { missing.append(id) }
+            }
+            let sequence = live.isEmpty ? nil : try log?.append(live.map { .delete(id: $0) })
+            for id in live {
                 try index.delete(id: id)
                 payloads[id] = nil
             }
-            if missing.count < ids.count { dirtyFlag.store(true, ordering: .releasing) }
-            return missing
+            if !live.isEmpty { dirtyFlag.store(true, ordering: .releasing) }
+            return (missing, sequence)
+        }
+        try finishWrite(sequence)
+        return missing
+    }
+
+    /// Waits for the write's log record to be durable, and starts a snapshot when the log is long.
+    private func finishWrite(_ sequence: UInt64?) throws {
+        guard let log, let sequence else { return }
+        try log.waitUntilDurable(sequence)
+        if log.size > snapshotLogBytes, !snapshotRunning.exchange(true, ordering: .acquiring) {
+            Self.snapshotQueue.async {
+                defer { self.snapshotRunning.store(false, ordering: .releasing) }
+                try? self.save()
+            }
         }
     }
 
@@ -266,8 +329,11 @@ public final class ServedCollection: @unchecked Sendable {
 
     // MARK: Saving
 
-    /// Writes the index and the payloads to their files atomically (searches continue; writes
-    /// wait). Throws `io_error` and keeps the collection dirty when a write fails.
+    /// Writes the index and the payloads to their files atomically, then empties the
+    /// write-ahead log (searches continue; writes wait). A crash at any point leaves a loadable
+    /// state with every acknowledged write: the old files plus the whole log, or the new files
+    /// plus a log whose replay changes nothing (each record sets its id's final state). Throws
+    /// `io_error` and keeps the collection dirty when a write fails.
     public func save() throws {
         try lock.reading {
             do {
@@ -275,6 +341,7 @@ public final class ServedCollection: @unchecked Sendable {
                 if !payloads.isEmpty || FileManager.default.fileExists(atPath: payloadPath) {
                     try PayloadFile.write(payloads, path: payloadPath)
                 }
+                try log?.truncate()
             } catch {
                 throw ProtocolError(.ioError, "saving collection '\(name)': \(error)")
             }

@@ -11,8 +11,11 @@ struct ServeCommand: ParsableCommand {
         Each --collection is NAME=INDEX[,payloads=FILE][,model=DIR]: an index file, its payloads
         (JSON lines {"id":…,"payload":{…}}; default INDEX.payloads.jsonl when it exists) and a
         model folder from `shortlist train` (enables the recommend op). --data-dir serves every
-        *.idx in a folder, named after the file. SIGINT or SIGTERM stops the server gracefully:
-        in-flight requests finish and changed collections are saved.
+        *.idx in a folder, named after the file. Every upsert and delete is appended to INDEX.wal
+        and synced (--fsync) before its reply; at start the log is replayed over the index, and
+        `save` (or a log past --snapshot-wal-mb) writes a new index file and empties it. SIGINT or
+        SIGTERM stops the server gracefully: in-flight requests finish and changed collections
+        are saved.
 
         Examples:
           shortlist serve --collection items=index-data/items.idx
@@ -45,6 +48,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Worker threads for searches and writes (default: one per core).")
     var workers: Int?
 
+    @Option(help: "When a write's reply waits for the disk: always (every reply waits for its write-ahead log record to be synced; concurrent writers share syncs), batch (a sync every 10 ms; replies do not wait) or never (the OS decides). Default always.")
+    var fsync = "always"
+
+    @Option(name: .customLong("snapshot-wal-mb"), help: "Save a collection (new index file, empty log) once its write-ahead log passes this many MiB (default 64).")
+    var snapshotWalMB = 64
+
     @Option(name: .customLong("worker-spin-us"), help: "Microseconds an idle worker keeps checking for work before sleeping (default 200; 0: sleep at once). Keeps cores and caches warm under load; costs that much CPU after each burst.")
     var workerSpin = 200
 
@@ -75,6 +84,8 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("limits must be positive (--idle-timeout may be 0)")
         }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        guard WriteAheadLog.SyncMode(rawValue: fsync) != nil else { throw ValidationError("--fsync is always, batch or never") }
+        guard snapshotWalMB >= 1 else { throw ValidationError("--snapshot-wal-mb must be at least 1") }
         guard (0...100_000).contains(workerSpin) else { throw ValidationError("--worker-spin-us must be in 0...100000") }
     }
 
@@ -91,9 +102,13 @@ struct ServeCommand: ParsableCommand {
         var loaded: [ServedCollection] = []
         for d in descriptions {
             let watch = Stopwatch()
-            let c = try ServedCollection(d)
+            let c = try ServedCollection(d, durability: WriteAheadLog.SyncMode(rawValue: fsync)!, snapshotLogBytes: snapshotWalMB << 20)
             Terminal.error(String(format: "collection %@: %@ %@, %d × %d, %@ (%.2f s)%@", c.name, c.kind, c.spec, c.count, c.dimension,
                                   c.metric.rawValue, watch.seconds, d.modelDirectory == nil ? "" : ", recommend on"))
+            if c.replayed.records > 0 || c.replayed.discardedBytes > 0 {
+                Terminal.error("collection \(c.name): replayed \(c.replayed.records) write-ahead log record\(c.replayed.records == 1 ? "" : "s")" +
+                               (c.replayed.discardedBytes > 0 ? "; warning: cut a torn or corrupted tail of \(c.replayed.discardedBytes) bytes (never acknowledged)" : ""))
+            }
             loaded.append(c)
         }
         var config = Server.Configuration()
