@@ -129,8 +129,10 @@ final class LineHandler: ChannelInboundHandler {
             switch route {
             case nil: break
             case let .reply(bytes)?: write(bytes, context: context)
-            case let .parsed(request, start)?: dispatch(id: request.id, context: context) { [processor] in processor.execute(request, start: start) }
-            case let .raw(bytes, start)?: dispatch(id: nil, context: context) { [processor] in processor.execute(raw: bytes, start: start) }
+            case let .parsed(request, start)?:
+                dispatch(id: request.id, context: context) { [processor] later in processor.execute(request, start: start, later: later) }
+            case let .raw(bytes, start)?:
+                dispatch(id: nil, context: context) { [processor] later in processor.execute(raw: bytes, start: start, later: later) }
             }
         }
         submitPending(context: context)
@@ -166,8 +168,10 @@ final class LineHandler: ChannelInboundHandler {
     }
 
     /// Queues `job` for the pool (submitted with the others from the same read, under one lock);
-    /// `id` is the request's (when already parsed) for an `overloaded` reply.
-    private func dispatch(id: [UInt8]?, context: ChannelHandlerContext, _ job: @escaping () -> [UInt8]) {
+    /// `id` is the request's (when already parsed) for an `overloaded` reply. The job returns its
+    /// reply, or `.pending` and hands the reply to the sink it is given later (a write waiting
+    /// for the disk).
+    private func dispatch(id: [UInt8]?, context: ChannelHandlerContext, _ job: @escaping (@escaping ([UInt8]) -> Void) -> RequestProcessor.Outcome) {
         guard inFlight < processor.limits.maximumInFlightPerConnection else {
             processor.stats.recordError(.overloaded)
             let limit = processor.limits.maximumInFlightPerConnection
@@ -178,8 +182,7 @@ final class LineHandler: ChannelInboundHandler {
         let loop = context.eventLoop
         let channel = context.channel
         pendingJobs.append { batch in
-            let reply = job()
-            batch.afterwards {
+            let deliver: ([UInt8]) -> Void = { reply in
                 // Only the first reply into an empty outbox wakes the loop; the rest ride along.
                 let first = self.outbox.withLock { o in
                     o.append(reply)
@@ -187,6 +190,7 @@ final class LineHandler: ChannelInboundHandler {
                 }
                 if first { loop.execute { self.drainOutbox(channel) } }
             }
+            if case let .reply(reply) = job(deliver) { batch.afterwards { deliver(reply) } }
         }
         pendingIds.append(id)
     }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import ShortlistCore
 import ShortlistIndex
 import Synchronization
@@ -99,14 +100,14 @@ public final class RequestProcessor: @unchecked Sendable {
         }
     }
 
-    /// Parses and runs a long line (on a worker).
-    func execute(raw: [UInt8], start: UInt64) -> [UInt8] {
+    /// Parses and runs a long line (on a worker); see `execute(_:start:later:)`.
+    func execute(raw: [UInt8], start: UInt64, later: @escaping ([UInt8]) -> Void) -> Outcome {
         let outcome = raw.withUnsafeBufferPointer { parser.parse($0) }
         switch outcome {
-        case let .failure(id, error): return failure(id: id, op: nil, start: start, error)
+        case let .failure(id, error): return .reply(failure(id: id, op: nil, start: start, error))
         case let .request(r):
-            if r.op == .auth { return failure(id: r.id, op: .auth, start: start, ProtocolError(.invalidRequest, "an auth line is short")) }
-            return execute(r, start: start)
+            if r.op == .auth { return .reply(failure(id: r.id, op: .auth, start: start, ProtocolError(.invalidRequest, "an auth line is short"))) }
+            return execute(r, start: start, later: later)
         }
     }
 
@@ -119,7 +120,15 @@ public final class RequestProcessor: @unchecked Sendable {
         switch route {
         case let .reply(r): reply = r
         case let .parsed(request, start): reply = execute(request, start: start)
-        case let .raw(raw, start): reply = execute(raw: raw, start: start)
+        case let .raw(raw, start):
+            let done = DispatchSemaphore(value: 0)
+            var later: [UInt8] = []
+            if case let .reply(now) = execute(raw: raw, start: start, later: { later = $0; done.signal() }) {
+                reply = now
+            } else {
+                done.wait()
+                reply = later
+            }
         }
         return String(decoding: reply, as: UTF8.self)
     }
@@ -187,22 +196,12 @@ public final class RequestProcessor: @unchecked Sendable {
                 if r.excludeSeen { f.exclude.formUnion(try recommender.seenItems(r.userId)) }
                 let hits = try c.search(v, k: r.k, parameters: r.parameters, filter: f, withPayload: r.withPayload)
                 return success(id: r.id, op: .recommend, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
-            case .upsert:
-                let c = try collection(r)
-                try c.upsert(r.points)
-                let count = c.count
-                return success(id: r.id, op: .upsert, start: start) { o in
-                    o.raw("{\"upserted\":"); o.int(r.points.count); o.raw(",\"count\":"); o.int(count); o.raw("}")
-                }
-            case .delete:
-                let c = try collection(r)
-                let missing = try c.delete(r.ids)
-                let count = c.count
-                return success(id: r.id, op: .delete, start: start) { o in
-                    o.raw("{\"deleted\":"); o.int(r.ids.count - missing.count)
-                    o.raw(",\"not_found\":["); self.encodeIds(missing, into: &o)
-                    o.raw("],\"count\":"); o.int(count); o.raw("}")
-                }
+            case .upsert, .delete:
+                let done = DispatchSemaphore(value: 0)
+                var reply: [UInt8] = []
+                if case let .reply(now) = executeWrite(r, start: start, later: { reply = $0; done.signal() }) { return now }
+                done.wait()
+                return reply
             case .get:
                 let c = try collection(r)
                 let found = c.get(r.ids)
@@ -234,6 +233,51 @@ public final class RequestProcessor: @unchecked Sendable {
             }
         } catch {
             return failure(id: r.id, op: r.op, start: start, ProtocolError.from(error))
+        }
+    }
+
+    /// What `execute(_:start:later:)` did with a request.
+    enum Outcome {
+        /// The reply, ready now.
+        case reply([UInt8])
+        /// A write waiting for its log record to reach the disk; the reply will go to `later`.
+        case pending
+    }
+
+    /// Runs a request without blocking on the disk: a write whose log record is not yet synced
+    /// returns `.pending`, and its reply is handed to `later` from the log's syncer thread once
+    /// the record is durable (group commit: the worker thread is free meanwhile).
+    func execute(_ r: Request, start: UInt64, later: @escaping ([UInt8]) -> Void) -> Outcome {
+        r.op.isWrite ? executeWrite(r, start: start, later: later) : .reply(execute(r, start: start))
+    }
+
+    private func executeWrite(_ r: Request, start: UInt64, later: @escaping ([UInt8]) -> Void) -> Outcome {
+        do {
+            let c = try collection(r)
+            let sequence: UInt64?
+            var missing: [UInt64] = []
+            if r.op == .upsert {
+                sequence = try c.upsertLogged(r.points)
+            } else {
+                (missing, sequence) = try c.deleteLogged(r.ids)
+            }
+            let reply: (ProtocolError?) -> [UInt8] = { error in
+                if let error { return self.failure(id: r.id, op: r.op, start: start, error) }
+                let count = c.count
+                return self.success(id: r.id, op: r.op, start: start) { o in
+                    if r.op == .upsert {
+                        o.raw("{\"upserted\":"); o.int(r.points.count); o.raw(",\"count\":"); o.int(count); o.raw("}")
+                    } else {
+                        o.raw("{\"deleted\":"); o.int(Set(r.ids).count - missing.count)
+                        o.raw(",\"not_found\":["); self.encodeIds(missing, into: &o)
+                        o.raw("],\"count\":"); o.int(count); o.raw("}")
+                    }
+                }
+            }
+            if c.whenDurable(sequence, { later(reply($0)) }) { return .reply(reply(nil)) }
+            return .pending
+        } catch {
+            return .reply(failure(id: r.id, op: r.op, start: start, ProtocolError.from(error)))
         }
     }
 

@@ -72,7 +72,7 @@ public final class ServedCollection: @unchecked Sendable {
     /// `durability` mode, replays the write-ahead log at INDEX.wal on top of the index and keeps
     /// logging every change there (see `WriteAheadLog`); without, changes live in memory until
     /// `save`.
-    public init(_ d: Description, durability: WriteAheadLog.SyncMode? = nil, snapshotLogBytes: Int = 64 << 20) throws {
+    public init(_ d: Description, durability: WriteAheadLog.SyncMode? = nil, groupCommit: Bool = true, snapshotLogBytes: Int = 64 << 20) throws {
         name = d.name
         indexPath = d.indexPath
         payloadPath = d.payloadPath ?? d.indexPath + ".payloads.jsonl"
@@ -117,7 +117,7 @@ public final class ServedCollection: @unchecked Sendable {
                 throw CollectionError.invalidDescription(d.name, reason: "replaying \(path): \(error)")
             }
             self.payloads = payloads
-            log = try WriteAheadLog(path: path, mode: durability)
+            log = try WriteAheadLog(path: path, mode: durability, groupCommit: groupCommit)
             if replayed.records > 0 { dirtyFlag.store(true, ordering: .releasing) }
         } else {
             log = nil
@@ -263,8 +263,9 @@ public final class ServedCollection: @unchecked Sendable {
     // MARK: Changes
 
     /// Inserts or replaces `points` (all checked first: one bad point changes nothing). A point
-    /// without a payload drops any payload its id had.
-    func upsert(_ points: [Request.Point]) throws {
+    /// without a payload drops any payload its id had. The change is logged, then applied;
+    /// returns the log sequence to pass to `whenDurable` (nil without a log).
+    func upsertLogged(_ points: [Request.Point]) throws -> UInt64? {
         var seen = Set<UInt64>()
         for (i, p) in points.enumerated() {
             guard seen.insert(p.id).inserted else { throw ProtocolError(.invalidRequest, "points[\(i)]: id \(p.id) appears twice in one upsert") }
@@ -274,7 +275,7 @@ public final class ServedCollection: @unchecked Sendable {
                 throw e
             }
         }
-        let sequence: UInt64? = try lock.writing {
+        return try lock.writing {
             // Logged first: if the log cannot take it (disk full), nothing changes.
             let sequence = try log?.append(points.map { .upsert(id: $0.id, vector: $0.vector, payload: $0.payload) })
             for p in points {
@@ -284,12 +285,12 @@ public final class ServedCollection: @unchecked Sendable {
             dirtyFlag.store(true, ordering: .releasing)
             return sequence
         }
-        try finishWrite(sequence)
     }
 
-    /// Deletes the live ids among `ids`; returns the ones that were not live.
-    func delete(_ ids: [UInt64]) throws -> [UInt64] {
-        let (missing, sequence): ([UInt64], UInt64?) = try lock.writing {
+    /// Deletes the live ids among `ids`, logged first; returns the ids that were not live and
+    /// the log sequence for `whenDurable`.
+    func deleteLogged(_ ids: [UInt64]) throws -> (missing: [UInt64], sequence: UInt64?) {
+        try lock.writing {
             var missing: [UInt64] = []
             var live: [UInt64] = []
             var seen = Set<UInt64>()
@@ -304,20 +305,40 @@ public final class ServedCollection: @unchecked Sendable {
             if !live.isEmpty { dirtyFlag.store(true, ordering: .releasing) }
             return (missing, sequence)
         }
-        try finishWrite(sequence)
-        return missing
     }
 
-    /// Waits for the write's log record to be durable, and starts a snapshot when the log is long.
-    private func finishWrite(_ sequence: UInt64?) throws {
-        guard let log, let sequence else { return }
-        try log.waitUntilDurable(sequence)
+    /// True when the logged change `sequence` needs no waiting; otherwise `body` is called from
+    /// the log's syncer once it is on disk (see `WriteAheadLog.whenDurable`). Starts a snapshot
+    /// when the log has grown past `snapshotLogBytes`.
+    func whenDurable(_ sequence: UInt64?, _ body: @escaping (ProtocolError?) -> Void) -> Bool {
+        guard let log, let sequence else { return true }
         if log.size > snapshotLogBytes, !snapshotRunning.exchange(true, ordering: .acquiring) {
             Self.snapshotQueue.async {
                 defer { self.snapshotRunning.store(false, ordering: .releasing) }
                 try? self.save()
             }
         }
+        return log.whenDurable(sequence, body)
+    }
+
+    /// `upsertLogged`, returning once the change is durable.
+    func upsert(_ points: [Request.Point]) throws {
+        try waitUntilDurable(try upsertLogged(points))
+    }
+
+    /// `deleteLogged`, returning once the change is durable.
+    func delete(_ ids: [UInt64]) throws -> [UInt64] {
+        let (missing, sequence) = try deleteLogged(ids)
+        try waitUntilDurable(sequence)
+        return missing
+    }
+
+    private func waitUntilDurable(_ sequence: UInt64?) throws {
+        let done = DispatchSemaphore(value: 0)
+        var error: ProtocolError?
+        if whenDurable(sequence, { error = $0; done.signal() }) { return }
+        done.wait()
+        if let error { throw error }
     }
 
     /// Stored vectors and payloads of `ids` (nil entries for ids that are not live).

@@ -17,9 +17,10 @@ import Glibc
 /// cut back to the last whole record.
 ///
 /// Group commit: appends happen under the collection's write lock (a `write` of the encoded
-/// records at the end of the file); a writer then waits outside the lock until a sync covers
-/// its record. The first waiter syncs for everyone appended so far, so concurrent writers share
-/// one `fdatasync`.
+/// records at the end of the file). The writer then hands its reply to `whenDurable` and its
+/// worker thread moves on; a syncer thread calls `fdatasync` for everything appended so far and
+/// releases every reply it covers. Writes that arrive while a sync runs share the next one, so
+/// however many clients write, there is at most one sync in progress and one waiting.
 public final class WriteAheadLog: @unchecked Sendable {
     /// When a write's reply waits for the disk.
     public enum SyncMode: String, CaseIterable, Sendable {
@@ -43,59 +44,138 @@ public final class WriteAheadLog: @unchecked Sendable {
 
     let path: String
     let mode: SyncMode
+    /// With `always`: whether concurrent writers share syncs (default). Without, every write
+    /// makes its own sync, one at a time: kept only to measure what group commit gains.
+    let groupCommit: Bool
     private let fd: Int32
     /// Bytes in the file (header included).
     private(set) var size: Int
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let synced = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// Records appended / known durable, counted since the file was opened.
-    private var appended: UInt64 = 0
-    private var durable: UInt64 = 0
-    private var syncing = false
-    /// Syncs made by `waitUntilDurable` (for tests and the group-commit benchmark).
-    private(set) var syncCount = 0
-    /// Set when a sync failed: later writes are refused, since what is on disk is unknown.
-    private var failure: String?
+    private let state: SyncState
     private var timer: DispatchSourceTimer?
+
+    /// Shared by the log and its syncer thread (which must not keep the log alive).
+    private final class SyncState: @unchecked Sendable {
+        let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        let fd: Int32
+        let groupCommit: Bool
+        /// Appends counted since the file was opened, and how many of them are known durable.
+        var appended: UInt64 = 0
+        var durable: UInt64 = 0
+        /// Replies waiting for their record's sync, in sequence order.
+        var waiters: [(sequence: UInt64, body: (ProtocolError?) -> Void)] = []
+        /// Set when a sync failed: later writes are refused, since what is on disk is unknown.
+        var failure: String?
+        var syncCount = 0
+        var stopped = false
+        let exited = DispatchSemaphore(value: 0)
+
+        init(fd: Int32, groupCommit: Bool) {
+            self.fd = fd
+            self.groupCommit = groupCommit
+            pthread_mutex_init(mutex, nil)
+            pthread_cond_init(wake, nil)
+        }
+
+        deinit {
+            pthread_mutex_destroy(mutex)
+            pthread_cond_destroy(wake)
+            mutex.deallocate()
+            wake.deallocate()
+        }
+
+        func locked<R>(_ body: () throws -> R) rethrows -> R {
+            pthread_mutex_lock(mutex)
+            defer { pthread_mutex_unlock(mutex) }
+            return try body()
+        }
+
+        /// The syncer: one `fdatasync` for everything appended when it starts (or, without group
+        /// commit, for the oldest waiter only), then the replies it covers.
+        func run() {
+            while true {
+                pthread_mutex_lock(mutex)
+                while waiters.isEmpty && !stopped { pthread_cond_wait(wake, mutex) }
+                if waiters.isEmpty && stopped {
+                    pthread_mutex_unlock(mutex)
+                    exited.signal()
+                    return
+                }
+                let target = groupCommit ? appended : waiters[0].sequence
+                pthread_mutex_unlock(mutex)
+                let ok = fdatasync(fd) == 0
+                let reason = ok ? nil : String(cString: strerror(errno))
+                pthread_mutex_lock(mutex)
+                syncCount += 1
+                var ready: [(ProtocolError?) -> Void] = []
+                if ok {
+                    durable = max(durable, target)
+                    let n = waiters.prefix { $0.sequence <= durable }.count
+                    ready = waiters.prefix(n).map(\.body)
+                    waiters.removeFirst(n)
+                } else {
+                    failure = reason
+                    ready = waiters.map(\.body)
+                    waiters.removeAll()
+                }
+                pthread_mutex_unlock(mutex)
+                let error = ok ? nil : ProtocolError(.ioError, "syncing the write-ahead log failed: \(reason ?? "?")")
+                for body in ready { body(error) }
+            }
+        }
+    }
 
     /// Test hook: appends fail with ENOSPC once the file would exceed this many bytes.
     static var simulatedDiskLimit: Int? = ProcessInfo.processInfo.environment["SHORTLIST_FAULT_WAL_LIMIT_BYTES"].flatMap(Int.init)
 
     /// Opens (creating with its header if needed) the log at `path` for appending. Call
     /// `replay` first on an existing log.
-    init(path: String, mode: SyncMode) throws {
+    init(path: String, mode: SyncMode, groupCommit: Bool = true) throws {
         self.path = path
         self.mode = mode
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        self.groupCommit = groupCommit
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ProtocolError(.ioError, "\(path): cannot open the write-ahead log: \(String(cString: strerror(errno)))") }
+        self.fd = fd
         var st = stat()
         fstat(fd, &st)
         size = Int(st.st_size)
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(synced, nil)
+        state = SyncState(fd: fd, groupCommit: groupCommit)
         if size == 0 {
             try Self.magic.withUnsafeBytes { try writeAll($0, at: 0) }
             size = Self.magic.count
             guard fsync(fd) == 0 else { throw ProtocolError(.ioError, "\(path): \(String(cString: strerror(errno)))") }
             AtomicFileWriter.syncDirectory(of: path)
         }
-        if mode == .batch {
+        switch mode {
+        case .always:
+            let state = self.state
+            let t = Thread { state.run() }
+            t.name = "shortlist-wal-sync"
+            t.start()
+        case .batch:
             let t = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "shortlist.wal.sync"))
             t.schedule(deadline: .now() + .milliseconds(10), repeating: .milliseconds(10))
-            t.setEventHandler { [weak self] in try? self?.syncNow() }
+            t.setEventHandler { [state] in _ = fdatasync(state.fd) }
             t.resume()
             timer = t
+        case .never:
+            break
         }
     }
 
     deinit {
         timer?.cancel()
+        if mode == .always {
+            state.locked { state.stopped = true }
+            pthread_cond_signal(state.wake)
+            state.exited.wait()
+        }
         close(fd)
-        pthread_mutex_destroy(mutex)
-        pthread_cond_destroy(synced)
-        mutex.deallocate()
-        synced.deallocate()
     }
+
+    /// Syncs made for replies (for tests and the group-commit benchmark).
+    var syncCount: Int { state.locked { state.syncCount } }
 
     // MARK: Encoding
 
@@ -207,10 +287,7 @@ public final class WriteAheadLog: @unchecked Sendable {
     /// `waitUntilDurable` needs. Call under the collection's write lock, before changing the
     /// collection: when it throws (disk full…), the file is cut back and nothing was logged.
     func append(_ records: [Record]) throws -> UInt64 {
-        pthread_mutex_lock(mutex)
-        let refused = failure
-        pthread_mutex_unlock(mutex)
-        if let refused { throw ProtocolError(.ioError, "the write-ahead log could not be synced earlier (\(refused)); restart the server") }
+        if let refused = state.locked({ state.failure }) { throw ProtocolError(.ioError, "the write-ahead log could not be synced earlier (\(refused)); restart the server") }
         var bytes: [UInt8] = []
         for r in records { Self.encode(r, into: &bytes) }
         do {
@@ -224,48 +301,33 @@ public final class WriteAheadLog: @unchecked Sendable {
             throw error
         }
         size += bytes.count
-        pthread_mutex_lock(mutex)
-        appended += 1
-        let sequence = appended
-        pthread_mutex_unlock(mutex)
-        return sequence
-    }
-
-    /// Returns once record `sequence` is on disk (mode `always`; at once otherwise). The first
-    /// waiter syncs for all records appended so far; the others wait for that sync.
-    func waitUntilDurable(_ sequence: UInt64) throws {
-        guard mode == .always else { return }
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while durable < sequence {
-            if let failure { throw ProtocolError(.ioError, "syncing the write-ahead log failed: \(failure)") }
-            if syncing {
-                pthread_cond_wait(synced, mutex)
-                continue
-            }
-            syncing = true
-            let target = appended
-            pthread_mutex_unlock(mutex)
-            let ok = fdatasync(fd) == 0
-            let reason = ok ? nil : String(cString: strerror(errno))
-            pthread_mutex_lock(mutex)
-            syncCount += 1
-            syncing = false
-            if ok { durable = max(durable, target) } else { failure = reason }
-            pthread_cond_broadcast(synced)
+        return state.locked {
+            state.appended += 1
+            return state.appended
         }
     }
 
-    /// Syncs everything appended so far (the `batch` timer, and before a snapshot's truncation).
-    func syncNow() throws {
-        pthread_mutex_lock(mutex)
-        let target = appended
-        pthread_mutex_unlock(mutex)
-        guard fdatasync(fd) == 0 else { throw ProtocolError(.ioError, "\(path): \(String(cString: strerror(errno)))") }
-        pthread_mutex_lock(mutex)
-        durable = max(durable, target)
-        pthread_cond_broadcast(synced)
-        pthread_mutex_unlock(mutex)
+    /// True when record `sequence` needs no waiting (it is on disk, or the mode does not wait);
+    /// otherwise registers `body`, which the syncer thread calls once the record is on disk (with
+    /// an `io_error` if the sync failed), and returns false.
+    func whenDurable(_ sequence: UInt64, _ body: @escaping (ProtocolError?) -> Void) -> Bool {
+        guard mode == .always else { return true }
+        let now: Bool = state.locked {
+            if state.durable >= sequence { return true }
+            state.waiters.append((sequence, body))
+            return false
+        }
+        if !now { pthread_cond_signal(state.wake) }
+        return now
+    }
+
+    /// Blocks until record `sequence` is on disk (see `whenDurable`).
+    func waitUntilDurable(_ sequence: UInt64) throws {
+        let done = DispatchSemaphore(value: 0)
+        var error: ProtocolError?
+        if whenDurable(sequence, { error = $0; done.signal() }) { return }
+        done.wait()
+        if let error { throw error }
     }
 
     /// Empties the log after a snapshot made every record redundant (call with writes excluded).

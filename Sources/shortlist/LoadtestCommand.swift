@@ -34,7 +34,7 @@ struct LoadtestCommand: ParsableCommand {
     @Option(help: "Query vectors (.fvecs, .npy, …), sent in turn.")
     var queries: String?
 
-    @Option(help: "search (default) or ping.")
+    @Option(help: "search (default), upsert (each query vector becomes a point with id 10^9 + row), or ping.")
     var op = "search"
 
     @Option(help: "Connections.")
@@ -77,8 +77,8 @@ struct LoadtestCommand: ParsableCommand {
     var json: String?
 
     func validate() throws {
-        guard op == "search" || op == "ping" else { throw ValidationError("--op is search or ping") }
-        if op == "search" { guard collection != nil, queries != nil else { throw ValidationError("search needs --collection and --queries") } }
+        guard ["search", "upsert", "ping"].contains(op) else { throw ValidationError("--op is search, upsert or ping") }
+        if op != "ping" { guard collection != nil, queries != nil else { throw ValidationError("\(op) needs --collection and --queries") } }
         guard connections >= 1, pipeline >= 1, clientThreads >= 1, duration > 0, warmup >= 0 else {
             throw ValidationError("--connections, --pipeline and --client-threads ≥ 1, --duration > 0")
         }
@@ -110,6 +110,9 @@ struct LoadtestCommand: ParsableCommand {
             let name = collection!.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             c.bodies = (0..<matrix.count).map { r in
                 let v = matrix.rowArray(r).map { "\($0)" }.joined(separator: ",")
+                if op == "upsert" {
+                    return Array("\"op\":\"upsert\",\"collection\":\"\(name)\",\"points\":[{\"id\":\(1_000_000_000 + r),\"vector\":[\(v)]}]}\n".utf8)
+                }
                 return Array("\"op\":\"search\",\"collection\":\"\(name)\",\"vector\":[\(v)],\"k\":\(k)\(paramsText)}\n".utf8)
             }
         }

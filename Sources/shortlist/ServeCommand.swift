@@ -51,6 +51,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "When a write's reply waits for the disk: always (every reply waits for its write-ahead log record to be synced; concurrent writers share syncs), batch (a sync every 10 ms; replies do not wait) or never (the OS decides). Default always.")
     var fsync = "always"
 
+    @Flag(name: .customLong("no-group-commit"), help: "With --fsync always, make every write sync on its own instead of sharing syncs with concurrent writers (slower; for measuring what group commit gains).")
+    var noGroupCommit = false
+
     @Option(name: .customLong("snapshot-wal-mb"), help: "Save a collection (new index file, empty log) once its write-ahead log passes this many MiB (default 64).")
     var snapshotWalMB = 64
 
@@ -102,7 +105,7 @@ struct ServeCommand: ParsableCommand {
         var loaded: [ServedCollection] = []
         for d in descriptions {
             let watch = Stopwatch()
-            let c = try ServedCollection(d, durability: WriteAheadLog.SyncMode(rawValue: fsync)!, snapshotLogBytes: snapshotWalMB << 20)
+            let c = try ServedCollection(d, durability: WriteAheadLog.SyncMode(rawValue: fsync)!, groupCommit: !noGroupCommit, snapshotLogBytes: snapshotWalMB << 20)
             Terminal.error(String(format: "collection %@: %@ %@, %d × %d, %@ (%.2f s)%@", c.name, c.kind, c.spec, c.count, c.dimension,
                                   c.metric.rawValue, watch.seconds, d.modelDirectory == nil ? "" : ", recommend on"))
             if c.replayed.records > 0 || c.replayed.discardedBytes > 0 {
