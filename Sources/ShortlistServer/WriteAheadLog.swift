@@ -218,6 +218,19 @@ public final class WriteAheadLog: @unchecked Sendable {
         do { data = Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
             throw ProtocolError(.ioError, "\(path): cannot read the write-ahead log: \(error.localizedDescription)")
         }
+        let report = try decode(data, path: path, apply: apply)
+        if report.discardedBytes > 0 {
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0, ftruncate(fd, off_t(data.count - report.discardedBytes)) == 0, fsync(fd) == 0 else {
+                throw ProtocolError(.ioError, "\(path): cannot cut the torn tail of the write-ahead log: \(String(cString: strerror(errno)))")
+            }
+            close(fd)
+        }
+        return report
+    }
+
+    /// Reads the records of a log's bytes (see `replay`; `path` only names it in errors).
+    static func decode(_ data: [UInt8], path: String, apply: (Record) throws -> Void) throws -> ReplayReport {
         var report = ReplayReport()
         if data.isEmpty { return report }
         guard data.count >= magic.count, Array(data[0..<magic.count]) == magic else {
@@ -245,17 +258,20 @@ public final class WriteAheadLog: @unchecked Sendable {
             case 1:
                 guard length >= 17 else { throw corrupt(path, p) }
                 let dimension = Int(u32(start + 9))
+                guard dimension <= (length - 17) / 4 else { throw corrupt(path, p) }
                 let vectorEnd = start + 13 + dimension * 4
-                guard vectorEnd + 4 <= start + length else { throw corrupt(path, p) }
                 let vector = (0..<dimension).map { Float(bitPattern: u32(start + 13 + 4 * $0)) }
                 let payloadLength = u32(vectorEnd)
                 var payload: [UInt8]?
                 if payloadLength != noPayload {
-                    guard vectorEnd + 4 + Int(payloadLength) == start + length else { throw corrupt(path, p) }
-                    payload = Array(data[vectorEnd + 4..<vectorEnd + 4 + Int(payloadLength)])
+                    guard Int(payloadLength) == start + length - vectorEnd - 4 else { throw corrupt(path, p) }
+                    payload = Array(data[vectorEnd + 4..<start + length])
+                } else {
+                    guard vectorEnd + 4 == start + length else { throw corrupt(path, p) }
                 }
                 record = .upsert(id: id, vector: vector, payload: payload)
             case 2:
+                guard length == 9 else { throw corrupt(path, p) }
                 record = .delete(id: id)
             default:
                 throw corrupt(path, p)
@@ -264,14 +280,7 @@ public final class WriteAheadLog: @unchecked Sendable {
             report.records += 1
             p = start + length
         }
-        if p < data.count {
-            report.discardedBytes = data.count - p
-            let fd = open(path, O_WRONLY | O_CLOEXEC)
-            guard fd >= 0, ftruncate(fd, off_t(p)) == 0, fsync(fd) == 0 else {
-                throw ProtocolError(.ioError, "\(path): cannot cut the torn tail of the write-ahead log: \(String(cString: strerror(errno)))")
-            }
-            close(fd)
-        }
+        report.discardedBytes = data.count - p
         return report
     }
 
