@@ -76,12 +76,13 @@ final class RunningServer {
     let server: Server
     var port: Int { server.port }
 
-    init(_ descriptions: [ServedCollection.Description], configure: (inout Server.Configuration) -> Void = { _ in }) throws {
+    init(_ descriptions: [ServedCollection.Description], durability: WriteAheadLog.SyncMode? = nil,
+         configure: (inout Server.Configuration) -> Void = { _ in }) throws {
         var config = Server.Configuration()
         config.port = 0
         config.workers = 2
         configure(&config)
-        server = try Server(collections: try descriptions.map { try ServedCollection($0) }, configuration: config)
+        server = try Server(collections: try descriptions.map { try ServedCollection($0, durability: durability) }, configuration: config)
         try server.start()
     }
 

@@ -170,6 +170,30 @@ final class ServerLoopbackTests: XCTestCase {
         XCTAssertEqual(String(decoding: try XCTUnwrap(missing.readLine()), as: UTF8.self), "HTTP/1.1 404 Not Found\r")
     }
 
+    func testClientsThatVanishMidRequestLeaveAllOrNothing() throws {
+        let running = try RunningServer([items], durability: .always)
+        for i in 0..<20 {
+            let c = try running.client()
+            let id = 100 + i
+            // A whole request then a hang-up, or half a request then a hang-up.
+            let line = #"{"op":"upsert","collection":"items","points":[{"id":\#(id),"vector":[\#(i),1,1,1]}]}"# + "\n"
+            let bytes = Array(line.utf8)
+            try c.send(i % 2 == 0 ? bytes : Array(bytes.prefix(bytes.count / 2)))
+            c.shutdownWrite()
+        }
+        usleep(300_000)
+        let c = try running.client()
+        XCTAssertEqual(result(try c.request(#"{"op":"ping"}"#))["pong"] as? Bool, true)
+        let got = result(try c.request(#"{"op":"get","collection":"items","ids":[\#((100..<120).map(String.init).joined(separator: ","))]}"#))
+        let points = got["points"] as! [[String: Any]]
+        for p in points {
+            let id = (p["id"] as! NSNumber).intValue
+            XCTAssertEqual(id % 2, 0, "only whole requests are applied")
+            XCTAssertEqual((p["vector"] as! [NSNumber]).map(\.floatValue), [Float(id - 100), 1, 1, 1])
+        }
+        XCTAssertEqual(points.count, 10, "every whole request was applied even though its client left")
+    }
+
     func testHalfCloseGetsEveryReplyAndShutdownSavesChanges() throws {
         let running = try RunningServer([items, graph])
         let c = try running.client()
