@@ -27,22 +27,29 @@ enum PrometheusFormat {
             out += "shortlist_request_duration_seconds_sum{op=\"\(escape(op))\"} \(Double(h.sum) / 1e9)\n"
             out += "shortlist_request_duration_seconds_count{op=\"\(escape(op))\"} \(h.count)\n"
         }
-        metric("shortlist_connections_open", "gauge", "Open client connections.")
-        out += "shortlist_connections_open \(s.connectionsOpen)\n"
-        metric("shortlist_connections_total", "counter", "Client connections accepted.")
-        out += "shortlist_connections_total \(s.connectionsTotal)\n"
-        metric("shortlist_connections_refused_total", "counter", "Connections refused over the limit.")
-        out += "shortlist_connections_refused_total \(s.connectionsRefused)\n"
-        metric("shortlist_pending_requests", "gauge", "Requests queued or running on the workers.")
-        out += "shortlist_pending_requests \(processor.pendingWork())\n"
-        metric("shortlist_resident_memory_bytes", "gauge", "Resident set size of the server process.")
-        out += "shortlist_resident_memory_bytes \(s.residentBytes)\n"
-        metric("shortlist_uptime_seconds", "gauge", "Seconds since the server started.")
-        out += "shortlist_uptime_seconds \(s.uptimeSeconds)\n"
-        metric("shortlist_collection_vectors", "gauge", "Live vectors per collection.")
-        for name in processor.collectionOrder { out += "shortlist_collection_vectors{collection=\"\(escape(name))\"} \(processor.collections[name]!.count)\n" }
-        metric("shortlist_collection_dirty", "gauge", "1 when a collection has changes not yet saved.")
-        for name in processor.collectionOrder { out += "shortlist_collection_dirty{collection=\"\(escape(name))\"} \(processor.collections[name]!.isDirty ? 1 : 0)\n" }
+        let scalars: [(String, String, String, String)] = [
+            ("shortlist_connections_open", "gauge", "Open client connections.", "\(s.connectionsOpen)"),
+            ("shortlist_connections_total", "counter", "Client connections accepted.", "\(s.connectionsTotal)"),
+            ("shortlist_connections_refused_total", "counter", "Connections refused over the limit.", "\(s.connectionsRefused)"),
+            ("shortlist_pending_requests", "gauge", "Requests queued or running on the workers.", "\(processor.pendingWork())"),
+            ("shortlist_resident_memory_bytes", "gauge", "Resident set size of the server process.", "\(s.residentBytes)"),
+            ("shortlist_uptime_seconds", "gauge", "Seconds since the server started.", "\(s.uptimeSeconds)"),
+        ]
+        for (name, type, help, value) in scalars {
+            metric(name, type, help)
+            out += "\(name) \(value)\n"
+        }
+        let perCollection: [(String, String, (ServedCollection) -> String)] = [
+            ("shortlist_collection_vectors", "Live vectors per collection.", { "\($0.count)" }),
+            ("shortlist_collection_log_bytes", "Bytes in each collection's write-ahead log.", { "\($0.logBytes)" }),
+            ("shortlist_collection_dirty", "1 when a collection has changes not yet saved.", { $0.isDirty ? "1" : "0" }),
+        ]
+        for (name, help, value) in perCollection {
+            metric(name, "gauge", help)
+            for c in processor.collectionOrder.map({ processor.collections[$0]! }) {
+                out += "\(name){collection=\"\(escape(c.name))\"} \(value(c))\n"
+            }
+        }
         return out
     }
 }

@@ -95,8 +95,8 @@ struct LoadtestCommand: ParsableCommand {
         c.duration = duration
         c.warmup = warmup
         if let authTokenFile {
-            let token = try String(contentsOfFile: authTokenFile, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
-            c.preamble = ["{\"op\":\"auth\",\"token\":\"\(token.trimmingCharacters(in: .whitespaces))\"}"]
+            let token = try TokenFile.read(authTokenFile).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            c.preamble = ["{\"op\":\"auth\",\"token\":\"\(token)\"}"]
         }
         if op == "ping" {
             c.bodies = [Array("\"op\":\"ping\"}\n".utf8)]

@@ -127,13 +127,7 @@ struct ServeCommand: ParsableCommand {
         config.limits.maximumBatch = maxBatch
         config.limits.maximumConnections = maxConnections
         config.limits.idleTimeoutSeconds = idleTimeout
-        if let authTokenFile {
-            let text = try String(contentsOfFile: authTokenFile, encoding: .utf8)
-            guard let token = text.split(separator: "\n").first.map({ $0.trimmingCharacters(in: .whitespaces) }), !token.isEmpty else {
-                throw ValidationError("\(authTokenFile) holds no token")
-            }
-            config.authToken = token
-        }
+        if let authTokenFile { config.authToken = try TokenFile.read(authTokenFile) }
         let server = try Server(collections: loaded, configuration: config)
         try server.start()
         Terminal.error("listening on \(host):\(server.port) (\(config.workers) workers)" + (server.metricsPort.map { ", metrics on :\($0)/metrics" } ?? ""))
@@ -144,5 +138,16 @@ struct ServeCommand: ParsableCommand {
         for p in problems { Terminal.error("error: \(p)") }
         if !problems.isEmpty { throw ExitCode(1) }
         Terminal.error("stopped")
+    }
+}
+
+/// The shared secret of `--auth-token-file`: the file's first line, without surrounding spaces.
+enum TokenFile {
+    static func read(_ path: String) throws -> String {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        guard let token = text.split(separator: "\n").first.map({ $0.trimmingCharacters(in: .whitespaces) }), !token.isEmpty else {
+            throw ValidationError("\(path) holds no token")
+        }
+        return token
     }
 }
