@@ -75,6 +75,7 @@ let package = Package(
         .testTarget(name: "ShortlistCoreTests", dependencies: ["ShortlistCore", "CShortlistKernels", "ShortlistTestSupport"]),
         .testTarget(name: "ShortlistDataTests", dependencies: ["ShortlistData", "ShortlistTestSupport"]),
         .testTarget(name: "ShortlistTrainerTests", dependencies: ["ShortlistTrainer", "ShortlistData", "ShortlistTestSupport"]),
+        .testTarget(name: "ShortlistBenchTests", dependencies: ["ShortlistBench", "ShortlistTestSupport"]),
         .testTarget(
             name: "ShortlistServerTests",
             dependencies: ["ShortlistServer", "ShortlistIndex", "ShortlistTrainer", "ShortlistData", "ShortlistCore", "ShortlistTestSupport"]

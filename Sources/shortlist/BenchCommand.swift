@@ -23,25 +23,36 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Ground truth (.ivecs); computed exactly when absent.") var groundtruth: String?
     @Option(help: "Metric: l2, ip or cosine.") var metric: String
     @Option(help: "Index spec (repeatable).") var spec: [String]
-    @Option(help: "Search knob values, \"ef=16,32,64\" (HNSW) or \"nprobe=1,4,16\" (IVF).") var sweep: String = "ef=10,16,32,48,64,96,128,256"
+    @Option(help: "Search knob values, \"ef=16,32,64\" (HNSW specs) or \"nprobe=1,4,16\" (IVF specs); repeatable, one per knob. Defaults: ef=10,16,32,48,64,96,128,256 and nprobe=1,2,4,8,16,32,64,128.") var sweep: [String] = []
+    @Option(name: .customLong("sweep-file"), help: "A JSON sweep instead of --sweep: {\"ef\":[16,32],\"nprobe\":[1,4,16],\"rerank\":4}, any of the keys (see bench/sweeps/).") var sweepFile: String?
+    @Option(help: "A peers CSV (../shared/tools/peers) whose points are drawn dashed beside ours and join the Pareto table.") var compare: String?
     @Option(help: "IVF with Refine: rerank factor for every point of the sweep.") var rerank: Int?
     @Option(name: .customLong("ef-construction"), help: "HNSW build candidate list size.") var efConstruction: Int = 200
     @Option(help: "Neighbours per query.") var k: Int = 10
     @Option(help: "Threads for builds and batch searches (default: every core).") var threads: Int?
     @Option(help: "Seed for builds.") var seed: UInt64 = SeededGenerator.defaultSeed
     @Option(help: "Data set label for the rows (default: the base file's folder name).") var dataset: String?
-    @Option(help: "Output folder for results.csv and summary.md.") var output: String
+    @Option(help: "Output folder for results.csv, results.json, summary.md and recall-qps.svg.") var output: String
 
     func run() throws {
         Runtime.prepare(verbose: true)
         guard let metric = Metric(name: metric) else { throw ValidationError("unknown metric '\(self.metric)'") }
-        let parts = sweep.split(separator: "=", maxSplits: 1).map(String.init)
-        let values = parts.count == 2 ? parts[1].split(separator: ",").compactMap { Int($0) } : []
-        guard parts.count == 2, ["ef", "nprobe"].contains(parts[0]), !values.isEmpty else {
-            throw ValidationError("--sweep must look like \"ef=16,32,64\" or \"nprobe=1,4,16\"")
+        var grid = try sweepFile.map { try Self.readSweepFile($0) } ?? SweepGrid()
+        for text in sweep {
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            let values = parts.count == 2 ? parts[1].split(separator: ",").compactMap { Int($0) } : []
+            guard parts.count == 2, !values.isEmpty, values.count == parts[1].split(separator: ",").count else {
+                throw ValidationError("--sweep must look like \"ef=16,32,64\" or \"nprobe=1,4,16\"")
+            }
+            switch parts[0] {
+            case "ef": grid.ef = values
+            case "nprobe": grid.nprobe = values
+            default: throw ValidationError("--sweep knobs are ef and nprobe, not '\(parts[0])'")
+            }
         }
-        let points = values.map { parts[0] == "ef" ? SearchParameters(ef: $0) : SearchParameters(nprobe: $0, rerank: rerank) }
-        for p in points { try p.validate() }
+        if let rerank { grid.rerank = rerank }
+        for p in grid.allPoints { try p.validate() }
+        let peers = try compare.map { try BenchmarkReport.readPeers(path: $0) } ?? []
         let specs = try spec.map { try IndexSpec(parsing: $0) }
         let baseVectors = try VectorFile.read(path: base).matrix
         let queryVectors = try VectorFile.read(path: queries).matrix
@@ -59,18 +70,52 @@ struct BenchCommand: ParsableCommand {
         var rows: [BenchmarkRow] = []
         print(BenchmarkRow.csvHeader)
         for spec in specs {
-            try bench.run(spec: spec, efConstruction: efConstruction, sweep: points, seed: seed, scratchDirectory: output) { row in
+            try bench.run(spec: spec, efConstruction: efConstruction, sweep: grid.points(for: spec), seed: seed, scratchDirectory: output) { row in
                 print(row.csvLine)
                 rows.append(row)
             }
         }
-        let csv = ([BenchmarkRow.csvHeader] + rows.map(\.csvLine)).joined(separator: "\n") + "\n"
-        try Data(csv.utf8).write(to: URL(fileURLWithPath: output + "/results.csv"))
-        var md = "| index | params | recall@\(k) | single q/s | p50 µs | p99 µs | batch q/s (\(threads) thr) | build s | MB resident | MB held | bytes/vector held |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
-        for r in rows {
-            md += "| \(r.algo) | \(r.params) | \(String(format: "%.4f", r.recall)) | \(String(format: "%.0f", r.singleQPS)) | \(String(format: "%.0f", r.latencyP50Micros)) | \(String(format: "%.0f", r.latencyP99Micros)) | \(String(format: "%.0f", r.batchQPS)) | \(String(format: "%.2f", r.buildSeconds)) | \(String(format: "%.1f", r.indexResidentMB)) | \(String(format: "%.1f", r.indexMemoryMB)) | \(String(format: "%.0f", r.indexMemoryMB * 1_048_576 / Double(r.baseCount))) |\n"
+        let report = BenchmarkReport(rows: rows, peers: peers, seed: seed, k: k)
+        try report.write(to: output, title: "\(label): recall@\(k) against single-query speed")
+        print("wrote \(output)/results.csv, results.json, summary.md and recall-qps.svg")
+    }
+
+    /// The knob values a sweep visits: `ef` for HNSW specs, `nprobe` (with `rerank`) for IVF.
+    struct SweepGrid {
+        var ef = [10, 16, 32, 48, 64, 96, 128, 256]
+        var nprobe = [1, 2, 4, 8, 16, 32, 64, 128]
+        var rerank: Int?
+
+        func points(for spec: IndexSpec) -> [SearchParameters] {
+            switch spec {
+            case .flat: return [SearchParameters()]
+            case .hnsw: return ef.map { SearchParameters(ef: $0) }
+            case .ivfpq: return nprobe.map { SearchParameters(nprobe: $0, rerank: rerank) }
+            }
         }
-        try Data(md.utf8).write(to: URL(fileURLWithPath: output + "/summary.md"))
-        print("wrote \(output)/results.csv and \(output)/summary.md")
+
+        var allPoints: [SearchParameters] { ef.map { SearchParameters(ef: $0) } + nprobe.map { SearchParameters(nprobe: $0, rerank: rerank) } }
+    }
+
+    /// Reads `{"ef":[…],"nprobe":[…],"rerank":R}` (any of the keys).
+    static func readSweepFile(_ path: String) throws -> SweepGrid {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw BenchmarkError.badSweepFile(path: path, reason: "not a JSON object")
+        }
+        let unknown = Set(o.keys).subtracting(["ef", "nprobe", "rerank"])
+        guard unknown.isEmpty, !o.isEmpty else { throw BenchmarkError.badSweepFile(path: path, reason: "keys are ef, nprobe and rerank; found \(o.keys.sorted())") }
+        var grid = SweepGrid()
+        for key in ["ef", "nprobe"] where o[key] != nil {
+            guard let values = o[key] as? [Int], !values.isEmpty else {
+                throw BenchmarkError.badSweepFile(path: path, reason: "\"\(key)\" must be a non-empty array of integers")
+            }
+            if key == "ef" { grid.ef = values } else { grid.nprobe = values }
+        }
+        if let r = o["rerank"] {
+            guard let rerank = r as? Int else { throw BenchmarkError.badSweepFile(path: path, reason: "\"rerank\" must be an integer") }
+            grid.rerank = rerank
+        }
+        return grid
     }
 }
