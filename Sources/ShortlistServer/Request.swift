@@ -62,6 +62,8 @@ struct Request {
     var vectorLength = 0
     var k = 10
     var parameters = SearchParameters()
+    /// `params.target_recall`: use the fastest tuned setting reaching this recall.
+    var targetRecall: Double?
     var excludeIds: [UInt64] = []
     var includeIds: [UInt64]?
     var withPayload = false

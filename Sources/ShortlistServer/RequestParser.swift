@@ -283,9 +283,14 @@ struct RequestParser {
             case "ef": r.parameters.ef = try Self.integer(&s, "params.ef", 1...limits.maximumEf)
             case "nprobe": r.parameters.nprobe = try Self.integer(&s, "params.nprobe", 1...limits.maximumNprobe)
             case "rerank": r.parameters.rerank = try Self.integer(&s, "params.rerank", 1...SearchLimits.maximumRerank)
+            case "target_recall":
+                guard Self.isNumberStart(Self.kind(&s)) else { throw ProtocolError(.invalidRequest, "'params.target_recall' must be a number") }
+                let v = try s.readDouble()
+                guard v > 0, v <= 1 else { throw ProtocolError(.invalidParameter, "'params.target_recall' must be in (0, 1], not \(v)") }
+                r.targetRecall = v
             default:
                 try s.skipValue()
-                throw ProtocolError(.unknownField, "unknown member 'params.\(key)'; params are ef, nprobe, rerank")
+                throw ProtocolError(.unknownField, "unknown member 'params.\(key)'; params are ef, nprobe, rerank, target_recall")
             }
         }
     }

@@ -166,11 +166,11 @@ public final class RequestProcessor: @unchecked Sendable {
             case .auth: return failure(id: r.id, op: .auth, start: start, ProtocolError(.invalidRequest, "auth is answered on the event loop"))
             case .search:
                 let c = try collection(r)
-                let hits = try c.search(r.vector, k: r.k, parameters: r.parameters, filter: filter(r), withPayload: r.withPayload)
+                let hits = try c.search(r.vector, k: r.k, parameters: try c.searchParameters(r.parameters, targetRecall: r.targetRecall), filter: filter(r), withPayload: r.withPayload)
                 return success(id: r.id, op: .search, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
             case .searchBatch:
                 let c = try collection(r)
-                let lists = try c.searchBatch(r.vectors, count: r.vectorCount, k: r.k, parameters: r.parameters, filter: filter(r), withPayload: r.withPayload)
+                let lists = try c.searchBatch(r.vectors, count: r.vectorCount, k: r.k, parameters: try c.searchParameters(r.parameters, targetRecall: r.targetRecall), filter: filter(r), withPayload: r.withPayload)
                 return success(id: r.id, op: .searchBatch, start: start) { o in
                     o.raw("{\"results\":[")
                     for (i, hits) in lists.enumerated() {
@@ -184,7 +184,7 @@ public final class RequestProcessor: @unchecked Sendable {
                 let v = try c.vector(of: r.itemId)
                 var f = filter(r)
                 f.exclude.insert(r.itemId)
-                let hits = try c.search(v, k: r.k, parameters: r.parameters, filter: f, withPayload: r.withPayload)
+                let hits = try c.search(v, k: r.k, parameters: try c.searchParameters(r.parameters, targetRecall: r.targetRecall), filter: f, withPayload: r.withPayload)
                 return success(id: r.id, op: .similar, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
             case .recommend:
                 let c = try collection(r)
@@ -194,7 +194,7 @@ public final class RequestProcessor: @unchecked Sendable {
                 let v = try recommender.userVector(r.userId)
                 var f = filter(r)
                 if r.excludeSeen { f.exclude.formUnion(try recommender.seenItems(r.userId)) }
-                let hits = try c.search(v, k: r.k, parameters: r.parameters, filter: f, withPayload: r.withPayload)
+                let hits = try c.search(v, k: r.k, parameters: try c.searchParameters(r.parameters, targetRecall: r.targetRecall), filter: f, withPayload: r.withPayload)
                 return success(id: r.id, op: .recommend, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
             case .upsert, .delete:
                 let done = DispatchSemaphore(value: 0)
@@ -369,6 +369,7 @@ public final class RequestProcessor: @unchecked Sendable {
             o.raw(",\"spec\":"); o.string(c.spec)
             o.raw(",\"payloads\":"); o.int(c.payloadCount)
             o.raw(",\"recommend\":"); o.bool(c.recommender != nil)
+            o.raw(",\"tuned\":"); o.bool(c.tuning != nil)
             o.raw("}")
         }
         o.raw("],\"limits\":{\"max_line_bytes\":"); o.int(limits.maximumLineBytes)

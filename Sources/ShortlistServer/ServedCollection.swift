@@ -18,6 +18,8 @@ public final class ServedCollection: @unchecked Sendable {
     private let lock = ReadWriteLock()
     private let dirtyFlag = Atomic<Bool>(false)
     let recommender: Recommender?
+    /// The knob settings `shortlist tune` measured, stored in the index file (nil: not tuned).
+    let tuning: TuningTable?
     /// The write-ahead log (nil for a collection changed only in memory until `save`).
     private let log: WriteAheadLog?
     /// What replaying the log found at start-up.
@@ -80,6 +82,7 @@ public final class ServedCollection: @unchecked Sendable {
             throw CollectionError.invalidDescription(d.indexPath, reason: "this index kind cannot be served")
         }
         self.index = index
+        tuning = try TuningTable.read(indexAt: d.indexPath)
         payloads = FileManager.default.fileExists(atPath: payloadPath) ? try PayloadFile.read(path: payloadPath) : [:]
         if let dir = d.modelDirectory {
             let r = try Recommender(directory: dir)
@@ -146,6 +149,22 @@ public final class ServedCollection: @unchecked Sendable {
     public var isDirty: Bool { dirtyFlag.load(ordering: .acquiring) }
 
     // MARK: Searching
+
+    /// The knobs for a request: as given, or for `targetRecall` the fastest tuned setting that
+    /// reached it.
+    func searchParameters(_ given: SearchParameters, targetRecall: Double?) throws -> SearchParameters {
+        guard let targetRecall else { return given }
+        guard given.ef == nil, given.nprobe == nil, given.rerank == nil else {
+            throw ProtocolError(.invalidRequest, "give params.target_recall or the knobs (ef, nprobe, rerank), not both")
+        }
+        guard let tuning else {
+            throw ProtocolError(.unsupported, "collection '\(name)' has not been tuned; run `shortlist tune --index \(indexPath) …` first")
+        }
+        guard let entry = tuning.parameters(forRecall: targetRecall) else {
+            throw ProtocolError(.invalidParameter, String(format: "no tuned setting of collection '%@' reached recall %.4f (the best reached %.4f)", name, targetRecall, tuning.bestRecall))
+        }
+        return entry.parameters
+    }
 
     /// Which items a search may return.
     struct Filter {
@@ -359,6 +378,8 @@ public final class ServedCollection: @unchecked Sendable {
         try lock.reading {
             do {
                 try index.save(to: indexPath)
+                // The index writes its own sections; the tuned table goes back in after them.
+                try tuning?.store(inIndexAt: indexPath)
                 if !payloads.isEmpty || FileManager.default.fileExists(atPath: payloadPath) {
                     try PayloadFile.write(payloads, path: payloadPath)
                 }

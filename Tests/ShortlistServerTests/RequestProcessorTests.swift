@@ -215,3 +215,31 @@ final class RecommendTests: XCTestCase {
         XCTAssertThrowsError(try ServedCollection(wrong))
     }
 }
+
+final class TargetRecallTests: XCTestCase {
+    func testTargetRecallUsesTheTunedTable() throws {
+        let dir = TemporaryDirectory()
+        let (graph, base) = try ServerFixtures.writeGraphCollection(in: dir)
+        let items = try ServerFixtures.writeDocumentCollection(in: dir)
+        try TuningTable(k: 10, entries: [
+            .init(parameters: SearchParameters(ef: 12), recall: 0.9, microseconds: 10),
+            .init(parameters: SearchParameters(ef: 40), recall: 0.99, microseconds: 30),
+        ]).store(inIndexAt: graph.indexPath)
+        let graphCollection = try ServedCollection(graph)
+        let processor = try RequestProcessor(collections: [graphCollection, try ServedCollection(items)])
+        let s = processor.makeSession()
+        XCTAssertEqual(try graphCollection.searchParameters(SearchParameters(), targetRecall: 0.95), SearchParameters(ef: 40))
+        let q = ServerFixtures.vectorJSON(base.rowArray(3))
+        XCTAssertEqual(hitIds(processor.handle(#"{"op":"search","collection":"graph","vector":\#(q),"k":3,"params":{"target_recall":0.95}}"#, session: s)).count, 3)
+        XCTAssertEqual(errorCode(processor.handle(#"{"op":"search","collection":"graph","vector":\#(q),"params":{"target_recall":0.999}}"#, session: s)), "invalid_parameter")
+        XCTAssertEqual(errorCode(processor.handle(#"{"op":"search","collection":"graph","vector":\#(q),"params":{"target_recall":0.9,"ef":20}}"#, session: s)), "invalid_request")
+        XCTAssertEqual(errorCode(processor.handle(#"{"op":"search","collection":"graph","vector":\#(q),"params":{"target_recall":1.5}}"#, session: s)), "invalid_parameter")
+        XCTAssertEqual(errorCode(processor.handle(#"{"op":"search","collection":"items","vector":[1,0,0,0],"params":{"target_recall":0.9}}"#, session: s)), "unsupported")
+        let info = result(processor.handle(#"{"op":"info"}"#, session: s))["collections"] as! [[String: Any]]
+        XCTAssertEqual(info.map { $0["tuned"] as? Bool }, [true, false])
+        // A save keeps the table in the file.
+        _ = processor.handle(#"{"op":"upsert","collection":"graph","points":[{"id":5000,"vector":\#(q)}]}"#, session: s)
+        try graphCollection.save()
+        XCTAssertEqual(try TuningTable.read(indexAt: graph.indexPath)?.entries.count, 2)
+    }
+}
