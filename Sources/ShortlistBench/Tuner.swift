@@ -1,3 +1,4 @@
+import Foundation
 import ShortlistCore
 import ShortlistData
 import ShortlistIndex
@@ -7,7 +8,7 @@ import ShortlistIndex
 /// the table is stored in the index file so searches can ask for a target recall.
 public enum Tuner {
     /// Settings worth measuring: `ef` from k up to 1,024 for HNSW; for IVF, `nprobe` in steps of
-    /// about 1.5× (1, 2, 3, 4, 6, 8, 12, …) up to the number of lists, with `rerank` 1–16 when the
+    /// about 1.26× (three per doubling) up to the number of lists, with `rerank` 1–16 when the
     /// index refines. Empty for Flat. The steps are fine enough that the chosen setting's recall
     /// lands close to the target rather than a whole doubling above it.
     public static func candidates(for spec: IndexSpec, k: Int) -> [[SearchParameters]] {
@@ -18,7 +19,12 @@ public enum Tuner {
             let efs = [10, 12, 16, 20, 24, 28, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 384, 512, 768, 1024].filter { $0 >= k }
             return [efs.map { SearchParameters(ef: $0) }]
         case let .ivfpq(nlist, _, refine, _, _, _):
-            let probes = (0...16).flatMap { [1 << $0, (3 << $0) >> 1] }.filter { $0 >= 1 && $0 <= nlist }.reduce(into: [Int]()) { if !$0.contains($1) { $0.append($1) } }.sorted()
+            // Three steps per doubling (1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, …).
+            var probes: [Int] = []
+            for i in 0..<(3 * 17) {
+                let p = Int(pow(2, Double(i) / 3).rounded())
+                if p <= nlist, probes.last != p { probes.append(p) }
+            }
             let reranks: [Int?] = refine ? [1, 2, 4, 8, 16] : [nil]
             return reranks.map { r in probes.map { SearchParameters(nprobe: $0, rerank: r) } }
         }
