@@ -66,7 +66,7 @@ public struct Benchmark {
     }
 
     /// "ef=64", "nprobe=16,rerank=4", or "" for defaults.
-    static func label(_ p: SearchParameters) -> String {
+    public static func label(_ p: SearchParameters) -> String {
         [p.ef.map { "ef=\($0)" }, p.nprobe.map { "nprobe=\($0)" }, p.rerank.map { "rerank=\($0)" }].compactMap { $0 }.joined(separator: ",")
     }
 

@@ -53,14 +53,10 @@ public enum Tuner {
         return TuningTable(k: k, entries: entries)
     }
 
-    /// Recall@k of `parameters` on `queries`.
+    /// Recall@k of `parameters` on `queries` (all cores).
     public static func recall(index: any VectorIndex, queries: VectorMatrix, groundTruth: IntMatrix, k: Int, parameters: SearchParameters) throws -> Double {
         let results = try index.search(queries, k: k, parameters: parameters, threads: Parallel.availableCores)
-        var hits = 0
-        for q in 0..<queries.count {
-            let truth = Set(groundTruth[row: q].prefix(k))
-            for j in 0..<k where truth.contains(Int32(truncatingIfNeeded: results.ids[q * k + j])) { hits += 1 }
-        }
-        return Double(hits) / Double(queries.count * k)
+        let ids = results.ids.map { $0 == SearchResults.noId ? -1 : Int32(truncatingIfNeeded: $0) }
+        return Recall.at(k, results: IntMatrix(count: results.queryCount, width: k, values: ids), groundTruth: groundTruth)
     }
 }

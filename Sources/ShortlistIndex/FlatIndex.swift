@@ -190,7 +190,7 @@ public final class FlatIndex: MutableVectorIndex, @unchecked Sendable {
 
     // MARK: Persistence
 
-    public func save(to path: String) throws {
+    public func save(to path: String, extraSections: [IndexFile.Section]) throws {
         var meta = IndexMetadata()
         meta["spec"] = spec.description
         meta["writer"] = IndexMetadata.writerVersion
@@ -201,7 +201,7 @@ public final class FlatIndex: MutableVectorIndex, @unchecked Sendable {
                 IndexFile.Section(tag: "META", payload: .bytes(meta.encoded())),
                 IndexFile.Section(tag: "VECS", payload: .vectors(vectors)),
                 IndexFile.Section(tag: "IDS ", payload: .uint64s(idMap.ids)),
-            ])
+            ] + extraSections)
     }
 
     /// Rebuilds a flat index from a checked file.

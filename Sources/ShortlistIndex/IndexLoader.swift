@@ -4,7 +4,16 @@ import ShortlistCore
 public enum IndexLoader {
     /// Loads and verifies the index at `path` (refusing truncated, corrupted or newer-version files).
     public static func load(path: String) throws -> any VectorIndex {
+        try load(IndexFile.read(path: path))
+    }
+
+    /// The index at `path` and the tuning table stored with it (nil when untuned), from one read.
+    public static func loadTuned(path: String) throws -> (index: any VectorIndex, tuning: TuningTable?) {
         let contents = try IndexFile.read(path: path)
+        return (try load(contents), try TuningTable(contents))
+    }
+
+    static func load(_ contents: IndexFile.Contents) throws -> any VectorIndex {
         switch contents.header.kind {
         case .flat: return try FlatIndex.load(contents)
         case .hnsw: return try HNSWIndex.load(contents)

@@ -90,12 +90,19 @@ public struct TuningTable: Equatable, Sendable {
         }
     }
 
+    /// The table in a checked index file's sections, or nil when it has none.
+    init?(_ contents: IndexFile.Contents) throws {
+        guard let bytes = contents.sections[Self.tag] else { return nil }
+        try self.init(decoding: bytes, path: contents.path)
+    }
+
     /// The table stored in the index file at `path`, or nil when it has none.
     public static func read(indexAt path: String) throws -> TuningTable? {
-        let contents = try IndexFile.read(path: path)
-        guard let bytes = contents.sections[tag] else { return nil }
-        return try TuningTable(decoding: bytes, path: path)
+        try TuningTable(IndexFile.read(path: path))
     }
+
+    /// The table as an index file section, to save with the index (`VectorIndex.save(to:extraSections:)`).
+    public var section: IndexFile.Section { IndexFile.Section(tag: Self.tag, payload: .bytes(encoded())) }
 
     /// Rewrites the index file at `path` atomically with this table as its `TUNE` section
     /// (replacing any earlier one); every other section is kept as it is.
@@ -105,7 +112,7 @@ public struct TuningTable: Equatable, Sendable {
         for (sectionTag, _, _) in contents.sectionList where sectionTag != Self.tag {
             sections.append(IndexFile.Section(tag: sectionTag, payload: .bytes(Array(contents.sections[sectionTag]!))))
         }
-        sections.append(IndexFile.Section(tag: Self.tag, payload: .bytes(encoded())))
+        sections.append(section)
         try IndexFile.write(path: path, header: contents.header, sections: sections)
     }
 }

@@ -18,8 +18,9 @@ public protocol VectorIndex: AnyObject, Sendable {
     /// The `k` nearest vectors for each row of `queries` (`count × dimension`), using up to `threads` threads.
     func search(_ queries: VectorMatrix, k: Int, parameters: SearchParameters, threads: Int) throws -> SearchResults
 
-    /// Writes the index to `path` atomically in the v1 index file format.
-    func save(to path: String) throws
+    /// Writes the index to `path` atomically in the v1 index file format, followed by
+    /// `extraSections` (optional sections the index does not read, such as a tuning table).
+    func save(to path: String, extraSections: [IndexFile.Section]) throws
 
     /// Bytes of memory the index holds (vectors, graph, ids), for reports.
     var memoryBytes: Int { get }
@@ -73,4 +74,9 @@ public enum SearchLimits {
     public static let maximumNprobe = 65_536
     /// The largest `rerank` a search accepts.
     public static let maximumRerank = 1_000
+}
+
+extension VectorIndex {
+    /// Writes the index to `path` atomically in the v1 index file format.
+    public func save(to path: String) throws { try save(to: path, extraSections: []) }
 }

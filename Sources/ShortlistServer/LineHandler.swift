@@ -112,8 +112,7 @@ final class LineHandler: ChannelInboundHandler {
                 discarding = false
                 b.moveReaderIndex(forwardBy: newline + 1)
                 buffer = b
-                processor.stats.recordError(.lineTooLong)
-                write(RequestProcessor.errorLine(id: nil, ProtocolError(.lineTooLong, "the line is longer than \(maximum) bytes and was discarded")), context: context)
+                writeError(ProtocolError(.lineTooLong, "the line is longer than \(maximum) bytes and was discarded"), id: nil, context: context)
                 continue
             }
             let route: RequestProcessor.Route? = b.withUnsafeReadableBytes { raw in
@@ -162,6 +161,12 @@ final class LineHandler: ChannelInboundHandler {
         channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in channel.close(promise: nil) }
     }
 
+    /// An error reply decided here rather than by the processor (counted in `stats` by code).
+    private func writeError(_ error: ProtocolError, id: [UInt8]?, context: ChannelHandlerContext) {
+        processor.stats.recordError(error.code)
+        write(RequestProcessor.errorLine(id: id, error), context: context)
+    }
+
     private func write(_ bytes: [UInt8], context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
         needsFlush = true
@@ -173,9 +178,8 @@ final class LineHandler: ChannelInboundHandler {
     /// for the disk).
     private func dispatch(id: [UInt8]?, context: ChannelHandlerContext, _ job: @escaping (@escaping ([UInt8]) -> Void) -> RequestProcessor.Outcome) {
         guard inFlight < processor.limits.maximumInFlightPerConnection else {
-            processor.stats.recordError(.overloaded)
             let limit = processor.limits.maximumInFlightPerConnection
-            write(RequestProcessor.errorLine(id: id, ProtocolError(.overloaded, "this connection already has \(limit) request\(limit == 1 ? "" : "s") in flight, the most allowed; retry when a reply arrives")), context: context)
+            writeError(ProtocolError(.overloaded, "this connection already has \(limit) request\(limit == 1 ? "" : "s") in flight, the most allowed; retry when a reply arrives"), id: id, context: context)
             return
         }
         inFlight += 1
@@ -201,8 +205,7 @@ final class LineHandler: ChannelInboundHandler {
         let accepted = pool.submit(pendingJobs)
         for id in pendingIds[accepted...] {
             inFlight -= 1
-            processor.stats.recordError(.overloaded)
-            write(RequestProcessor.errorLine(id: id, ProtocolError(.overloaded, "the server's queue is full; retry later")), context: context)
+            writeError(ProtocolError(.overloaded, "the server's queue is full; retry later"), id: id, context: context)
         }
         pendingJobs.removeAll(keepingCapacity: true)
         pendingIds.removeAll(keepingCapacity: true)

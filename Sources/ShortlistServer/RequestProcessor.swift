@@ -120,15 +120,7 @@ public final class RequestProcessor: @unchecked Sendable {
         switch route {
         case let .reply(r): reply = r
         case let .parsed(request, start): reply = execute(request, start: start)
-        case let .raw(raw, start):
-            let done = DispatchSemaphore(value: 0)
-            var later: [UInt8] = []
-            if case let .reply(now) = execute(raw: raw, start: start, later: { later = $0; done.signal() }) {
-                reply = now
-            } else {
-                done.wait()
-                reply = later
-            }
+        case let .raw(raw, start): reply = waitForReply { execute(raw: raw, start: start, later: $0) }
         }
         return String(decoding: reply, as: UTF8.self)
     }
@@ -165,9 +157,7 @@ public final class RequestProcessor: @unchecked Sendable {
             case .stats: return success(id: r.id, op: .stats, start: start) { self.encodeStats(&$0) }
             case .auth: return failure(id: r.id, op: .auth, start: start, ProtocolError(.invalidRequest, "auth is answered on the event loop"))
             case .search:
-                let c = try collection(r)
-                let hits = try c.search(r.vector, k: r.k, parameters: try c.searchParameters(r.parameters, targetRecall: r.targetRecall), filter: filter(r), withPayload: r.withPayload)
-                return success(id: r.id, op: .search, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
+                return try searchReply(r, in: try collection(r), around: r.vector, filter: filter(r), start: start)
             case .searchBatch:
                 let c = try collection(r)
                 let lists = try c.searchBatch(r.vectors, count: r.vectorCount, k: r.k, parameters: try c.searchParameters(r.parameters, targetRecall: r.targetRecall), filter: filter(r), withPayload: r.withPayload)
@@ -184,8 +174,7 @@ public final class RequestProcessor: @unchecked Sendable {
                 let v = try c.vector(of: r.itemId)
                 var f = filter(r)
                 f.exclude.insert(r.itemId)
-                let hits = try c.search(v, k: r.k, parameters: try c.searchParameters(r.parameters, targetRecall: r.targetRecall), filter: f, withPayload: r.withPayload)
-                return success(id: r.id, op: .similar, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
+                return try searchReply(r, in: c, around: v, filter: f, start: start)
             case .recommend:
                 let c = try collection(r)
                 guard let recommender = c.recommender else {
@@ -194,14 +183,9 @@ public final class RequestProcessor: @unchecked Sendable {
                 let v = try recommender.userVector(r.userId)
                 var f = filter(r)
                 if r.excludeSeen { f.exclude.formUnion(try recommender.seenItems(r.userId)) }
-                let hits = try c.search(v, k: r.k, parameters: try c.searchParameters(r.parameters, targetRecall: r.targetRecall), filter: f, withPayload: r.withPayload)
-                return success(id: r.id, op: .recommend, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
+                return try searchReply(r, in: c, around: v, filter: f, start: start)
             case .upsert, .delete:
-                let done = DispatchSemaphore(value: 0)
-                var reply: [UInt8] = []
-                if case let .reply(now) = executeWrite(r, start: start, later: { reply = $0; done.signal() }) { return now }
-                done.wait()
-                return reply
+                return waitForReply { executeWrite(r, start: start, later: $0) }
             case .get:
                 let c = try collection(r)
                 let found = c.get(r.ids)
@@ -251,6 +235,15 @@ public final class RequestProcessor: @unchecked Sendable {
         r.op.isWrite ? executeWrite(r, start: start, later: later) : .reply(execute(r, start: start))
     }
 
+    /// The reply of `run`, waiting on this thread when it comes later (writes waiting for the disk).
+    private func waitForReply(_ run: (@escaping ([UInt8]) -> Void) -> Outcome) -> [UInt8] {
+        let done = DispatchSemaphore(value: 0)
+        var later: [UInt8] = []
+        if case let .reply(now) = run({ later = $0; done.signal() }) { return now }
+        done.wait()
+        return later
+    }
+
     private func executeWrite(_ r: Request, start: UInt64, later: @escaping ([UInt8]) -> Void) -> Outcome {
         do {
             let c = try collection(r)
@@ -279,6 +272,12 @@ public final class RequestProcessor: @unchecked Sendable {
         } catch {
             return .reply(failure(id: r.id, op: r.op, start: start, ProtocolError.from(error)))
         }
+    }
+
+    /// The hits around `vector` for a search-like op (search, similar, recommend), as a reply.
+    private func searchReply(_ r: Request, in c: ServedCollection, around vector: [Float], filter: ServedCollection.Filter, start: UInt64) throws -> [UInt8] {
+        let hits = try c.search(vector, k: r.k, parameters: try c.searchParameters(r.parameters, targetRecall: r.targetRecall), filter: filter, withPayload: r.withPayload)
+        return success(id: r.id, op: r.op, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
     }
 
     private func collection(_ r: Request) throws -> ServedCollection {

@@ -78,11 +78,12 @@ public final class ServedCollection: @unchecked Sendable {
         name = d.name
         indexPath = d.indexPath
         payloadPath = d.payloadPath ?? d.indexPath + ".payloads.jsonl"
-        guard let index = try IndexLoader.load(path: d.indexPath) as? any MutableVectorIndex else {
+        let loaded = try IndexLoader.loadTuned(path: d.indexPath)
+        guard let index = loaded.index as? any MutableVectorIndex else {
             throw CollectionError.invalidDescription(d.indexPath, reason: "this index kind cannot be served")
         }
         self.index = index
-        tuning = try TuningTable.read(indexAt: d.indexPath)
+        tuning = loaded.tuning
         payloads = FileManager.default.fileExists(atPath: payloadPath) ? try PayloadFile.read(path: payloadPath) : [:]
         if let dir = d.modelDirectory {
             let r = try Recommender(directory: dir)
@@ -184,9 +185,13 @@ public final class ServedCollection: @unchecked Sendable {
     /// than k when k items pass it.
     func search(_ query: [Float], k: Int, parameters: SearchParameters, filter: Filter, withPayload: Bool) throws -> [Hit] {
         try lock.reading {
-            let found = try filteredSearch(query, k: k, parameters: parameters, filter: filter)
-            return found.map { Hit(id: $0.id, score: index.metric.score(fromDistance: $0.distance), payload: withPayload ? payloads[$0.id] : nil) }
+            hits(try filteredSearch(query, k: k, parameters: parameters, filter: filter), withPayload: withPayload)
         }
+    }
+
+    /// Wire hits (score, payload) for neighbours; call under the lock.
+    private func hits(_ found: [Neighbor], withPayload: Bool) -> [Hit] {
+        found.map { Hit(id: $0.id, score: index.metric.score(fromDistance: $0.distance), payload: withPayload ? payloads[$0.id] : nil) }
     }
 
     /// `search` for every row of `queries` (`count × dimension`), under one lock acquisition.
@@ -200,8 +205,7 @@ public final class ServedCollection: @unchecked Sendable {
             for q in 0..<count {
                 let v = Array(queries[q * index.dimension..<(q + 1) * index.dimension])
                 do {
-                    let found = try filteredSearch(v, k: k, parameters: parameters, filter: filter)
-                    out.append(found.map { Hit(id: $0.id, score: index.metric.score(fromDistance: $0.distance), payload: withPayload ? payloads[$0.id] : nil) })
+                    out.append(hits(try filteredSearch(v, k: k, parameters: parameters, filter: filter), withPayload: withPayload))
                 } catch let e as VectorError {
                     var p = ProtocolError.from(e)
                     p.message = "vectors[\(q)]: " + p.message
@@ -231,8 +235,8 @@ public final class ServedCollection: @unchecked Sendable {
         var asked: Int
         var excludedLive = 0
         for id in filter.exclude where index.contains(id: id) { excludedLive += 1 }
-        if let include = filter.include {
-            let live = include.filter { index.contains(id: $0) && !filter.exclude.contains($0) }
+        let liveIncluded = filter.include?.filter { index.contains(id: $0) && !filter.exclude.contains($0) }
+        if let live = liveIncluded {
             if live.count <= exactFilterLimit { return try exactSearch(q, among: live, k: k) }
             target = min(k, live.count)
             // Enough candidates that k included ones are expected among them, twice over.
@@ -253,8 +257,7 @@ public final class ServedCollection: @unchecked Sendable {
             asked = min(n, SearchLimits.maximumK, asked * 4)
         }
         // An approximate index could not reach enough included items: score them all exactly.
-        let live = filter.include!.filter { index.contains(id: $0) && !filter.exclude.contains($0) }
-        return try exactSearch(q, among: live, k: k)
+        return try exactSearch(q, among: liveIncluded!, k: k)
     }
 
     /// Exact distances from `q` to the stored vectors of `ids` (all live), best `k` first.
@@ -268,12 +271,7 @@ public final class ServedCollection: @unchecked Sendable {
         scored.reserveCapacity(ids.count)
         for id in ids {
             guard let v = index.storedVector(id: id) else { continue }
-            var d: Float = 0
-            switch index.metric {
-            case .l2: for j in 0..<v.count { let t = query[j] - v[j]; d += t * t }
-            case .ip, .cosine: for j in 0..<v.count { d -= query[j] * v[j] }
-            }
-            scored.append(Neighbor(id: id, distance: d))
+            scored.append(Neighbor(id: id, distance: VectorMath.distance(index.metric, query, v, dimension: v.count)))
         }
         scored.sort()
         return Array(scored.prefix(k))
@@ -377,9 +375,7 @@ public final class ServedCollection: @unchecked Sendable {
     public func save() throws {
         try lock.reading {
             do {
-                try index.save(to: indexPath)
-                // The index writes its own sections; the tuned table goes back in after them.
-                try tuning?.store(inIndexAt: indexPath)
+                try index.save(to: indexPath, extraSections: tuning.map { [$0.section] } ?? [])
                 if !payloads.isEmpty || FileManager.default.fileExists(atPath: payloadPath) {
                     try PayloadFile.write(payloads, path: payloadPath)
                 }

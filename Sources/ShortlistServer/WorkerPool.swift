@@ -36,7 +36,6 @@ final class WorkerPool: @unchecked Sendable {
     /// go idle between requests; on a virtual machine an idle core also loses its caches to
     /// other guests, which made searches ~1.6× slower at one request in flight per worker.
     let spinNanoseconds: UInt64
-    private var threads: [Thread] = []
 
     init(threads: Int, capacity: Int, spinNanoseconds: UInt64 = 200_000) {
         self.spinNanoseconds = spinNanoseconds
@@ -50,7 +49,6 @@ final class WorkerPool: @unchecked Sendable {
             let t = Thread { self.work() }
             t.name = "shortlist-worker-\(i)"
             t.stackSize = 8 << 20
-            self.threads.append(t)
             t.start()
         }
     }
@@ -65,10 +63,6 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// Queues `job`; false when the queue is full or the pool has stopped.
-    func submit(_ job: @escaping Job) -> Bool {
-        submit([job]) == 1
-    }
-
     /// Queues `jobs` in order under one lock, waking as many workers as needed; returns how many
     /// were accepted (the rest did not fit or the pool has stopped).
     func submit(_ jobs: [Job]) -> Int {

@@ -44,9 +44,6 @@ public final class WriteAheadLog: @unchecked Sendable {
 
     let path: String
     let mode: SyncMode
-    /// With `always`: whether concurrent writers share syncs (default). Without, every write
-    /// makes its own sync, one at a time: kept only to measure what group commit gains.
-    let groupCommit: Bool
     private let fd: Int32
     /// Bytes in the file (header included).
     private(set) var size: Int
@@ -58,6 +55,8 @@ public final class WriteAheadLog: @unchecked Sendable {
         let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
         let fd: Int32
+        /// With `always`: whether concurrent writers share syncs (default). Without, every write
+        /// makes its own sync, one at a time: kept only to measure what group commit gains.
         let groupCommit: Bool
         /// Appends counted since the file was opened, and how many of them are known durable.
         var appended: UInt64 = 0
@@ -133,7 +132,6 @@ public final class WriteAheadLog: @unchecked Sendable {
     init(path: String, mode: SyncMode, groupCommit: Bool = true) throws {
         self.path = path
         self.mode = mode
-        self.groupCommit = groupCommit
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ProtocolError(.ioError, "\(path): cannot open the write-ahead log: \(String(cString: strerror(errno)))") }
         self.fd = fd
@@ -301,7 +299,6 @@ public final class WriteAheadLog: @unchecked Sendable {
         for r in records { Self.encode(r, into: &bytes) }
         do {
             if let limit = Self.simulatedDiskLimit, size + bytes.count > limit {
-                errno = ENOSPC
                 throw ProtocolError(.ioError, "\(path): \(String(cString: strerror(ENOSPC)))")
             }
             try bytes.withUnsafeBytes { try writeAll($0, at: size) }

@@ -95,8 +95,7 @@ struct LoadtestCommand: ParsableCommand {
         c.duration = duration
         c.warmup = warmup
         if let authTokenFile {
-            let token = try TokenFile.read(authTokenFile).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            c.preamble = ["{\"op\":\"auth\",\"token\":\"\(token)\"}"]
+            c.preamble = ["{\"op\":\"auth\",\"token\":\(Self.jsonString(try TokenFile.read(authTokenFile)))}"]
         }
         if op == "ping" {
             c.bodies = [Array("\"op\":\"ping\"}\n".utf8)]
@@ -107,13 +106,13 @@ struct LoadtestCommand: ParsableCommand {
             if let nprobe { params.append("\"nprobe\":\(nprobe)") }
             if let rerank { params.append("\"rerank\":\(rerank)") }
             let paramsText = params.isEmpty ? "" : ",\"params\":{\(params.joined(separator: ","))}"
-            let name = collection!.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            let name = Self.jsonString(collection!)
             c.bodies = (0..<matrix.count).map { r in
                 let v = matrix.rowArray(r).map { "\($0)" }.joined(separator: ",")
                 if op == "upsert" {
-                    return Array("\"op\":\"upsert\",\"collection\":\"\(name)\",\"points\":[{\"id\":\(1_000_000_000 + r),\"vector\":[\(v)]}]}\n".utf8)
+                    return Array("\"op\":\"upsert\",\"collection\":\(name),\"points\":[{\"id\":\(1_000_000_000 + r),\"vector\":[\(v)]}]}\n".utf8)
                 }
-                return Array("\"op\":\"search\",\"collection\":\"\(name)\",\"vector\":[\(v)],\"k\":\(k)\(paramsText)}\n".utf8)
+                return Array("\"op\":\"search\",\"collection\":\(name),\"vector\":[\(v)],\"k\":\(k)\(paramsText)}\n".utf8)
             }
         }
         var inProcess: InProcessBaseline?
@@ -136,30 +135,36 @@ struct LoadtestCommand: ParsableCommand {
             print(String(format: "overhead (round trip − took_us), mean: %.1f µs per request", (report.latency.mean - report.serverTime.mean) / 1000))
         }
         if let e = report.firstError { print("first error: \(e)") }
-        if let inProcess {
-            let cores = Parallel.availableCores
+        let cores = Parallel.availableCores
+        let ratio = inProcess.map { report.throughput / ($0.searchQPS * Double(cores)) }
+        if let inProcess, let ratio {
             print(String(format: "in process, 1 thread: index.search %.0f queries/s; protocol code without network %.0f requests/s (%.1f µs of parsing and encoding per request)",
                          inProcess.searchQPS, inProcess.processorQPS, (1 / inProcess.processorQPS - 1 / inProcess.searchQPS) * 1e6))
-            print(String(format: "server throughput / (in-process single-thread QPS × %d cores) = %.2f", cores, report.throughput / (inProcess.searchQPS * Double(cores))))
+            print(String(format: "server throughput / (in-process single-thread QPS × %d cores) = %.2f", cores, ratio))
         }
         if let json {
-            var fields: [String] = [
-                "\"op\":\"\(op)\"", "\"connections\":\(connections)", "\"pipeline\":\(pipeline)", "\"duration_s\":\(duration)",
-                "\"requests\":\(report.requests)", "\"errors\":\(report.errors)", "\"throughput\":\(report.throughput)",
+            var fields: [String: Any] = [
+                "op": op, "connections": connections, "pipeline": pipeline, "duration_s": duration,
+                "requests": report.requests, "errors": report.errors, "throughput": report.throughput,
+                "rtt_mean_us": report.latency.mean / 1000,
             ]
             for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)] {
-                fields.append("\"rtt_\(name)_us\":\(us(report.latency, q))")
-                if report.serverTime.count > 0 { fields.append("\"took_\(name)_us\":\(us(report.serverTime, q))") }
+                fields["rtt_\(name)_us"] = us(report.latency, q)
+                if report.serverTime.count > 0 { fields["took_\(name)_us"] = us(report.serverTime, q) }
             }
-            fields.append("\"rtt_mean_us\":\(report.latency.mean / 1000)")
-            if let inProcess {
-                fields.append("\"in_process_search_qps\":\(inProcess.searchQPS)")
-                fields.append("\"in_process_protocol_qps\":\(inProcess.processorQPS)")
-                fields.append("\"ratio_to_in_process_times_cores\":\(report.throughput / (inProcess.searchQPS * Double(Parallel.availableCores)))")
+            if report.serverTime.count > 0 { fields["took_mean_us"] = report.serverTime.mean / 1000 }
+            if let inProcess, let ratio {
+                fields["in_process_search_qps"] = inProcess.searchQPS
+                fields["in_process_protocol_qps"] = inProcess.processorQPS
+                fields["ratio_to_in_process_times_cores"] = ratio
             }
-            if report.serverTime.count > 0 { fields.append("\"took_mean_us\":\(report.serverTime.mean / 1000)") }
-            try ("{" + fields.joined(separator: ",") + "}\n").write(toFile: json, atomically: true, encoding: .utf8)
+            try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]).write(to: URL(fileURLWithPath: json))
         }
         if report.errors > 0 { throw ExitCode(1) }
+    }
+
+    /// `text` as a JSON string literal, quotes included.
+    static func jsonString(_ text: String) -> String {
+        String(decoding: try! JSONEncoder().encode(text), as: UTF8.self)
     }
 }

@@ -71,20 +71,16 @@ struct TuneCommand: ParsableCommand {
         print("tuning \(loaded.spec) on \(split) queries, checking on \(all.count - split)")
         print("| setting | recall@\(k) | µs per query (1 thread) |\n|---|---|---|")
         let table = try Tuner.tune(index: loaded, queries: tuneQueries, groundTruth: tuneTruth, k: k) { e in
-            print("| \(Self.label(e.parameters)) | \(String(format: "%.4f", e.recall)) | \(String(format: "%.1f", e.microseconds)) |")
+            print("| \(Benchmark.label(e.parameters)) | \(String(format: "%.4f", e.recall)) | \(String(format: "%.1f", e.microseconds)) |")
         }
         guard let chosen = table.parameters(forRecall: targetRecall) else {
             throw ValidationError(String(format: "no setting reached recall %.4f (the best was %.4f)", targetRecall, table.bestRecall))
         }
         let checked = try Tuner.recall(index: loaded, queries: checkQueries, groundTruth: checkTruth, k: k, parameters: chosen.parameters)
         print(String(format: "target %.4f: %@ (recall %.4f on the tuning queries, %.1f µs); recall on the %d held-out queries: %.4f (%+.4f)",
-                     targetRecall, Self.label(chosen.parameters), chosen.recall, chosen.microseconds, checkQueries.count, checked, checked - targetRecall))
+                     targetRecall, Benchmark.label(chosen.parameters), chosen.recall, chosen.microseconds, checkQueries.count, checked, checked - targetRecall))
         if dryRun { return }
         try table.store(inIndexAt: index)
         print("stored \(table.entries.count) settings in \(index)")
-    }
-
-    static func label(_ p: SearchParameters) -> String {
-        [p.ef.map { "ef=\($0)" }, p.nprobe.map { "nprobe=\($0)" }, p.rerank.map { "rerank=\($0)" }].compactMap { $0 }.joined(separator: ",")
     }
 }

@@ -5,7 +5,7 @@ import ShortlistCore
 /// float16, values × scale), `IDS `, `LVLS` (u8 per row), `LNK0` (rows × (2m+1) u32),
 /// `LNKU` (upper-layer lists, u32, in row order) and `TOMB` (u8 per row, 1 = deleted).
 extension HNSWIndex {
-    public func save(to path: String) throws {
+    public func save(to path: String, extraSections: [IndexFile.Section]) throws {
         var meta = IndexMetadata()
         meta["spec"] = spec.description
         meta["writer"] = IndexMetadata.writerVersion
@@ -33,7 +33,7 @@ extension HNSWIndex {
                 IndexFile.Section(tag: "LNK0", payload: .bytes(linkBytes)),
                 IndexFile.Section(tag: "LNKU", payload: .bytes(upperBytes)),
                 IndexFile.Section(tag: "TOMB", payload: .bytes(Array(UnsafeBufferPointer(start: tombstones, count: n)))),
-            ])
+            ] + extraSections)
     }
 
     /// Rebuilds an HNSW index from a checked file, validating every link so that a file that

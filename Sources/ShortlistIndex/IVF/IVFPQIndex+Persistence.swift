@@ -8,7 +8,7 @@ import ShortlistCore
 /// and with OPQ `ROTA` (dimension × dimension f32, row-major: rotated = x · R). A coarse HNSW
 /// graph is not stored: it is rebuilt from the centroids on load, identically (one thread, fixed seed).
 extension IVFPQIndex {
-    public func save(to path: String) throws {
+    public func save(to path: String, extraSections: [IndexFile.Section]) throws {
         var meta = IndexMetadata()
         meta["spec"] = spec.description
         meta["writer"] = IndexMetadata.writerVersion
@@ -39,7 +39,7 @@ extension IVFPQIndex {
         if let vectors { sections.append(IndexFile.Section(tag: "VECS", payload: .vectors(vectors))) }
         if let rotation { sections.append(IndexFile.Section(tag: "ROTA", payload: .bytes(rotation.matrix.withUnsafeBytes { Array($0) }))) }
         try IndexFile.write(path: path, header: IndexFile.Header(kind: .ivfpq, metric: metric, dimension: dimension, count: rows),
-                            sections: sections)
+                            sections: sections + extraSections)
     }
 
     static func load(_ contents: IndexFile.Contents) throws -> IVFPQIndex {
