@@ -43,6 +43,9 @@ public struct RecallPlot {
     public var yLabel = "queries per second, one thread (log scale)"
     public var series: [Series]
     public var width = 900.0
+    /// Left end of the recall axis: points below it fall outside the frame (their lines still
+    /// run into it) and do not stretch the speed axis. nil: the smallest recall drawn. Default nil.
+    public var minRecall: Double?
     public var height = 560.0
 
     public init(title: String, series: [Series]) {
@@ -63,7 +66,7 @@ public struct RecallPlot {
     }
 
     public func svg() -> String {
-        let all = series.flatMap(\.points).filter { $0.qps > 0 }
+        let all = series.flatMap(\.points).filter { $0.qps > 0 && $0.recall >= (minRecall ?? 0) }
         let (x0, x1, xStep) = Self.recallRange(all.map(\.recall))
         let minQ = all.map(\.qps).min() ?? 1, maxQ = all.map(\.qps).max() ?? 10
         let d0 = floor(log10(minQ)), d1 = max(d0 + 1, ceil(log10(maxQ)))

@@ -21,6 +21,8 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "Results CSV drawn dashed, as peers (repeatable).") var compare: [String] = []
     @Option(help: "Chart title.") var title = "recall@10 against single-query speed"
     @Option(help: "Neighbours the recall is measured at (axis label).") var k = 10
+    @Option(help: "Start the recall axis here (e.g. 0.8), to look closely at the high-recall end; points below are left out of the frame.")
+    var minRecall: Double?
     @Option(help: "The SVG file to write.") var output: String
 
     func run() throws {
@@ -32,6 +34,10 @@ struct PlotCommand: ParsableCommand {
         }
         var plot = RecallPlot(title: title, series: series)
         plot.xLabel = "recall@\(k)"
+        if let minRecall {
+            guard (0..<1).contains(minRecall) else { throw ValidationError("--min-recall must be in [0, 1)") }
+            plot.minRecall = minRecall
+        }
         try Data(plot.svg().utf8).write(to: URL(fileURLWithPath: output))
         print("wrote \(output): \(series.count) series")
     }

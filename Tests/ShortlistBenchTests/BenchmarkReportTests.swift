@@ -55,4 +55,18 @@ final class BenchmarkReportTests: XCTestCase {
         XCTAssertLessThanOrEqual(range.low, 0.9)
         XCTAssertGreaterThan(range.high, 1.0)
     }
+
+    func testMinimumRecallNarrowsBothAxesToThePointsAboveIt() {
+        var plot = RecallPlot(title: "t", series: [
+            .init(name: "ivf", points: [(0.3, 2_000_000), (0.95, 800), (1.0, 300)]),
+            .init(name: "peer", points: [(0.96, 500)], isPeer: true),
+        ])
+        let wide = plot.svg()
+        XCTAssertTrue(wide.contains(">1M<") && wide.contains(">0.3<"), "without it, the low point sets both ranges")
+        plot.minRecall = 0.94
+        let narrow = plot.svg()
+        XCTAssertFalse(narrow.contains(">1M<"), "the speed axis ignores points left of the frame")
+        XCTAssertTrue(narrow.contains(">1k<"))
+        XCTAssertTrue(narrow.contains(">0.95<") && !narrow.contains(">0.3<") && !narrow.contains(">0.90<"))
+    }
 }
