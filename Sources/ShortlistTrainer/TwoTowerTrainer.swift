@@ -165,13 +165,41 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on the user tower and on the item tower. With two threads or more the towers
+    /// run at once, each splitting its own work over half of them: a tower's `sgemm`s are small
+    /// (batch × 64 × 128 with an MLP) and its element-wise passes single-threaded, so two towers
+    /// side by side keep both cores busier than one tower on two. Each tower's arithmetic is the
+    /// same either way, so results do not depend on it.
+    private func onBothTowers(_ body: @Sendable (Tower) -> Void) {
+        let towers = [model.userTower, model.itemTower]
+        let threads = configuration.threads
+        guard threads >= 2 else {
+            towers.forEach(body)
+            return
+        }
+        towers[0].threads = threads - threads / 2
+        towers[1].threads = threads / 2
+        Parallel.forEach(chunkCount: 2, threads: 2) { body(towers[$0]) }
+        for tower in towers { tower.threads = threads }
+    }
+
     /// One optimiser step on a batch; returns its loss.
     func trainStep(users: [Int32], columnItems: [Int32], corrections: inout [Float],
                    userGradient: inout [Float], itemGradient: inout [Float]) -> Float {
         let c = configuration
         let b = users.count, columns = columnItems.count, d = c.dimension
-        let zu = users.withUnsafeBufferPointer { model.userTower.forward($0) }
-        let zi = columnItems.withUnsafeBufferPointer { model.itemTower.forward($0) }
+        let userTower = model.userTower
+        onBothTowers { tower in
+            if tower === userTower {
+                // Each pair's positive item (the first b columns) is left out of its user's history.
+                users.withUnsafeBufferPointer { u in
+                    columnItems.withUnsafeBufferPointer { _ = tower.forward(u, leavingOut: UnsafeBufferPointer(rebasing: $0[0..<b])) }
+                }
+            } else {
+                columnItems.withUnsafeBufferPointer { _ = tower.forward($0) }
+            }
+        }
+        let zu = model.userTower.output, zi = model.itemTower.output
         let bias = model.itemBias
         let useCorrections = c.logQCorrection || bias != nil
         if useCorrections {
@@ -199,12 +227,19 @@ public final class TwoTowerTrainer: @unchecked Sendable {
                 }
             }
         }
-        userGradient.withUnsafeBufferPointer { model.userTower.backward($0.baseAddress!) }
-        itemGradient.withUnsafeBufferPointer { model.itemTower.backward($0.baseAddress!) }
         step += 1
         let embeddingHyper = AdamHyperparameters(learningRate: c.learningRate * learningRateScale)
-        model.userTower.applyGradients(embeddingOptimizer: c.embeddingOptimizer, embedding: embeddingHyper, dense: embeddingHyper, step: step)
-        model.itemTower.applyGradients(embeddingOptimizer: c.embeddingOptimizer, embedding: embeddingHyper, dense: embeddingHyper, step: step)
+        let currentStep = step
+        userGradient.withUnsafeMutableBufferPointer { ug in
+            itemGradient.withUnsafeMutableBufferPointer { ig in
+                let gradients = (user: SharedPointer(ug.baseAddress!), item: SharedPointer(ig.baseAddress!))
+                onBothTowers { tower in
+                    tower.backward((tower === userTower ? gradients.user : gradients.item).pointer)
+                    tower.applyGradients(embeddingOptimizer: c.embeddingOptimizer, embedding: embeddingHyper,
+                                         dense: embeddingHyper, step: currentStep)
+                }
+            }
+        }
         if let bias {
             for (col, item) in columnItems.enumerated() { bias.gradient[Int(item)] += columnGradient[col] }
             bias.adamStep(embeddingHyper, step: step)
