@@ -28,12 +28,6 @@ final class Tower: @unchecked Sendable {
     private var gradientA: UnsafeMutablePointer<Float>
     private var gradientB: UnsafeMutablePointer<Float>
     private var rows: [Int32] = []
-    /// The field whose categories are the items a user interacted with (`--user-history`), if any.
-    /// In training each pair's own item is left out of it (see `forward(_:leavingOut:)`).
-    var historyField: Int?
-    /// Per row of the last `forward`: the index into the history field's `indices` that was left
-    /// out, or -1.
-    private var historySkips: [Int] = []
     /// Threads for the dense layers' `sgemm` (set by the trainer).
     var threads = 1
 
@@ -90,32 +84,12 @@ final class Tower: @unchecked Sendable {
     }
 
     /// Computes z for the entity rows `batch`; returns `output` (batch.count × dimension).
-    ///
-    /// `leftOut` (training only; batch.count items): row r's history field is pooled without the
-    /// item `leftOut[r]`, the item the pair is about. Otherwise the tower would learn to find each
-    /// positive in its own input, and at serving time the items to predict are never there.
     @discardableResult
-    func forward(_ batch: UnsafeBufferPointer<Int32>, leavingOut leftOut: UnsafeBufferPointer<Int32>? = nil)
-        -> UnsafeMutablePointer<Float> {
+    func forward(_ batch: UnsafeBufferPointer<Int32>) -> UnsafeMutablePointer<Float> {
         let n = batch.count
         reserve(n)
         rows.removeAll(keepingCapacity: true)
         rows.append(contentsOf: batch)
-        historySkips.removeAll(keepingCapacity: true)
-        if let historyField {
-            let field = fields[historyField]
-            for (r, e) in batch.enumerated() {
-                var skip = -1
-                if let leftOut {
-                    let item = leftOut[r]
-                    for k in field.offsets[Int(e)]..<field.offsets[Int(e) + 1] where field.indices[k] == item {
-                        skip = k
-                        break
-                    }
-                }
-                historySkips.append(skip)
-            }
-        }
         let d = dimension
         let x0 = activations[0]
         for (r, e) in batch.enumerated() { (x0 + r * d).update(from: idTable.row(Int(e)), count: d) }
@@ -125,12 +99,10 @@ final class Tower: @unchecked Sendable {
                 field.indices.withUnsafeBufferPointer { indices in
                     for (r, e) in batch.enumerated() {
                         let start = offsets[Int(e)], end = offsets[Int(e) + 1]
-                        let skip = f == historyField ? historySkips[r] : -1
-                        let count = end - start - (skip >= 0 ? 1 : 0)
-                        guard count > 0 else { continue }
-                        let w = 1 / Float(count)
+                        guard end > start else { continue }
+                        let w = 1 / Float(end - start)
                         let out = x0 + r * d
-                        for k in start..<end where k != skip {
+                        for k in start..<end {
                             let src = table + Int(indices[k]) * d
                             for j in 0..<d { out[j] += w * src[j] }
                         }
@@ -188,11 +160,9 @@ final class Tower: @unchecked Sendable {
                 field.indices.withUnsafeBufferPointer { indices in
                     for (r, e) in rows.enumerated() {
                         let start = offsets[Int(e)], end = offsets[Int(e) + 1]
-                        let skip = f == historyField ? historySkips[r] : -1
-                        let count = end - start - (skip >= 0 ? 1 : 0)
-                        guard count > 0 else { continue }
-                        let w = 1 / Float(count)
-                        for k in start..<end where k != skip { sparse.add(row: Int(indices[k]), gradient + r * d, scale: w) }
+                        guard end > start else { continue }
+                        let w = 1 / Float(end - start)
+                        for k in start..<end { sparse.add(row: Int(indices[k]), gradient + r * d, scale: w) }
                     }
                 }
             }

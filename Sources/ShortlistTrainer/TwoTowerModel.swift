@@ -18,15 +18,13 @@ public final class TwoTowerModel: @unchecked Sendable {
     let logScale: ParameterBuffer
     /// Per-item logit bias (items), with `configuration.itemBias`.
     let itemBias: ParameterBuffer?
-    /// Name of the user feature field that holds each user's training items (`userHistory`).
-    static let historyFieldName = "history"
     private lazy var userRowById: [UInt64: Int] = Dictionary(uniqueKeysWithValues: userIds.enumerated().map { ($1, $0) })
 
     /// A freshly initialised model for the users, items and side features of `data`.
     public convenience init(configuration: TwoTowerConfiguration, data: InteractionData) throws {
         var userFeatures = data.userFeatures
         if configuration.userHistory {
-            userFeatures.append(FeatureField(name: Self.historyFieldName, vocabularySize: data.itemCount,
+            userFeatures.append(FeatureField(name: "history", vocabularySize: data.itemCount,
                                              offsets: data.train.offsets, indices: data.train.columns))
         }
         try self.init(configuration: configuration, userIds: data.userIds, itemIds: data.itemIds,
@@ -51,7 +49,6 @@ public final class TwoTowerModel: @unchecked Sendable {
         itemTower = Tower(entityCount: itemIds.count, dimension: configuration.dimension, hiddenWidths: configuration.hiddenWidths,
                           fields: itemFeatures, batchCapacity: capacity, generator: &generator)
         userTower.threads = configuration.threads
-        userTower.historyField = userFeatures.firstIndex { $0.name == Self.historyFieldName }
         itemTower.threads = configuration.threads
         logScale = ParameterBuffer(count: 1)
         logScale.values[0] = log(1 / configuration.temperature)

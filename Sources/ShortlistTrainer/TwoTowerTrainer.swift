@@ -190,14 +190,7 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         let b = users.count, columns = columnItems.count, d = c.dimension
         let userTower = model.userTower
         onBothTowers { tower in
-            if tower === userTower {
-                // Each pair's positive item (the first b columns) is left out of its user's history.
-                users.withUnsafeBufferPointer { u in
-                    columnItems.withUnsafeBufferPointer { _ = tower.forward(u, leavingOut: UnsafeBufferPointer(rebasing: $0[0..<b])) }
-                }
-            } else {
-                columnItems.withUnsafeBufferPointer { _ = tower.forward($0) }
-            }
+            (tower === userTower ? users : columnItems).withUnsafeBufferPointer { _ = tower.forward($0) }
         }
         let zu = model.userTower.output, zi = model.itemTower.output
         let bias = model.itemBias

@@ -73,6 +73,31 @@ final class IVFPQIndexTests: XCTestCase {
         }
     }
 
+    /// A batch finds its lists with one sgemm per block of queries; it must agree with the
+    /// one-query path (same lists, same hits up to the rounding of the expanded L2 distance).
+    func testBatchSearchAgreesWithOneQueryAtATime() throws {
+        let base = Fixtures.clustered(count: 4000, dimension: 32, clusters: 40, seed: 21)
+        let queries = Fixtures.clustered(count: 150, dimension: 32, clusters: 40, seed: 22)   // 2 full blocks and a part
+        for metric in Metric.allCases {
+            for refine in [false, true] {
+                let index = try IVFPQIndex(metric: metric, vectors: base, configuration: IVFPQConfiguration(nlist: 32, m: 8, refine: refine, iterations: 6, seed: 3), threads: 2)
+                let parameters = SearchParameters(nprobe: 4, rerank: 4)
+                let batch = try index.search(queries, k: 10, parameters: parameters, threads: 2)
+                var same = 0, total = 0
+                for q in 0..<queries.count {
+                    let one = try index.search(Array(UnsafeBufferPointer(start: queries.row(q), count: 32)), k: 10, parameters: parameters)
+                    let batchIds = Set(batch.ids[(q * 10)..<(q * 10 + one.count)])
+                    same += one.filter { batchIds.contains($0.id) }.count
+                    total += one.count
+                    if let first = one.first {
+                        XCTAssertEqual(batch.distances[q * 10], first.distance, accuracy: 1e-3 * max(1, abs(first.distance)), "\(metric) refine \(refine) query \(q)")
+                    }
+                }
+                XCTAssertGreaterThanOrEqual(Double(same) / Double(total), 0.995, "\(metric) refine \(refine)")
+            }
+        }
+    }
+
     func testPersistenceAddAndDelete() throws {
         let dir = TemporaryDirectory()
         let base = Fixtures.clustered(count: 3000, dimension: 16, clusters: 20, seed: 21)

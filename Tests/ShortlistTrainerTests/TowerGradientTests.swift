@@ -11,31 +11,27 @@ final class TowerGradientTests: XCTestCase {
         return Tower(entityCount: 5, dimension: 4, hiddenWidths: hidden, fields: fields, batchCapacity: 8, generator: &generator)
     }
 
-    private func objective(_ tower: Tower, _ batch: [Int32], _ w: [Float], leavingOut: [Int32]? = nil) -> Double {
-        let z = batch.withUnsafeBufferPointer { b in
-            guard let leavingOut else { return tower.forward(b) }
-            return leavingOut.withUnsafeBufferPointer { tower.forward(b, leavingOut: $0) }
-        }
+    private func objective(_ tower: Tower, _ batch: [Int32], _ w: [Float]) -> Double {
+        let z = batch.withUnsafeBufferPointer { tower.forward($0) }
         var f = 0.0
         for i in 0..<w.count { f += Double(w[i]) * Double(z[i]) }
         return f
     }
 
-    private func check(hidden: [Int], fields: [FeatureField], historyField: Int? = nil, leavingOut: [Int32]? = nil) {
+    private func check(hidden: [Int], fields: [FeatureField]) {
         let tower = makeTower(hidden: hidden, fields: fields)
-        tower.historyField = historyField
         let batch: [Int32] = [0, 2, 2, 4, 1]
         var generator = SeededGenerator(seed: 9)
         let w = (0..<(batch.count * 4)).map { _ in generator.nextGaussian() }
-        _ = objective(tower, batch, w, leavingOut: leavingOut)
+        _ = objective(tower, batch, w)
         w.withUnsafeBufferPointer { tower.backward($0.baseAddress!) }
         let h: Float = 1e-3
         func numeric(_ p: UnsafeMutablePointer<Float>) -> Double {
             let saved = p.pointee
             p.pointee = saved + h
-            let plus = objective(tower, batch, w, leavingOut: leavingOut)
+            let plus = objective(tower, batch, w)
             p.pointee = saved - h
-            let minus = objective(tower, batch, w, leavingOut: leavingOut)
+            let minus = objective(tower, batch, w)
             p.pointee = saved
             return (plus - minus) / (2 * Double(h))
         }
@@ -69,36 +65,6 @@ final class TowerGradientTests: XCTestCase {
         let genres = FeatureField(name: "genres", vocabularySize: 3, bags: [[0, 1], [], [2], [0, 1, 2], [1]])
         let age = FeatureField(name: "age", vocabularySize: 2, bags: [[0], [1], [1], [], [0]])
         check(hidden: [7, 5], fields: [genres, age])
-    }
-
-    /// Users' histories, with each pair's own item left out of its row (rows 1 and 2 are the same
-    /// user with different items; row 3's item is its only one; row 4's is not in its history).
-    func testHistoryLeavingOutEachPairsItem() {
-        let history = FeatureField(name: "history", vocabularySize: 3, bags: [[0, 1], [2], [0, 1, 2], [0, 2], [1]])
-        check(hidden: [6], fields: [history], historyField: 0, leavingOut: [1, 0, 2, 1, 1])
-    }
-
-    /// Leaving an item out of a row's history is the same as a history without it.
-    func testLeavingOutEqualsAHistoryWithoutTheItem() {
-        let bags: [[Int32]] = [[0, 1], [2], [0, 1, 2], [0, 2], [1]]
-        let batch: [Int32] = [0, 2, 3, 4, 1]
-        let leftOut: [Int32] = [1, 2, 1, 1, 0]   // row 2: not in its history; row 3: its only item
-        var without = bags
-        for (r, e) in batch.enumerated() {
-            if let k = without[Int(e)].firstIndex(of: leftOut[r]) { without[Int(e)].remove(at: k) }
-        }
-        let a = makeTower(hidden: [6], fields: [FeatureField(name: "history", vocabularySize: 3, bags: bags)])
-        a.historyField = 0
-        let b = makeTower(hidden: [6], fields: [FeatureField(name: "history", vocabularySize: 3, bags: without)])
-        let za = batch.withUnsafeBufferPointer { u in leftOut.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: a.forward(u, leavingOut: $0), count: 20)) } }
-        let zb = batch.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: b.forward($0), count: 20)) }
-        XCTAssertEqual(za, zb)
-        // Without items to leave out, the whole history is pooled (serving).
-        let full = makeTower(hidden: [6], fields: [FeatureField(name: "history", vocabularySize: 3, bags: bags)])
-        let zFull = batch.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: full.forward($0), count: 20)) }
-        let zServed = batch.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: a.forward($0), count: 20)) }
-        XCTAssertEqual(zFull, zServed)
-        XCTAssertNotEqual(za, zServed)
     }
 
     func testOutputsAreUnitLength() {
