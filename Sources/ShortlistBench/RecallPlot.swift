@@ -43,10 +43,10 @@ public struct RecallPlot {
     public var yLabel = "queries per second, one thread (log scale)"
     public var series: [Series]
     public var width = 900.0
+    public var height = 560.0
     /// Left end of the recall axis: points below it fall outside the frame (their lines still
     /// run into it) and do not stretch the speed axis. nil: the smallest recall drawn. Default nil.
     public var minRecall: Double?
-    public var height = 560.0
 
     public init(title: String, series: [Series]) {
         self.title = title

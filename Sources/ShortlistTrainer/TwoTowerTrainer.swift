@@ -168,8 +168,8 @@ public final class TwoTowerTrainer: @unchecked Sendable {
     /// Runs `body` on the user tower and on the item tower. With two threads or more the towers
     /// run at once, each splitting its own work over half of them: a tower's `sgemm`s are small
     /// (batch × 64 × 128 with an MLP) and its element-wise passes single-threaded, so two towers
-    /// side by side keep both cores busier than one tower on two. Each tower's arithmetic is the
-    /// same either way, so results do not depend on it.
+    /// side by side keep both cores busier than one tower on two. A tower's thread count only
+    /// changes how the rows of its `sgemm`s are split; one thread runs both towers in turn.
     private func onBothTowers(_ body: @Sendable (Tower) -> Void) {
         let towers = [model.userTower, model.itemTower]
         let threads = configuration.threads
