@@ -80,7 +80,11 @@ final class HNSWIndexTests: XCTestCase {
     func testInnerProductKeepsRecallWhenNormsVaryWidely() throws {
         let base = Fixtures.clustered(count: 3000, dimension: 16, clusters: 15, normSpread: 20, seed: 31)
         let queries = Fixtures.clustered(count: 150, dimension: 16, clusters: 15, normSpread: 20, seed: 32)
-        let index = try HNSWIndex(metric: .ip, vectors: base, configuration: configuration, threads: 2)
+        // One thread: the graph, and so the recall (0.987), is the same on every run. Two-thread
+        // builds interleave insertions differently each time: twelve of them gave 0.94–0.993,
+        // median 0.99, and the 0.94 failed a CI run. A serial warm-up of the first 1,024 rows did
+        // not narrow that range.
+        let index = try HNSWIndex(metric: .ip, vectors: base, configuration: configuration, threads: 1)
         let r = try recall(index, base: base, metric: .ip, queries: queries)
         XCTAssertGreaterThanOrEqual(r, 0.95, "ip recall@10 \(r)")
         // The largest inner products belong to long vectors: the answer is not just "nearest direction".
