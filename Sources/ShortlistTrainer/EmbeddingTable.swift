@@ -52,7 +52,8 @@ final class EmbeddingTable: @unchecked Sendable {
                     let acc = parameters.secondMoment[r] + sq / Float(d)
                     parameters.secondMoment[r] = acc
                     let scale = hyper.learningRate / (acc.squareRoot() + 1e-10)
-                    for j in 0..<d { w[j] -= scale * gr[j] }
+                    let keep = hyper.decayFactor
+                    for j in 0..<d { w[j] = w[j] * keep - scale * gr[j] }
                 }
             }
         }

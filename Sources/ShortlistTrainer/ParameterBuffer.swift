@@ -53,15 +53,20 @@ final class ParameterBuffer: @unchecked Sendable {
     var valueArray: [Float] { Array(UnsafeBufferPointer(start: values, count: count)) }
 }
 
-/// Adam's settings: learning rate (default 5e-3, the step size), β₁ 0.9, β₂ 0.999, ε 1e-8.
+/// Adam's settings: learning rate (default 5e-3, the step size), β₁ 0.9, β₂ 0.999, ε 1e-8, and
+/// decoupled weight decay λ (AdamW; default 0).
 struct AdamHyperparameters: Sendable {
     var learningRate: Float
+    var weightDecay: Float = 0
     var beta1: Float = 0.9
     var beta2: Float = 0.999
     var epsilon: Float = 1e-8
 
+    /// What an update keeps of each value before its step: 1 − lr·λ.
+    var decayFactor: Float { 1 - learningRate * weightDecay }
+
     /// Adam on `count` values (PyTorch's formulation, bias-corrected for global step `step` ≥ 1):
-    /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − lr·m̂/(√v̂ + ε).
+    /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w·(1 − lr·λ) − lr·m̂/(√v̂ + ε).
     @inline(__always)
     func update(values w: UnsafeMutablePointer<Float>, firstMoment m: UnsafeMutablePointer<Float>,
                 secondMoment v: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int, step: Int) {
@@ -79,14 +84,14 @@ struct AdamHyperparameters: Sendable {
                 secondMoment v: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count: Int,
                 corrected: (learningRate: Float, epsilon: Float)) {
         let lr = corrected.learningRate, eps = corrected.epsilon
-        let b1 = beta1, b2 = beta2
+        let b1 = beta1, b2 = beta2, keep = decayFactor
         for j in 0..<count {
             let gj = g[j]
             let mj = b1 * m[j] + (1 - b1) * gj
             let vj = b2 * v[j] + (1 - b2) * gj * gj
             m[j] = mj
             v[j] = vj
-            w[j] -= lr * mj / (vj.squareRoot() + eps)
+            w[j] = w[j] * keep - lr * mj / (vj.squareRoot() + eps)
         }
     }
 }

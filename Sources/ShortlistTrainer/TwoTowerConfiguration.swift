@@ -32,6 +32,10 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     /// embedding table over them (as YouTube's candidate generator pools watch history). Users
     /// then share what they learn through their items. Default false.
     public var userHistory = false
+    /// Decoupled weight decay λ (as AdamW): each update shrinks the values it touches by lr·λ
+    /// before its step: embedding rows when a batch touches them, dense layers and the item bias
+    /// every step. On ml-1m, 0.1 raised validation Recall@20 (bench/README.md). Default 0.
+    public var weightDecay: Float = 0
     /// Add a learned per-item bias b to the logits (cos/τ + b): popularity no longer has to be
     /// carried by the direction of unit vectors. Exported embeddings then get one more column
     /// (users 1, items τ·b) and are ranked by inner product (index metric `ip`). Default false.
@@ -63,6 +67,7 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
         try check((0...65536).contains(uniformNegatives), "uniform negatives must be in 0...65536")
         try check((1...100_000).contains(epochs), "epochs must be in 1...100000")
         try check(patience >= 0, "patience must be ≥ 0")
+        try check(weightDecay.isFinite && weightDecay >= 0 && weightDecay * learningRate < 1, "weight decay must be ≥ 0, with learning rate × weight decay < 1")
         try check(plateauDecay.isFinite && plateauDecay > 0 && plateauDecay <= 1, "plateau decay must be in (0, 1]")
         try check((1...1024).contains(threads), "threads must be in 1...1024")
     }
@@ -72,7 +77,7 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
         ["dimension=\(dimension)", "hidden=\(hiddenWidths.map(String.init).joined(separator: ","))",
          "temperature=\(temperature)", "learn_temperature=\(learnTemperature)", "learning_rate=\(learningRate)",
          "embedding_optimizer=\(embeddingOptimizer.rawValue)", "batch=\(batchSize)",
-         "uniform_negatives=\(uniformNegatives)", "logq=\(logQCorrection)", "user_history=\(userHistory)", "item_bias=\(itemBias)", "epochs=\(epochs)",
+         "uniform_negatives=\(uniformNegatives)", "logq=\(logQCorrection)", "user_history=\(userHistory)", "item_bias=\(itemBias)", "weight_decay=\(weightDecay)", "epochs=\(epochs)",
          "patience=\(patience)", "plateau_decay=\(plateauDecay)", "seed=\(seed)", "threads=\(threads)"].joined(separator: "\n") + "\n"
     }
 
@@ -105,6 +110,7 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
         // Switches that default to off may be absent.
         userHistory = values["user_history"] == nil ? false : try parse("user_history")
         itemBias = values["item_bias"] == nil ? false : try parse("item_bias")
+        weightDecay = values["weight_decay"] == nil ? 0 : try parse("weight_decay")
         epochs = try parse("epochs")
         patience = try parse("patience")
         plateauDecay = values["plateau_decay"] == nil ? 1 : try parse("plateau_decay")

@@ -221,7 +221,7 @@ public final class TwoTowerTrainer: @unchecked Sendable {
             }
         }
         step += 1
-        let embeddingHyper = AdamHyperparameters(learningRate: c.learningRate * learningRateScale)
+        let embeddingHyper = AdamHyperparameters(learningRate: c.learningRate * learningRateScale, weightDecay: c.weightDecay)
         let currentStep = step
         userGradient.withUnsafeMutableBufferPointer { ug in
             itemGradient.withUnsafeMutableBufferPointer { ig in

@@ -131,6 +131,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("user-history"), help: "Feed each user's training items to the user tower (mean of an item-history embedding).")
     var userHistory = false
 
+    @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay λ (AdamW): each update shrinks what it touches by learning rate × λ. (default: 0)")
+    var weightDecay: Float = 0
+
     @Flag(name: .customLong("item-bias"), help: "Learn a per-item logit bias (exported as one more column; index with metric ip).")
     var itemBias = false
 
@@ -177,6 +180,7 @@ struct TrainCommand: ParsableCommand {
         config.plateauDecay = plateauDecay
         config.userHistory = userHistory
         config.itemBias = itemBias
+        config.weightDecay = weightDecay
         config.seed = seed
         config.threads = Runtime.threads(threads)
         try config.validate()

@@ -12,6 +12,7 @@ final class ModelFileTests: XCTestCase {
         c.hiddenWidths = [12]
         c.itemBias = true
         c.userHistory = true
+        c.weightDecay = 0.05
         c.batchSize = 32
         c.epochs = 2
         c.threads = 1

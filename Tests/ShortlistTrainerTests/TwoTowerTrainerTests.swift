@@ -112,10 +112,28 @@ final class TwoTowerTrainerTests: XCTestCase {
         XCTAssertEqual(trainer.learningRateScale, Float(pow(0.5, Double(plateaus))), "the rate halves on every epoch without a new best")
     }
 
+    /// Decoupled weight decay: a touched row shrinks by 1 − lr·λ before its step (a zero gradient
+    /// leaves only the shrink), an untouched row keeps its values; both optimisers.
+    func testWeightDecayShrinksTouchedRowsOnly() {
+        for optimizer in EmbeddingOptimizer.allCases {
+            let table = EmbeddingTable(rows: 3, dimension: 4, batchCapacity: 4)
+            for j in 0..<12 { table.parameters.values[j] = Float(j + 1) }
+            let zero = [Float](repeating: 0, count: 4)
+            zero.withUnsafeBufferPointer { table.gradient.add(row: 1, $0.baseAddress!) }
+            let hyper = AdamHyperparameters(learningRate: 0.01, weightDecay: 2)
+            table.applyGradient(optimizer, hyper, step: 1)
+            for j in 0..<4 {
+                XCTAssertEqual(table.parameters.values[j], Float(j + 1), "\(optimizer): untouched row 0")
+                XCTAssertEqual(table.parameters.values[4 + j], Float(5 + j) * 0.98, accuracy: 1e-6, "\(optimizer): touched row 1")
+            }
+        }
+    }
+
     func testConfigurationRefusesNonsense() {
         for tweak in [{ (c: inout TwoTowerConfiguration) in c.dimension = 0 }, { c in c.temperature = 0 },
                       { c in c.temperature = .nan }, { c in c.batchSize = 1 }, { c in c.learningRate = -1 },
-                      { c in c.hiddenWidths = [0] }, { c in c.threads = 0 }, { c in c.epochs = 0 }] {
+                      { c in c.hiddenWidths = [0] }, { c in c.threads = 0 }, { c in c.epochs = 0 },
+                      { c in c.weightDecay = -0.1 }, { c in c.weightDecay = .nan }, { c in c.weightDecay = 1000 }] {
             var c = TwoTowerConfiguration()
             tweak(&c)
             XCTAssertThrowsError(try c.validate())
