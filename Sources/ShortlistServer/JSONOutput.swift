@@ -13,7 +13,6 @@ struct JSONOutput {
 
     mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
 
-
     /// A JSON string, escaping quotes, backslashes and control characters.
     mutating func string(_ s: String) {
         bytes.append(UInt8(ascii: "\""))

@@ -248,11 +248,11 @@ public final class RequestProcessor: @unchecked Sendable {
         do {
             let c = try collection(r)
             let sequence: UInt64?
-            var missing: [UInt64] = []
+            var deleted = 0, missing: [UInt64] = []
             if r.op == .upsert {
                 sequence = try c.upsertLogged(r.points)
             } else {
-                (missing, sequence) = try c.deleteLogged(r.ids)
+                (deleted, missing, sequence) = try c.deleteLogged(r.ids)
             }
             let reply: (ProtocolError?) -> [UInt8] = { error in
                 if let error { return self.failure(id: r.id, op: r.op, start: start, error) }
@@ -261,7 +261,7 @@ public final class RequestProcessor: @unchecked Sendable {
                     if r.op == .upsert {
                         o.raw("{\"upserted\":"); o.int(r.points.count); o.raw(",\"count\":"); o.int(count); o.raw("}")
                     } else {
-                        o.raw("{\"deleted\":"); o.int(Set(r.ids).count - missing.count)
+                        o.raw("{\"deleted\":"); o.int(deleted)
                         o.raw(",\"not_found\":["); self.encodeIds(missing, into: &o)
                         o.raw("],\"count\":"); o.int(count); o.raw("}")
                     }

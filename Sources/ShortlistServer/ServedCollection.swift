@@ -304,9 +304,9 @@ public final class ServedCollection: @unchecked Sendable {
         }
     }
 
-    /// Deletes the live ids among `ids`, logged first; returns the ids that were not live and
-    /// the log sequence for `whenDurable`.
-    func deleteLogged(_ ids: [UInt64]) throws -> (missing: [UInt64], sequence: UInt64?) {
+    /// Deletes the live ids among `ids` (each id once), logged first; returns how many were
+    /// deleted, the ids that were not live, and the log sequence for `whenDurable`.
+    func deleteLogged(_ ids: [UInt64]) throws -> (deleted: Int, missing: [UInt64], sequence: UInt64?) {
         try lock.writing {
             var missing: [UInt64] = []
             var live: [UInt64] = []
@@ -320,7 +320,7 @@ public final class ServedCollection: @unchecked Sendable {
                 payloads[id] = nil
             }
             if !live.isEmpty { dirtyFlag.store(true, ordering: .releasing) }
-            return (missing, sequence)
+            return (live.count, missing, sequence)
         }
     }
 
@@ -329,13 +329,17 @@ public final class ServedCollection: @unchecked Sendable {
     /// when the log has grown past `snapshotLogBytes`.
     func whenDurable(_ sequence: UInt64?, _ body: @escaping (ProtocolError?) -> Void) -> Bool {
         guard let log, let sequence else { return true }
-        if log.size > snapshotLogBytes, !snapshotRunning.exchange(true, ordering: .acquiring) {
-            Self.snapshotQueue.async {
-                defer { self.snapshotRunning.store(false, ordering: .releasing) }
-                try? self.save()
-            }
-        }
+        snapshotIfDue(log)
         return log.whenDurable(sequence, body)
+    }
+
+    /// Starts a background `save` when the log has grown past `snapshotLogBytes` (one at a time).
+    private func snapshotIfDue(_ log: WriteAheadLog) {
+        guard log.size > snapshotLogBytes, !snapshotRunning.exchange(true, ordering: .acquiring) else { return }
+        Self.snapshotQueue.async {
+            defer { self.snapshotRunning.store(false, ordering: .releasing) }
+            try? self.save()
+        }
     }
 
     /// `upsertLogged`, returning once the change is durable.
@@ -345,17 +349,15 @@ public final class ServedCollection: @unchecked Sendable {
 
     /// `deleteLogged`, returning once the change is durable.
     func delete(_ ids: [UInt64]) throws -> [UInt64] {
-        let (missing, sequence) = try deleteLogged(ids)
+        let (_, missing, sequence) = try deleteLogged(ids)
         try waitUntilDurable(sequence)
         return missing
     }
 
     private func waitUntilDurable(_ sequence: UInt64?) throws {
-        let done = DispatchSemaphore(value: 0)
-        var error: ProtocolError?
-        if whenDurable(sequence, { error = $0; done.signal() }) { return }
-        done.wait()
-        if let error { throw error }
+        guard let log, let sequence else { return }
+        snapshotIfDue(log)
+        try log.waitUntilDurable(sequence)
     }
 
     /// Stored vectors and payloads of `ids` (nil entries for ids that are not live).

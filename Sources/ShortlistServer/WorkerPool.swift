@@ -62,7 +62,6 @@ final class WorkerPool: @unchecked Sendable {
         drained.deallocate()
     }
 
-    /// Queues `job`; false when the queue is full or the pool has stopped.
     /// Queues `jobs` in order under one lock, waking as many workers as needed; returns how many
     /// were accepted (the rest did not fit or the pool has stopped).
     func submit(_ jobs: [Job]) -> Int {

@@ -178,27 +178,28 @@ public final class WriteAheadLog: @unchecked Sendable {
     // MARK: Encoding
 
     static func encode(_ record: Record, into out: inout [UInt8]) {
-        var body: [UInt8] = []
+        var body = BinaryWriter()
         switch record {
         case let .upsert(id, vector, payload):
-            body.reserveCapacity(17 + vector.count * 4 + (payload?.count ?? 0))
-            body.append(1)
-            body.appendLittleEndian(id)
-            body.appendLittleEndian(UInt32(vector.count))
-            for v in vector { body.appendLittleEndian(v.bitPattern) }
+            body.write(UInt8(1))
+            body.write(id)
+            body.write(UInt32(vector.count))
+            for v in vector { body.write(v) }
             if let payload {
-                body.appendLittleEndian(UInt32(payload.count))
-                body.append(contentsOf: payload)
+                body.write(UInt32(payload.count))
+                body.write(bytes: payload)
             } else {
-                body.appendLittleEndian(noPayload)
+                body.write(noPayload)
             }
         case let .delete(id):
-            body.append(2)
-            body.appendLittleEndian(id)
+            body.write(UInt8(2))
+            body.write(id)
         }
-        out.appendLittleEndian(UInt32(body.count))
-        out.appendLittleEndian(Checksum.crc32c(body))
-        out.append(contentsOf: body)
+        var header = BinaryWriter()
+        header.write(UInt32(body.bytes.count))
+        header.write(Checksum.crc32c(body.bytes))
+        out.append(contentsOf: header.bytes)
+        out.append(contentsOf: body.bytes)
     }
 
     /// What `replay` found.
@@ -354,11 +355,5 @@ public final class WriteAheadLog: @unchecked Sendable {
             }
             done += n
         }
-    }
-}
-
-extension Array where Element == UInt8 {
-    mutating func appendLittleEndian<T: FixedWidthInteger>(_ v: T) {
-        Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) }
     }
 }
