@@ -31,9 +31,12 @@ final class LineHandler: ChannelInboundHandler {
     /// The client half-closed: close once every reply is out.
     private var inputClosed = false
 
-    init(processor: RequestProcessor, pool: WorkerPool) {
+    private let spinner: LoopSpinner?
+
+    init(processor: RequestProcessor, pool: WorkerPool, spinner: LoopSpinner? = nil) {
         self.processor = processor
         self.pool = pool
+        self.spinner = spinner
         session = processor.makeSession()
     }
 
@@ -63,6 +66,7 @@ final class LineHandler: ChannelInboundHandler {
             needsFlush = false
             context.flush()
         }
+        spinner?.poke()
         context.fireChannelReadComplete()
     }
 
@@ -152,6 +156,7 @@ final class LineHandler: ChannelInboundHandler {
         var buffer = channel.allocator.buffer(capacity: replies.reduce(0) { $0 + $1.count })
         for r in replies { buffer.writeBytes(r) }
         channel.writeAndFlush(buffer, promise: nil)
+        spinner?.poke()
         closeIfFinished(channel)
     }
 

@@ -171,8 +171,11 @@ struct RequestParser {
         }
     }
 
+    /// A vector: an array of numbers, or a string of base64 float32 (`Base64Vector`).
     func readVector(_ s: inout JSONScanner, _ name: String) throws -> [Float] {
-        guard Self.kind(&s) == UInt8(ascii: "[") else { throw ProtocolError(.invalidRequest, "'\(name)' must be an array of numbers") }
+        let kind = Self.kind(&s)
+        if kind == UInt8(ascii: "\"") { return try Base64Vector.read(&s, name: name, limit: limits.maximumDimension) }
+        guard kind == UInt8(ascii: "[") else { throw ProtocolError(.invalidRequest, "'\(name)' must be an array of numbers or a base64 string of float32 values") }
         var out: [Float] = []
         out.reserveCapacity(512)
         let start = s.position
@@ -208,7 +211,7 @@ struct RequestParser {
     }
 
     private func readVectors(_ s: inout JSONScanner, _ r: inout Request) throws {
-        guard Self.kind(&s) == UInt8(ascii: "[") else { throw ProtocolError(.invalidRequest, "'vectors' must be an array of arrays of numbers") }
+        guard Self.kind(&s) == UInt8(ascii: "[") else { throw ProtocolError(.invalidRequest, "'vectors' must be an array of vectors (arrays of numbers or base64 strings)") }
         var all: [Float] = []
         var count = 0, length = -1
         var bad: ProtocolError?

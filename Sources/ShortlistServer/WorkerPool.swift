@@ -31,6 +31,8 @@ final class WorkerPool: @unchecked Sendable {
     private var stopping = false
     /// `queued`, readable without the lock, for the idle spin.
     private let waiting = Atomic<Int>(0)
+    /// `queued + running`, readable without the lock (`isIdle`).
+    private let outstanding = Atomic<Int>(0)
     /// How long an idle worker keeps checking for work (yielding the core to any other runnable
     /// thread) before it sleeps. Under steady load a worker never sleeps, so its core does not
     /// go idle between requests; on a virtual machine an idle core also loses its caches to
@@ -74,9 +76,13 @@ final class WorkerPool: @unchecked Sendable {
             queued += 1
         }
         waiting.store(queued, ordering: .relaxed)
+        outstanding.store(queued + running, ordering: .relaxed)
         if accepted == 1 { pthread_cond_signal(condition) } else if accepted > 1 { pthread_cond_broadcast(condition) }
         return accepted
     }
+
+    /// No job waits or runs (read without the lock: a hint, not a guarantee).
+    var isIdle: Bool { outstanding.load(ordering: .relaxed) == 0 }
 
     /// Jobs waiting plus jobs running.
     var pending: Int {
@@ -138,6 +144,7 @@ final class WorkerPool: @unchecked Sendable {
             jobs.removeAll(keepingCapacity: true)
             pthread_mutex_lock(mutex)
             running -= take
+            outstanding.store(queued + running, ordering: .relaxed)
             if queued + running == 0 { pthread_cond_broadcast(drained) }
             pthread_mutex_unlock(mutex)
         }

@@ -46,6 +46,9 @@ struct LoadtestCommand: ParsableCommand {
     @Flag(name: .customLong("busy-poll"), help: "Client threads spin on their sockets instead of sleeping, so replies are seen without a scheduler wake-up (shows the server's turnaround; costs a core per client thread).")
     var busyPoll = false
 
+    @Option(name: .customLong("vector-encoding"), help: "How vectors are sent: json (arrays of decimal numbers) or base64 (strings of little-endian float32: exact, half the bytes, read ~4× faster).")
+    var vectorEncoding = "json"
+
     @Option(help: "Seconds to measure (after --warmup).")
     var duration = 10.0
 
@@ -78,6 +81,7 @@ struct LoadtestCommand: ParsableCommand {
 
     func validate() throws {
         guard ["search", "upsert", "ping"].contains(op) else { throw ValidationError("--op is search, upsert or ping") }
+        guard ["json", "base64"].contains(vectorEncoding) else { throw ValidationError("--vector-encoding is json or base64") }
         if op != "ping" { guard collection != nil, queries != nil else { throw ValidationError("\(op) needs --collection and --queries") } }
         guard connections >= 1, pipeline >= 1, clientThreads >= 1, duration > 0, warmup >= 0 else {
             throw ValidationError("--connections, --pipeline and --client-threads ≥ 1, --duration > 0")
@@ -108,11 +112,12 @@ struct LoadtestCommand: ParsableCommand {
             let paramsText = params.isEmpty ? "" : ",\"params\":{\(params.joined(separator: ","))}"
             let name = Self.jsonString(collection!)
             c.bodies = (0..<matrix.count).map { r in
-                let v = matrix.rowArray(r).map { "\($0)" }.joined(separator: ",")
+                let row = matrix.rowArray(r)
+                let v = vectorEncoding == "base64" ? "\"\(Base64Vector.encode(row))\"" : "[" + row.map { "\($0)" }.joined(separator: ",") + "]"
                 if op == "upsert" {
-                    return Array("\"op\":\"upsert\",\"collection\":\(name),\"points\":[{\"id\":\(1_000_000_000 + r),\"vector\":[\(v)]}]}\n".utf8)
+                    return Array("\"op\":\"upsert\",\"collection\":\(name),\"points\":[{\"id\":\(1_000_000_000 + r),\"vector\":\(v)}]}\n".utf8)
                 }
-                return Array("\"op\":\"search\",\"collection\":\(name),\"vector\":[\(v)],\"k\":\(k)\(paramsText)}\n".utf8)
+                return Array("\"op\":\"search\",\"collection\":\(name),\"vector\":\(v),\"k\":\(k)\(paramsText)}\n".utf8)
             }
         }
         var inProcess: InProcessBaseline?

@@ -60,6 +60,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("worker-spin-us"), help: "Microseconds an idle worker keeps checking for work before sleeping (default 200; 0: sleep at once). Keeps cores and caches warm under load; costs that much CPU after each burst.")
     var workerSpin = 200
 
+    @Option(name: .customLong("loop-spin-us"), help: "Microseconds the event loop keeps polling its sockets after traffic, while no search runs, before sleeping (default 0: sleep at once). Saves a client that waits for each reply the wake-up of an idle core; costs up to a core for that long after each request.")
+    var loopSpin = 0
+
     @Option(name: .customLong("max-line-bytes"), help: "Longest request line (default 4 MiB).")
     var maxLineBytes = ServerLimits().maximumLineBytes
 
@@ -90,6 +93,7 @@ struct ServeCommand: ParsableCommand {
         guard WriteAheadLog.SyncMode(rawValue: fsync) != nil else { throw ValidationError("--fsync is always, batch or never") }
         guard snapshotWalMB >= 1 else { throw ValidationError("--snapshot-wal-mb must be at least 1") }
         guard (0...100_000).contains(workerSpin) else { throw ValidationError("--worker-spin-us must be in 0...100000") }
+        guard (0...100_000).contains(loopSpin) else { throw ValidationError("--loop-spin-us must be in 0...100000") }
     }
 
     func run() throws {
@@ -121,6 +125,7 @@ struct ServeCommand: ParsableCommand {
         config.insecure = insecure
         if let workers { config.workers = workers }
         config.workerSpinMicroseconds = workerSpin
+        config.loopSpinMicroseconds = loopSpin
         config.limits.maximumLineBytes = maxLineBytes
         config.limits.maximumK = maxK
         config.limits.maximumEf = maxEf

@@ -90,7 +90,8 @@ final class RequestParserTests: XCTestCase {
         assertError(#"{"op":"search","collection":"c"}"#, .invalidRequest)
         assertError(#"{"op":"search","vector":[1]}"#, .invalidRequest)
         assertError(#"{"op":"search","collection":"c","vector":[1],"k":"10"}"#, .invalidRequest)
-        assertError(#"{"op":"search","collection":"c","vector":"1,2"}"#, .invalidRequest)
+        assertError(#"{"op":"search","collection":"c","vector":"1,2"}"#, .invalidVector)
+        assertError(#"{"op":"search","collection":"c","vector":{"x":1}}"#, .invalidRequest)
         assertError(#"{"op":"search","collection":"c","vector":[1,"2"]}"#, .invalidRequest)
         assertError(#"{"op":"search","collection":3,"vector":[1]}"#, .invalidRequest)
         assertError(#"{"op":"search","collection":"c","vector":[1],"with_payload":1}"#, .invalidRequest)
@@ -114,6 +115,54 @@ final class RequestParserTests: XCTestCase {
         assertError(#"{"op":"search_batch","collection":"c","vectors":[]}"#, .invalidRequest)
         assertError(#"{"op":"get","collection":"c","ids":[1,2,3,4,5]}"#, .tooLarge)
         assertError(#"{"op":"upsert","collection":"c","points":[{"id":1,"vector":[1]},{"id":2,"vector":[1]},{"id":3,"vector":[1]},{"id":4,"vector":[1]},{"id":5,"vector":[1]}]}"#, .tooLarge)
+    }
+
+    /// Base64 float32 vectors read exactly like decimal ones, wherever a vector is taken.
+    func testBase64VectorsMatchDecimalOnes() throws {
+        var generator = SeededGenerator(seed: 11)
+        let values = (0..<384).map { _ in Float.random(in: -1...1, using: &generator) }
+        let text = Base64Vector.encode(values)
+        XCTAssertEqual(text.count, 2_048)
+        let decimal = "[" + values.map { "\($0)" }.joined(separator: ",") + "]"
+        let fromText = try XCTUnwrap(request(#"{"op":"search","collection":"c","vector":"# + decimal + "}"))
+        let fromBase64 = try XCTUnwrap(request(#"{"op":"search","collection":"c","vector":""# + text + #""}"#))
+        XCTAssertEqual(fromBase64.vector, values)
+        XCTAssertEqual(fromText.vector, values)
+        // Known bytes: [1, 0.5] is 00 00 80 3F 00 00 00 3F; padding is optional.
+        XCTAssertEqual(request(#"{"op":"search","collection":"c","vector":"AACAPwAAAD8="}"#)?.vector, [1, 0.5])
+        XCTAssertEqual(request(#"{"op":"search","collection":"c","vector":"AACAPwAAAD8"}"#)?.vector, [1, 0.5])
+        // Some encoders escape '/' as "\/".
+        let slash = Base64Vector.encode([Float(bitPattern: 0x3FFF_FFFC)])
+        XCTAssertTrue(slash.contains("/"), slash)
+        let escaped = slash.replacingOccurrences(of: "/", with: #"\/"#)
+        XCTAssertEqual(request(#"{"op":"search","collection":"c","vector":""# + escaped + #""}"#)?.vector, [Float(bitPattern: 0x3FFF_FFFC)])
+        let batch = try XCTUnwrap(request(#"{"op":"search_batch","collection":"c","vectors":["AACAPwAAAD8=",[3,4]]}"#))
+        XCTAssertEqual(batch.vectors, [1, 0.5, 3, 4])
+        let up = try XCTUnwrap(request(#"{"op":"upsert","collection":"c","points":[{"id":1,"vector":"AACAPw=="}]}"#))
+        XCTAssertEqual(up.points.first?.vector, [1])
+    }
+
+    func testBadBase64VectorsAreRefused() {
+        func line(_ v: String) -> String { #"{"id":5,"op":"search","collection":"c","vector":""# + v + #""}"# }
+        assertError(line("AACAPwAAAD8*"), .invalidVector, id: "5")      // not in the alphabet
+        assertError(line("AACA PwAAAD8="), .invalidVector, id: "5")     // space
+        assertError(line("AACAPw=AAAD8"), .invalidVector, id: "5")      // padding inside
+        assertError(line("AACAPwA"), .invalidVector, id: "5")           // 5 bytes: not whole floats
+        assertError(line("AACAPwAAAD9="), .invalidVector, id: "5")      // non-canonical last group
+        assertError(line("A"), .invalidVector, id: "5")
+        assertError(line(Base64Vector.encode([1, .nan])), .invalidVector, id: "5")
+        assertError(line(Base64Vector.encode([.infinity])), .invalidVector, id: "5")
+        // More components than the server allows (checked before decoding).
+        var small = ServerLimits()
+        small.maximumDimension = 2
+        let tooMany = Array(line(Base64Vector.encode([1, 2, 3])).utf8)
+        tooMany.withUnsafeBufferPointer { b in
+            guard case let .failure(_, e) = RequestParser(limits: small).parse(b) else { return XCTFail("3 components accepted") }
+            XCTAssertEqual(e.code, .tooLarge)
+        }
+        // The empty string is the empty vector (refused later as a dimension mismatch).
+        XCTAssertEqual(request(line(""))?.vector, [])
+        assertError(#"{"op":"search","collection":"c","vector":"AACAPw"#, .parseError)
     }
 
     func testTheIdIsEchoedWhereverItStands() {

@@ -59,6 +59,36 @@ final class ServerLoopbackTests: XCTestCase {
         XCTAssertEqual(seen, Set(0..<300))
     }
 
+    /// Base64 vectors give the same answers as decimal ones, pipelined and one at a time, with
+    /// the event loop busy-polling between requests.
+    func testBase64VectorsAndABusyPollingEventLoop() throws {
+        let running = try RunningServer([graph]) { $0.loopSpinMicroseconds = 300 }
+        let c = try running.client()
+        func line(_ row: Int, base64: Bool) -> String {
+            let v = base64 ? "\"" + Base64Vector.encode(base.rowArray(row)) + "\"" : ServerFixtures.vectorJSON(base.rowArray(row))
+            return #"{"id":\#(row * 2 + (base64 ? 1 : 0)),"op":"search","collection":"graph","vector":\#(v),"k":5,"params":{"ef":64}}"#
+        }
+        var text = ""
+        for row in 0..<100 { text += line(row, base64: false) + "\n" + line(row, base64: true) + "\n" }
+        try c.send(Array(text.utf8))
+        var hits: [Int: [[String: NSNumber]]] = [:]
+        for _ in 0..<200 {
+            let o = json(String(decoding: try XCTUnwrap(try c.readLine()), as: UTF8.self))
+            hits[o["id"] as! Int] = (o["result"] as! [String: Any])["hits"] as? [[String: NSNumber]]
+        }
+        for row in 0..<100 {
+            // Decimal text from Float's description reads back to the same floats: identical hits and scores.
+            XCTAssertEqual(hits[row * 2], hits[row * 2 + 1], "row \(row)")
+            XCTAssertEqual(hits[row * 2]?.first?["id"]?.intValue, row)
+        }
+        // One request at a time, alternating with pings, across the loop's spinning and sleeping.
+        for row in 0..<60 {
+            XCTAssertEqual(hitIds(try c.request(line(row, base64: row % 2 == 0))).first, UInt64(row))
+            XCTAssertEqual(result(try c.request(#"{"op":"ping"}"#))["pong"] as? Bool, true)
+            if row % 20 == 0 { usleep(1_000) }
+        }
+    }
+
     func testConcurrentClientsGetCorrectAnswers() throws {
         let running = try RunningServer([graph])
         let failures = Mutex_([String]())
@@ -85,7 +115,11 @@ final class ServerLoopbackTests: XCTestCase {
             (#"{"op":"search","collection":"items","vector":[1,2,3,NaN]}"#, "parse_error"),
             (#"{"op":"teleport"}"#, "unknown_op"),
             (#"{"op":"ping","extra":true}"#, "unknown_field"),
-            (#"{"op":"search","collection":"items","vector":"1,2,3,4"}"#, "invalid_request"),
+            (#"{"op":"search","collection":"items","vector":"1,2,3,4"}"#, "invalid_vector"),
+            (#"{"op":"search","collection":"items","vector":{"x":1}}"#, "invalid_request"),
+            (#"{"op":"search","collection":"items","vector":"\#(Base64Vector.encode([1, 2]))"}"#, "dimension_mismatch"),
+            (#"{"op":"search","collection":"items","vector":"\#(Base64Vector.encode([1, 2, .nan, 4]))"}"#, "invalid_vector"),
+            (#"{"op":"upsert","collection":"items","points":[{"id":1,"vector":"AACAPwAAAD8*"}]}"#, "invalid_vector"),
             (#"{"op":"search","collection":"nowhere","vector":[1,2,3,4]}"#, "unknown_collection"),
             (#"{"op":"search","collection":"items","vector":[1,2,3,4],"k":51}"#, "invalid_parameter"),
             (#"{"op":"search","collection":"items","vector":[1,2,3,4],"k":-3}"#, "invalid_parameter"),

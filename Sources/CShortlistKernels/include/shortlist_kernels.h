@@ -149,6 +149,11 @@ float sk_softmax_row(float *row, size_t n, float scale);
 /// from correct rounding by one ulp in rare halfway cases.
 ptrdiff_t sk_parse_float_array(const unsigned char *text, size_t length, float *out, size_t capacity, size_t *count);
 
+/// Decodes standard base64 (RFC 4648 alphabet, `=` padding optional) into `out`. Returns the
+/// number of bytes written, or -1 for a character outside the alphabet, misplaced padding, a
+/// non-canonical last group, or more than `capacity` bytes.
+ptrdiff_t sk_base64_decode(const unsigned char *text, size_t length, unsigned char *out, size_t capacity);
+
 #ifdef __cplusplus
 }
 #endif
