@@ -166,16 +166,20 @@ public struct JSONScanner {
         try expect(UInt8(ascii: "\""), "a string")
         let contentStart = position
         // Fast path: no escapes.
+        var ascii = true
         while position < bytes.count {
             let c = bytes[position]
             if c == UInt8(ascii: "\"") {
                 let raw = UnsafeBufferPointer(rebasing: bytes[contentStart..<position])
                 position += 1
+                // ASCII needs no validation (member names and most values: no generic UTF-8 check).
+                if ascii { return String(decoding: raw, as: UTF8.self) }
                 guard let s = String(validating: raw, as: UTF8.self) else { throw JSONError.invalidString(offset: start) }
                 return s
             }
             if c == UInt8(ascii: "\\") { break }
             if c < 0x20 { throw JSONError.invalidString(offset: position) }
+            ascii = ascii && c < 0x80
             position += 1
         }
         var out = Array(bytes[contentStart..<position])
