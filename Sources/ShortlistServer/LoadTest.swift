@@ -44,6 +44,15 @@ public struct LoadTest {
         /// The server's `took_us`, in nanoseconds, for replies that carry it.
         public var serverTime: LatencyHistogram
         public var throughput: Double { Double(requests) / seconds }
+
+        /// Two runs as one: counts, seconds and histograms added.
+        public func merged(with other: Report) -> Report {
+            var latency = self.latency, serverTime = self.serverTime
+            latency.merge(other.latency)
+            serverTime.merge(other.serverTime)
+            return Report(requests: requests + other.requests, errors: errors + other.errors, firstError: firstError ?? other.firstError,
+                          seconds: seconds + other.seconds, latency: latency, serverTime: serverTime)
+        }
     }
 
     private final class Shared: @unchecked Sendable {

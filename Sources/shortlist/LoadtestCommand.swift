@@ -76,6 +76,9 @@ struct LoadtestCommand: ParsableCommand {
     @Option(name: .customLong("compare-index"), help: "The index the server's collection was loaded from: also measure single-thread in-process search QPS (same queries and knobs), and the same requests through the protocol code without the network, and report the server's throughput as a ratio of the in-process QPS × cores.")
     var compareIndex: String?
 
+    @Option(help: "With --compare-index: alternate the in-process measurement and the load this many times (each round measures in process for about half of --duration, then loads the server for --duration) and report the median of the rounds' ratios, so that a noisy host's drift hits both sides of each ratio alike.")
+    var rounds = 1
+
     @Option(help: "Also write the report as JSON here.")
     var json: String?
 
@@ -83,6 +86,7 @@ struct LoadtestCommand: ParsableCommand {
         guard ["search", "upsert", "ping"].contains(op) else { throw ValidationError("--op is search, upsert or ping") }
         guard ["json", "base64"].contains(vectorEncoding) else { throw ValidationError("--vector-encoding is json or base64") }
         if op != "ping" { guard collection != nil, queries != nil else { throw ValidationError("\(op) needs --collection and --queries") } }
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be in 1...100") }
         guard connections >= 1, pipeline >= 1, clientThreads >= 1, duration > 0, warmup >= 0 else {
             throw ValidationError("--connections, --pipeline and --client-threads ≥ 1, --duration > 0")
         }
@@ -120,16 +124,32 @@ struct LoadtestCommand: ParsableCommand {
                 return Array("\"op\":\"search\",\"collection\":\(name),\"vector\":\(v),\"k\":\(k)\(paramsText)}\n".utf8)
             }
         }
-        var inProcess: InProcessBaseline?
+        var baseline: InProcessBaseline?
         if let compareIndex, op == "search" {
             Runtime.prepare()
-            inProcess = try InProcessBaseline.measure(indexPath: compareIndex, queries: queries!, bodies: c.bodies, k: k,
-                                                      parameters: SearchParameters(ef: ef, nprobe: nprobe, rerank: rerank), seconds: min(duration, 5))
+            baseline = try InProcessBaseline(indexPath: compareIndex, queries: queries!, bodies: c.bodies, k: k,
+                                             parameters: SearchParameters(ef: ef, nprobe: nprobe, rerank: rerank))
         }
-        let report = try LoadTest.run(c)
+        let cores = Parallel.availableCores
+        let measureSeconds = min(duration, 5)
+        let protocolQPS = baseline.map { b in b.protocolQPS(seconds: measureSeconds) }
+        var searchRates: [Double] = [], ratios: [Double] = []
+        var total: LoadTest.Report?
+        for _ in 0..<(baseline == nil ? 1 : rounds) {
+            if let baseline {
+                searchRates.append(try baseline.searchQPS(seconds: rounds > 1 ? measureSeconds / 2 : measureSeconds))
+            }
+            let r = try LoadTest.run(c)
+            if let single = searchRates.last { ratios.append(r.throughput / (single * Double(cores))) }
+            total = total.map { $0.merged(with: r) } ?? r
+        }
+        let median: ([Double]) -> Double? = { v in v.isEmpty ? nil : v.sorted()[v.count / 2] }
+        let inProcess = median(searchRates).map { (searchQPS: $0, processorQPS: protocolQPS ?? 0) }
+        let ratio = median(ratios)
+        let report = total!
         func us(_ h: LatencyHistogram, _ q: Double) -> Double { Double(h.value(atQuantile: q)) / 1000 }
         print(String(format: "%@ × %d connection%@, pipeline %d, %.1f s: %d requests, %.0f requests/s, %d errors",
-                     op, connections, connections == 1 ? "" : "s", pipeline, duration, report.requests, report.throughput, report.errors))
+                     op, connections, connections == 1 ? "" : "s", pipeline, report.seconds, report.requests, report.throughput, report.errors))
         print(String(format: "round trip  µs: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f",
                      us(report.latency, 0.5), us(report.latency, 0.9), us(report.latency, 0.99), us(report.latency, 0.999),
                      Double(report.latency.maximum) / 1000, report.latency.mean / 1000))
@@ -140,12 +160,15 @@ struct LoadtestCommand: ParsableCommand {
             print(String(format: "overhead (round trip − took_us), mean: %.1f µs per request", (report.latency.mean - report.serverTime.mean) / 1000))
         }
         if let e = report.firstError { print("first error: \(e)") }
-        let cores = Parallel.availableCores
-        let ratio = inProcess.map { report.throughput / ($0.searchQPS * Double(cores)) }
         if let inProcess, let ratio {
-            print(String(format: "in process, 1 thread: index.search %.0f queries/s; protocol code without network %.0f requests/s (%.1f µs of parsing and encoding per request)",
-                         inProcess.searchQPS, inProcess.processorQPS, (1 / inProcess.processorQPS - 1 / inProcess.searchQPS) * 1e6))
-            print(String(format: "server throughput / (in-process single-thread QPS × %d cores) = %.2f", cores, ratio))
+            print(String(format: "in process, 1 thread: index.search %.0f queries/s%@; protocol code without network %.0f requests/s (%.1f µs of parsing and encoding per request)",
+                         inProcess.searchQPS, rounds > 1 ? " (median of \(rounds) rounds)" : "", inProcess.processorQPS,
+                         (1 / inProcess.processorQPS - 1 / inProcess.searchQPS) * 1e6))
+            if rounds > 1 {
+                print("rounds: " + zip(ratios, searchRates).map { String(format: "%.2f (in process %.0f q/s)", $0, $1) }.joined(separator: ", "))
+            }
+            print(String(format: "server throughput / (in-process single-thread QPS × %d cores) = %.2f%@", cores, ratio,
+                         rounds > 1 ? " (median of the rounds' ratios)" : ""))
         }
         if let json {
             var fields: [String: Any] = [
@@ -162,6 +185,8 @@ struct LoadtestCommand: ParsableCommand {
                 fields["in_process_search_qps"] = inProcess.searchQPS
                 fields["in_process_protocol_qps"] = inProcess.processorQPS
                 fields["ratio_to_in_process_times_cores"] = ratio
+                fields["round_ratios"] = ratios
+                fields["round_in_process_search_qps"] = searchRates
             }
             try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]).write(to: URL(fileURLWithPath: json))
         }
