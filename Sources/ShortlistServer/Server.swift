@@ -69,6 +69,7 @@ public final class Server: @unchecked Sendable {
     /// Binds and starts answering.
     public func start() throws {
         let processor = self.processor, pool = self.pool, limits = configuration.limits
+        // The server runs one event loop (`group` has one thread), so one spinner serves every connection.
         let loop = group.next()
         let spinner = LoopSpinner(loop: loop, windowNanoseconds: UInt64(max(0, configuration.loopSpinMicroseconds)) * 1000,
                                   poolIdle: { pool.isIdle })
