@@ -77,7 +77,7 @@ public final class LineClient {
     public func receiveLines(_ body: (UnsafeBufferPointer<UInt8>) -> Void) throws -> Bool {
         var delivered = false
         while !delivered {
-            try buffer.withUnsafeBufferPointer { all in
+            buffer.withUnsafeBufferPointer { all in
                 while end > start, let p = memchr(all.baseAddress! + start, 0x0A, end - start) {
                     let nl = all.baseAddress!.distance(to: p.assumingMemoryBound(to: UInt8.self))
                     body(UnsafeBufferPointer(rebasing: all[start..<nl]))

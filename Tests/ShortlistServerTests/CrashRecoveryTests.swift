@@ -66,13 +66,11 @@ final class CrashRecoveryTests: XCTestCase {
 
             // Stream writes from a thread; kill the server at a random moment.
             let writerDone = DispatchSemaphore(value: 0)
-            let lock = NSLock()
-            var inFlight: (id: UInt64, vector: [Float]?)?
-            var localRng = SeededGenerator(seed: rng.next())
-            var acked: [(UInt64, [Float]?)] = []
-            var saving = false
+            let log = WriterLog()
+            let writerSeed = rng.next()
             Thread.detachNewThread {
                 defer { writerDone.signal() }
+                var localRng = SeededGenerator(seed: writerSeed)
                 guard let c = try? LineClient(host: "127.0.0.1", port: port, timeout: 5) else { return }
                 var seq = 0
                 while true {
@@ -83,9 +81,9 @@ final class CrashRecoveryTests: XCTestCase {
                     var target: [Float]?
                     if roll < 4 {
                         line = #"{"op":"save"}"#
-                        lock.lock(); saving = true; lock.unlock()
+                        log.withLock { $0.saving = true }
                         guard let reply = try? c.request(line), json(reply)["ok"] as? Bool == true else { return }
-                        lock.lock(); saving = false; lock.unlock()
+                        log.withLock { $0.saving = false }
                         continue
                     } else if roll < 25 {
                         line = #"{"op":"delete","collection":"items","ids":[\#(id)]}"#
@@ -93,22 +91,20 @@ final class CrashRecoveryTests: XCTestCase {
                         target = (0..<d).map { Float(cycle * 1_000_000 + seq) + Float($0) / 8 }
                         line = #"{"op":"upsert","collection":"items","points":[{"id":\#(id),"vector":\#(ServerFixtures.vectorJSON(target!))}]}"#
                     }
-                    lock.lock(); inFlight = (id, target); lock.unlock()
+                    log.withLock { $0.inFlight = (id, target) }
                     guard let reply = try? c.request(line) else { return }
                     guard json(reply)["ok"] as? Bool == true else { return }
-                    lock.lock(); acked.append((id, target)); inFlight = nil; lock.unlock()
+                    log.withLock { $0.acked.append((id, target)); $0.inFlight = nil }
                 }
             }
             usleep(UInt32(20_000 + rng.next() % 180_000))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             writerDone.wait()
-            lock.lock()
+            let (acked, saving, pending) = log.withLock { ($0.acked, $0.saving, $0.inFlight) }
             for (id, target) in acked { committed[id] = target }
             acknowledged += acked.count
             if saving { killedDuringSave += 1 }
-            let pending = inFlight
-            lock.unlock()
             // The request in flight at the kill may have been applied or not: learn which from
             // the next start, and accept only its whole effect or none.
             if let pending {
@@ -126,5 +122,22 @@ final class CrashRecoveryTests: XCTestCase {
         }
         XCTAssertGreaterThan(acknowledged, cycles, "the writer made progress")
         print("kill-and-restart: \(cycles) kills, \(acknowledged) acknowledged writes, none lost; killed with a write in flight \(killedWithWriteInFlight) times, during a save \(killedDuringSave) times")
+    }
+}
+
+/// What the writer thread of the kill-and-restart test has done, shared under a lock.
+private final class WriterLog: @unchecked Sendable {
+    private let lock = NSLock()
+    /// The write sent and not yet acknowledged (`vector` nil for a delete).
+    var inFlight: (id: UInt64, vector: [Float]?)?
+    /// Acknowledged writes in order (`nil`: deleted).
+    var acked: [(UInt64, [Float]?)] = []
+    /// A `save` is in flight.
+    var saving = false
+
+    func withLock<T>(_ body: (WriterLog) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(self)
     }
 }
