@@ -2,8 +2,8 @@ import NIOCore
 
 /// Adaptive busy-polling of the event loop: after traffic, the loop keeps polling its sockets
 /// (a non-blocking `epoll_wait` between runs of a self-rescheduling task) for a short while
-/// instead of sleeping, so
-/// the next request of a client that waits for each reply is read without a scheduler wake-up.
+/// instead of sleeping, so the next request of a client that waits for each reply is read
+/// without a scheduler wake-up.
 ///
 /// On a virtual machine, waking a halted core costs ~45 µs each way, which bounds a sleeping
 /// server to ~10,000 round trips per second on one connection whatever its own cost. The loop
