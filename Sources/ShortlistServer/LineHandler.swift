@@ -133,9 +133,13 @@ final class LineHandler: ChannelInboundHandler {
             case nil: break
             case let .reply(bytes)?: write(bytes, context: context)
             case let .parsed(request, start)?:
-                dispatch(id: request.id, context: context) { [processor] later in processor.execute(request, start: start, later: later) }
+                dispatch(id: request.id, context: context) { [processor] batch, later in
+                    processor.execute(request, start: start, batcher: batch.searches, later: later)
+                }
             case let .raw(bytes, start)?:
-                dispatch(id: nil, context: context) { [processor] later in processor.execute(raw: bytes, start: start, later: later) }
+                dispatch(id: nil, context: context) { [processor] batch, later in
+                    processor.execute(raw: bytes, start: start, batcher: batch.searches, later: later)
+                }
             }
         }
         submitPending(context: context)
@@ -181,7 +185,8 @@ final class LineHandler: ChannelInboundHandler {
     /// `id` is the request's (when already parsed) for an `overloaded` reply. The job returns its
     /// reply, or `.pending` and hands the reply to the sink it is given later (a write waiting
     /// for the disk).
-    private func dispatch(id: [UInt8]?, context: ChannelHandlerContext, _ job: @escaping (@escaping ([UInt8]) -> Void) -> RequestProcessor.Outcome) {
+    private func dispatch(id: [UInt8]?, context: ChannelHandlerContext,
+                          _ job: @escaping (WorkerPool.Batch, @escaping ([UInt8]) -> Void) -> RequestProcessor.Outcome) {
         guard inFlight < processor.limits.maximumInFlightPerConnection else {
             let limit = processor.limits.maximumInFlightPerConnection
             writeError(ProtocolError(.overloaded, "this connection already has \(limit) request\(limit == 1 ? "" : "s") in flight, the most allowed; retry when a reply arrives"), id: id, context: context)
@@ -199,7 +204,7 @@ final class LineHandler: ChannelInboundHandler {
                 }
                 if first { loop.execute { self.drainOutbox(channel) } }
             }
-            if case let .reply(reply) = job(deliver) { batch.afterwards { deliver(reply) } }
+            if case let .reply(reply) = job(batch, deliver) { batch.afterwards { deliver(reply) } }
         }
         pendingIds.append(id)
     }

@@ -22,6 +22,9 @@ public final class RequestProcessor: @unchecked Sendable {
     let shuttingDown = Atomic<Bool>(false)
     /// Pending work, reported by `stats` (set by the server).
     var pendingWork: () -> Int = { 0 }
+    /// Plain searches on flat and IVF collections that one worker takes together run as one
+    /// batch search (`SearchBatcher`; default on).
+    var microBatching = true
 
     /// Lines up to this long are parsed on the event loop (ping, info and such are answered
     /// there); longer ones are parsed by a worker.
@@ -101,13 +104,13 @@ public final class RequestProcessor: @unchecked Sendable {
     }
 
     /// Parses and runs a long line (on a worker); see `execute(_:start:later:)`.
-    func execute(raw: [UInt8], start: UInt64, later: @escaping ([UInt8]) -> Void) -> Outcome {
+    func execute(raw: [UInt8], start: UInt64, batcher: SearchBatcher? = nil, later: @escaping ([UInt8]) -> Void) -> Outcome {
         let outcome = raw.withUnsafeBufferPointer { parser.parse($0) }
         switch outcome {
         case let .failure(id, error): return .reply(failure(id: id, op: nil, start: start, error))
         case let .request(r):
             if r.op == .auth { return .reply(failure(id: r.id, op: .auth, start: start, ProtocolError(.invalidRequest, "an auth line is short"))) }
-            return execute(r, start: start, later: later)
+            return execute(r, start: start, batcher: batcher, later: later)
         }
     }
 
@@ -231,8 +234,22 @@ public final class RequestProcessor: @unchecked Sendable {
     /// Runs a request without blocking on the disk: a write whose log record is not yet synced
     /// returns `.pending`, and its reply is handed to `later` from the log's syncer thread once
     /// the record is durable (group commit: the worker thread is free meanwhile).
-    func execute(_ r: Request, start: UInt64, later: @escaping ([UInt8]) -> Void) -> Outcome {
-        r.op.isWrite ? executeWrite(r, start: start, later: later) : .reply(execute(r, start: start))
+    ///
+    /// With a `batcher` (a worker's) and `microBatching` on, a plain search on a flat or IVF
+    /// collection is handed to it and answered through `later` once the worker has run its jobs.
+    func execute(_ r: Request, start: UInt64, batcher: SearchBatcher? = nil, later: @escaping ([UInt8]) -> Void) -> Outcome {
+        if let batcher, microBatching, r.op == .search, r.excludeIds.isEmpty, r.includeIds == nil,
+           let name = r.collection, let c = collections[name], c.batchesWell,
+           let parameters = try? c.searchParameters(r.parameters, targetRecall: r.targetRecall) {
+            batcher.add(SearchBatcher.Pending(collection: c, vector: r.vector, k: r.k, parameters: parameters, withPayload: r.withPayload) { result in
+                switch result {
+                case let .success(hits): later(self.success(id: r.id, op: .search, start: start) { o in self.encodeHits(hits, start: start, into: &o) })
+                case let .failure(error): later(self.failure(id: r.id, op: .search, start: start, ProtocolError.from(error)))
+                }
+            })
+            return .pending
+        }
+        return r.op.isWrite ? executeWrite(r, start: start, later: later) : .reply(execute(r, start: start))
     }
 
     /// The reply of `run`, waiting on this thread when it comes later (writes waiting for the disk).

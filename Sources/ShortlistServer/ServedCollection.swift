@@ -144,6 +144,9 @@ public final class ServedCollection: @unchecked Sendable {
         default: return "ivfpq"
         }
     }
+    /// Whether searching several queries together beats one at a time (flat: one matrix
+    /// product; IVF: shared coarse-quantizer products). HNSW walks each query alone anyway.
+    var batchesWell: Bool { !(index is HNSWIndex) }
     var payloadCount: Int { lock.reading { payloads.count } }
     var memoryBytes: Int { lock.reading { index.memoryBytes + payloads.values.reduce(0) { $0 + $1.count + 32 } } }
     /// True when the collection changed since it was loaded or last saved.
@@ -202,6 +205,15 @@ public final class ServedCollection: @unchecked Sendable {
             }
             var out: [[Hit]] = []
             out.reserveCapacity(count)
+            // Unfiltered rows go through the index's batch search: one matrix product against a
+            // flat index, one coarse-quantizer product per 64 queries for IVF. A bad row there
+            // fails the batch; the loop below then names it.
+            if filter.isEmpty && count > 1 && batchesWell,
+               let matrix = try? VectorMatrix(dimension: index.dimension, values: queries),
+               let found = try? index.search(matrix, k: k, parameters: parameters, threads: 1) {
+                for q in 0..<count { out.append(hits(found[q], withPayload: withPayload)) }
+                return out
+            }
             for q in 0..<count {
                 let v = Array(queries[q * index.dimension..<(q + 1) * index.dimension])
                 do {

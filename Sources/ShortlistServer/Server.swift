@@ -24,6 +24,9 @@ public final class Server: @unchecked Sendable {
         /// reply the scheduler wake-up (~45 µs each way on a virtual machine) at the cost of up
         /// to a core for this long after each request.
         public var loopSpinMicroseconds = 0
+        /// Plain searches on flat and IVF collections that a worker takes together run as one
+        /// batch search (default true; see `SearchBatcher`).
+        public var microBatching = true
         /// Allows a non-loopback `host` without an auth token.
         public var insecure = false
         public var limits = ServerLimits()
@@ -55,6 +58,7 @@ public final class Server: @unchecked Sendable {
                           spinNanoseconds: UInt64(max(0, configuration.workerSpinMicroseconds)) * 1000)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         processor.pendingWork = { [pool] in pool.pending }
+        processor.microBatching = configuration.microBatching
     }
 
     static func isLoopback(_ host: String) -> Bool {

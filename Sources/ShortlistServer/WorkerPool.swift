@@ -13,6 +13,8 @@ final class WorkerPool: @unchecked Sendable {
     /// Work to do once the current batch of jobs has run.
     final class Batch {
         fileprivate var deferred: [() -> Void] = []
+        /// Plain searches the jobs handed over, run together once every job has run.
+        let searches = SearchBatcher()
         func afterwards(_ body: @escaping () -> Void) { deferred.append(body) }
     }
 
@@ -139,6 +141,7 @@ final class WorkerPool: @unchecked Sendable {
             running += take
             pthread_mutex_unlock(mutex)
             for job in jobs { job(batch) }
+            batch.searches.run()
             for body in batch.deferred { body() }
             batch.deferred.removeAll(keepingCapacity: true)
             jobs.removeAll(keepingCapacity: true)

@@ -60,6 +60,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("worker-spin-us"), help: "Microseconds an idle worker keeps checking for work before sleeping (default 200; 0: sleep at once). Keeps cores and caches warm under load; costs that much CPU after each burst.")
     var workerSpin = 200
 
+    @Flag(name: .customLong("no-micro-batch"), help: "Run every search on its own. By default, plain searches on flat and IVF collections that a worker takes from the queue together run as one batch search (one matrix product against a flat index).")
+    var noMicroBatch = false
+
     @Option(name: .customLong("loop-spin-us"), help: "Microseconds the event loop keeps polling its sockets after traffic, while no search runs, before sleeping (default 0: sleep at once). Saves a client that waits for each reply the wake-up of an idle core; costs up to a core for that long after each request.")
     var loopSpin = 0
 
@@ -126,6 +129,7 @@ struct ServeCommand: ParsableCommand {
         if let workers { config.workers = workers }
         config.workerSpinMicroseconds = workerSpin
         config.loopSpinMicroseconds = loopSpin
+        config.microBatching = !noMicroBatch
         config.limits.maximumLineBytes = maxLineBytes
         config.limits.maximumK = maxK
         config.limits.maximumEf = maxEf

@@ -89,6 +89,52 @@ final class ServerLoopbackTests: XCTestCase {
         }
     }
 
+    /// Plain searches on flat and IVF collections that a worker takes together run as one batch
+    /// search: pipelined, each gets the same hits as when it runs alone, and a bad vector among
+    /// them gets its own error while its neighbours in the queue are answered.
+    func testMicroBatchedSearchesMatchSingleOnes() throws {
+        for spec in ["Flat", "IVF16,PQ8,Refine"] {
+            let path = dir.file("batched-\(spec.prefix(4)).idx")
+            try IndexSpec(parsing: spec).build(metric: .cosine, vectors: base, threads: 1, seed: 5).save(to: path)
+            let description = ServedCollection.Description(name: "b", indexPath: path)
+            func line(_ row: Int, k: Int = 5) -> String {
+                #"{"id":\#(row),"op":"search","collection":"b","vector":\#(ServerFixtures.vectorJSON(base.rowArray(row))),"k":\#(k),"params":{"nprobe":16}}"#
+            }
+            // One at a time, micro-batching off: the reference.
+            let plain = try RunningServer([description]) { $0.microBatching = false }
+            let single = try plain.client()
+            var expected: [Int: [UInt64]] = [:]
+            for row in 0..<120 { expected[row] = hitIds(try single.request(line(row))) }
+            // Pipelined, with micro-batching, plus bad vectors and another k among them.
+            let batched = try RunningServer([description])
+            let c = try batched.client()
+            var text = ""
+            for row in 0..<120 {
+                text += line(row) + "\n"
+                if row % 40 == 7 { text += #"{"id":"short\#(row)","op":"search","collection":"b","vector":[1,2,3]}"# + "\n" }
+                if row % 40 == 9 { text += line(row, k: 2).replacingOccurrences(of: #""id":\#(row)"#, with: #""id":"k2-\#(row)""#) + "\n" }
+            }
+            try c.send(Array(text.utf8))
+            var seen = 0
+            for _ in 0..<(120 + 3 + 3) {
+                let reply = String(decoding: try XCTUnwrap(try c.readLine()), as: UTF8.self)
+                let o = json(reply)
+                if let row = o["id"] as? Int {
+                    XCTAssertEqual(hitIds(reply), expected[row], "\(spec) row \(row)")
+                    seen += 1
+                } else if let id = o["id"] as? String, id.hasPrefix("short") {
+                    XCTAssertEqual(errorCode(reply), "dimension_mismatch", reply)
+                } else {
+                    let row = Int((o["id"] as! String).dropFirst(3))!
+                    XCTAssertEqual(hitIds(reply), Array(expected[row]!.prefix(2)), "\(spec) k = 2, row \(row)")
+                }
+            }
+            XCTAssertEqual(seen, 120)
+            let ops = result(try c.request(#"{"op":"stats"}"#))["ops"] as! [String: Any]
+            XCTAssertEqual((ops["search"] as? [String: Any])?["count"] as? Int, 126, "\(spec): every search counted once")
+        }
+    }
+
     func testConcurrentClientsGetCorrectAnswers() throws {
         let running = try RunningServer([graph])
         let failures = Mutex_([String]())
