@@ -182,9 +182,10 @@ final class LineHandler: ChannelInboundHandler {
     }
 
     /// Queues `job` for the pool (submitted with the others from the same read, under one lock);
-    /// `id` is the request's (when already parsed) for an `overloaded` reply. The job returns its
-    /// reply, or `.pending` and hands the reply to the sink it is given later (a write waiting
-    /// for the disk).
+    /// `id` is the request's (when already parsed) for an `overloaded` reply. The job gets the
+    /// worker's batch and returns its reply, or `.pending` and hands the reply to the sink it is
+    /// given later (a write waiting for the disk, or a search gathered into the batch's
+    /// `SearchBatcher`).
     private func dispatch(id: [UInt8]?, context: ChannelHandlerContext,
                           _ job: @escaping (WorkerPool.Batch, @escaping ([UInt8]) -> Void) -> RequestProcessor.Outcome) {
         guard inFlight < processor.limits.maximumInFlightPerConnection else {
