@@ -46,7 +46,9 @@ public enum Base64Vector {
         #if _endian(big)
         for i in out.indices { out[i] = Float(bitPattern: UInt32(littleEndian: out[i].bitPattern)) }
         #endif
-        if let bad = out.firstIndex(where: { !$0.isFinite }) {
+        do {
+            try out.withUnsafeBufferPointer { try VectorMath.validateFinite($0) }
+        } catch let VectorError.nonFinite(_, bad) {
             throw ProtocolError(.invalidVector, "'\(name)' element \(bad) (\(out[bad])) is not a finite Float32")
         }
         return out

@@ -33,7 +33,7 @@ final class WorkerPool: @unchecked Sendable {
     private var stopping = false
     /// `queued`, readable without the lock, for the idle spin.
     private let waiting = Atomic<Int>(0)
-    /// `queued + running`, readable without the lock (`isIdle`).
+    /// `queued + running`, kept under the lock and readable without it (`pending`, `isIdle`).
     private let outstanding = Atomic<Int>(0)
     /// How long an idle worker keeps checking for work (yielding the core to any other runnable
     /// thread) before it sleeps. Under steady load a worker never sleeps, so its core does not
@@ -83,15 +83,11 @@ final class WorkerPool: @unchecked Sendable {
         return accepted
     }
 
-    /// No job waits or runs (read without the lock: a hint, not a guarantee).
-    var isIdle: Bool { outstanding.load(ordering: .relaxed) == 0 }
+    /// Jobs waiting plus jobs running (read without the lock: a snapshot).
+    var pending: Int { outstanding.load(ordering: .relaxed) }
 
-    /// Jobs waiting plus jobs running.
-    var pending: Int {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return queued + running
-    }
+    /// No job waits or runs (a snapshot, not a guarantee).
+    var isIdle: Bool { pending == 0 }
 
     /// Blocks until no job waits or runs, or `timeout` seconds pass; true when drained.
     func waitUntilIdle(timeout: Double) -> Bool {
