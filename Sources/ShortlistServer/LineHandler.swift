@@ -185,7 +185,8 @@ final class LineHandler: ChannelInboundHandler {
     /// `id` is the request's (when already parsed) for an `overloaded` reply. The job gets the
     /// worker's batch and returns its reply, or `.pending` and hands the reply to the sink it is
     /// given later (a write waiting for the disk, or a search gathered into the batch's
-    /// `SearchBatcher`).
+    /// `SearchBatcher`). Replies go through `WorkerPool.Batch.hand`: this connection's replies
+    /// from one batch reach the outbox together, with at most one wake-up of the event loop.
     private func dispatch(id: [UInt8]?, context: ChannelHandlerContext,
                           _ job: @escaping (WorkerPool.Batch, @escaping ([UInt8]) -> Void) -> RequestProcessor.Outcome) {
         guard inFlight < processor.limits.maximumInFlightPerConnection else {
@@ -198,16 +199,22 @@ final class LineHandler: ChannelInboundHandler {
         let channel = context.channel
         pendingJobs.append { batch in
             let deliver: ([UInt8]) -> Void = { reply in
-                // Only the first reply into an empty outbox wakes the loop; the rest ride along.
-                let first = self.outbox.withLock { o in
-                    o.append(reply)
-                    return o.count == 1
-                }
-                if first { loop.execute { self.drainOutbox(channel) } }
+                batch.hand(reply, to: ObjectIdentifier(self)) { self.post($0, loop: loop, channel: channel) }
             }
-            if case let .reply(reply) = job(batch, deliver) { batch.afterwards { deliver(reply) } }
+            if case let .reply(reply) = job(batch, deliver) { deliver(reply) }
         }
         pendingIds.append(id)
+    }
+
+    /// Queues finished replies for the event loop (any thread). Only replies into an empty outbox
+    /// wake the loop; later ones ride along with that wake-up.
+    private func post(_ replies: [[UInt8]], loop: EventLoop, channel: Channel) {
+        let wasEmpty = outbox.withLock { o in
+            let empty = o.isEmpty
+            o.append(contentsOf: replies)
+            return empty
+        }
+        if wasEmpty { loop.execute { self.drainOutbox(channel) } }
     }
 
     /// Submits the jobs gathered from one read; those that do not fit get `overloaded`.

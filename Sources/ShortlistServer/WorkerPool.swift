@@ -5,17 +5,40 @@ import Synchronization
 /// a bounded queue, so CPU work never runs on the event loop (PERFORMANCE.md §6).
 ///
 /// A worker takes its share of the waiting jobs at once (⌈waiting / workers⌉) and runs them
-/// back to back; what the jobs hand to `Batch.afterwards` (writing replies) runs when the whole
-/// batch is done, so one wake-up of the event loop carries several replies.
+/// back to back; the replies they hand to `Batch.hand` are delivered when the whole batch is
+/// done, all of one connection's together, so one wake-up of the event loop carries them all.
 final class WorkerPool: @unchecked Sendable {
     typealias Job = (Batch) -> Void
 
-    /// Work to do once the current batch of jobs has run.
+    /// What the jobs one worker took together leave for the end: gathered searches and replies.
     final class Batch {
-        fileprivate var deferred: [() -> Void] = []
         /// Plain searches the jobs handed over, run together once every job has run.
         let searches = SearchBatcher()
-        func afterwards(_ body: @escaping () -> Void) { deferred.append(body) }
+        /// The worker thread that owns the batch.
+        fileprivate let owner = pthread_self()
+        /// Jobs are running (only read and written on `owner`).
+        fileprivate var open = false
+        /// Staged replies, one group per destination, in the order destinations first appeared.
+        private var groups: [(destination: ObjectIdentifier, deliver: ([[UInt8]]) -> Void, replies: [[UInt8]])] = []
+
+        /// Delivers `reply` through `deliver` when the batch ends, together with every other reply
+        /// staged for the same `destination` (in order). Called on another thread, or after the
+        /// batch ended (a write acknowledged from the log's syncer), it delivers at once.
+        func hand(_ reply: [UInt8], to destination: ObjectIdentifier, _ deliver: @escaping ([[UInt8]]) -> Void) {
+            guard pthread_equal(owner, pthread_self()) != 0, open else { return deliver([reply]) }
+            if let i = groups.firstIndex(where: { $0.destination == destination }) {
+                groups[i].replies.append(reply)
+            } else {
+                groups.append((destination, deliver, [reply]))
+            }
+        }
+
+        /// Closes the batch and delivers what was staged.
+        fileprivate func close() {
+            open = false
+            for g in groups { g.deliver(g.replies) }
+            groups.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Threads in the pool.
@@ -136,10 +159,10 @@ final class WorkerPool: @unchecked Sendable {
             waiting.store(queued, ordering: .relaxed)
             running += take
             pthread_mutex_unlock(mutex)
+            batch.open = true
             for job in jobs { job(batch) }
             batch.searches.run()
-            for body in batch.deferred { body() }
-            batch.deferred.removeAll(keepingCapacity: true)
+            batch.close()
             jobs.removeAll(keepingCapacity: true)
             pthread_mutex_lock(mutex)
             running -= take

@@ -1,0 +1,75 @@
+import Foundation
+import XCTest
+@testable import ShortlistServer
+
+/// The pool's batches: replies staged by the jobs one worker took together reach each
+/// connection in one hand-over, in order, when the batch ends.
+final class WorkerPoolTests: XCTestCase {
+    /// Hand-overs as they happen: (destination, replies).
+    private final class Log: @unchecked Sendable {
+        private let lock = NSLock()
+        private var entries: [(String, [[UInt8]])] = []
+        func add(_ name: String, _ replies: [[UInt8]]) { lock.lock(); entries.append((name, replies)); lock.unlock() }
+        var all: [(String, [[UInt8]])] { lock.lock(); defer { lock.unlock() }; return entries }
+    }
+
+    private final class Destination {}
+
+    func testABatchHandsEachDestinationItsRepliesOnceInOrder() {
+        // One worker, jobs submitted under one lock: the worker takes all six as one batch.
+        let pool = WorkerPool(threads: 1, capacity: 16, spinNanoseconds: 0)
+        defer { pool.stop() }
+        let log = Log()
+        let a = Destination(), b = Destination()
+        let jobs: [WorkerPool.Job] = (0..<6).map { i in
+            { batch in
+                let (name, key) = i % 2 == 0 ? ("a", ObjectIdentifier(a)) : ("b", ObjectIdentifier(b))
+                batch.hand([UInt8(i)], to: key) { log.add(name, $0) }
+            }
+        }
+        XCTAssertEqual(pool.submit(jobs), 6)
+        XCTAssertTrue(pool.waitUntilIdle(timeout: 10))
+        let entries = log.all
+        XCTAssertEqual(entries.map(\.0), ["a", "b"])
+        XCTAssertEqual(entries.map(\.1), [[[0], [2], [4]], [[1], [3], [5]]])
+    }
+
+    func testAReplyHandedFromAnotherThreadGoesAtOnce() {
+        // A write acknowledged by the log's syncer thread must not wait for a batch it is not part of.
+        let pool = WorkerPool(threads: 1, capacity: 16, spinNanoseconds: 0)
+        defer { pool.stop() }
+        let log = Log()
+        let a = Destination()
+        let job: WorkerPool.Job = { batch in
+            batch.hand([1], to: ObjectIdentifier(a)) { log.add("staged", $0) }
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                batch.hand([2], to: ObjectIdentifier(a)) { log.add("direct", $0) }
+                done.signal()
+            }.start()
+            done.wait()
+            // Delivered while this job still runs, before the staged reply.
+            XCTAssertEqual(log.all.map(\.0), ["direct"])
+        }
+        XCTAssertEqual(pool.submit([job]), 1)
+        XCTAssertTrue(pool.waitUntilIdle(timeout: 10))
+        XCTAssertEqual(log.all.map(\.0), ["direct", "staged"])
+        XCTAssertEqual(log.all.map(\.1), [[[2]], [[1]]])
+    }
+
+    func testBatchesDoNotCarryRepliesOver() {
+        // Two batches one after the other: each delivers only its own replies.
+        let pool = WorkerPool(threads: 1, capacity: 16, spinNanoseconds: 0)
+        defer { pool.stop() }
+        let log = Log()
+        let a = Destination()
+        for round in 0..<2 {
+            let jobs: [WorkerPool.Job] = (0..<3).map { i in
+                { batch in batch.hand([UInt8(round * 10 + i)], to: ObjectIdentifier(a)) { log.add("a", $0) } }
+            }
+            XCTAssertEqual(pool.submit(jobs), 3)
+            XCTAssertTrue(pool.waitUntilIdle(timeout: 10))
+        }
+        XCTAssertEqual(log.all.map(\.1), [[[0], [1], [2]], [[10], [11], [12]]])
+    }
+}
