@@ -386,7 +386,7 @@ public struct JSONScanner {
     }
 
     /// The fast path for query vectors: one C loop over the bytes (`sk_parse_float_array`,
-    /// ~20 ns per number), appending to `out`. On `.needsGeneralPath`, `position` and `out` are
+    /// ~13 ns per number with AVX2, ~19 ns without), appending to `out`. On `.needsGeneralPath`, `position` and `out` are
     /// unchanged.
     public mutating func scanFloatArray(into out: inout [Float], limit: Int) -> FloatArrayScan {
         guard peek() == UInt8(ascii: "["), let base = bytes.baseAddress else { return .needsGeneralPath }

@@ -1,3 +1,4 @@
+import CShortlistKernels
 import Foundation
 import ShortlistCore
 import ShortlistTestSupport
@@ -155,6 +156,74 @@ final class JSONScannerFastArrayTests: XCTestCase {
             XCTAssertEqual(r, .needsGeneralPath, bad)
             XCTAssertEqual(out, [], bad)
             XCTAssertEqual(position, 0, bad)
+        }
+    }
+
+    /// Runs `body` with the scalar kernels, then with the detected ones (the 16-byte number reader).
+    private func underBothISAs(_ body: (sk_isa) -> Void) {
+        let previous = sk_isa_active()
+        defer { _ = sk_isa_force(previous) }
+        for isa in [SK_ISA_SCALAR, sk_isa_detected()] {
+            XCTAssertEqual(sk_isa_force(isa), 1)
+            body(isa)
+        }
+    }
+
+    func testSixteenByteReaderAgreesWithTheGeneralOne() {
+        var rng = SeededGenerator(seed: 21)
+        let specials = ["0", "-0", "0.0", "-0.0", "7", "10", "100000000000000", "999999999999999", "-99999999999999.9",
+                        "0.000000000000001", "0.12345678901234", "1234567.8901234", "1e-40"]
+        var tokens: [String] = []
+        var text = "["
+        for i in 0..<4000 {
+            let x = Double(rng.nextGaussian()) * pow(10, Double(rng.next() % 9) - 4)
+            let token: String
+            switch i % 9 {
+            case 0: token = "\(Float(x))"  // Swift's shortest form, exponents included
+            case 1: token = String(format: "%.8f", x)
+            case 2: token = String(format: "%.3f", x)
+            case 3: token = String(Int(x * 1000))
+            case 4: token = String(format: "%.14f", x)  // 16+ characters: the general reader
+            case 5: token = String(format: "%.6e", x)
+            case 6: token = specials[Int(rng.next() % UInt64(specials.count))]
+            case 7: token = String(format: "%.1f", x)
+            default: token = String(format: "%.9g", x)
+            }
+            tokens.append(token)
+            if i > 0 { text += [",", ",", ",", ", ", " ,", ",\n"][Int(rng.next() % 6)] }
+            text += token
+        }
+        text += "]"
+        var results: [[UInt32]] = []
+        underBothISAs { isa in
+            let (out, r, end) = fast(text, limit: 5000)
+            XCTAssertEqual(r, .complete, "isa \(isa)")
+            XCTAssertEqual(end, text.utf8.count, "isa \(isa)")
+            XCTAssertEqual(out.count, tokens.count, "isa \(isa)")
+            // The reader's documented rounding: the decimal to the nearest double, then to float.
+            // (Directly to float differs in rare halfway cases: "8.42205286026001" is such a token.)
+            for (value, token) in zip(out, tokens) where value.bitPattern != Float(Double(token)!).bitPattern {
+                XCTFail("isa \(isa): \(token) read as \(value), not \(Float(Double(token)!))")
+                break
+            }
+            results.append(out.map(\.bitPattern))
+        }
+        XCTAssertEqual(results.first, results.last)
+    }
+
+    func testSixteenByteReaderRefusesWhatJSONRefuses() {
+        // Each bad number with 16 bytes or more after it (so the 16-byte reader sees it), first
+        // and in the middle of an array.
+        let filler = "0.123456789,0.987654321,-0.5,12345"
+        for bad in ["01", "1.", ".5", "1..2", "1.2.3", "-", "--1", "1-", "0x1", "1_0", "+1", "00.5", "-01", "1.5.", "\"1\"", "1e", "1E+", "NaN"] {
+            for text in ["[\(bad),\(filler)]", "[\(filler),\(bad),\(filler)]"] {
+                underBothISAs { isa in
+                    let (out, r, position) = fast(text, limit: 100)
+                    XCTAssertEqual(r, .needsGeneralPath, "isa \(isa): \(text)")
+                    XCTAssertEqual(out, [], "isa \(isa): \(text)")
+                    XCTAssertEqual(position, 0, "isa \(isa): \(text)")
+                }
+            }
         }
     }
 }
