@@ -386,8 +386,8 @@ public struct JSONScanner {
     }
 
     /// The fast path for query vectors: one C loop over the bytes (`sk_parse_float_array`,
-    /// ~13 ns per number with AVX2, ~19 ns without), appending to `out`. On `.needsGeneralPath`, `position` and `out` are
-    /// unchanged.
+    /// ~13 ns per number with AVX2, ~19 ns without), appending to `out`. On `.needsGeneralPath`,
+    /// `position` and `out` are unchanged.
     public mutating func scanFloatArray(into out: inout [Float], limit: Int) -> FloatArrayScan {
         guard peek() == UInt8(ascii: "["), let base = bytes.baseAddress else { return .needsGeneralPath }
         // A flat array of numbers ends at the first ']'; n numbers take at least 2n bytes of it.
