@@ -24,8 +24,8 @@ public enum Base64Vector {
             }
         }
         // Escaped characters (some encoders write "\/"): unescape first.
-        var text = Array(try s.readString().utf8)
-        return try text.withUnsafeMutableBufferPointer { try decode(UnsafeBufferPointer($0), name: name, limit: limit) }
+        let text = Array(try s.readString().utf8)
+        return try text.withUnsafeBufferPointer { try decode($0, name: name, limit: limit) }
     }
 
     /// Decodes base64 text into float32 values, refusing bad characters or padding, a byte count

@@ -33,16 +33,19 @@ final class SearchBatcher {
         for first in searches.indices where !done[first] {
             let a = searches[first]
             var group = [first]
-            for j in (first + 1)..<searches.count where !done[j] {
-                let b = searches[j]
-                if b.collection === a.collection && b.k == a.k && b.parameters == a.parameters && b.withPayload == a.withPayload
-                    && b.vector.count == a.collection.dimension {
-                    group.append(j)
+            // A vector of the wrong length runs alone (its search names the error).
+            if a.vector.count == a.collection.dimension {
+                for j in (first + 1)..<searches.count where !done[j] {
+                    let b = searches[j]
+                    if b.collection === a.collection && b.k == a.k && b.parameters == a.parameters && b.withPayload == a.withPayload
+                        && b.vector.count == a.vector.count {
+                        group.append(j)
+                    }
                 }
             }
             for j in group { done[j] = true }
-            if group.count > 1, a.vector.count == a.collection.dimension, let lists = try? a.collection.searchBatch(group.flatMap { searches[$0].vector }, count: group.count, k: a.k,
-                                                                           parameters: a.parameters, filter: .init(), withPayload: a.withPayload) {
+            if group.count > 1, let lists = try? a.collection.searchBatch(group.flatMap { searches[$0].vector }, count: group.count, k: a.k,
+                                                                          parameters: a.parameters, filter: .init(), withPayload: a.withPayload) {
                 for (j, hits) in zip(group, lists) { searches[j].complete(.success(hits)) }
                 continue
             }

@@ -35,6 +35,7 @@ final class EmbeddingTable: @unchecked Sendable {
         let g = gradient
         let parameters = parameters
         let corrected = hyper.corrected(step: step)
+        let keep = hyper.decayFactor
         // Touched rows are distinct, so chunks of them update in parallel.
         let chunk = 256
         Parallel.forEach(chunkCount: (g.touchedCount + chunk - 1) / chunk, threads: threads) { k in
@@ -52,7 +53,6 @@ final class EmbeddingTable: @unchecked Sendable {
                     let acc = parameters.secondMoment[r] + sq / Float(d)
                     parameters.secondMoment[r] = acc
                     let scale = hyper.learningRate / (acc.squareRoot() + 1e-10)
-                    let keep = hyper.decayFactor
                     for j in 0..<d { w[j] = w[j] * keep - scale * gr[j] }
                 }
             }
