@@ -5,6 +5,11 @@ import Glibc
 /// Writes a file so that readers see either the old contents or the complete new contents,
 /// never a mix: the bytes go to a temporary file beside the target, which is fsynced, renamed
 /// over the target, and the directory is fsynced (ARCHITECTURE.md, "Index files").
+///
+/// Every writer gets its own temporary file, `TARGET.tmp-<pid>-<16 random hex digits>`, created
+/// with `O_EXCL | O_NOFOLLOW`: two writers of the same target (two saves at once) never share
+/// or truncate each other's file, and a file or symlink planted at a predictable name is never
+/// opened. The last `commit` wins; each commit renames a complete, synced file.
 public final class AtomicFileWriter {
     /// The final path.
     public let path: String
@@ -17,16 +22,27 @@ public final class AtomicFileWriter {
 
     private static let bufferLimit = 1 << 20
 
-    /// Opens a temporary file in the target's directory.
+    /// Creates a new temporary file of its own in the target's directory.
     public init(path: String) throws {
         self.path = path
-        temporaryPath = path + ".tmp-\(getpid())"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
+        var candidate = ""
+        var opened: Int32 = -1
+        // A name already taken (by chance or on purpose) is never reused: draw another.
+        for _ in 0..<16 {
+            candidate = path + ".tmp-\(getpid())-" + String(UInt64.random(in: 0...UInt64.max) | 1 << 63, radix: 16)
+            opened = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            if opened >= 0 || errno != EEXIST { break }
+        }
+        guard opened >= 0 else {
             throw FileError.writeFailed(path: path, reason: String(cString: strerror(errno)))
         }
+        temporaryPath = candidate
+        fd = opened
         buffer.reserveCapacity(Self.bufferLimit)
     }
+
+    /// The temporary file's path (for tests).
+    var temporaryFilePath: String { temporaryPath }
 
     deinit {
         if !finished {
@@ -58,6 +74,13 @@ public final class AtomicFileWriter {
         try write([UInt8](repeating: 0, count: count))
     }
 
+    /// Writes `bytes` as the whole new contents of `path`, atomically (see the type).
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let writer = try AtomicFileWriter(path: path)
+        try writer.write(bytes)
+        try writer.commit()
+    }
+
     /// Flushes, fsyncs, renames over the target and fsyncs the directory.
     public func commit() throws {
         try flushBuffer()
@@ -69,7 +92,7 @@ public final class AtomicFileWriter {
             unlink(temporaryPath)
             throw error
         }
-        Self.syncDirectory(of: path)
+        try Self.syncDirectory(of: path)
     }
 
     private func flushBuffer() throws {
@@ -94,8 +117,9 @@ public final class AtomicFileWriter {
         FileError.writeFailed(path: path, reason: "\(step): " + String(cString: strerror(errno)))
     }
 
-    /// fsyncs the directory holding `path`, so a rename into it survives a crash.
-    public static func syncDirectory(of path: String) {
+    /// fsyncs the directory holding `path`, so a rename into it (or an unlink) survives a crash.
+    /// Throws `FileError.writeFailed` when the directory cannot be opened or synced.
+    public static func syncDirectory(of path: String) throws {
         let dir: String
         if let slash = path.lastIndex(of: "/") {
             dir = slash == path.startIndex ? "/" : String(path[..<slash])
@@ -103,9 +127,8 @@ public final class AtomicFileWriter {
             dir = "."
         }
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            _ = fsync(dfd)
-            close(dfd)
-        }
+        guard dfd >= 0 else { throw FileError.writeFailed(path: dir, reason: "open: " + String(cString: strerror(errno))) }
+        defer { close(dfd) }
+        guard fsync(dfd) == 0 else { throw FileError.writeFailed(path: dir, reason: "fsync: " + String(cString: strerror(errno))) }
     }
 }

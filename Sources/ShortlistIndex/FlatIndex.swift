@@ -190,12 +190,11 @@ public final class FlatIndex: MutableVectorIndex, @unchecked Sendable {
 
     // MARK: Persistence
 
-    public func save(to path: String, extraSections: [IndexFile.Section]) throws {
+    public func fileDocument(extraSections: [IndexFile.Section]) -> IndexFile.Document {
         var meta = IndexMetadata()
         meta["spec"] = spec.description
         meta["writer"] = IndexMetadata.writerVersion
-        try IndexFile.write(
-            path: path,
+        return IndexFile.Document(
             header: IndexFile.Header(kind: .flat, metric: metric, dimension: dimension, count: count),
             sections: [
                 IndexFile.Section(tag: "META", payload: .bytes(meta.encoded())),

@@ -51,6 +51,9 @@ public enum IndexFile {
             self.payload = payload
         }
 
+        /// Payload bytes.
+        var byteCount: Int { withBytes { $0.count } }
+
         func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
             switch payload {
             case let .bytes(b): return try b.withUnsafeBytes(body)
@@ -78,8 +81,36 @@ public enum IndexFile {
         }
     }
 
+    /// A whole file before it is written: the header and the sections.
+    public struct Document {
+        public var header: Header
+        public var sections: [Section]
+
+        public init(header: Header, sections: [Section]) {
+            self.header = header
+            self.sections = sections
+        }
+
+        /// The file's bytes, copied out of whatever the sections reference: a consistent image
+        /// to write later, while the index goes on changing (a server's snapshot).
+        public func image() -> [UInt8] {
+            var out: [UInt8] = []
+            out.reserveCapacity(IndexFile.headerSize + sections.reduce(0) { $0 + IndexFile.sectionHeaderSize + ($1.byteCount + 63) / 64 * 64 })
+            IndexFile.emit(self) { out.append(contentsOf: $0) }
+            return out
+        }
+    }
+
     /// Writes header and sections to `path` atomically (temporary file, fsync, rename, fsync of the directory).
     public static func write(path: String, header: Header, sections: [Section]) throws {
+        let writer = try AtomicFileWriter(path: path)
+        try emit(Document(header: header, sections: sections)) { try writer.write($0) }
+        try writer.commit()
+    }
+
+    /// Hands the file's bytes, in order, to `put`.
+    static func emit(_ document: Document, _ put: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        let header = document.header, sections = document.sections
         var h = BinaryWriter()
         h.write(bytes: magic)
         h.write(header.formatVersion)
@@ -91,8 +122,8 @@ public enum IndexFile {
         h.write(UInt32(0))
         h.write(bytes: [UInt8](repeating: 0, count: 20))
         h.write(Checksum.crc32c(h.bytes))
-        let writer = try AtomicFileWriter(path: path)
-        try writer.write(h.bytes)
+        try h.bytes.withUnsafeBytes(put)
+        let zeros = [UInt8](repeating: 0, count: 64)
         for section in sections {
             try section.withBytes { payload in
                 var s = BinaryWriter()
@@ -103,12 +134,11 @@ public enum IndexFile {
                 s.write(bytes: [UInt8](repeating: 0, count: 8))
                 s.write(Checksum.crc32c(s.bytes))
                 s.pad(to: sectionHeaderSize)
-                try writer.write(s.bytes)
-                try writer.write(payload)
-                try writer.writeZeros((64 - payload.count % 64) % 64)
+                try s.bytes.withUnsafeBytes(put)
+                try put(payload)
+                try zeros.withUnsafeBytes { try put(UnsafeRawBufferPointer(rebasing: $0[0..<(64 - payload.count % 64) % 64])) }
             }
         }
-        try writer.commit()
     }
 
     /// Maps `path`, checks magic, version, every checksum and every length, and returns the sections.

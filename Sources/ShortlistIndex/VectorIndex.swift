@@ -18,9 +18,10 @@ public protocol VectorIndex: AnyObject, Sendable {
     /// The `k` nearest vectors for each row of `queries` (`count × dimension`), using up to `threads` threads.
     func search(_ queries: VectorMatrix, k: Int, parameters: SearchParameters, threads: Int) throws -> SearchResults
 
-    /// Writes the index to `path` atomically in the v1 index file format, followed by
-    /// `extraSections` (optional sections the index does not read, such as a tuning table).
-    func save(to path: String, extraSections: [IndexFile.Section]) throws
+    /// The index as a v1 index file, followed by `extraSections` (optional sections the index
+    /// does not read, such as a tuning table). Sections may reference the index's own buffers:
+    /// write it (or take its `image()`) before the index changes again.
+    func fileDocument(extraSections: [IndexFile.Section]) -> IndexFile.Document
 
     /// Bytes of memory the index holds (vectors, graph, ids), for reports.
     var memoryBytes: Int { get }
@@ -77,6 +78,10 @@ public enum SearchLimits {
 }
 
 extension VectorIndex {
-    /// Writes the index to `path` atomically in the v1 index file format.
-    public func save(to path: String) throws { try save(to: path, extraSections: []) }
+    /// Writes the index to `path` atomically in the v1 index file format, followed by
+    /// `extraSections` (see `fileDocument`).
+    public func save(to path: String, extraSections: [IndexFile.Section] = []) throws {
+        let d = fileDocument(extraSections: extraSections)
+        try IndexFile.write(path: path, header: d.header, sections: d.sections)
+    }
 }

@@ -44,18 +44,17 @@ enum PayloadFile {
         return out
     }
 
-    /// Writes `payloads` sorted by id, atomically.
-    static func write(_ payloads: [UInt64: [UInt8]], path: String) throws {
-        let writer = try AtomicFileWriter(path: path)
-        var o = JSONOutput(capacity: 1 << 16)
+    /// The file's bytes for `payloads`, sorted by id.
+    static func encode(_ payloads: [UInt64: [UInt8]]) -> [UInt8] {
+        var o = JSONOutput(capacity: payloads.values.reduce(0) { $0 + $1.count + 40 })
         for id in payloads.keys.sorted() {
             o.raw("{\"id\":"); o.uint(id); o.raw(",\"payload\":"); o.raw(payloads[id]!); o.raw("}\n")
-            if o.bytes.count > 1 << 20 {
-                try writer.write(o.bytes)
-                o.bytes.removeAll(keepingCapacity: true)
-            }
         }
-        try writer.write(o.bytes)
-        try writer.commit()
+        return o.bytes
+    }
+
+    /// Writes `payloads` sorted by id, atomically.
+    static func write(_ payloads: [UInt64: [UInt8]], path: String) throws {
+        try AtomicFileWriter.write(encode(payloads), to: path)
     }
 }

@@ -434,7 +434,13 @@ public final class RequestProcessor: @unchecked Sendable {
             o.raw(",\"memory_bytes\":"); o.int(c.memoryBytes)
             o.raw(",\"log_bytes\":"); o.int(c.logBytes)
             o.raw(",\"dirty\":"); o.bool(c.isDirty)
-            o.raw("}")
+            let snap = c.snapshots
+            o.raw(",\"snapshots\":{\"completed\":"); o.int(snap.completed)
+            o.raw(",\"failed\":"); o.int(snap.failed)
+            o.raw(",\"last_copy_ms\":"); o.double((snap.lastCopyMilliseconds * 1000).rounded() / 1000)
+            o.raw(",\"last_total_ms\":"); o.double((snap.lastTotalMilliseconds * 1000).rounded() / 1000)
+            o.raw(",\"last_error\":"); if let e = snap.lastError { o.string(e) } else { o.raw("null") }
+            o.raw("}}")
         }
         o.raw("}}")
     }

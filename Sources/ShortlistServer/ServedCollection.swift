@@ -7,16 +7,37 @@ import Synchronization
 /// optional recommender (user tower). Searches run concurrently under the read side of a
 /// writer-preferring lock; upserts and deletes take the write side, one at a time, so a search
 /// never sees half a write, and a search that starts after a write's reply sees it.
+///
+/// Files: the server writes only the index file and files of its own beside it
+/// (`INDEX.payloads.jsonl`, `INDEX.wal`, `INDEX.wal.<n>`, temporaries `*.tmp-*`). A payload file
+/// named with `payloads=FILE` is read, never written.
 public final class ServedCollection: @unchecked Sendable {
     public let name: String
     /// Where `save` writes the index.
     public let indexPath: String
-    /// Where `save` writes the payloads (`.jsonl`, one `{"id":…,"payload":…}` per line).
+    /// Where `save` writes the payloads (`INDEX.payloads.jsonl`, one `{"id":…,"payload":…}` per
+    /// line): the server's own file, never the one named with `payloads=`.
     public let payloadPath: String
+    /// The payload file read at start-up (nil: none): the server's own once it exists,
+    /// otherwise the `payloads=` file.
+    public let payloadSource: String?
     private let index: any MutableVectorIndex
     private var payloads: [UInt64: [UInt8]]
     private let lock = ReadWriteLock()
-    private let dirtyFlag = Atomic<Bool>(false)
+    /// Changes applied since loading (writes and replayed records), and how many of them the
+    /// newest durable snapshot holds: dirty while they differ.
+    private let changes = Atomic<UInt64>(0)
+    private let savedChanges = Atomic<UInt64>(0)
+    /// One snapshot at a time; a `save` that finds one running waits, then returns at once if
+    /// that snapshot already holds every change made before it was asked for.
+    private let snapshotMutex = NSLock()
+    private let snapshotRecord = Mutex(SnapshotRecord())
+    /// Test hook: runs in `save` after the copy is taken, before any file is written.
+    var afterSnapshotCopy: (() -> Void)?
+    /// Where background-snapshot problems are reported (besides `stats`); default standard error.
+    var report: @Sendable (String) -> Void = { message in
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
     let recommender: Recommender?
     /// The knob settings `shortlist tune` measured, stored in the index file (nil: not tuned).
     let tuning: TuningTable?
@@ -37,7 +58,8 @@ public final class ServedCollection: @unchecked Sendable {
     public struct Description: Sendable, Equatable {
         public var name: String
         public var indexPath: String
-        /// Default: the index path + `.payloads.jsonl` (read when it exists).
+        /// A payload file to read at start-up when the server's own (`INDEX.payloads.jsonl`)
+        /// does not exist yet. Read only: `save` writes the server's own file.
         public var payloadPath: String?
         /// A model folder from `shortlist train` (enables `recommend`).
         public var modelDirectory: String?
@@ -77,14 +99,26 @@ public final class ServedCollection: @unchecked Sendable {
     public init(_ d: Description, durability: WriteAheadLog.SyncMode? = nil, groupCommit: Bool = true, snapshotLogBytes: Int = 64 << 20) throws {
         name = d.name
         indexPath = d.indexPath
-        payloadPath = d.payloadPath ?? d.indexPath + ".payloads.jsonl"
+        payloadPath = d.indexPath + ".payloads.jsonl"
         let loaded = try IndexLoader.loadTuned(path: d.indexPath)
+        Self.removeStaleTemporaries(of: [d.indexPath, d.indexPath + ".payloads.jsonl"])
         guard let index = loaded.index as? any MutableVectorIndex else {
             throw CollectionError.invalidDescription(d.indexPath, reason: "this index kind cannot be served")
         }
         self.index = index
         tuning = loaded.tuning
-        payloads = FileManager.default.fileExists(atPath: payloadPath) ? try PayloadFile.read(path: payloadPath) : [:]
+        // The server's own payload file holds the state of the last save, so it wins over the
+        // file it was first seeded from.
+        let exists = { (p: String) in FileManager.default.fileExists(atPath: p) }
+        payloadSource = exists(payloadPath) ? payloadPath : d.payloadPath.flatMap { exists($0) ? $0 : nil }
+        if let named = d.payloadPath, payloadSource == nil, !exists(named) {
+            throw CollectionError.invalidDescription(d.name, reason: "payload file \(named) does not exist")
+        }
+        payloads = try payloadSource.map { try PayloadFile.read(path: $0) } ?? [:]
+        var notice: String?
+        if let named = d.payloadPath, payloadSource == payloadPath, named != payloadPath {
+            notice = "collection '\(d.name)': reading payloads from \(payloadPath), written by an earlier save; \(named) seeded it and is no longer read"
+        }
         if let dir = d.modelDirectory {
             let r = try Recommender(directory: dir)
             guard r.dimension == index.dimension else {
@@ -122,14 +156,44 @@ public final class ServedCollection: @unchecked Sendable {
             }
             self.payloads = payloads
             log = try WriteAheadLog(path: path, mode: durability, groupCommit: groupCommit)
-            if replayed.records > 0 { dirtyFlag.store(true, ordering: .releasing) }
+            changes.store(UInt64(replayed.records), ordering: .releasing)
         } else {
             log = nil
+        }
+        if let notice { report(notice) }
+    }
+
+    /// Deletes temporaries (`FILE.tmp-<pid>-<hex>`) that a save killed mid-way left beside `files`.
+    private static func removeStaleTemporaries(of files: [String]) {
+        for file in files {
+            let url = URL(fileURLWithPath: file)
+            let dir = url.deletingLastPathComponent().path
+            let prefix = url.lastPathComponent + ".tmp-"
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(prefix) {
+                let parts = name.dropFirst(prefix.count).split(separator: "-")
+                guard parts.count == 2, let pid = Int32(parts[0]), UInt64(parts[1], radix: 16) != nil else { continue }
+                // A temporary of a live process (another server on the same files) is left alone.
+                if pid != getpid() && kill(pid, 0) == 0 { continue }
+                unlink((dir as NSString).appendingPathComponent(name))
+            }
         }
     }
 
     /// Bytes in the write-ahead log (0 without one).
     var logBytes: Int { log?.size ?? 0 }
+
+    /// What the snapshots of this collection have done (for `stats`).
+    struct SnapshotRecord: Sendable {
+        var completed = 0
+        var failed = 0
+        /// The last failure's message (cleared by the next success).
+        var lastError: String?
+        /// Milliseconds the last snapshot held writers off (the copy) and took in all.
+        var lastCopyMilliseconds = 0.0
+        var lastTotalMilliseconds = 0.0
+    }
+
+    var snapshots: SnapshotRecord { snapshotRecord.withLock { $0 } }
 
     // MARK: Description
 
@@ -150,7 +214,7 @@ public final class ServedCollection: @unchecked Sendable {
     var payloadCount: Int { lock.reading { payloads.count } }
     var memoryBytes: Int { lock.reading { index.memoryBytes + payloads.values.reduce(0) { $0 + $1.count + 32 } } }
     /// True when the collection changed since it was loaded or last saved.
-    public var isDirty: Bool { dirtyFlag.load(ordering: .acquiring) }
+    public var isDirty: Bool { changes.load(ordering: .acquiring) != savedChanges.load(ordering: .acquiring) }
 
     // MARK: Searching
 
@@ -311,7 +375,7 @@ public final class ServedCollection: @unchecked Sendable {
                 try index.upsert(p.vector, id: p.id)
                 payloads[p.id] = p.payload
             }
-            dirtyFlag.store(true, ordering: .releasing)
+            changes.add(1, ordering: .releasing)
             return sequence
         }
     }
@@ -331,7 +395,7 @@ public final class ServedCollection: @unchecked Sendable {
                 try index.delete(id: id)
                 payloads[id] = nil
             }
-            if !live.isEmpty { dirtyFlag.store(true, ordering: .releasing) }
+            if !live.isEmpty { changes.add(1, ordering: .releasing) }
             return (live.count, missing, sequence)
         }
     }
@@ -350,7 +414,7 @@ public final class ServedCollection: @unchecked Sendable {
         guard log.size > snapshotLogBytes, !snapshotRunning.exchange(true, ordering: .acquiring) else { return }
         Self.snapshotQueue.async {
             defer { self.snapshotRunning.store(false, ordering: .releasing) }
-            try? self.save()
+            do { try self.save() } catch { self.report("collection '\(self.name)': background snapshot failed: \(error)") }
         }
     }
 
@@ -381,23 +445,56 @@ public final class ServedCollection: @unchecked Sendable {
 
     // MARK: Saving
 
-    /// Writes the index and the payloads to their files atomically, then empties the
-    /// write-ahead log (searches continue; writes wait). A crash at any point leaves a loadable
-    /// state with every acknowledged write: the old files plus the whole log, or the new files
-    /// plus a log whose replay changes nothing (each record sets its id's final state). Throws
-    /// `io_error` and keeps the collection dirty when a write fails.
+    /// Snapshots the collection: writes the index and the payloads to their files atomically,
+    /// then deletes the log records they hold. One snapshot runs at a time; a call that finds one
+    /// running waits for it and returns at once when it held every change made before the call.
+    ///
+    /// Neither searches nor writes wait for the disk: the collection is copied into memory
+    /// (the file's image) while writers are held off, and the log is sealed at that moment
+    /// (`WriteAheadLog.seal`); the files are written from the copy while searches and writes go
+    /// on, and the sealed log segments are deleted only once the new files and their directory
+    /// are synced. A crash at any point leaves a loadable state with every acknowledged write:
+    /// the old files plus every log segment, or the new files plus segments whose replay changes
+    /// nothing. Throws `io_error` (and keeps the collection dirty) when a write fails; the error
+    /// is also kept for `stats`.
     public func save() throws {
-        try lock.reading {
-            do {
-                try index.save(to: indexPath, extraSections: tuning.map { [$0.section] } ?? [])
-                if !payloads.isEmpty || FileManager.default.fileExists(atPath: payloadPath) {
-                    try PayloadFile.write(payloads, path: payloadPath)
-                }
-                try log?.truncate()
-            } catch {
-                throw ProtocolError(.ioError, "saving collection '\(name)': \(error)")
+        let wanted = changes.load(ordering: .acquiring)
+        let finishedBefore = snapshotRecord.withLock { $0.completed }
+        snapshotMutex.lock()
+        defer { snapshotMutex.unlock() }
+        // Join: a snapshot that ended while this call waited holds every change made before it.
+        if snapshotRecord.withLock({ $0.completed }) > finishedBefore && savedChanges.load(ordering: .acquiring) >= wanted { return }
+        let started = RequestProcessor.now()
+        var copied = started
+        do {
+            let hadPayloadFile = payloadSource != nil || FileManager.default.fileExists(atPath: payloadPath)
+            let (image, payloadImage, segment, generation) = try lock.reading {
+                let generation = changes.load(ordering: .acquiring)
+                let image = index.fileDocument(extraSections: tuning.map { [$0.section] } ?? []).image()
+                let payloadImage = !payloads.isEmpty || hadPayloadFile ? PayloadFile.encode(payloads) : nil
+                let segment = try log?.seal()
+                return (image, payloadImage, segment, generation)
             }
-            dirtyFlag.store(false, ordering: .releasing)
+            copied = RequestProcessor.now()
+            afterSnapshotCopy?()
+            try AtomicFileWriter.write(image, to: indexPath)
+            if let payloadImage { try AtomicFileWriter.write(payloadImage, to: payloadPath) }
+            if let segment { try log?.dropSegments(through: segment) }
+            savedChanges.store(generation, ordering: .releasing)
+            let end = RequestProcessor.now()
+            snapshotRecord.withLock {
+                $0.completed += 1
+                $0.lastError = nil
+                $0.lastCopyMilliseconds = Double(copied - started) / 1e6
+                $0.lastTotalMilliseconds = Double(end - started) / 1e6
+            }
+        } catch {
+            let message = "saving collection '\(name)': \(error)"
+            snapshotRecord.withLock {
+                $0.failed += 1
+                $0.lastError = message
+            }
+            throw ProtocolError(.ioError, message)
         }
     }
 }

@@ -6,15 +6,27 @@ import Glibc
 
 /// A collection's write-ahead log: every upsert and delete is appended here, and made durable
 /// (per `SyncMode`), before its reply is sent. On start the server loads the last index file and
-/// replays the log; `save` writes a new index file and then empties the log.
+/// replays the log; a snapshot seals the log (see `seal`), writes a new index file from a
+/// consistent copy, and then deletes the sealed segments.
 ///
-/// Layout (little-endian): the magic `SLWAL001`, then records, each
-/// `length u32 | crc32c u32 | body` where the CRC covers the body and the body is
-/// `kind u8 (1 upsert, 2 delete) | id u64` followed, for an upsert, by
-/// `dimension u32 | dimension × f32 | payload length u32 (0xFFFFFFFF: none) | payload bytes`.
-/// A record cut short or failing its checksum ends the log: it was never acknowledged (a reply
-/// waits for its record to be written whole and synced), so replay stops there and the file is
-/// cut back to the last whole record.
+/// Files: the current log at `INDEX.wal`, and sealed segments `INDEX.wal.<n>` (n = 1, 2, …) that
+/// a snapshot has not yet made redundant. Replay reads the sealed segments in order of n, then
+/// the current log. Replaying a record that a snapshot already holds changes nothing (each
+/// record sets its id's final state), so a crash anywhere in a snapshot loses nothing.
+///
+/// Layout, version 2 (little-endian): the magic `SLWAL002`, then records, each
+/// `length u32 | crc32c(length) u32 | crc32c(length ‖ body) u32 | body`: the length is checked
+/// twice, by its own checksum and by the record's. The body is `kind u8 (1 upsert, 2 delete) |
+/// id u64` followed, for an upsert, by `dimension u32 | dimension × f32 | payload length u32
+/// (0xFFFFFFFF: none) | payload bytes`. Version 1 (`SLWAL001`, records `length | crc32c(body) |
+/// body`) is still read; a version-1 log found at start-up is sealed as a segment, so new
+/// records always go to a version-2 file.
+///
+/// Recovery cuts only a tail that is genuinely at the end: a record whose verified length runs
+/// past the end of the file, one that ends exactly at the end and fails its checksum, or a
+/// header that fails its check with no whole record anywhere after it. Any other damage, and a
+/// record whose checksums hold but whose body does not decode, refuses the start with the byte
+/// offset: later records were acknowledged, and are never dropped silently.
 ///
 /// Group commit: appends happen under the collection's write lock (a `write` of the encoded
 /// records at the end of the file). The writer then hands its reply to `whenDurable` and its
@@ -39,14 +51,23 @@ public final class WriteAheadLog: @unchecked Sendable {
         case delete(id: UInt64)
     }
 
-    static let magic = Array("SLWAL001".utf8)
+    /// The magic of the version this build writes.
+    static let magic = Array("SLWAL002".utf8)
+    /// The magic of version 1 (read, never written).
+    static let magicV1 = Array("SLWAL001".utf8)
     static let noPayload = UInt32.max
+    /// Bytes before a version-2 record's body.
+    static let recordHeaderSize = 12
 
     let path: String
     let mode: SyncMode
-    private let fd: Int32
-    /// Bytes in the file (header included).
+    /// The current log file (changes when `seal` starts a new one; only under the collection's
+    /// exclusion of writers).
+    private var fd: Int32
+    /// Bytes in the current file (header included).
     private(set) var size: Int
+    /// The number the next sealed segment gets.
+    private var nextSegment: UInt64
     private let state: SyncState
     private var timer: DispatchSourceTimer?
 
@@ -54,7 +75,8 @@ public final class WriteAheadLog: @unchecked Sendable {
     private final class SyncState: @unchecked Sendable {
         let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-        let fd: Int32
+        /// The file syncs go to (read under `mutex`; `seal` replaces it).
+        var fd: Int32
         /// With `always`: whether concurrent writers share syncs (default). Without, every write
         /// makes its own sync, one at a time: kept only to measure what group commit gains.
         let groupCommit: Bool
@@ -101,6 +123,7 @@ public final class WriteAheadLog: @unchecked Sendable {
                     return
                 }
                 let target = groupCommit ? appended : waiters[0].sequence
+                let fd = self.fd
                 pthread_mutex_unlock(mutex)
                 let ok = fdatasync(fd) == 0
                 let reason = ok ? nil : String(cString: strerror(errno))
@@ -128,11 +151,13 @@ public final class WriteAheadLog: @unchecked Sendable {
     static var simulatedDiskLimit: Int? = ProcessInfo.processInfo.environment["SHORTLIST_FAULT_WAL_LIMIT_BYTES"].flatMap(Int.init)
 
     /// Opens (creating with its header if needed) the log at `path` for appending. Call
-    /// `replay` first on an existing log.
+    /// `replay` first on an existing log: it also seals a version-1 log, so the file opened here
+    /// is always version 2.
     init(path: String, mode: SyncMode, groupCommit: Bool = true) throws {
         self.path = path
         self.mode = mode
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        nextSegment = (Self.segments(of: path).last?.number ?? 0) + 1
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw ProtocolError(.ioError, "\(path): cannot open the write-ahead log: \(String(cString: strerror(errno)))") }
         self.fd = fd
         var st = stat()
@@ -143,7 +168,13 @@ public final class WriteAheadLog: @unchecked Sendable {
             try Self.magic.withUnsafeBytes { try writeAll($0, at: 0) }
             size = Self.magic.count
             guard fsync(fd) == 0 else { throw ProtocolError(.ioError, "\(path): \(String(cString: strerror(errno)))") }
-            AtomicFileWriter.syncDirectory(of: path)
+            try Self.syncDirectory(of: path)
+        } else {
+            var head = [UInt8](repeating: 0, count: Self.magic.count)
+            guard pread(fd, &head, head.count, 0) == head.count, head == Self.magic else {
+                close(fd)
+                throw ProtocolError(.ioError, "\(path): not a version-2 write-ahead log (replay it first)")
+            }
         }
         switch mode {
         case .always:
@@ -154,7 +185,7 @@ public final class WriteAheadLog: @unchecked Sendable {
         case .batch:
             let t = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "shortlist.wal.sync"))
             t.schedule(deadline: .now() + .milliseconds(10), repeating: .milliseconds(10))
-            t.setEventHandler { [state] in _ = fdatasync(state.fd) }
+            t.setEventHandler { [state] in _ = fdatasync(state.locked { state.fd }) }
             t.resume()
             timer = t
         case .never:
@@ -170,7 +201,11 @@ public final class WriteAheadLog: @unchecked Sendable {
             state.exited.wait()
         }
         close(fd)
+        for old in retired { close(old) }
     }
+
+    /// Files replaced by `seal`, closed with the log (the syncer may still be syncing one).
+    private var retired: [Int32] = []
 
     /// Syncs made for replies (for tests and the group-commit benchmark).
     var syncCount: Int { state.locked { state.syncCount } }
@@ -195,9 +230,11 @@ public final class WriteAheadLog: @unchecked Sendable {
             body.write(UInt8(2))
             body.write(id)
         }
-        var header = BinaryWriter()
-        header.write(UInt32(body.bytes.count))
-        header.write(Checksum.crc32c(body.bytes))
+        var length = BinaryWriter()
+        length.write(UInt32(body.bytes.count))
+        var header = length
+        header.write(Checksum.crc32c(length.bytes))
+        header.write(Checksum.crc32c(body.bytes, continuing: Checksum.crc32c(length.bytes)))
         out.append(contentsOf: header.bytes)
         out.append(contentsOf: body.bytes)
     }
@@ -205,25 +242,71 @@ public final class WriteAheadLog: @unchecked Sendable {
     /// What `replay` found.
     public struct ReplayReport: Equatable, Sendable {
         public var records = 0
-        /// Bytes cut off the end (a torn or corrupted last record), 0 when the log was whole.
+        /// Bytes cut off the end (a torn last record), 0 when the log was whole.
         public var discardedBytes = 0
+        /// Sealed segments replayed before the current log.
+        public var segments = 0
+        /// The format version of the current log (0: none), for `replay`'s caller.
+        var version = 0
     }
 
-    /// Reads every whole record of the log at `path` (if it exists) in order, handing each to
-    /// `apply`; cuts a torn or corrupted tail off the file. Refuses a file that is not a log.
+    /// Sealed segments of the log at `path` (`path.<n>`), in order of n.
+    static func segments(of path: String) -> [(number: UInt64, path: String)] {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        let prefix = url.lastPathComponent + "."
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.compactMap { name -> (UInt64, String)? in
+            guard name.hasPrefix(prefix), let n = UInt64(name.dropFirst(prefix.count)), n > 0,
+                  String(n) == String(name.dropFirst(prefix.count)) else { return nil }
+            return (n, (dir as NSString).appendingPathComponent(name))
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    /// Replays the sealed segments of the log at `path`, then the log itself (each if it
+    /// exists), handing every whole record to `apply` in order; cuts a torn tail off a file (see
+    /// the type's notes). Refuses a file that is not a log, and damage that is not a torn tail.
+    /// A version-1 log is sealed as a segment afterwards, so that `init` starts a version-2 file.
     static func replay(path: String, apply: (Record) throws -> Void) throws -> ReplayReport {
-        guard FileManager.default.fileExists(atPath: path) else { return ReplayReport() }
+        var report = ReplayReport()
+        let sealed = segments(of: path)
+        for segment in sealed {
+            let r = try replayFile(segment.path, apply: apply)
+            report.records += r.records
+            report.discardedBytes += r.discardedBytes
+            report.segments += 1
+        }
+        guard FileManager.default.fileExists(atPath: path) else { return report }
+        let r = try replayFile(path, apply: apply)
+        report.records += r.records
+        report.discardedBytes += r.discardedBytes
+        report.version = r.version
+        if r.version == 1 {
+            let target = path + ".\((sealed.last?.number ?? 0) + 1)"
+            guard rename(path, target) == 0 else {
+                throw ProtocolError(.ioError, "\(path): cannot set the version-1 log aside as \(target): \(String(cString: strerror(errno)))")
+            }
+            try syncDirectory(of: path)
+        }
+        return report
+    }
+
+    /// `replay` of one file.
+    private static func replayFile(_ path: String, apply: (Record) throws -> Void) throws -> ReplayReport {
         let data: [UInt8]
         do { data = Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
             throw ProtocolError(.ioError, "\(path): cannot read the write-ahead log: \(error.localizedDescription)")
         }
         let report = try decode(data, path: path, apply: apply)
         if report.discardedBytes > 0 {
-            let fd = open(path, O_WRONLY | O_CLOEXEC)
-            guard fd >= 0, ftruncate(fd, off_t(data.count - report.discardedBytes)) == 0, fsync(fd) == 0 else {
+            let fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else {
                 throw ProtocolError(.ioError, "\(path): cannot cut the torn tail of the write-ahead log: \(String(cString: strerror(errno)))")
             }
-            close(fd)
+            defer { close(fd) }
+            guard ftruncate(fd, off_t(data.count - report.discardedBytes)) == 0, fsync(fd) == 0 else {
+                throw ProtocolError(.ioError, "\(path): cannot cut the torn tail of the write-ahead log: \(String(cString: strerror(errno)))")
+            }
         }
         return report
     }
@@ -232,48 +315,47 @@ public final class WriteAheadLog: @unchecked Sendable {
     static func decode(_ data: [UInt8], path: String, apply: (Record) throws -> Void) throws -> ReplayReport {
         var report = ReplayReport()
         if data.isEmpty { return report }
-        guard data.count >= magic.count, Array(data[0..<magic.count]) == magic else {
+        guard data.count >= magic.count else {
+            if magic.starts(with: data) || magicV1.starts(with: data) {
+                // A log whose header write was cut: nothing was ever appended to it.
+                report.discardedBytes = data.count
+                return report
+            }
             throw CollectionError.invalidDescription(path, reason: "not a Shortlist write-ahead log (bad magic); refusing to start rather than lose it")
         }
+        let head = Array(data[0..<magic.count])
+        if head == magicV1 {
+            report = try decodeV1(data, path: path, apply: apply)
+            report.version = 1
+            return report
+        }
+        guard head == magic else {
+            throw CollectionError.invalidDescription(path, reason: "not a Shortlist write-ahead log, or a newer version than this build reads (magic \(String(decoding: head.map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x3F }, as: UTF8.self))); refusing to start rather than lose it")
+        }
+        report.version = 2
         var p = magic.count
-        func u32(_ at: Int) -> UInt32 { data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) }.littleEndian }
-        func u64(_ at: Int) -> UInt64 { data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) }.littleEndian }
+        let h = recordHeaderSize
         while p < data.count {
-            // A record cut short by a crash can only be the last one: it runs to the end of the
-            // file. A bad record with whole records after it is damage to acknowledged data, and
-            // is refused rather than cut.
-            guard p + 8 <= data.count else { break }
-            let length = Int(u32(p)), crc = u32(p + 4)
-            let start = p + 8
-            guard start + length <= data.count else { break }
-            let body = data[start..<start + length]
-            guard length >= 9, body.withUnsafeBytes({ Checksum.crc32c($0) }) == crc else {
-                if start + length == data.count || length < 9 && data.count - p < 8 + 9 { break }
-                throw corrupt(path, p)
-            }
-            let id = u64(start + 1)
-            let record: Record
-            switch data[start] {
-            case 1:
-                guard length >= 17 else { throw corrupt(path, p) }
-                let dimension = Int(u32(start + 9))
-                guard dimension <= (length - 17) / 4 else { throw corrupt(path, p) }
-                let vectorEnd = start + 13 + dimension * 4
-                let vector = (0..<dimension).map { Float(bitPattern: u32(start + 13 + 4 * $0)) }
-                let payloadLength = u32(vectorEnd)
-                var payload: [UInt8]?
-                if payloadLength != noPayload {
-                    guard Int(payloadLength) == start + length - vectorEnd - 4 else { throw corrupt(path, p) }
-                    payload = Array(data[vectorEnd + 4..<start + length])
-                } else {
-                    guard vectorEnd + 4 == start + length else { throw corrupt(path, p) }
+            guard data.count - p >= h else { break }  // a header cut short: the end of the file
+            let length = Int(u32(data, p))
+            let lengthOK = data.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[p..<p + 4])) } == u32(data, p + 4)
+            guard lengthOK else {
+                // The length cannot be trusted, so where this record ends is unknown: it is a
+                // torn tail only if no whole record follows it anywhere.
+                if let next = firstWholeRecord(in: data, after: p) {
+                    throw corrupt(path, p, detail: "its length fails its checksum, and a whole record starts at byte \(next)")
                 }
-                record = .upsert(id: id, vector: vector, payload: payload)
-            case 2:
-                guard length == 9 else { throw corrupt(path, p) }
-                record = .delete(id: id)
-            default:
-                throw corrupt(path, p)
+                break
+            }
+            let start = p + h
+            guard length <= data.count - start else { break }  // runs past the end: torn
+            let crc = data.withUnsafeBytes { Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[start..<start + length]), continuing: Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[p..<p + 4]))) }
+            guard crc == u32(data, p + 8) else {
+                if start + length == data.count { break }  // the last record, torn
+                throw corrupt(path, p, detail: "it fails its checksum and whole records follow it")
+            }
+            guard let record = body(data, start: start, length: length) else {
+                throw corrupt(path, p, detail: "its checksum holds but its contents do not decode")
             }
             try apply(record)
             report.records += 1
@@ -283,10 +365,89 @@ public final class WriteAheadLog: @unchecked Sendable {
         return report
     }
 
-    /// A record in the middle of the log that fails its checksum, or whose checksum holds but
-    /// whose contents make no sense. Refused rather than skipped: later records were acknowledged.
-    private static func corrupt(_ path: String, _ offset: Int) -> CollectionError {
-        .invalidDescription(path, reason: "write-ahead log record at byte \(offset) is corrupted and whole records follow it; refusing to start rather than drop acknowledged writes")
+    /// The offset of the first version-2 record after `p` whose checks all hold, if any.
+    private static func firstWholeRecord(in data: [UInt8], after p: Int) -> Int? {
+        var q = p + 1
+        while q + recordHeaderSize <= data.count {
+            let found: Bool = data.withUnsafeBytes { raw in
+                let lengthBytes = UnsafeRawBufferPointer(rebasing: raw[q..<q + 4])
+                let lengthCRC = Checksum.crc32c(lengthBytes)
+                guard lengthCRC == u32(data, q + 4) else { return false }
+                let length = Int(u32(data, q))
+                let start = q + recordHeaderSize
+                guard length <= data.count - start else { return false }
+                return Checksum.crc32c(UnsafeRawBufferPointer(rebasing: raw[start..<start + length]), continuing: lengthCRC) == u32(data, q + 8)
+            }
+            if found { return q }
+            q += 1
+        }
+        return nil
+    }
+
+    private static func u32(_ data: [UInt8], _ at: Int) -> UInt32 {
+        data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) }.littleEndian
+    }
+
+    private static func u64(_ data: [UInt8], _ at: Int) -> UInt64 {
+        data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self) }.littleEndian
+    }
+
+    /// The record in `data[start..<start + length]`, or nil when it does not decode.
+    private static func body(_ data: [UInt8], start: Int, length: Int) -> Record? {
+        guard length >= 9 else { return nil }
+        let id = u64(data, start + 1)
+        switch data[start] {
+        case 1:
+            guard length >= 17 else { return nil }
+            let dimension = Int(u32(data, start + 9))
+            guard dimension <= (length - 17) / 4 else { return nil }
+            let vectorEnd = start + 13 + dimension * 4
+            let vector = (0..<dimension).map { Float(bitPattern: u32(data, start + 13 + 4 * $0)) }
+            let payloadLength = u32(data, vectorEnd)
+            var payload: [UInt8]?
+            if payloadLength != noPayload {
+                guard Int(payloadLength) == start + length - vectorEnd - 4 else { return nil }
+                payload = Array(data[vectorEnd + 4..<start + length])
+            } else {
+                guard vectorEnd + 4 == start + length else { return nil }
+            }
+            return .upsert(id: id, vector: vector, payload: payload)
+        case 2:
+            return length == 9 ? .delete(id: id) : nil
+        default:
+            return nil
+        }
+    }
+
+    /// Version 1: `length u32 | crc32c(body) u32 | body`, the length outside the checksum. A
+    /// record cut short by a crash can only be the last one; a bad record with whole records
+    /// after it is refused.
+    private static func decodeV1(_ data: [UInt8], path: String, apply: (Record) throws -> Void) throws -> ReplayReport {
+        var report = ReplayReport()
+        var p = magicV1.count
+        while p < data.count {
+            guard p + 8 <= data.count else { break }
+            let length = Int(u32(data, p)), crc = u32(data, p + 4)
+            let start = p + 8
+            guard length <= data.count - start else { break }
+            guard length >= 9, data.withUnsafeBytes({ Checksum.crc32c(UnsafeRawBufferPointer(rebasing: $0[start..<start + length])) }) == crc else {
+                if start + length == data.count || length < 9 && data.count - p < 8 + 9 { break }
+                throw corrupt(path, p, detail: "it fails its checksum and whole records follow it")
+            }
+            guard let record = body(data, start: start, length: length) else {
+                throw corrupt(path, p, detail: "its checksum holds but its contents do not decode")
+            }
+            try apply(record)
+            report.records += 1
+            p = start + length
+        }
+        report.discardedBytes = data.count - p
+        return report
+    }
+
+    /// Damage that is not a torn tail. Refused rather than skipped: later records were acknowledged.
+    private static func corrupt(_ path: String, _ offset: Int, detail: String) -> CollectionError {
+        .invalidDescription(path, reason: "write-ahead log record at byte \(offset) is damaged (\(detail)); refusing to start rather than drop acknowledged writes. Restore the file, or move it aside to start from the last snapshot without the writes logged since")
     }
 
     // MARK: Appending
@@ -337,12 +498,60 @@ public final class WriteAheadLog: @unchecked Sendable {
         if let error { throw error }
     }
 
-    /// Empties the log after a snapshot made every record redundant (call with writes excluded).
-    func truncate() throws {
-        guard ftruncate(fd, off_t(Self.magic.count)) == 0, fsync(fd) == 0 else {
-            throw ProtocolError(.ioError, "\(path): cannot empty the write-ahead log: \(String(cString: strerror(errno)))")
+    /// Seals the current log for a snapshot: syncs it, renames it to the next segment
+    /// `path.<n>` and starts a new, empty current log. Call with writers excluded, at the moment
+    /// the snapshot's copy is taken; returns n for `dropSegments(through:)` once the snapshot is
+    /// durable. When it throws, the log is as it was. Replies waiting for records of the sealed
+    /// file are released by the syncer as usual (its next sync covers every earlier append).
+    func seal() throws -> UInt64 {
+        if let refused = state.locked({ state.failure }) { throw ProtocolError(.ioError, "the write-ahead log could not be synced earlier (\(refused)); restart the server") }
+        guard fdatasync(fd) == 0 else { throw ProtocolError(.ioError, "\(path): sync before sealing: \(String(cString: strerror(errno)))") }
+        let number = nextSegment
+        let segmentPath = path + ".\(number)"
+        guard rename(path, segmentPath) == 0 else {
+            throw ProtocolError(.ioError, "\(path): cannot seal the write-ahead log as \(segmentPath): \(String(cString: strerror(errno)))")
         }
+        let fresh = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        let started = fresh >= 0 && Self.magic.withUnsafeBytes { pwrite(fresh, $0.baseAddress!, $0.count, 0) } == Self.magic.count
+            && fsync(fresh) == 0 && (try? Self.syncDirectory(of: path)) != nil
+        guard started else {
+            let reason = String(cString: strerror(errno))
+            if fresh >= 0 { close(fresh) }
+            unlink(path)
+            _ = rename(segmentPath, path)
+            throw ProtocolError(.ioError, "\(path): cannot start a new write-ahead log: \(reason)")
+        }
+        nextSegment += 1
+        retired.append(fd)
+        fd = fresh
+        state.locked { state.fd = fresh }
         size = Self.magic.count
+        return number
+    }
+
+    /// Deletes the sealed segments numbered up to `number` (a snapshot now holds their records)
+    /// and syncs the directory.
+    func dropSegments(through number: UInt64) throws {
+        for segment in Self.segments(of: path) where segment.number <= number {
+            guard unlink(segment.path) == 0 || errno == ENOENT else {
+                throw ProtocolError(.ioError, "\(segment.path): cannot delete: \(String(cString: strerror(errno)))")
+            }
+        }
+        try Self.syncDirectory(of: path)
+    }
+
+    /// Bytes in sealed segments that a snapshot has not yet made redundant.
+    var sealedBytes: Int {
+        Self.segments(of: path).reduce(0) { total, s in
+            var st = stat()
+            return total + (stat(s.path, &st) == 0 ? Int(st.st_size) : 0)
+        }
+    }
+
+    private static func syncDirectory(of path: String) throws {
+        do { try AtomicFileWriter.syncDirectory(of: path) } catch {
+            throw ProtocolError(.ioError, "\(error)")
+        }
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ShortlistCore
 import ShortlistIndex
 import ShortlistTestSupport
@@ -62,6 +63,9 @@ final class CrashRecoveryTests: XCTestCase {
                 present[(p["id"] as! NSNumber).uint64Value] = (p["vector"] as! [NSNumber]).map(\.floatValue)
             }
             XCTAssertEqual(present, committed, "cycle \(cycle): the recovered collection differs from the acknowledged writes")
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            XCTAssertEqual(files.filter { $0.contains(".tmp-") }, [], "cycle \(cycle): temporaries of killed saves are cleaned up at start")
+            XCTAssertNoThrow(try IndexLoader.load(path: dir.file("items.idx")), "cycle \(cycle): the index file loads by itself")
             if present != committed { process.terminate(); return }
 
             // Stream writes from a thread; kill the server at a random moment.
@@ -97,10 +101,31 @@ final class CrashRecoveryTests: XCTestCase {
                     log.withLock { $0.acked.append((id, target)); $0.inFlight = nil }
                 }
             }
+            // Other clients ask for saves all along: snapshots overlap each other and the writes.
+            let saversDone = DispatchGroup()
+            let stopSaving = Mutex(false)
+            for _ in 0..<2 {
+                Thread.detachNewThread {
+                    saversDone.enter()
+                    defer { saversDone.leave() }
+                    guard let c = try? LineClient(host: "127.0.0.1", port: port, timeout: 5) else { return }
+                    while !stopSaving.withLock({ $0 }) {
+                        guard (try? c.request(#"{"op":"save","collection":"items"}"#)) != nil else { return }
+                        usleep(UInt32.random(in: 0...3_000))
+                    }
+                }
+            }
             usleep(UInt32(20_000 + rng.next() % 180_000))
+            // Half the time the process is frozen first (a stalled disk or a debugger), then killed.
+            if rng.next() % 2 == 0 {
+                kill(process.processIdentifier, SIGSTOP)
+                usleep(UInt32(rng.next() % 20_000))
+            }
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+            stopSaving.withLock { $0 = true }
             writerDone.wait()
+            saversDone.wait()
             let (acked, saving, pending) = log.withLock { ($0.acked, $0.saving, $0.inFlight) }
             for (id, target) in acked { committed[id] = target }
             acknowledged += acked.count

@@ -87,12 +87,15 @@ final class FuzzTests: XCTestCase {
         // exercised rather than only the checksum test.
         func fixChecksums(_ b: inout [UInt8]) {
             var p = WriteAheadLog.magic.count
-            while p + 8 <= b.count {
+            let h = WriteAheadLog.recordHeaderSize
+            while p + h <= b.count {
                 let length = Int(b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: p, as: UInt32.self) }.littleEndian)
-                guard length <= b.count - p - 8 else { return }
-                let crc = Checksum.crc32c(Array(b[p + 8..<p + 8 + length]))
-                withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { b[p + 4 + i] = $0[i] } }
-                p += 8 + length
+                guard length <= b.count - p - h else { return }
+                let lengthCRC = Checksum.crc32c(Array(b[p..<p + 4]))
+                let crc = Checksum.crc32c(Array(b[p + h..<p + h + length]), continuing: lengthCRC)
+                withUnsafeBytes(of: lengthCRC.littleEndian) { for i in 0..<4 { b[p + 4 + i] = $0[i] } }
+                withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { b[p + 8 + i] = $0[i] } }
+                p += h + length
             }
         }
         Self.fuzz("write-ahead log reader", seeds: [bytes], seed: 2, fixUp: fixChecksums) { data in

@@ -36,9 +36,110 @@ final class WriteAheadLogTests: XCTestCase {
             _ = try log.append([.delete(id: 9)])
         }
         XCTAssertEqual(try replay(path).0, records + [.delete(id: 9)])
+        // Sealing moves the records to a segment that replay still reads, before the new ones;
+        // dropping the segment forgets them.
         let log = try WriteAheadLog(path: path, mode: .always)
-        try log.truncate()
-        XCTAssertEqual(try replay(path).0, [])
+        let segment = try log.seal()
+        XCTAssertEqual(log.size, WriteAheadLog.magic.count)
+        try log.waitUntilDurable(try log.append([.delete(id: 10)]))
+        XCTAssertEqual(try replay(path).0, records + [.delete(id: 9), .delete(id: 10)])
+        XCTAssertEqual(try replay(path).1.segments, 1)
+        try log.dropSegments(through: segment)
+        XCTAssertEqual(try replay(path).0, [.delete(id: 10)])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["a.wal"])
+    }
+
+    /// Writes `records`, one append each, to a new log at `path` and returns its bytes.
+    private func written(_ records: [WriteAheadLog.Record], at path: String) throws -> [UInt8] {
+        let log = try WriteAheadLog(path: path, mode: .always)
+        for r in records { try log.waitUntilDurable(try log.append([r])) }
+        return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    func testAFlippedLengthBitInAnEarlyRecordRefusesTheStartAndKeepsTheFile() throws {
+        // The defect: the length was outside the checksum, so one flipped bit in the first
+        // record's length made replay take all 100 records for a torn tail and cut them off.
+        let dir = TemporaryDirectory()
+        let path = dir.file("l.wal")
+        let hundred = (0..<100).map { WriteAheadLog.Record.upsert(id: UInt64($0), vector: [Float($0), 1], payload: nil) }
+        let whole = try written(hundred, at: path)
+        XCTAssertEqual(try replay(path).0, hundred)
+        for bit in [0, 5, 12, 20, 31] {
+            var damaged = whole
+            damaged[WriteAheadLog.magic.count + bit / 8] ^= UInt8(1 << (bit % 8))
+            dir.write("l.wal", damaged)
+            XCTAssertThrowsError(try replay(path), "length bit \(bit)") { error in
+                XCTAssertTrue("\(error)".contains("byte 8 is damaged"), "\(error)")
+                XCTAssertTrue("\(error)".contains("refusing to start"), "\(error)")
+            }
+            XCTAssertEqual(dir.read("l.wal"), damaged, "nothing is cut from a log that is refused")
+        }
+        // The same flip in the middle of the log is refused too; in the last record's length it
+        // is indistinguishable from a torn write and only that record is cut.
+        var middle = whole
+        let recordSize = (whole.count - WriteAheadLog.magic.count) / 100
+        middle[WriteAheadLog.magic.count + 50 * recordSize + 1] ^= 0x10
+        dir.write("l.wal", middle)
+        XCTAssertThrowsError(try replay(path))
+        var last = whole
+        last[WriteAheadLog.magic.count + 99 * recordSize] ^= 0x04
+        dir.write("l.wal", last)
+        XCTAssertEqual(try replay(path).0, Array(hundred.prefix(99)))
+    }
+
+    func testARecordWhoseChecksumsHoldButWhichDoesNotDecodeRefusesTheStart() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("k.wal")
+        var bytes = WriteAheadLog.magic
+        WriteAheadLog.encode(.delete(id: 1), into: &bytes)
+        // A kind byte of 7 with valid checksums: written by a bug or a newer build, not torn.
+        var body: [UInt8] = [7] + [UInt8](repeating: 0, count: 8)
+        var length = withUnsafeBytes(of: UInt32(body.count).littleEndian, Array.init)
+        let lengthCRC = Checksum.crc32c(length)
+        length += withUnsafeBytes(of: lengthCRC.littleEndian, Array.init)
+        length += withUnsafeBytes(of: Checksum.crc32c(body, continuing: lengthCRC).littleEndian, Array.init)
+        bytes += length + body
+        body = []
+        dir.write("k.wal", bytes)
+        XCTAssertThrowsError(try replay(path)) { XCTAssertTrue("\($0)".contains("do not decode"), "\($0)") }
+        XCTAssertEqual(dir.read("k.wal"), bytes)
+    }
+
+    func testZeroFilledTailIsCutAsTorn() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("z.wal")
+        let whole = try written(Array(records.prefix(2)), at: path)
+        dir.write("z.wal", whole + [UInt8](repeating: 0, count: 4096))
+        let (got, report) = try replay(path)
+        XCTAssertEqual(got, Array(records.prefix(2)))
+        XCTAssertEqual(report.discardedBytes, 4096)
+        XCTAssertEqual(dir.read("z.wal"), whole)
+    }
+
+    func testAVersion1LogIsReadAndSetAsideAsASegment() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("v1.wal")
+        // Version 1: length | crc32c(body) | body.
+        var v1 = WriteAheadLog.magicV1
+        for r in records {
+            var b: [UInt8] = []
+            WriteAheadLog.encode(r, into: &b)
+            let body = Array(b[WriteAheadLog.recordHeaderSize...])
+            v1 += withUnsafeBytes(of: UInt32(body.count).littleEndian, Array.init)
+            v1 += withUnsafeBytes(of: Checksum.crc32c(body).littleEndian, Array.init)
+            v1 += body
+        }
+        dir.write("v1.wal", v1)
+        let (got, report) = try replay(path)
+        XCTAssertEqual(got, records)
+        XCTAssertEqual(report.segments, 0)
+        XCTAssertEqual(dir.read("v1.wal.1"), v1, "the version-1 file is kept as the first segment")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+        let log = try WriteAheadLog(path: path, mode: .always)
+        try log.waitUntilDurable(try log.append([.delete(id: 4)]))
+        XCTAssertEqual(Array(dir.read("v1.wal").prefix(8)), WriteAheadLog.magic)
+        XCTAssertEqual(try replay(path).0, records + [.delete(id: 4)])
+        XCTAssertEqual(try replay(path).1.segments, 1)
     }
 
     func testTornTailsAreCutAndEverythingBeforeThemKept() throws {
@@ -82,7 +183,7 @@ final class WriteAheadLogTests: XCTestCase {
             _ = try log.append(records)
         }
         var bytes = dir.read("d.wal")
-        bytes[WriteAheadLog.magic.count + 12] ^= 0x01
+        bytes[WriteAheadLog.magic.count + 16] ^= 0x01
         dir.write("d.wal", bytes)
         XCTAssertThrowsError(try replay(path)) { XCTAssertTrue("\($0)".contains("refusing to start"), "\($0)") }
         dir.write("d.wal", text: "SLWAL999 something else")
@@ -131,6 +232,7 @@ final class WriteAheadLogTests: XCTestCase {
         // A save makes the log redundant and empties it; reloading gives the same state.
         try c.save()
         XCTAssertEqual(c.logBytes, WriteAheadLog.magic.count)
+        XCTAssertEqual(WriteAheadLog.segments(of: dir.file("items.idx.wal")).count, 0, "the sealed segment is deleted")
         let again = try ServedCollection(d, durability: .always)
         XCTAssertEqual(again.replayed.records, 0)
         XCTAssertEqual(again.count, 6)

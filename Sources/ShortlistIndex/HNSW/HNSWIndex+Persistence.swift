@@ -5,7 +5,7 @@ import ShortlistCore
 /// float16, values × scale), `IDS `, `LVLS` (u8 per row), `LNK0` (rows × (2m+1) u32),
 /// `LNKU` (upper-layer lists, u32, in row order) and `TOMB` (u8 per row, 1 = deleted).
 extension HNSWIndex {
-    public func save(to path: String, extraSections: [IndexFile.Section]) throws {
+    public func fileDocument(extraSections: [IndexFile.Section]) -> IndexFile.Document {
         var meta = IndexMetadata()
         meta["spec"] = spec.description
         meta["writer"] = IndexMetadata.writerVersion
@@ -22,8 +22,7 @@ extension HNSWIndex {
         let n = rows
         let linkBytes = Array(UnsafeRawBufferPointer(start: level0, count: n * (m0 + 1) * 4))
         let upperBytes = Array(UnsafeRawBufferPointer(start: upperLinks, count: upperCount * 4))
-        try IndexFile.write(
-            path: path,
+        return IndexFile.Document(
             header: IndexFile.Header(kind: .hnsw, metric: metric, dimension: dimension, count: n),
             sections: [
                 IndexFile.Section(tag: "META", payload: .bytes(meta.encoded())),

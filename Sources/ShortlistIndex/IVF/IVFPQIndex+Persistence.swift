@@ -8,7 +8,7 @@ import ShortlistCore
 /// and with OPQ `ROTA` (dimension × dimension f32, row-major: rotated = x · R). A coarse HNSW
 /// graph is not stored: it is rebuilt from the centroids on load, identically (one thread, fixed seed).
 extension IVFPQIndex {
-    public func save(to path: String, extraSections: [IndexFile.Section]) throws {
+    public func fileDocument(extraSections: [IndexFile.Section]) -> IndexFile.Document {
         var meta = IndexMetadata()
         meta["spec"] = spec.description
         meta["writer"] = IndexMetadata.writerVersion
@@ -38,7 +38,7 @@ extension IVFPQIndex {
         ]
         if let vectors { sections.append(IndexFile.Section(tag: "VECS", payload: .vectors(vectors))) }
         if let rotation { sections.append(IndexFile.Section(tag: "ROTA", payload: .bytes(rotation.matrix.withUnsafeBytes { Array($0) }))) }
-        try IndexFile.write(path: path, header: IndexFile.Header(kind: .ivfpq, metric: metric, dimension: dimension, count: rows),
+        return IndexFile.Document(header: IndexFile.Header(kind: .ivfpq, metric: metric, dimension: dimension, count: rows),
                             sections: sections + extraSections)
     }
 
