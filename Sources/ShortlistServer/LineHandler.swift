@@ -10,6 +10,16 @@ import Glibc
 ///
 /// A line longer than the limit is discarded up to its newline while it streams in (it is never
 /// buffered whole) and answered with `line_too_long`; the connection then reads the next line.
+///
+/// Order on one connection: once a write (`upsert`, `delete`) is dispatched, later lines wait
+/// until it is applied, so every request after a write sees it. Reads between writes still run
+/// in parallel.
+///
+/// Bounds: while more than `outputPauseBytes` of replies are unsent (the client does not read),
+/// and while a write waits to be applied, the connection's lines are not processed and its socket
+/// is not read; past `maximumOutputBytes` unsent it is closed. A line must arrive within
+/// `lineTimeoutSeconds` of its first byte, and with auth on, a connection must authenticate
+/// within `authTimeoutSeconds`. Queued reads of a connection that has gone are dropped.
 final class LineHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -26,28 +36,148 @@ final class LineHandler: ChannelInboundHandler {
     /// Jobs gathered while reading, submitted together.
     private var pendingJobs: [WorkerPool.Job] = []
     private var pendingIds: [[UInt8]?] = []
+    private var pendingWrites: [Bool] = []
     /// Replies finished by workers, waiting for the event loop to write them.
     private let outbox = Mutex<[[UInt8]]>([])
     /// The client half-closed: close once every reply is out.
     private var inputClosed = false
+    /// Writes dispatched and not yet applied; while any is, later lines wait.
+    private var writesUnapplied = 0
+    /// Reads dispatched and not yet answered (workers decrement it); a write waits for them.
+    private let readsUnanswered = Atomic<Int>(0)
+    /// A write line waits for `readsUnanswered` to reach 0: the worker that gets it there wakes
+    /// the event loop.
+    private let writeWaiting = Atomic<Bool>(false)
+    /// The socket is not being read (`autoRead` off) until the client reads or a write is applied.
+    private var readingPaused = false
+    /// The connection has closed: workers drop its queued reads.
+    private let gone = Atomic<Bool>(false)
+    /// When the line now arriving started (nil: no partial line buffered).
+    private var partialSince: NIODeadline?
+    private var lineTimer: Scheduled<Void>?
+    private var authTimer: Scheduled<Void>?
+    /// This connection is counted in `RequestProcessor.unauthenticatedConnections`.
+    private var countedUnauthenticated = false
 
     private let spinner: LoopSpinner?
 
-    init(processor: RequestProcessor, pool: WorkerPool, spinner: LoopSpinner? = nil) {
+    private let pendingAuthentication: PendingAuthentication?
+
+    init(processor: RequestProcessor, pool: WorkerPool, spinner: LoopSpinner? = nil, pendingAuthentication: PendingAuthentication? = nil) {
         self.processor = processor
         self.pool = pool
         self.spinner = spinner
+        self.pendingAuthentication = pendingAuthentication
         session = processor.makeSession()
     }
 
     func channelActive(context: ChannelHandlerContext) {
         processor.stats.connectionOpened()
+        if !session.authenticated {
+            countedUnauthenticated = true
+            let limits = processor.limits
+            processor.unauthenticatedConnections.add(1, ordering: .relaxed)
+            if let pending = pendingAuthentication {
+                // Unauthenticated connections make room for new ones, oldest first: a crowd of
+                // silent sockets cannot keep a client with the token out.
+                if pending.count >= limits.maximumUnauthenticatedConnections { _ = pending.evictOldest() }
+                pending.add(ObjectIdentifier(self)) { [self] in
+                    processor.stats.connectionRefused()
+                    closeWithError(ProtocolError(.tooManyConnections, "closed to make room: too many connections were waiting to authenticate (the most is \(limits.maximumUnauthenticatedConnections))"), context: context, counted: true)
+                }
+            }
+            if limits.authTimeoutSeconds > 0 {
+                authTimer = context.eventLoop.scheduleTask(in: .seconds(Int64(limits.authTimeoutSeconds))) { [self] in
+                    guard !session.authenticated else { return }
+                    closeWithError(ProtocolError(.unauthorized, "not authenticated within \(limits.authTimeoutSeconds) s; closing"), context: context)
+                }
+            }
+        }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        gone.store(true, ordering: .relaxed)
+        authTimer?.cancel()
+        lineTimer?.cancel()
+        noteAuthenticated()
         processor.stats.connectionClosed()
         context.fireChannelInactive()
+    }
+
+    /// Stops counting this connection as unauthenticated (once authenticated or closed).
+    private func noteAuthenticated() {
+        guard countedUnauthenticated else { return }
+        countedUnauthenticated = false
+        authTimer?.cancel()
+        pendingAuthentication?.remove(ObjectIdentifier(self))
+        processor.unauthenticatedConnections.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    /// Sends `error` (no id), then closes.
+    private func closeWithError(_ error: ProtocolError, context: ChannelHandlerContext, counted: Bool = false) {
+        if !counted { processor.stats.recordError(error.code) }
+        let reply = RequestProcessor.errorLine(id: nil, error)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply))).whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { resume(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Lines may be processed: nothing waits to be applied and the client reads its replies.
+    private func mayProcess(_ context: ChannelHandlerContext) -> Bool {
+        writesUnapplied == 0 && context.channel.isWritable
+    }
+
+    private func pauseReading(_ context: ChannelHandlerContext) {
+        guard !readingPaused else { return }
+        readingPaused = true
+        try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+    }
+
+    /// Processes the lines that waited and, if nothing blocks any more, reads the socket again.
+    private func resume(context: ChannelHandlerContext) {
+        guard mayProcess(context), context.channel.isActive else { return }
+        processLines(context: context)
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        if mayProcess(context) && readingPaused {
+            readingPaused = false
+            try? context.channel.syncOptions?.setOption(.autoRead, value: true)
+        }
+        closeIfFinished(context.channel)
+    }
+
+    /// Closes the connection when its unsent replies pass `maximumOutputBytes`.
+    private func enforceOutputBound(_ channel: Channel) {
+        guard let unsent = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
+              unsent > processor.limits.maximumOutputBytes else { return }
+        processor.stats.recordError(.limitExceeded)
+        channel.close(promise: nil)
+    }
+
+    /// Watches the line now arriving: past `lineTimeoutSeconds` since its first byte (while the
+    /// connection is not paused by the server itself), the connection is closed.
+    private func armLineTimer(context: ChannelHandlerContext) {
+        let seconds = processor.limits.lineTimeoutSeconds
+        guard seconds > 0, lineTimer == nil, let since = partialSince else { return }
+        lineTimer = context.eventLoop.scheduleTask(deadline: since + .seconds(Int64(seconds))) { [self] in
+            lineTimer = nil
+            guard let start = partialSince, context.channel.isActive else { return }
+            if !mayProcess(context) || start + .seconds(Int64(seconds)) > .now() {
+                // The server paused reading, or a newer line started: look again later.
+                if !mayProcess(context) { partialSince = .now() }
+                armLineTimer(context: context)
+                return
+            }
+            closeWithError(ProtocolError(.idleTimeout, "a request line took longer than \(seconds) s to arrive; closing"), context: context)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -94,7 +224,17 @@ final class LineHandler: ChannelInboundHandler {
 
     private func processLines(context: ChannelHandlerContext) {
         let maximum = processor.limits.maximumLineBytes
+        var consumed = false
+        defer {
+            let pending = (buffer?.readableBytes ?? 0) > 0 || discarding
+            if !pending { partialSince = nil } else if consumed || partialSince == nil { partialSince = .now() }
+            armLineTimer(context: context)
+        }
         while var b = buffer, b.readableBytes > 0 {
+            guard mayProcess(context) else {
+                pauseReading(context)
+                break
+            }
             let newline: Int? = b.withUnsafeReadableBytes { raw in
                 guard raw.count > scanned, let p = memchr(raw.baseAddress! + scanned, 0x0A, raw.count - scanned) else { return nil }
                 return raw.baseAddress!.distance(to: UnsafeRawPointer(p))
@@ -112,6 +252,7 @@ final class LineHandler: ChannelInboundHandler {
                 break
             }
             scanned = 0
+            consumed = true
             if discarding || newline > maximum {
                 discarding = false
                 b.moveReaderIndex(forwardBy: newline + 1)
@@ -127,17 +268,24 @@ final class LineHandler: ChannelInboundHandler {
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
                 return processor.route(line, session: session)
             }
+            if countedUnauthenticated && session.authenticated { noteAuthenticated() }
+            // A write starts only after every earlier request of the connection has run: until
+            // then the line stays in the buffer (it is routed again when the last read is answered).
+            if let route, route.isWrite, !readsAnswered() {
+                pauseReading(context)
+                break
+            }
             b.moveReaderIndex(forwardBy: newline + 1)
             buffer = b
             switch route {
             case nil: break
             case let .reply(bytes)?: write(bytes, context: context)
             case let .parsed(request, start)?:
-                dispatch(id: request.id, context: context) { [processor] batch, later in
+                dispatch(id: request.id, isWrite: request.op.isWrite, context: context) { [processor] batch, later in
                     processor.execute(request, start: start, batcher: batch.searches, later: later)
                 }
-            case let .raw(bytes, start)?:
-                dispatch(id: nil, context: context) { [processor] batch, later in
+            case let .raw(bytes, start, op)?:
+                dispatch(id: nil, isWrite: op?.isWrite ?? false, context: context) { [processor] batch, later in
                     processor.execute(raw: bytes, start: start, batcher: batch.searches, later: later)
                 }
             }
@@ -160,6 +308,7 @@ final class LineHandler: ChannelInboundHandler {
         var buffer = channel.allocator.buffer(capacity: replies.reduce(0) { $0 + $1.count })
         for r in replies { buffer.writeBytes(r) }
         channel.writeAndFlush(buffer, promise: nil)
+        enforceOutputBound(channel)
         spinner?.poke()
         closeIfFinished(channel)
     }
@@ -179,6 +328,7 @@ final class LineHandler: ChannelInboundHandler {
     private func write(_ bytes: [UInt8], context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
         needsFlush = true
+        enforceOutputBound(context.channel)
     }
 
     /// Queues `job` for the pool (submitted with the others from the same read, under one lock);
@@ -187,7 +337,10 @@ final class LineHandler: ChannelInboundHandler {
     /// given later (a write waiting for the disk, or a search gathered into the batch's
     /// `SearchBatcher`). Replies go through `WorkerPool.Batch.hand`: this connection's replies
     /// from one batch reach the outbox together, with at most one wake-up of the event loop.
-    private func dispatch(id: [UInt8]?, context: ChannelHandlerContext,
+    ///
+    /// A write (`isWrite`) holds the connection's later lines until a worker has applied it.
+    /// A read whose connection has gone by the time a worker takes it is dropped unrun.
+    private func dispatch(id: [UInt8]?, isWrite: Bool, context: ChannelHandlerContext,
                           _ job: @escaping (WorkerPool.Batch, @escaping ([UInt8]) -> Void) -> RequestProcessor.Outcome) {
         guard inFlight < processor.limits.maximumInFlightPerConnection else {
             let limit = processor.limits.maximumInFlightPerConnection
@@ -195,15 +348,49 @@ final class LineHandler: ChannelInboundHandler {
             return
         }
         inFlight += 1
+        if isWrite { writesUnapplied += 1 } else { readsUnanswered.add(1, ordering: .sequentiallyConsistent) }
         let loop = context.eventLoop
         let channel = context.channel
         pendingJobs.append { batch in
+            if !isWrite && self.gone.load(ordering: .relaxed) {
+                self.processor.stats.recordDropped()
+                return
+            }
             let deliver: ([UInt8]) -> Void = { reply in
                 batch.hand(reply, to: ObjectIdentifier(self)) { self.post($0, loop: loop, channel: channel) }
+                if !isWrite { self.readAnswered(loop: loop, context: context) }
             }
             if case let .reply(reply) = job(batch, deliver) { deliver(reply) }
+            if isWrite { loop.execute { self.writeApplied(context: context) } }
         }
         pendingIds.append(id)
+        pendingWrites.append(isWrite)
+    }
+
+    /// True when every read dispatched so far has been answered; otherwise arranges for the
+    /// worker that answers the last one to resume this connection.
+    private func readsAnswered() -> Bool {
+        if readsUnanswered.load(ordering: .sequentiallyConsistent) == 0 { return true }
+        writeWaiting.store(true, ordering: .sequentiallyConsistent)
+        if readsUnanswered.load(ordering: .sequentiallyConsistent) == 0 {
+            writeWaiting.store(false, ordering: .sequentiallyConsistent)
+            return true
+        }
+        return false
+    }
+
+    /// A read of this connection has its reply (on a worker).
+    private func readAnswered(loop: EventLoop, context: ChannelHandlerContext) {
+        if readsUnanswered.subtract(1, ordering: .sequentiallyConsistent).newValue == 0,
+           writeWaiting.exchange(false, ordering: .sequentiallyConsistent) {
+            loop.execute { self.resume(context: context) }
+        }
+    }
+
+    /// A write of this connection has been applied (or refused): the lines after it may run.
+    private func writeApplied(context: ChannelHandlerContext) {
+        writesUnapplied -= 1
+        resume(context: context)
     }
 
     /// Queues finished replies for the event loop (any thread). Only replies into an empty outbox
@@ -225,8 +412,34 @@ final class LineHandler: ChannelInboundHandler {
             inFlight -= 1
             writeError(ProtocolError(.overloaded, "the server's queue is full; retry later"), id: id, context: context)
         }
+        // Requests refused here will never run.
+        for isWrite in pendingWrites[accepted...] {
+            if isWrite { writesUnapplied -= 1 } else { readsUnanswered.subtract(1, ordering: .sequentiallyConsistent) }
+        }
+        pendingWrites.removeAll(keepingCapacity: true)
         pendingJobs.removeAll(keepingCapacity: true)
         pendingIds.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Connections that have not authenticated yet, oldest first, each with a way to close it.
+/// Touched only on the server's one event loop.
+final class PendingAuthentication: @unchecked Sendable {
+    private var entries: [(id: ObjectIdentifier, evict: () -> Void)] = []
+
+    var count: Int { entries.count }
+
+    func add(_ id: ObjectIdentifier, evict: @escaping () -> Void) { entries.append((id, evict)) }
+
+    func remove(_ id: ObjectIdentifier) {
+        if let i = entries.firstIndex(where: { $0.id == id }) { entries.remove(at: i) }
+    }
+
+    /// Closes the oldest unauthenticated connection; false when there is none.
+    func evictOldest() -> Bool {
+        guard !entries.isEmpty else { return false }
+        entries.removeFirst().evict()
+        return true
     }
 }
 

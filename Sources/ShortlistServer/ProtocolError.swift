@@ -21,6 +21,8 @@ public struct ProtocolError: Error, Equatable, Sendable, CustomStringConvertible
         case invalidParameter = "invalid_parameter"
         /// More vectors, points or ids in one request than the server allows.
         case tooLarge = "too_large"
+        /// The reply would pass a bound: `k` × vectors, or its bytes (large payloads).
+        case limitExceeded = "limit_exceeded"
         /// The line is longer than the server's maximum; the rest of it was discarded.
         case lineTooLong = "line_too_long"
         /// A stored item or user id that does not exist.

@@ -101,6 +101,26 @@ struct RequestParser {
         return .request(request)
     }
 
+    private struct Found: Error {}
+
+    /// The op of a line, read without parsing the rest: top-level members are skipped until
+    /// `op` (cheap when it comes first, as clients write it). Nil for a line that is not a
+    /// well-formed object up to its `op`, or names no known op; the full parse reports why.
+    static func sniffOp(_ bytes: UnsafeBufferPointer<UInt8>) -> Request.Op? {
+        var s = JSONScanner(bytes)
+        s.maximumDepth = 32
+        guard s.peek() == UInt8(ascii: "{") else { return nil }
+        var op: Request.Op?
+        do {
+            try s.readObject { s, key in
+                guard key == "op" else { return try s.skipValue() }
+                op = Request.Op(rawValue: try s.readString())
+                throw Found()
+            }
+        } catch {}
+        return op
+    }
+
     /// After a member reader threw a `ProtocolError` mid-value, the scanner may sit inside that
     /// value; rewinding is not possible, so readers check types before consuming and this only
     /// has to skip a value that was not started.

@@ -18,6 +18,8 @@ public final class RequestProcessor: @unchecked Sendable {
     private let authToken: [UInt8]?
     /// Worker threads serving this processor (reported by `info`).
     let workerCount: Int
+    /// Open connections that have not authenticated (auth on).
+    let unauthenticatedConnections = Atomic<Int>(0)
     /// Set once shutdown begins: new requests get `shutting_down`.
     let shuttingDown = Atomic<Bool>(false)
     /// Pending work, reported by `stats` (set by the server).
@@ -44,8 +46,18 @@ public final class RequestProcessor: @unchecked Sendable {
         case reply([UInt8])
         /// Parsed; run on a worker.
         case parsed(Request, start: UInt64)
-        /// Not parsed yet (long line); parse and run on a worker.
-        case raw([UInt8], start: UInt64)
+        /// Not parsed yet (long line); parse and run on a worker. `op` is what `sniffOp` read
+        /// (nil: unknown until the full parse), so the connection can order writes.
+        case raw([UInt8], start: UInt64, op: Request.Op?)
+
+        /// The line is a write (`upsert`, `delete`), as far as is known before running it.
+        var isWrite: Bool {
+            switch self {
+            case .reply: return false
+            case let .parsed(r, _): return r.op.isWrite
+            case let .raw(_, _, op): return op?.isWrite ?? false
+            }
+        }
     }
 
     public init(collections: [ServedCollection], limits: ServerLimits = ServerLimits(), authToken: String? = nil, workerCount: Int = 1) throws {
@@ -93,7 +105,7 @@ public final class RequestProcessor: @unchecked Sendable {
             if line.count <= Self.inlineParseLimit, case let .request(r) = parser.parse(line) { id = r.id }
             return .reply(failure(id: id, op: nil, start: start, ProtocolError(.shuttingDown, "the server is shutting down")))
         }
-        guard line.count <= Self.inlineParseLimit else { return .raw(Array(line), start: start) }
+        guard line.count <= Self.inlineParseLimit else { return .raw(Array(line), start: start, op: RequestParser.sniffOp(line)) }
         switch parser.parse(line) {
         case let .failure(id, error): return .reply(failure(id: id, op: nil, start: start, error))
         case let .request(r):
@@ -123,7 +135,7 @@ public final class RequestProcessor: @unchecked Sendable {
         switch route {
         case let .reply(r): reply = r
         case let .parsed(request, start): reply = execute(request, start: start)
-        case let .raw(raw, start): reply = waitForReply { execute(raw: raw, start: start, later: $0) }
+        case let .raw(raw, start, _): reply = waitForReply { execute(raw: raw, start: start, later: $0) }
         }
         return String(decoding: reply, as: UTF8.self)
     }
@@ -163,6 +175,9 @@ public final class RequestProcessor: @unchecked Sendable {
                 return try searchReply(r, in: try collection(r), around: r.vector, filter: filter(r), start: start)
             case .searchBatch:
                 let c = try collection(r)
+                guard r.k * r.vectorCount <= limits.maximumResultsPerRequest else {
+                    throw ProtocolError(.limitExceeded, "k × vectors is \(r.k * r.vectorCount), more than the \(limits.maximumResultsPerRequest) hits one request may ask for; split the batch or lower k")
+                }
                 let lists = try c.searchBatch(r.vectors, count: r.vectorCount, k: r.k, parameters: try c.searchParameters(r.parameters, targetRecall: r.targetRecall), filter: filter(r), withPayload: r.withPayload)
                 return success(id: r.id, op: .searchBatch, start: start) { o in
                     o.raw("{\"results\":[")
@@ -196,6 +211,7 @@ public final class RequestProcessor: @unchecked Sendable {
                     o.raw("{\"points\":[")
                     var first = true
                     for p in found.compactMap({ $0 }) {
+                        if o.bytes.count > self.limits.maximumReplyBytes { break }
                         if !first { o.comma() }
                         first = false
                         o.raw("{\"id\":"); o.uint(p.id); o.raw(",\"vector\":"); o.floats(p.vector)
@@ -326,6 +342,10 @@ public final class RequestProcessor: @unchecked Sendable {
         if let id { o.raw(id) } else { o.raw("null") }
         o.raw(",\"ok\":true,\"result\":")
         body(&o)
+        // Encoders stop adding items once past the bound, so an oversized reply is never built whole.
+        if o.bytes.count > limits.maximumReplyBytes {
+            return failure(id: id, op: op, start: start, ProtocolError(.limitExceeded, "the reply would be longer than \(limits.maximumReplyBytes) bytes (the server's max_reply_bytes); ask for fewer hits, or without payloads"))
+        }
         o.raw("}\n")
         stats.record(op: op, nanoseconds: Self.now() &- start, error: nil)
         return o.bytes
@@ -349,6 +369,7 @@ public final class RequestProcessor: @unchecked Sendable {
     private func encodeHitArray(_ hits: [ServedCollection.Hit], into o: inout JSONOutput) {
         o.raw("[")
         for (i, h) in hits.enumerated() {
+            if o.bytes.count > limits.maximumReplyBytes { break }
             if i > 0 { o.comma() }
             o.raw("{\"id\":"); o.uint(h.id); o.raw(",\"score\":"); o.float(h.score)
             if let p = h.payload { o.raw(",\"payload\":"); o.raw(p) }
@@ -396,6 +417,13 @@ public final class RequestProcessor: @unchecked Sendable {
         o.raw(",\"max_items\":"); o.int(limits.maximumItems)
         o.raw(",\"max_connections\":"); o.int(limits.maximumConnections)
         o.raw(",\"idle_timeout_s\":"); o.int(limits.idleTimeoutSeconds)
+        o.raw(",\"max_results\":"); o.int(limits.maximumResultsPerRequest)
+        o.raw(",\"max_reply_bytes\":"); o.int(limits.maximumReplyBytes)
+        o.raw(",\"output_pause_bytes\":"); o.int(limits.outputPauseBytes)
+        o.raw(",\"max_output_bytes\":"); o.int(limits.maximumOutputBytes)
+        o.raw(",\"auth_timeout_s\":"); o.int(limits.authTimeoutSeconds)
+        o.raw(",\"line_timeout_s\":"); o.int(limits.lineTimeoutSeconds)
+        o.raw(",\"max_unauthenticated\":"); o.int(limits.maximumUnauthenticatedConnections)
         o.raw("}}")
     }
 
@@ -405,6 +433,8 @@ public final class RequestProcessor: @unchecked Sendable {
         o.raw(",\"connections\":{\"open\":"); o.int(s.connectionsOpen)
         o.raw(",\"total\":"); o.uint(s.connectionsTotal)
         o.raw(",\"refused\":"); o.uint(s.connectionsRefused)
+        o.raw(",\"unauthenticated\":"); o.int(unauthenticatedConnections.load(ordering: .relaxed))
+        o.raw(",\"dropped_requests\":"); o.uint(stats.droppedForClosedConnections.load(ordering: .relaxed))
         o.raw("},\"memory\":{\"resident_bytes\":"); o.int(s.residentBytes)
         o.raw("},\"pending\":"); o.int(pendingWork())
         o.raw(",\"ops\":{")

@@ -77,17 +77,22 @@ public final class Server: @unchecked Sendable {
         let loop = group.next()
         let spinner = LoopSpinner(loop: loop, windowNanoseconds: UInt64(max(0, configuration.loopSpinMicroseconds)) * 1000,
                                   poolIdle: { pool.isIdle })
+        let pending = configuration.authToken == nil ? nil : PendingAuthentication()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            // Past `outputPauseBytes` unsent, the channel turns unwritable and the connection stops
+            // reading its requests (LineHandler); it reads again below half of it.
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: max(1, limits.outputPauseBytes / 2), high: max(2, limits.outputPauseBytes)))
             // Search lines are ~4 KB for 384-d vectors: read in large chunks from the start.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 65536, maximum: 1 << 20))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if processor.stats.connectionsOpen.load(ordering: .relaxed) >= limits.maximumConnections {
+                    // At the limit, a connection still waiting to authenticate gives way first.
+                    if processor.stats.connectionsOpen.load(ordering: .relaxed) >= limits.maximumConnections, pending?.evictOldest() != true {
                         processor.stats.connectionRefused()
                         try channel.pipeline.syncOperations.addHandler(RefuseHandler(limit: limits.maximumConnections))
                         return
@@ -95,7 +100,7 @@ public final class Server: @unchecked Sendable {
                     if limits.idleTimeoutSeconds > 0 {
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(limits.idleTimeoutSeconds))))
                     }
-                    try channel.pipeline.syncOperations.addHandler(LineHandler(processor: processor, pool: pool, spinner: spinner))
+                    try channel.pipeline.syncOperations.addHandler(LineHandler(processor: processor, pool: pool, spinner: spinner, pendingAuthentication: pending))
                 }
             }
         do {

@@ -27,6 +27,25 @@ public struct ServerLimits: Sendable, Equatable {
     public var maximumQueuedRequests = 4_096
     /// Requests in flight on one connection at most (default 1,024); beyond it `overloaded`.
     public var maximumInFlightPerConnection = 1_024
+    /// Hits one request may ask for at most: `k` × the vectors of a `search_batch` (default
+    /// 100,000); beyond it `limit_exceeded`, before any search runs.
+    public var maximumResultsPerRequest = 100_000
+    /// Longest reply in bytes (default 32 MiB): a reply that would be longer (large payloads)
+    /// is replaced by `limit_exceeded`.
+    public var maximumReplyBytes = 32 << 20
+    /// Unsent reply bytes of one connection past which the server stops reading its requests
+    /// until the client reads (default 1 MiB): a client that never reads stops itself.
+    public var outputPauseBytes = 1 << 20
+    /// Unsent reply bytes of one connection past which it is closed (default 64 MiB).
+    public var maximumOutputBytes = 64 << 20
+    /// Seconds a connection has to authenticate when auth is on (default 10; 0 = no deadline).
+    public var authTimeoutSeconds = 10
+    /// Seconds a request line may take to arrive once its first byte has (default 30; 0 = no
+    /// deadline): a trickle of bytes cannot hold a connection open forever.
+    public var lineTimeoutSeconds = 30
+    /// Connections that have not yet authenticated, at most, when auth is on (default 64):
+    /// unauthenticated sockets cannot take the slots of clients that have the token.
+    public var maximumUnauthenticatedConnections = 64
 
     public init() {}
 }

@@ -33,6 +33,8 @@ final class ServerStats: Sendable {
 
     private let state = Mutex(State())
     let connectionsOpen = Atomic<Int>(0)
+    /// Queued reads dropped because their connection had gone.
+    let droppedForClosedConnections = Atomic<UInt64>(0)
     private let started = Date()
 
     private static let opIndex: [Request.Op: Int] = Dictionary(uniqueKeysWithValues: Request.Op.allCases.enumerated().map { ($1, $0) })
@@ -54,6 +56,8 @@ final class ServerStats: Sendable {
     func recordError(_ code: ProtocolError.Code) {
         state.withLock { s in s.errorsByCode[code.rawValue, default: 0] &+= 1 }
     }
+
+    func recordDropped() { droppedForClosedConnections.add(1, ordering: .relaxed) }
 
     func connectionOpened() {
         connectionsOpen.add(1, ordering: .relaxed)

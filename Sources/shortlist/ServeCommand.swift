@@ -84,7 +84,33 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds before a silent connection is closed (0: never; default 300).")
     var idleTimeout = ServerLimits().idleTimeoutSeconds
 
+    @Option(name: .customLong("max-results"), help: "Most hits one request may ask for, k × vectors of a search_batch (default 100000).")
+    var maxResults = ServerLimits().maximumResultsPerRequest
+
+    @Option(name: .customLong("max-reply-mb"), help: "Longest reply in MiB; a longer one gets limit_exceeded (default 32).")
+    var maxReplyMB = ServerLimits().maximumReplyBytes >> 20
+
+    @Option(name: .customLong("output-pause-kb"), help: "Unsent reply KiB of one connection past which its requests are not read until the client reads (default 1024).")
+    var outputPauseKB = ServerLimits().outputPauseBytes >> 10
+
+    @Option(name: .customLong("max-output-mb"), help: "Unsent reply MiB of one connection past which it is closed (default 64).")
+    var maxOutputMB = ServerLimits().maximumOutputBytes >> 20
+
+    @Option(name: .customLong("auth-timeout"), help: "Seconds a connection has to authenticate when auth is on (0: no deadline; default 10).")
+    var authTimeout = ServerLimits().authTimeoutSeconds
+
+    @Option(name: .customLong("line-timeout"), help: "Seconds a request line may take to arrive after its first byte (0: no deadline; default 30).")
+    var lineTimeout = ServerLimits().lineTimeoutSeconds
+
+    @Option(name: .customLong("max-unauthenticated"), help: "Most connections waiting to authenticate when auth is on (default 64).")
+    var maxUnauthenticated = ServerLimits().maximumUnauthenticatedConnections
+
     func validate() throws {
+        guard maxResults >= 1, maxReplyMB >= 1, outputPauseKB >= 1, maxOutputMB >= 1, maxUnauthenticated >= 1 else {
+            throw ValidationError("--max-results, --max-reply-mb, --output-pause-kb, --max-output-mb and --max-unauthenticated must be at least 1")
+        }
+        guard authTimeout >= 0, lineTimeout >= 0 else { throw ValidationError("--auth-timeout and --line-timeout must be 0 or more") }
+        guard maxOutputMB << 10 > outputPauseKB else { throw ValidationError("--max-output-mb must be more than --output-pause-kb") }
         guard !collections.isEmpty || dataDirectory != nil else { throw ValidationError("give at least one --collection or --data-dir") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be in 0...65535") }
@@ -136,6 +162,13 @@ struct ServeCommand: ParsableCommand {
         config.limits.maximumBatch = maxBatch
         config.limits.maximumConnections = maxConnections
         config.limits.idleTimeoutSeconds = idleTimeout
+        config.limits.maximumResultsPerRequest = maxResults
+        config.limits.maximumReplyBytes = maxReplyMB << 20
+        config.limits.outputPauseBytes = outputPauseKB << 10
+        config.limits.maximumOutputBytes = maxOutputMB << 20
+        config.limits.authTimeoutSeconds = authTimeout
+        config.limits.lineTimeoutSeconds = lineTimeout
+        config.limits.maximumUnauthenticatedConnections = maxUnauthenticated
         if let authTokenFile { config.authToken = try TokenFile.read(authTokenFile) }
         let server = try Server(collections: loaded, configuration: config)
         try server.start()
