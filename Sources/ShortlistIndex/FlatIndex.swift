@@ -182,6 +182,8 @@ public final class FlatIndex: MutableVectorIndex, @unchecked Sendable {
         if metric == .l2 { squaredNorms.removeLast() }
     }
 
+    public var liveIds: [UInt64] { idMap.liveIds }
+
     public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }
 
     public func storedVector(id: UInt64) -> [Float]? {

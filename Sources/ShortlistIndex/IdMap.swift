@@ -81,6 +81,9 @@ public struct IdMap: Sendable, Equatable {
     /// Number of ids currently mapped (live rows).
     public var liveCount: Int { rowOfId.count }
 
+    /// The live ids, in no particular order.
+    public var liveIds: [UInt64] { Array(rowOfId.keys) }
+
     /// Approximate bytes held.
     public var memoryBytes: Int { ids.count * 8 + rowOfId.capacity * 16 }
 

@@ -12,6 +12,8 @@ public protocol MutableVectorIndex: VectorIndex {
     func delete(id: UInt64) throws
     /// Whether `id` is live.
     func contains(id: UInt64) -> Bool
+    /// Every live id, in no particular order.
+    var liveIds: [UInt64] { get }
     /// The vector stored for `id` (nil when not live), as the index compares it: unit length for
     /// `.cosine`, and for IVF-PQ without `Refine` the quantized reconstruction.
     func storedVector(id: UInt64) -> [Float]?

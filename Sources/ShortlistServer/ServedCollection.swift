@@ -326,14 +326,14 @@ public final class ServedCollection: @unchecked Sendable {
         asked = min(n, SearchLimits.maximumK, asked)
         while true {
             let found = try index.search(q, k: asked, parameters: parameters).filter { passes($0.id) }
-            if found.count >= target || asked >= min(n, SearchLimits.maximumK) {
-                if found.count >= target || filter.include == nil { return Array(found.prefix(k)) }
-                break
-            }
+            if found.count >= target { return Array(found.prefix(k)) }
+            if asked >= min(n, SearchLimits.maximumK) { break }
             asked = min(n, SearchLimits.maximumK, asked * 4)
         }
-        // An approximate index could not reach enough included items: score them all exactly.
-        return try exactSearch(q, among: liveIncluded!, k: k)
+        // The approximate index could not reach k passing items (an IVF search only sees its
+        // nprobe lists; a graph may not reach every node): score every passing item exactly,
+        // so a filter never returns fewer than k hits when k items pass it.
+        return try exactSearch(q, among: liveIncluded ?? Set(index.liveIds).subtracting(filter.exclude), k: k)
     }
 
     /// Exact distances from `q` to the stored vectors of `ids` (all live), best `k` first.

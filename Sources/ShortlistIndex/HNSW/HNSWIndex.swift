@@ -358,6 +358,8 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
     }
 
     /// Whether `id` is live in the index.
+    public var liveIds: [UInt64] { idMap.liveIds }
+
     public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }
 
     public func storedVector(id: UInt64) -> [Float]? {

@@ -509,6 +509,8 @@ public final class IVFPQIndex: MutableVectorIndex, @unchecked Sendable {
         deletedCount += 1
     }
 
+    public var liveIds: [UInt64] { idMap.liveIds }
+
     public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }
 
     /// The exact vector with `Refine`; otherwise the centroid plus the decoded residual (found by
