@@ -183,6 +183,7 @@ public final class FlatIndex: MutableVectorIndex, @unchecked Sendable {
     }
 
     public var liveIds: [UInt64] { idMap.liveIds }
+    public var rowIds: [UInt64] { idMap.ids }
 
     public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }
 

@@ -14,6 +14,9 @@ public protocol MutableVectorIndex: VectorIndex {
     func contains(id: UInt64) -> Bool
     /// Every live id, in no particular order.
     var liveIds: [UInt64] { get }
+    /// The external id of every row, in row order (deleted rows keep their last id): for a
+    /// freshly built index, row r is row r of the vectors it was built from.
+    var rowIds: [UInt64] { get }
     /// The vector stored for `id` (nil when not live), as the index compares it: unit length for
     /// `.cosine`, and for IVF-PQ without `Refine` the quantized reconstruction.
     func storedVector(id: UInt64) -> [Float]?

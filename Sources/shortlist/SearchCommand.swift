@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ShortlistCore
 import ShortlistData
+import ShortlistBench
 import ShortlistIndex
 
 struct SearchCommand: ParsableCommand {
@@ -98,10 +99,13 @@ struct SearchCommand: ParsableCommand {
             print("wrote \(output)")
         }
         if let groundtruth {
-            let truth = try IntMatrix.read(path: groundtruth)
-            guard truth.count >= queries.count, truth.width >= k else {
-                throw ValidationError("\(groundtruth) has \(truth.count) rows × \(truth.width); need \(queries.count) × \(k)")
+            let rows = try IntMatrix.read(path: groundtruth)
+            guard rows.count >= queries.count, rows.width >= k else {
+                throw ValidationError("\(groundtruth) has \(rows.count) rows × \(rows.width); need \(queries.count) × \(k)")
             }
+            // The ground truth names base rows; this index may answer with other ids (--ids).
+            let (truth, translated) = try GroundTruthIds.translate(rows, for: index)
+            if translated { print("ground truth rows mapped to the index's ids (it was built with --ids)") }
             print(String(format: "recall@%d = %.4f", k, Recall.at(k, results: matrix, groundTruth: truth)))
         }
     }

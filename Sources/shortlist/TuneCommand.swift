@@ -42,13 +42,16 @@ struct TuneCommand: ParsableCommand {
         Runtime.prepare(verbose: true)
         let loaded = try IndexLoader.load(path: index)
         let all = try VectorFile.read(path: queries).matrix
-        let truth: IntMatrix
+        let truthRows: IntMatrix
         if let groundtruth {
-            truth = try IntMatrix.read(path: groundtruth)
+            truthRows = try IntMatrix.read(path: groundtruth)
         } else {
             let baseVectors = try VectorFile.read(path: base!).matrix
-            truth = try SearchCommand.idMatrix(ExactSearch.groundTruth(base: baseVectors, queries: all, metric: loaded.metric, k: k, threads: Runtime.threads(nil)))
+            truthRows = try SearchCommand.idMatrix(ExactSearch.groundTruth(base: baseVectors, queries: all, metric: loaded.metric, k: k, threads: Runtime.threads(nil)))
         }
+        // Ground truth names base rows; an index built with --ids answers with its ids.
+        let (truth, translated) = try GroundTruthIds.translate(truthRows, for: loaded)
+        if translated { print("ground truth rows mapped to the index's ids (it was built with --ids)") }
         guard truth.count >= all.count, truth.width >= k else { throw ValidationError("the ground truth has \(truth.count) rows × \(truth.width); need \(all.count) × \(k)") }
         let split = max(1, min(all.count - 1, Int(Double(all.count) * tuneFraction)))
         // A random split: query files are often ordered (by topic, by source), and a first half

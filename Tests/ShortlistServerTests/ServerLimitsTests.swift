@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ShortlistCore
 import ShortlistIndex
 import ShortlistTestSupport
@@ -28,24 +29,39 @@ final class ServerLimitsTests: XCTestCase {
     func testAClientThatNeverReadsStopsBeingRead() throws {
         let dir = TemporaryDirectory()
         let (d, base) = try ServerFixtures.writeGraphCollection(in: dir, count: 2_000)
-        let server = try RunningServer([d]) { $0.limits.outputPauseBytes = 256 << 10 }
-        // ~30 KB replies (k 1,000); 20,000 of them would be ~600 MB if the server kept reading.
+        let server = try RunningServer([d]) {
+            $0.limits.outputPauseBytes = 256 << 10
+            $0.limits.maximumInFlightPerConnection = 64
+        }
+        // ~60 KB replies (k 2,000), sent at a steady pace and never read: without backpressure
+        // the server keeps reading, searching and holding replies for as long as lines come.
         let hostile = try server.client()
-        sendTimeout(hostile, seconds: 2)
-        let line = Array((#"{"op":"search","collection":"graph","k":1000,"vector":\#(ServerFixtures.vectorJSON(base.rowArray(1)))}"# + "\n").utf8)
+        sendTimeout(hostile, seconds: 1)
+        let line = #"{"op":"search","collection":"graph","k":2000,"vector":\#(ServerFixtures.vectorJSON(base.rowArray(1)))}"# + "\n"
+        let chunk = Array(String(repeating: line, count: 100).utf8)
+        let sent = Mutex(0)
         let writer = Thread {
-            for _ in 0..<20_000 { guard (try? hostile.send(line)) != nil else { return } }
+            let until = Date().addingTimeInterval(4)
+            while Date() < until {
+                guard (try? hostile.send(chunk)) != nil else { return }
+                sent.withLock { $0 += 100 }
+                usleep(5_000)
+            }
         }
         writer.start()
         sleep(3)
         // Meanwhile a client that reads gets its answers.
         let polite = try server.client()
         for _ in 0..<20 { XCTAssertEqual(hitIds(try polite.request(#"{"op":"search","collection":"graph","k":5,"vector":\#(ServerFixtures.vectorJSON(base.rowArray(9)))}"#)).count, 5) }
-        let s = try stats(server)
-        let searches = answered(s, "search") - 20
-        XCTAssertLessThan(searches, 5_000, "the server kept reading requests whose replies nobody reads")
-        XCTAssertGreaterThan(searches, 10)
-        print("backpressure: \(searches) of 20,000 searches answered while the client did not read")
+        let searched = answered(try stats(server), "search") - 20
+        sleep(1)
+        let later = answered(try stats(server), "search") - 20
+        let total = sent.withLock { $0 }
+        // Paused: the searches in flight finished and no more lines were read, though they kept coming.
+        XCTAssertLessThan(searched, 1_000, "the server kept searching for a client that reads no replies")
+        XCTAssertLessThan(later - searched, 5, "the server kept reading while the client did not")
+        XCTAssertGreaterThan(searched, 10)
+        print("backpressure: \(searched) searches run (\(later - searched) more in the next second) for a client that sent \(total) and read none")
     }
 
     func testUnsentRepliesPastTheHardBoundCloseTheConnection() throws {

@@ -359,6 +359,7 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
 
     /// Whether `id` is live in the index.
     public var liveIds: [UInt64] { idMap.liveIds }
+    public var rowIds: [UInt64] { idMap.ids }
 
     public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }
 

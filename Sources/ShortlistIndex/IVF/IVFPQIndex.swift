@@ -510,6 +510,7 @@ public final class IVFPQIndex: MutableVectorIndex, @unchecked Sendable {
     }
 
     public var liveIds: [UInt64] { idMap.liveIds }
+    public var rowIds: [UInt64] { idMap.ids }
 
     public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }
 
