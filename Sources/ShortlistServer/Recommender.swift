@@ -1,5 +1,6 @@
 import Foundation
 import ShortlistData
+import ShortlistIndex
 import ShortlistTrainer
 import Synchronization
 
@@ -41,6 +42,12 @@ final class Recommender: @unchecked Sendable {
         self.seen = seen
         self.titles = titles
         self.model = Mutex(model)
+    }
+
+    /// Throws `ModelIndexMatch.Mismatch` unless `index` holds this model's items under their ids.
+    func verify(_ index: any MutableVectorIndex) throws {
+        let (ids, embeddings) = try model.withLock { ($0.itemIds, try $0.itemEmbeddings()) }
+        try ModelIndexMatch.verify(itemIds: ids, embeddings: embeddings, index: index)
     }
 
     /// The user tower's output for `userId` (the tower's workspace is shared, so calls are serialised; each takes microseconds).

@@ -124,6 +124,9 @@ public final class ServedCollection: @unchecked Sendable {
             guard r.dimension == index.dimension else {
                 throw CollectionError.invalidDescription(d.name, reason: "the model's vectors have \(r.dimension) components; the index's \(index.dimension)")
             }
+            do { try r.verify(index) } catch {
+                throw CollectionError.invalidDescription(d.name, reason: "\(error)")
+            }
             // Titles from the training data stand in for payloads the collection does not have.
             for (id, title) in r.titles where payloads[id] == nil && index.contains(id: id) {
                 var o = JSONOutput()

@@ -3,6 +3,7 @@ import Foundation
 import ShortlistCore
 import ShortlistData
 import ShortlistIndex
+import ShortlistServer
 import ShortlistTrainer
 
 struct RecommendCommand: ParsableCommand {
@@ -79,6 +80,11 @@ struct RecommendCommand: ParsableCommand {
             searcher = try IndexLoader.load(path: index)
             guard searcher.dimension == model.embeddingDimension else {
                 throw ValidationError("\(index) holds \(searcher.dimension)-dimensional vectors; the model's are \(model.embeddingDimension)")
+            }
+            if let mutable = searcher as? any MutableVectorIndex {
+                do { try ModelIndexMatch.verify(itemIds: model.itemIds, embeddings: try model.itemEmbeddings(), index: mutable) } catch {
+                    throw ValidationError("\(index): \(error)")
+                }
             }
         } else {
             searcher = try FlatIndex(metric: model.scoreMetric, vectors: try model.itemEmbeddings(), ids: model.itemIds)
