@@ -23,6 +23,9 @@ public protocol MutableVectorIndex: VectorIndex {
 }
 
 extension MutableVectorIndex {
+    /// Rows that hold a deleted vector (kept until the index is compacted or rebuilt).
+    public var deadRows: Int { rowIds.count - count }
+
     /// Inserts `vector` under `id`, replacing the live vector with that id if there is one.
     /// The new vector is checked before anything changes, so a bad vector leaves the old one in place.
     public func upsert(_ vector: [Float], id: UInt64) throws {

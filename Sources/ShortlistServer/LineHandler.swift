@@ -41,6 +41,8 @@ final class LineHandler: ChannelInboundHandler {
     private let outbox = Mutex<[[UInt8]]>([])
     /// The client half-closed: close once every reply is out.
     private var inputClosed = false
+    /// The server is closing the connection (`closeWithError`): input is dropped.
+    private var closing = false
     /// Writes dispatched and not yet applied; while any is, later lines wait.
     private var writesUnapplied = 0
     /// Reads dispatched and not yet answered (workers decrement it); a write waits for them.
@@ -116,11 +118,14 @@ final class LineHandler: ChannelInboundHandler {
 
     /// Sends `error` (no id), then closes.
     private func closeWithError(_ error: ProtocolError, context: ChannelHandlerContext, counted: Bool = false) {
+        guard !closing else { return }
+        closing = true
         if !counted { processor.stats.recordError(error.code) }
-        let reply = RequestProcessor.errorLine(id: nil, error)
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply))).whenComplete { _ in
-            context.close(promise: nil)
+        if needsFlush {
+            needsFlush = false
+            context.flush()
         }
+        GracefulClose.close(context: context, after: context.channel.allocator.buffer(bytes: RequestProcessor.errorLine(id: nil, error)))
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -181,6 +186,7 @@ final class LineHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
         var incoming = unwrapInboundIn(data)
         if buffer == nil || buffer!.readableBytes == 0 {
             buffer = incoming
@@ -202,17 +208,24 @@ final class LineHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let e = event as? ChannelEvent, e == .inputClosed {
+            if closing { return context.close(promise: nil) }
             inputClosed = true
+            // A last line without its newline is still a request.
+            if var b = buffer, b.readableBytes > 0, !discarding {
+                b.writeInteger(UInt8(0x0A))
+                buffer = b
+                processLines(context: context)
+                if needsFlush {
+                    needsFlush = false
+                    context.flush()
+                }
+            }
             closeIfFinished(context.channel)
             return
         }
         if let e = event as? IdleStateHandler.IdleStateEvent, e == .read {
             guard inFlight == 0 else { return }
-            let reply = RequestProcessor.errorLine(id: nil, ProtocolError(.idleTimeout, "no request for \(processor.limits.idleTimeoutSeconds) s; closing"))
-            processor.stats.recordError(.idleTimeout)
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply))).whenComplete { _ in
-                context.close(promise: nil)
-            }
+            closeWithError(ProtocolError(.idleTimeout, "no request for \(processor.limits.idleTimeoutSeconds) s; closing"), context: context)
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -315,7 +328,7 @@ final class LineHandler: ChannelInboundHandler {
 
     /// After the client's half-close, closes when nothing is in flight (pending replies flushed first).
     private func closeIfFinished(_ channel: Channel) {
-        guard inputClosed, inFlight == 0 else { return }
+        guard inputClosed, inFlight == 0, (buffer?.readableBytes ?? 0) == 0 || discarding else { return }
         channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in channel.close(promise: nil) }
     }
 
@@ -453,10 +466,32 @@ final class RefuseHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         let reply = RequestProcessor.errorLine(id: nil, ProtocolError(.tooManyConnections, "the server already has \(limit) connection\(limit == 1 ? "" : "s"), the most it allows"))
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: reply))).whenComplete { _ in
-            context.close(promise: nil)
-        }
+        GracefulClose.close(context: context, after: context.channel.allocator.buffer(bytes: reply))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        GracefulClose.inputClosed(context: context, event: event)
+    }
+}
+
+/// Closing a connection without losing the last reply to a reset: closing a socket whose
+/// client has sent bytes the server did not read makes the kernel send RST, and a client that
+/// has not yet read the reply loses it. So the reply is sent, the sending side is shut (the
+/// client reads the reply, then end of file), what the client still sends is read and dropped,
+/// and the socket is closed once the client closes its side, or after two seconds.
+enum GracefulClose {
+    static func close(context: ChannelHandlerContext, after reply: ByteBuffer) {
+        context.writeAndFlush(NIOAny(reply)).whenComplete { _ in
+            context.close(mode: .output, promise: nil)
+        }
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+    }
+
+    /// Call from `userInboundEventTriggered`: the client closed its side, so the socket can go.
+    static func inputClosed(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, e == .inputClosed { context.close(promise: nil) }
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// A minimal HTTP/1.x responder for Prometheus scrapes: `GET /metrics` (or `/`) gets the text
@@ -7,10 +8,15 @@ final class MetricsHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let render: () -> String
+    /// With a token, requests must carry `Authorization: Bearer TOKEN` (else 401).
+    private let token: String?
     private var request: [UInt8] = []
     private var answered = false
 
-    init(render: @escaping () -> String) { self.render = render }
+    init(token: String? = nil, render: @escaping () -> String) {
+        self.token = token
+        self.render = render
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !answered else { return }
@@ -22,9 +28,17 @@ final class MetricsHandler: ChannelInboundHandler {
         let firstLine = text.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
         let parts = firstLine.split(separator: " ")
         let path = parts.count > 1 ? parts[1] : ""
-        let ok = parts.first == "GET" && (path == "/metrics" || path == "/")
-        let body = ok ? render() : "not found: try GET /metrics\n"
-        let status = ok ? "200 OK" : "404 Not Found"
+        let found = parts.first == "GET" && (path == "/metrics" || path == "/")
+        let authorized = token.map { t in
+            text.split(whereSeparator: \.isNewline).contains { line in
+                let l = line.lowercased()
+                return l.hasPrefix("authorization:") && RequestProcessor.constantTimeEqual(
+                    Array(line.dropFirst("authorization:".count).trimmingCharacters(in: .whitespaces).utf8), Array("Bearer \(t)".utf8))
+            }
+        } ?? true
+        let ok = found && authorized
+        let body = ok ? render() : authorized ? "not found: try GET /metrics\n" : "unauthorized: send Authorization: Bearer <the server's auth token>\n"
+        let status = ok ? "200 OK" : authorized ? "404 Not Found" : "401 Unauthorized"
         let head = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: head + body))).whenComplete { _ in
             context.close(promise: nil)

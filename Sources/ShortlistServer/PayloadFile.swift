@@ -38,7 +38,9 @@ enum PayloadFile {
                 guard let id, let payload else {
                     throw CollectionError.badPayloadLine(path: path, line: lineNumber, reason: "a line needs 'id' and 'payload'")
                 }
-                out[id] = payload
+                guard out.updateValue(payload, forKey: id) == nil else {
+                    throw CollectionError.badPayloadLine(path: path, line: lineNumber, reason: "id \(id) has a payload on an earlier line already")
+                }
             }
         }
         return out

@@ -289,8 +289,14 @@ struct RequestParser {
     private static func readMembers(_ s: inout JSONScanner, of name: String, _ body: (inout JSONScanner, String) throws -> Void) throws {
         guard kind(&s) == UInt8(ascii: "{") else { throw ProtocolError(.invalidRequest, "'\(name)' must be an object") }
         var bad: ProtocolError?
+        var seen: [String] = []
         try s.readObject { s, key in
             do {
+                guard !seen.contains(key) else {
+                    try s.skipValue()
+                    throw ProtocolError(.invalidRequest, "member '\(name).\(key)' appears twice")
+                }
+                seen.append(key)
                 try body(&s, key)
             } catch let e as ProtocolError {
                 if bad == nil { bad = e }

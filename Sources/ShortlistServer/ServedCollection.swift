@@ -163,6 +163,17 @@ public final class ServedCollection: @unchecked Sendable {
         } else {
             log = nil
         }
+        // Payloads of ids the collection does not hold: in a file the user named, a mistake to
+        // report; in the server's own file, the state of a save cut short between the index and
+        // the payloads (the log replay above has set every logged id), dropped.
+        let orphans = payloads.keys.filter { !index.contains(id: $0) }
+        if !orphans.isEmpty {
+            if let source = payloadSource, source != payloadPath {
+                throw CollectionError.invalidDescription(d.name, reason: "\(source) has payloads for \(orphans.count) id\(orphans.count == 1 ? "" : "s") the index does not hold (such as \(orphans.min()!))")
+            }
+            for id in orphans { payloads[id] = nil }
+            notice = (notice.map { $0 + "; " } ?? "") + "collection '\(d.name)': dropped \(orphans.count) payload\(orphans.count == 1 ? "" : "s") of ids the index does not hold"
+        }
         if let notice { report(notice) }
     }
 

@@ -67,6 +67,8 @@ public final class Server: @unchecked Sendable {
 
     /// The port actually bound (useful with port 0).
     public var port: Int { channel?.localAddress?.port ?? configuration.port }
+    /// The address the metrics port is bound to.
+    public var metricsAddress: String? { metricsChannel?.localAddress?.ipAddress }
     /// The metrics port actually bound.
     public var metricsPort: Int? { metricsChannel?.localAddress?.port }
 
@@ -109,17 +111,21 @@ public final class Server: @unchecked Sendable {
             throw ServerError.bindFailed(host: configuration.host, port: configuration.port, reason: "\(error)")
         }
         if let metricsPort = configuration.metricsPort {
+            // Metrics name collections and counts: without a token they are served on loopback
+            // only, whatever --host is; with one, they need it as a bearer token.
+            let token = configuration.authToken
+            let metricsHost = token == nil ? "127.0.0.1" : configuration.host
             let metrics = ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(MetricsHandler { PrometheusFormat.render(processor) })
+                        try channel.pipeline.syncOperations.addHandler(MetricsHandler(token: token) { PrometheusFormat.render(processor) })
                     }
                 }
             do {
-                metricsChannel = try metrics.bind(host: configuration.host, port: metricsPort).wait()
+                metricsChannel = try metrics.bind(host: metricsHost, port: metricsPort).wait()
             } catch {
-                throw ServerError.bindFailed(host: configuration.host, port: metricsPort, reason: "\(error)")
+                throw ServerError.bindFailed(host: metricsHost, port: metricsPort, reason: "\(error)")
             }
         }
     }

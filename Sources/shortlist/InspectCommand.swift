@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import ShortlistCore
 import ShortlistIndex
+import ShortlistServer
 import ShortlistTrainer
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show an index or model file's kind, shape, format version and checksums (all verified).",
+        abstract: "Show an index or model file's kind, shape, format version and checksums, and check it as the server would (full load, write-ahead log, payloads).",
         discussion: "Examples:\n  shortlist inspect index-data/items.idx\n  shortlist inspect index-data/movielens/model.slm"
     )
 
@@ -36,6 +37,10 @@ struct InspectCommand: ParsableCommand {
         print("sections (all checksums verified):")
         for s in contents.sectionList {
             print(String(format: "  %@  %12d bytes  crc32c %08x", s.tag, s.length, s.crc))
+        }
+        // What the server would also read and check: the whole structure, the log, the payloads.
+        for (label, value) in try CollectionFiles.check(indexPath: index) {
+            print(label.padding(toLength: 16, withPad: " ", startingAt: 0) + value)
         }
     }
 }
