@@ -58,6 +58,14 @@ public struct IdMap: Sendable, Equatable {
         rowOfId.removeValue(forKey: id).map(Int.init)
     }
 
+    /// Maps the free (deleted) `row` to the new `id`; throws `IndexError.duplicateId` when `id` is live.
+    public mutating func reuse(row: Int, for id: UInt64) throws {
+        guard rowOfId[id] == nil else { throw IndexError.duplicateId(id) }
+        precondition(rowOfId[ids[row]] != UInt32(row), "row \(row) is live")
+        ids[row] = id
+        rowOfId[id] = UInt32(row)
+    }
+
     /// Forgets `id` and moves the last row's id into its row (for stores that stay dense).
     public mutating func removeMovingLast(_ id: UInt64) {
         guard let row = rowOfId.removeValue(forKey: id).map(Int.init) else { return }

@@ -56,6 +56,12 @@ extension HNSWIndex {
                 searchLayer(q, entry: entry.node, entryDistance: entry.distance, ef: configuration.efConstruction, level: l,
                             scratch: scratch, locking: true, skipDeleted: false)
                 drainResultsSorted(scratch)
+                // A reused row can be reached through links other nodes still hold to it.
+                if let own = scratch.sortedNodes.firstIndex(of: UInt32(row)) {
+                    scratch.sortedNodes.remove(at: own)
+                    scratch.sortedDistances.remove(at: own)
+                }
+                guard !scratch.sortedNodes.isEmpty else { continue }
                 entry = Entry(node: Int(scratch.sortedNodes[0]), distance: scratch.sortedDistances[0])
                 selectNeighbours(scratch, maximum: m)
                 let selected = scratch.selected
@@ -121,6 +127,8 @@ extension HNSWIndex {
         defer { sk_spin_unlock(locks + node) }
         let list = links(node, level)
         let n = Int(list[0])
+        // Already linked (a reused row that `node` linked to before): nothing to add.
+        for j in 0..<n where list[1 + j] == UInt32(newNode) { return }
         if n < capacity {
             list[1 + n] = UInt32(newNode)
             list[0] = UInt32(n + 1)

@@ -30,6 +30,8 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
     public var rows: Int { store.count }
     /// Deleted rows still held in the graph.
     public internal(set) var deletedCount = 0
+    /// Deleted rows `add` may reuse (built from the tombstones when first needed).
+    var freeRows: [Int]?
 
     /// The `ef` used when a search does not give one.
     public static let defaultEf = 64
@@ -324,29 +326,53 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
     // MARK: Changes
 
     /// Adds one vector with external id `id` (which must not be live), linking it into the graph.
+    /// A deleted row is reused when there is one (hnswlib's "replace deleted"): its vector and
+    /// outgoing links are replaced and it is linked in again at its level, so a stream of
+    /// upserts and deletes does not grow the graph past its largest live count.
     public func add(_ vector: [Float], id: UInt64) throws {
         guard idMap.row(of: id) == nil else { throw IndexError.duplicateId(id) }
         guard vector.count == dimension else { throw VectorError.dimensionMismatch(expected: dimension, actual: vector.count) }
         try vector.withUnsafeBufferPointer { try VectorMath.validateFinite($0) }
         var stored = vector
         if metric == .cosine { try stored.withUnsafeMutableBufferPointer { try VectorMath.normalize($0.baseAddress!, dimension: dimension) } }
+        var norm: Float = 0
+        if metric == .ip {
+            norm = sk_ip(stored, stored, dimension).squareRoot()
+            stored.append(max(0, ipMaxNorm * ipMaxNorm - norm * norm).squareRoot())
+        }
+        if let row = takeFreeRow() {
+            try idMap.reuse(row: row, for: id)
+            tombstones[row] = 0
+            deletedCount -= 1
+            // Its old lists go; links other nodes still hold to it now lead to the new vector.
+            links(row, 0)[0] = 0
+            for l in stride(from: 1, through: Int(levels[row]), by: 1) { links(row, l)[0] = 0 }
+            store.setRow(row, from: stored)
+            if metric == .ip && norm > ipMaxNorm { setInnerProductNorm(norm * 1.1) }
+            insert(row)
+            return
+        }
         guard rows + 1 < Int(UInt32.max) else { throw IndexError.tooManyRows(rows + 1) }
         let row = rows
         reserveRows(row + 1)
         try idMap.append(id)
         _ = store.appendRows(1)
-        if metric == .ip {
-            let norm = sk_ip(stored, stored, dimension).squareRoot()
-            stored.append(max(0, ipMaxNorm * ipMaxNorm - norm * norm).squareRoot())
-            store.setRow(row, from: stored)
-            // A larger norm than any seen moves M for every row (rare: M grows with headroom).
-            if norm > ipMaxNorm { setInnerProductNorm(norm * 1.1) }
-        } else {
-            store.setRow(row, from: stored)
-        }
+        store.setRow(row, from: stored)
+        // A larger norm than any seen moves M for every row (rare: M grows with headroom).
+        if metric == .ip && norm > ipMaxNorm { setInnerProductNorm(norm * 1.1) }
         levels[row] = UInt8(level(forRow: row))
         layOutUpperLinks(from: row)
         try build(rows: row..<row + 1, threads: 1, progress: nil)
+    }
+
+    /// A deleted row to reuse, or nil. The entry point is never reused (the graph is entered there).
+    private func takeFreeRow() -> Int? {
+        guard deletedCount > 0 else { return nil }
+        if freeRows == nil { freeRows = (0..<rows).filter { tombstones[$0] != 0 } }
+        while let row = freeRows!.popLast() {
+            if row != Int(entryPoint) && tombstones[row] != 0 { return row }
+        }
+        return nil
     }
 
     /// Deletes the vector with external id `id`: it never appears in results again. Its row stays
@@ -355,12 +381,13 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         guard let row = idMap.remove(id) else { throw IndexError.unknownId(id) }
         tombstones[row] = 1
         deletedCount += 1
+        freeRows?.append(row)
     }
 
-    /// Whether `id` is live in the index.
     public var liveIds: [UInt64] { idMap.liveIds }
     public var rowIds: [UInt64] { idMap.ids }
 
+    /// Whether `id` is live in the index.
     public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }
 
     public func storedVector(id: UInt64) -> [Float]? {
