@@ -403,6 +403,7 @@ public final class RequestProcessor: @unchecked Sendable {
             o.raw(",\"metric\":"); o.string(c.metric.rawValue)
             o.raw(",\"dimension\":"); o.int(c.dimension)
             o.raw(",\"count\":"); o.int(c.count)
+            o.raw(",\"deleted_rows\":"); o.int(c.deadRows)
             o.raw(",\"spec\":"); o.string(c.spec)
             o.raw(",\"payloads\":"); o.int(c.payloadCount)
             o.raw(",\"recommend\":"); o.bool(c.recommender != nil)
@@ -470,6 +471,12 @@ public final class RequestProcessor: @unchecked Sendable {
             o.raw(",\"last_copy_ms\":"); o.double((snap.lastCopyMilliseconds * 1000).rounded() / 1000)
             o.raw(",\"last_total_ms\":"); o.double((snap.lastTotalMilliseconds * 1000).rounded() / 1000)
             o.raw(",\"last_error\":"); if let e = snap.lastError { o.string(e) } else { o.raw("null") }
+            let compaction = c.compactions
+            o.raw("},\"deleted_rows\":"); o.int(c.deadRows)
+            o.raw(",\"compactions\":{\"completed\":"); o.int(compaction.completed)
+            o.raw(",\"running\":"); o.bool(compaction.running)
+            o.raw(",\"last_ms\":"); o.double((compaction.lastMilliseconds * 1000).rounded() / 1000)
+            o.raw(",\"last_error\":"); if let e = compaction.lastError { o.string(e) } else { o.raw("null") }
             o.raw("}}")
         }
         o.raw("}}")

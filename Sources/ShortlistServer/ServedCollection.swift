@@ -21,7 +21,8 @@ public final class ServedCollection: @unchecked Sendable {
     /// The payload file read at start-up (nil: none): the server's own once it exists,
     /// otherwise the `payloads=` file.
     public let payloadSource: String?
-    private let index: any MutableVectorIndex
+    /// The index. Replaced by compaction (under the write lock): read it only under the lock.
+    private var index: any MutableVectorIndex
     private var payloads: [UInt64: [UInt8]]
     private let lock = ReadWriteLock()
     /// Changes applied since loading (writes and replayed records), and how many of them the
@@ -106,6 +107,11 @@ public final class ServedCollection: @unchecked Sendable {
             throw CollectionError.invalidDescription(d.indexPath, reason: "this index kind cannot be served")
         }
         self.index = index
+        metric = index.metric
+        dimension = index.dimension
+        spec = index.spec.description
+        kind = index is FlatIndex ? "flat" : index is HNSWIndex ? "hnsw" : "ivfpq"
+        batchesWell = !(index is HNSWIndex)
         tuning = loaded.tuning
         // The server's own payload file holds the state of the last save, so it wins over the
         // file it was first seeded from.
@@ -211,20 +217,16 @@ public final class ServedCollection: @unchecked Sendable {
 
     // MARK: Description
 
-    public var metric: Metric { index.metric }
-    public var dimension: Int { index.dimension }
+    public let metric: Metric
+    public let dimension: Int
     public var count: Int { lock.reading { index.count } }
-    public var spec: String { index.spec.description }
-    public var kind: String {
-        switch index {
-        case is FlatIndex: return "flat"
-        case is HNSWIndex: return "hnsw"
-        default: return "ivfpq"
-        }
-    }
+    /// Rows the index holds, live and deleted.
+    var rows: Int { lock.reading { index.rowIds.count } }
+    public let spec: String
+    public let kind: String
     /// Whether searching several queries together beats one at a time (flat: one matrix
     /// product; IVF: shared coarse-quantizer products). HNSW walks each query alone anyway.
-    var batchesWell: Bool { !(index is HNSWIndex) }
+    let batchesWell: Bool
     var payloadCount: Int { lock.reading { payloads.count } }
     var memoryBytes: Int { lock.reading { index.memoryBytes + payloads.values.reduce(0) { $0 + $1.count + 32 } } }
     /// True when the collection changed since it was loaded or last saved.
@@ -373,23 +375,25 @@ public final class ServedCollection: @unchecked Sendable {
     /// without a payload drops any payload its id had. The change is logged, then applied;
     /// returns the log sequence to pass to `whenDurable` (nil without a log).
     func upsertLogged(_ points: [Request.Point]) throws -> UInt64? {
-        var seen = Set<UInt64>()
-        for (i, p) in points.enumerated() {
-            guard seen.insert(p.id).inserted else { throw ProtocolError(.invalidRequest, "points[\(i)]: id \(p.id) appears twice in one upsert") }
-            do { try index.validate(p.vector) } catch {
-                var e = ProtocolError.from(error)
-                e.message = "points[\(i)]: " + e.message
-                throw e
-            }
-        }
         return try lock.writing {
+            var seen = Set<UInt64>()
+            for (i, p) in points.enumerated() {
+                guard seen.insert(p.id).inserted else { throw ProtocolError(.invalidRequest, "points[\(i)]: id \(p.id) appears twice in one upsert") }
+                do { try index.validate(p.vector) } catch {
+                    var e = ProtocolError.from(error)
+                    e.message = "points[\(i)]: " + e.message
+                    throw e
+                }
+            }
             // Logged first: if the log cannot take it (disk full), nothing changes.
             let sequence = try log?.append(points.map { .upsert(id: $0.id, vector: $0.vector, payload: $0.payload) })
             for p in points {
                 try index.upsert(p.vector, id: p.id)
                 payloads[p.id] = p.payload
+                journal?.append(.upsert(id: p.id, vector: p.vector, payload: nil))
             }
             changes.add(1, ordering: .releasing)
+            compactIfDue()
             return sequence
         }
     }
@@ -408,8 +412,12 @@ public final class ServedCollection: @unchecked Sendable {
             for id in live {
                 try index.delete(id: id)
                 payloads[id] = nil
+                journal?.append(.delete(id: id))
             }
-            if !live.isEmpty { changes.add(1, ordering: .releasing) }
+            if !live.isEmpty {
+                changes.add(1, ordering: .releasing)
+                compactIfDue()
+            }
             return (live.count, missing, sequence)
         }
     }
@@ -454,6 +462,92 @@ public final class ServedCollection: @unchecked Sendable {
     func get(_ ids: [UInt64]) -> [(id: UInt64, vector: [Float], payload: [UInt8]?)?] {
         lock.reading {
             ids.map { id in index.storedVector(id: id).map { (id, $0, payloads[id]) } }
+        }
+    }
+
+    // MARK: Compaction
+
+    /// A collection whose index holds at least this many deleted rows (default 1,024)…
+    var compactionMinimumDeadRows = 1_024
+    /// …and at least this share of its rows deleted (default 0.25) is compacted: IVF-PQ's lists
+    /// are rewritten at once (O(rows), no retraining); HNSW is rebuilt in the background from its
+    /// live vectors while searches and writes go on, then swapped in. (HNSW reuses deleted rows
+    /// for new vectors, so only net deletions leave rows to compact; a flat index never has any.)
+    var compactionDeadFraction = 0.25
+    /// Writes made while a background rebuild runs, applied to the rebuilt index before it is
+    /// swapped in (nil: no rebuild running). Touched under the write lock.
+    private var journal: [WriteAheadLog.Record]?
+    /// Test hook: runs on the rebuild's thread before it builds.
+    var beforeRebuild: (() -> Void)?
+    private static let compactionQueue = DispatchQueue(label: "shortlist.compaction", qos: .utility)
+
+    /// What compaction has done (for `info` and `stats`).
+    struct CompactionRecord: Sendable {
+        var completed = 0
+        var running = false
+        var lastError: String?
+        var lastMilliseconds = 0.0
+    }
+    private let compactionRecord = Mutex(CompactionRecord())
+    var compactions: CompactionRecord { compactionRecord.withLock { $0 } }
+
+    /// Deleted rows in the index.
+    var deadRows: Int { lock.reading { index.deadRows } }
+
+    /// Starts a compaction when the index has passed both thresholds. Call under the write lock.
+    private func compactIfDue() {
+        guard journal == nil else { return }
+        let dead = index.deadRows
+        guard dead >= compactionMinimumDeadRows, Double(dead) >= compactionDeadFraction * Double(index.rowIds.count) else { return }
+        let started = RequestProcessor.now()
+        switch index {
+        case let ivf as IVFPQIndex:
+            do {
+                index = try ivf.compacted()
+                compactionRecord.withLock {
+                    $0.completed += 1
+                    $0.lastError = nil
+                    $0.lastMilliseconds = Double(RequestProcessor.now() - started) / 1e6
+                }
+            } catch {
+                compactionRecord.withLock { $0.lastError = "\(error)" }
+                report("collection '\(name)': compaction failed: \(error)")
+            }
+        case let hnsw as HNSWIndex:
+            guard let (vectors, ids) = try? hnsw.liveVectors() else { return }
+            journal = []
+            compactionRecord.withLock { $0.running = true }
+            Self.compactionQueue.async { [self] in
+                beforeRebuild?()
+                let rebuilt = Result { try HNSWIndex(metric: hnsw.metric, vectors: vectors, ids: ids, configuration: hnsw.configuration, threads: 1) }
+                lock.writing {
+                    defer { journal = nil }
+                    do {
+                        let fresh = try rebuilt.get()
+                        for record in journal ?? [] {
+                            switch record {
+                            case let .upsert(id, vector, _): try fresh.upsert(vector, id: id)
+                            case let .delete(id): if fresh.contains(id: id) { try fresh.delete(id: id) }
+                            }
+                        }
+                        index = fresh
+                        compactionRecord.withLock {
+                            $0.completed += 1
+                            $0.running = false
+                            $0.lastError = nil
+                            $0.lastMilliseconds = Double(RequestProcessor.now() - started) / 1e6
+                        }
+                    } catch {
+                        compactionRecord.withLock {
+                            $0.running = false
+                            $0.lastError = "\(error)"
+                        }
+                        report("collection '\(name)': compaction failed (the index is unchanged): \(error)")
+                    }
+                }
+            }
+        default:
+            break
         }
     }
 

@@ -400,6 +400,13 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
 
     /// A new index over the live vectors only (same settings and ids), reclaiming deleted rows' memory.
     public func compacted(threads: Int = 1, progress: ProgressHandler? = nil) throws -> HNSWIndex {
+        let (vectors, ids) = try liveVectors()
+        return try HNSWIndex(metric: metric, vectors: vectors, ids: ids, configuration: configuration, threads: threads, progress: progress)
+    }
+
+    /// The live vectors (`count × dimension`, as `storedVector` gives them) and their ids, in row
+    /// order: a copy to rebuild from while the index goes on changing.
+    public func liveVectors() throws -> (vectors: VectorMatrix, ids: [UInt64]) {
         let live = (0..<rows).filter { tombstones[$0] == 0 }
         let input = try VectorMatrix(count: live.count, dimension: dimension)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: storedDimension) { row in
@@ -408,7 +415,6 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
                 input.row(i).update(from: row.baseAddress!, count: dimension)
             }
         }
-        return try HNSWIndex(metric: metric, vectors: input, ids: live.map { idMap.id(ofRow: $0) },
-                             configuration: configuration, threads: threads, progress: progress)
+        return (input, live.map { idMap.id(ofRow: $0) })
     }
 }
