@@ -103,7 +103,7 @@ final class LineHandler: ChannelInboundHandler {
         authTimer?.cancel()
         lineTimer?.cancel()
         noteAuthenticated()
-        processor.stats.connectionClosed()
+        if !closing { processor.stats.connectionClosed() }
         context.fireChannelInactive()
     }
 
@@ -120,6 +120,9 @@ final class LineHandler: ChannelInboundHandler {
     private func closeWithError(_ error: ProtocolError, context: ChannelHandlerContext, counted: Bool = false) {
         guard !closing else { return }
         closing = true
+        // It no longer counts against the connection limit while its last reply drains.
+        processor.stats.connectionClosed()
+        noteAuthenticated()
         if !counted { processor.stats.recordError(error.code) }
         if needsFlush {
             needsFlush = false
