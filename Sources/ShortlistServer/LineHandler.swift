@@ -37,6 +37,7 @@ final class LineHandler: ChannelInboundHandler {
     private var pendingJobs: [WorkerPool.Job] = []
     private var pendingIds: [[UInt8]?] = []
     private var pendingWrites: [Bool] = []
+    private var pendingByteCounts: [Int] = []
     /// Replies finished by workers, waiting for the event loop to write them.
     private let outbox = Mutex<[[UInt8]]>([])
     /// The client half-closed: close once every reply is out.
@@ -54,6 +55,15 @@ final class LineHandler: ChannelInboundHandler {
     private var readingPaused = false
     /// The connection has closed: workers drop its queued reads.
     private let gone = Atomic<Bool>(false)
+    /// Reply bytes handed to the socket and not yet sent (as of the last write or writability
+    /// change): while past `outputPauseBytes`, workers answer this connection's queued reads with
+    /// `overloaded` instead of running them, so a client that does not read cannot make the
+    /// server build replies it will only hold.
+    private let unsent = Atomic<Int>(0)
+    /// Bytes of the long request lines this connection has queued for workers (kept as copies
+    /// until parsed and run); past `maximumPendingRequestBytes` its lines wait.
+    private let pendingBytes = Atomic<Int>(0)
+    private let bytesWaiting = Atomic<Bool>(false)
     /// When the line now arriving started (nil: no partial line buffered).
     private var partialSince: NIODeadline?
     private var lineTimer: Scheduled<Void>?
@@ -132,13 +142,37 @@ final class LineHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if let bytes = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes) { unsent.store(bytes, ordering: .relaxed) }
         if context.channel.isWritable { resume(context: context) }
         context.fireChannelWritabilityChanged()
     }
 
     /// Lines may be processed: nothing waits to be applied and the client reads its replies.
     private func mayProcess(_ context: ChannelHandlerContext) -> Bool {
-        writesUnapplied == 0 && context.channel.isWritable
+        writesUnapplied == 0 && context.channel.isWritable && requestBytesBelowLimit()
+    }
+
+    /// True while the request lines this connection has waiting for workers hold less than
+    /// `maximumPendingRequestBytes`; otherwise arranges for the worker that brings them below
+    /// it to resume the connection.
+    private func requestBytesBelowLimit() -> Bool {
+        let limit = processor.limits.maximumPendingRequestBytes
+        if pendingBytes.load(ordering: .sequentiallyConsistent) < limit { return true }
+        bytesWaiting.store(true, ordering: .sequentiallyConsistent)
+        if pendingBytes.load(ordering: .sequentiallyConsistent) < limit {
+            bytesWaiting.store(false, ordering: .sequentiallyConsistent)
+            return true
+        }
+        return false
+    }
+
+    /// A job of `bytes` request bytes has run (on a worker).
+    private func requestBytesDone(_ bytes: Int, loop: EventLoop, context: ChannelHandlerContext) {
+        guard bytes > 0 else { return }
+        let left = pendingBytes.subtract(bytes, ordering: .sequentiallyConsistent).newValue
+        if left < processor.limits.maximumPendingRequestBytes, bytesWaiting.exchange(false, ordering: .sequentiallyConsistent) {
+            loop.execute { self.resume(context: context) }
+        }
     }
 
     private func pauseReading(_ context: ChannelHandlerContext) {
@@ -164,8 +198,9 @@ final class LineHandler: ChannelInboundHandler {
 
     /// Closes the connection when its unsent replies pass `maximumOutputBytes`.
     private func enforceOutputBound(_ channel: Channel) {
-        guard let unsent = try? channel.syncOptions?.getOption(.bufferedWritableBytes),
-              unsent > processor.limits.maximumOutputBytes else { return }
+        guard let unsent = try? channel.syncOptions?.getOption(.bufferedWritableBytes) else { return }
+        self.unsent.store(unsent, ordering: .relaxed)
+        guard unsent > processor.limits.maximumOutputBytes else { return }
         processor.stats.recordError(.limitExceeded)
         channel.close(promise: nil)
     }
@@ -297,11 +332,11 @@ final class LineHandler: ChannelInboundHandler {
             case nil: break
             case let .reply(bytes)?: write(bytes, context: context)
             case let .parsed(request, start)?:
-                dispatch(id: request.id, isWrite: request.op.isWrite, context: context) { [processor] batch, later in
+                dispatch(id: request.id, isWrite: request.op.isWrite, bytes: 0, context: context) { [processor] batch, later in
                     processor.execute(request, start: start, batcher: batch.searches, later: later)
                 }
             case let .raw(bytes, start, op)?:
-                dispatch(id: nil, isWrite: op?.isWrite ?? false, context: context) { [processor] batch, later in
+                dispatch(id: nil, isWrite: op?.isWrite ?? false, bytes: bytes.count, context: context) { [processor] batch, later in
                     processor.execute(raw: bytes, start: start, batcher: batch.searches, later: later)
                 }
             }
@@ -356,7 +391,7 @@ final class LineHandler: ChannelInboundHandler {
     ///
     /// A write (`isWrite`) holds the connection's later lines until a worker has applied it.
     /// A read whose connection has gone by the time a worker takes it is dropped unrun.
-    private func dispatch(id: [UInt8]?, isWrite: Bool, context: ChannelHandlerContext,
+    private func dispatch(id: [UInt8]?, isWrite: Bool, bytes: Int, context: ChannelHandlerContext,
                           _ job: @escaping (WorkerPool.Batch, @escaping ([UInt8]) -> Void) -> RequestProcessor.Outcome) {
         guard inFlight < processor.limits.maximumInFlightPerConnection else {
             let limit = processor.limits.maximumInFlightPerConnection
@@ -365,9 +400,11 @@ final class LineHandler: ChannelInboundHandler {
         }
         inFlight += 1
         if isWrite { writesUnapplied += 1 } else { readsUnanswered.add(1, ordering: .sequentiallyConsistent) }
+        pendingBytes.add(bytes, ordering: .sequentiallyConsistent)
         let loop = context.eventLoop
         let channel = context.channel
         pendingJobs.append { batch in
+            defer { self.requestBytesDone(bytes, loop: loop, context: context) }
             if !isWrite && self.gone.load(ordering: .relaxed) {
                 self.processor.stats.recordDropped()
                 return
@@ -376,11 +413,17 @@ final class LineHandler: ChannelInboundHandler {
                 batch.hand(reply, to: ObjectIdentifier(self)) { self.post($0, loop: loop, channel: channel) }
                 if !isWrite { self.readAnswered(loop: loop, context: context) }
             }
+            if !isWrite && self.unsent.load(ordering: .relaxed) > self.processor.limits.outputPauseBytes {
+                let limit = self.processor.limits.outputPauseBytes
+                return deliver(self.processor.failure(id: id, op: nil, start: RequestProcessor.now(),
+                                                      ProtocolError(.overloaded, "this connection has more than \(limit) bytes of replies it has not read; read them, then retry")))
+            }
             if case let .reply(reply) = job(batch, deliver) { deliver(reply) }
             if isWrite { loop.execute { self.writeApplied(context: context) } }
         }
         pendingIds.append(id)
         pendingWrites.append(isWrite)
+        pendingByteCounts.append(bytes)
     }
 
     /// True when every read dispatched so far has been answered; otherwise arranges for the
@@ -423,16 +466,18 @@ final class LineHandler: ChannelInboundHandler {
     /// Submits the jobs gathered from one read; those that do not fit get `overloaded`.
     private func submitPending(context: ChannelHandlerContext) {
         guard !pendingJobs.isEmpty else { return }
-        let accepted = pool.submit(pendingJobs)
+        let accepted = pool.submit(pendingJobs, lane: ObjectIdentifier(self))
         for id in pendingIds[accepted...] {
             inFlight -= 1
             writeError(ProtocolError(.overloaded, "the server's queue is full; retry later"), id: id, context: context)
         }
         // Requests refused here will never run.
-        for isWrite in pendingWrites[accepted...] {
+        for (isWrite, bytes) in zip(pendingWrites[accepted...], pendingByteCounts[accepted...]) {
             if isWrite { writesUnapplied -= 1 } else { readsUnanswered.subtract(1, ordering: .sequentiallyConsistent) }
+            pendingBytes.subtract(bytes, ordering: .sequentiallyConsistent)
         }
         pendingWrites.removeAll(keepingCapacity: true)
+        pendingByteCounts.removeAll(keepingCapacity: true)
         pendingJobs.removeAll(keepingCapacity: true)
         pendingIds.removeAll(keepingCapacity: true)
     }

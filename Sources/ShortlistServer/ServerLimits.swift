@@ -38,6 +38,9 @@ public struct ServerLimits: Sendable, Equatable {
     public var outputPauseBytes = 1 << 20
     /// Unsent reply bytes of one connection past which it is closed (default 64 MiB).
     public var maximumOutputBytes = 64 << 20
+    /// Bytes of long request lines one connection may have waiting for workers (default 16 MiB):
+    /// past it, its further lines wait in the socket until those have run.
+    public var maximumPendingRequestBytes = 16 << 20
     /// Seconds a connection has to authenticate when auth is on (default 10; 0 = no deadline).
     public var authTimeoutSeconds = 10
     /// Seconds a request line may take to arrive once its first byte has (default 30; 0 = no

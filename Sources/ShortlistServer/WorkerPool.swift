@@ -1,11 +1,16 @@
 import Foundation
 import Synchronization
 
-/// A fixed set of threads (one per core by default) that run request jobs in arrival order from
-/// a bounded queue, so CPU work never runs on the event loop (PERFORMANCE.md §6).
+/// A fixed set of threads (one per core by default) that run request jobs from a bounded queue,
+/// so CPU work never runs on the event loop (PERFORMANCE.md §6).
 ///
-/// A worker takes its share of the waiting jobs at once (⌈waiting / workers⌉) and runs them
-/// back to back; the replies they hand to `Batch.hand` are delivered when the whole batch is
+/// Fairness: jobs are queued per lane (a connection) and taken round-robin across lanes, one job
+/// of each in turn; within a lane, in arrival order. A client that pipelines a thousand slow
+/// searches delays another connection's request by about one job per busy connection, not by
+/// its whole backlog.
+///
+/// A worker runs the jobs it finds waiting back to back as one batch (up to 32, or 1 ms), taking
+/// them one at a time; the replies they hand to `Batch.hand` are delivered when the batch is
 /// done, all of one connection's together, so one wake-up of the event loop carries them all.
 final class WorkerPool: @unchecked Sendable {
     typealias Job = (Batch) -> Void
@@ -41,6 +46,10 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// Jobs one worker runs as one batch at most (their replies are handed over together)…
+    static let maximumBatch = 32
+    /// …and the time after which it takes no more into the batch (1 ms).
+    static let batchNanoseconds: UInt64 = 1_000_000
     /// Threads in the pool.
     let threadCount: Int
     /// Jobs that may wait at most; `submit` refuses more.
@@ -49,8 +58,30 @@ final class WorkerPool: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let drained = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var queue: [Job?]
-    private var head = 0
+    /// Waiting jobs per lane, and the lanes that have any, in round-robin order.
+    private final class Lane {
+        /// Taken jobs are set to nil (releasing what they hold) and dropped from the front now
+        /// and then, so a lane that never empties does not keep every job it ever had.
+        var jobs: [Job?] = []
+        var head = 0
+        var isEmpty: Bool { head == jobs.count }
+
+        func take() -> Job {
+            let job = jobs[head]!
+            jobs[head] = nil
+            head += 1
+            if head >= 256 && head * 2 >= jobs.count {
+                jobs.removeFirst(head)
+                head = 0
+            }
+            return job
+        }
+    }
+    private var lanes: [ObjectIdentifier: Lane] = [:]
+    private var ring: [ObjectIdentifier] = []
+    private var ringPosition = 0
+    /// The lane of jobs submitted without one.
+    private let sharedLane = Lane()
     private var queued = 0
     private var running = 0
     private var stopping = false
@@ -68,7 +99,6 @@ final class WorkerPool: @unchecked Sendable {
         self.spinNanoseconds = spinNanoseconds
         threadCount = max(1, threads)
         self.capacity = max(1, capacity)
-        queue = Array(repeating: nil, count: self.capacity)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
         pthread_cond_init(drained, nil)
@@ -89,21 +119,50 @@ final class WorkerPool: @unchecked Sendable {
         drained.deallocate()
     }
 
-    /// Queues `jobs` in order under one lock, waking as many workers as needed; returns how many
-    /// were accepted (the rest did not fit or the pool has stopped).
-    func submit(_ jobs: [Job]) -> Int {
+    /// Queues `jobs` in order in `lane` (a connection; nil: one shared lane) under one lock, waking
+    /// as many workers as needed; returns how many were accepted (the rest did not fit or the
+    /// pool has stopped).
+    func submit(_ jobs: [Job], lane: ObjectIdentifier? = nil) -> Int {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        guard !stopping else { return 0 }
-        let accepted = min(jobs.count, capacity - queued)
-        for job in jobs.prefix(accepted) {
-            queue[(head + queued) % capacity] = job
-            queued += 1
+        guard !stopping, !jobs.isEmpty else { return 0 }
+        let key = lane ?? ObjectIdentifier(sharedLane)
+        // A lane with nothing waiting always gets one job in, full queue or not: clients that
+        // fill the queue cannot lock out one that asks for a single thing.
+        let accepted = max(min(jobs.count, capacity - queued), lane != nil && lanes[key] == nil ? 1 : 0)
+        guard accepted > 0 else { return 0 }
+        let l: Lane
+        if let existing = lanes[key] {
+            l = existing
+        } else {
+            l = lane == nil ? sharedLane : Lane()
+            lanes[key] = l
+            ring.append(key)
         }
+        for job in jobs.prefix(accepted) { l.jobs.append(job) }
+        queued += accepted
         waiting.store(queued, ordering: .relaxed)
         outstanding.store(queued + running, ordering: .relaxed)
-        if accepted == 1 { pthread_cond_signal(condition) } else if accepted > 1 { pthread_cond_broadcast(condition) }
+        if accepted == 1 { pthread_cond_signal(condition) } else { pthread_cond_broadcast(condition) }
         return accepted
+    }
+
+    /// The next job, round-robin across lanes (call with the lock held and `queued > 0`).
+    private func takeNext() -> Job {
+        if ringPosition >= ring.count { ringPosition = 0 }
+        let key = ring[ringPosition]
+        let l = lanes[key]!
+        let job = l.take()
+        if l.isEmpty {
+            l.jobs.removeAll(keepingCapacity: l === sharedLane)
+            l.head = 0
+            lanes[key] = nil
+            ring.remove(at: ringPosition)
+        } else {
+            ringPosition += 1
+        }
+        queued -= 1
+        return job
     }
 
     /// Jobs waiting plus jobs running (read without the lock: a snapshot).
@@ -137,7 +196,6 @@ final class WorkerPool: @unchecked Sendable {
 
     private func work() {
         let batch = Batch()
-        var jobs: [Job] = []
         while true {
             if waiting.load(ordering: .relaxed) == 0 && spinNanoseconds > 0 {
                 let until = RequestProcessor.now() + spinNanoseconds
@@ -149,23 +207,27 @@ final class WorkerPool: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
                 return
             }
-            let take = (queued + threadCount - 1) / threadCount
-            for _ in 0..<take {
-                jobs.append(queue[head]!)
-                queue[head] = nil
-                head = (head + 1) % capacity
-            }
-            queued -= take
-            waiting.store(queued, ordering: .relaxed)
-            running += take
-            pthread_mutex_unlock(mutex)
+            // Jobs are taken one at a time, round-robin across connections, while the batch is
+            // open: it closes (and hands its replies over) when the queue is empty, after
+            // `maximumBatch` jobs or after `batchNanoseconds`. A request that arrives behind a
+            // long queue of slow jobs waits for the one job running, not for a batch of them.
+            let started = RequestProcessor.now()
+            var taken = 0
             batch.open = true
-            for job in jobs { job(batch) }
+            repeat {
+                let job = takeNext()
+                taken += 1
+                running += 1
+                waiting.store(queued, ordering: .relaxed)
+                pthread_mutex_unlock(mutex)
+                job(batch)
+                pthread_mutex_lock(mutex)
+            } while queued > 0 && taken < Self.maximumBatch && RequestProcessor.now() - started < Self.batchNanoseconds
+            pthread_mutex_unlock(mutex)
             batch.searches.run()
             batch.close()
-            jobs.removeAll(keepingCapacity: true)
             pthread_mutex_lock(mutex)
-            running -= take
+            running -= taken
             outstanding.store(queued + running, ordering: .relaxed)
             if queued + running == 0 { pthread_cond_broadcast(drained) }
             pthread_mutex_unlock(mutex)

@@ -12,8 +12,10 @@ import XCTest
 /// acknowledged write, and of the one request that was in flight either all or nothing.
 /// `SHORTLIST_KILL_CYCLES` sets the number of cycles (default 12; the long run uses 200).
 final class CrashRecoveryTests: XCTestCase {
+    /// The debug build's executable, or `SHORTLIST_BINARY` (a release build for long runs).
     static var binary: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/shortlist").standardized.path
+        ProcessInfo.processInfo.environment["SHORTLIST_BINARY"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/shortlist").standardized.path
     }
 
     /// Starts `shortlist serve` and returns the process and its port.
