@@ -11,15 +11,18 @@ import Glibc
 /// A line longer than the limit is discarded up to its newline while it streams in (it is never
 /// buffered whole) and answered with `line_too_long`; the connection then reads the next line.
 ///
-/// Order on one connection: once a write (`upsert`, `delete`) is dispatched, later lines wait
-/// until it is applied, so every request after a write sees it. Reads between writes still run
-/// in parallel.
+/// Order on one connection: a write (`upsert`, `delete`) is dispatched only once every earlier
+/// request of the connection has been answered, and later lines wait until it is applied, so
+/// every request sees exactly the writes sent before it. Reads between writes run in parallel.
 ///
-/// Bounds: while more than `outputPauseBytes` of replies are unsent (the client does not read),
-/// and while a write waits to be applied, the connection's lines are not processed and its socket
-/// is not read; past `maximumOutputBytes` unsent it is closed. A line must arrive within
-/// `lineTimeoutSeconds` of its first byte, and with auth on, a connection must authenticate
-/// within `authTimeoutSeconds`. Queued reads of a connection that has gone are dropped.
+/// Bounds: the connection's lines are not processed, and its socket is not read, while more than
+/// `outputPauseBytes` of its replies are unsent (the client does not read), while a write waits,
+/// or while more than `maximumPendingRequestBytes` of its long lines wait for workers. Past
+/// `maximumOutputBytes` unsent it is closed, and while past `outputPauseBytes` its queued reads
+/// are answered `overloaded` without running. A line must arrive within `lineTimeoutSeconds` of
+/// its first byte, and with auth on, a connection must authenticate within
+/// `authTimeoutSeconds`. Queued reads of a connection that has gone are dropped. Its jobs go to
+/// the pool in a lane of their own (round-robin with other connections).
 final class LineHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
