@@ -354,15 +354,21 @@ public final class WriteAheadLog: @unchecked Sendable {
                 if start + length == data.count { break }  // the last record, torn
                 throw corrupt(path, p, detail: "it fails its checksum and whole records follow it")
             }
-            guard let record = body(data, start: start, length: length) else {
-                throw corrupt(path, p, detail: "its checksum holds but its contents do not decode")
-            }
-            try apply(record)
+            try applyBody(data, start: start, length: length, record: p, path: path, apply: apply)
             report.records += 1
             p = start + length
         }
         report.discardedBytes = data.count - p
         return report
+    }
+
+    /// Decodes the body at `start` of the record at byte `record` and hands it to `apply`; a body
+    /// whose checksums held but that does not decode refuses the start.
+    private static func applyBody(_ data: [UInt8], start: Int, length: Int, record: Int, path: String, apply: (Record) throws -> Void) throws {
+        guard let decoded = body(data, start: start, length: length) else {
+            throw corrupt(path, record, detail: "its checksum holds but its contents do not decode")
+        }
+        try apply(decoded)
     }
 
     /// The offset of the first version-2 record after `p` whose checks all hold, if any.
@@ -434,10 +440,7 @@ public final class WriteAheadLog: @unchecked Sendable {
                 if start + length == data.count || length < 9 && data.count - p < 8 + 9 { break }
                 throw corrupt(path, p, detail: "it fails its checksum and whole records follow it")
             }
-            guard let record = body(data, start: start, length: length) else {
-                throw corrupt(path, p, detail: "its checksum holds but its contents do not decode")
-            }
-            try apply(record)
+            try applyBody(data, start: start, length: length, record: p, path: path, apply: apply)
             report.records += 1
             p = start + length
         }

@@ -51,13 +51,17 @@ final class HostileClientTests: XCTestCase {
             attackers.enter()
             Thread.detachNewThread { body(); attackers.leave() }
         }
-        var noSendTimeout = timeval(tv_sec: 1, tv_usec: 0)
+        /// A one-second send timeout, so an attacker blocked by a server that stopped reading returns.
+        @Sendable func sendTimeout(_ c: LineClient) {
+            var tv = timeval(tv_sec: 1, tv_usec: 0)
+            setsockopt(c.descriptor, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
         kind = "neverread"
         // Never reads: pipelines ~60 KB replies (k 2,000) for as long as the server takes them.
         for _ in 0..<4 {
             attack {
                 guard let c = try? LineClient(host: "127.0.0.1", port: port, timeout: 1) else { return }
-                setsockopt(c.descriptor, SOL_SOCKET, SO_SNDTIMEO, &noSendTimeout, socklen_t(MemoryLayout<timeval>.size))
+                sendTimeout(c)
                 let chunk = Array(String(repeating: search(2, 2_000) + "\n", count: 50).utf8)
                 while !stop.load(ordering: .relaxed) { if (try? c.send(chunk)) == nil { usleep(100_000) } }
             }
@@ -72,7 +76,7 @@ final class HostileClientTests: XCTestCase {
             if let h = ProcessInfo.processInfo.environment["SHORTLIST_HOSTILE_HUGE"], !line.contains(h) { continue }
             attack {
                 guard let c = try? LineClient(host: "127.0.0.1", port: port, timeout: 1) else { return }
-                setsockopt(c.descriptor, SOL_SOCKET, SO_SNDTIMEO, &noSendTimeout, socklen_t(MemoryLayout<timeval>.size))
+                sendTimeout(c)
                 let bytes = Array((line + "\n").utf8)
                 while !stop.load(ordering: .relaxed) { if (try? c.send(bytes)) == nil { usleep(100_000) } }
             }
