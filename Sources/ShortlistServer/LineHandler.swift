@@ -77,6 +77,8 @@ final class LineHandler: ChannelInboundHandler {
     private let spinner: LoopSpinner?
 
     private let pendingAuthentication: PendingAuthentication?
+    /// This connection's queue in the worker pool.
+    private let lane = WorkerPool.Lane()
 
     init(processor: RequestProcessor, pool: WorkerPool, spinner: LoopSpinner? = nil, pendingAuthentication: PendingAuthentication? = nil) {
         self.processor = processor
@@ -469,7 +471,7 @@ final class LineHandler: ChannelInboundHandler {
     /// Submits the jobs gathered from one read; those that do not fit get `overloaded`.
     private func submitPending(context: ChannelHandlerContext) {
         guard !pendingJobs.isEmpty else { return }
-        let accepted = pool.submit(pendingJobs, lane: ObjectIdentifier(self))
+        let accepted = pool.submit(pendingJobs, lane: lane)
         for id in pendingIds[accepted...] {
             inFlight -= 1
             writeError(ProtocolError(.overloaded, "the server's queue is full; retry later"), id: id, context: context)

@@ -58,27 +58,33 @@ final class WorkerPool: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let drained = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// Waiting jobs per lane, and the lanes that have any, in round-robin order.
-    private final class Lane {
+    /// The jobs of one connection waiting for a worker (guarded by the pool's lock). A
+    /// connection keeps its lane for its lifetime.
+    final class Lane {
         /// Taken jobs are set to nil (releasing what they hold) and dropped from the front now
         /// and then, so a lane that never empties does not keep every job it ever had.
-        var jobs: [Job?] = []
-        var head = 0
-        var isEmpty: Bool { head == jobs.count }
+        fileprivate var jobs: [Job?] = []
+        fileprivate var head = 0
+        /// In the pool's round-robin ring (has waiting jobs).
+        fileprivate var inRing = false
+        fileprivate var isEmpty: Bool { head == jobs.count }
 
-        func take() -> Job {
+        fileprivate func take() -> Job {
             let job = jobs[head]!
             jobs[head] = nil
             head += 1
-            if head >= 256 && head * 2 >= jobs.count {
+            if head == jobs.count {
+                jobs.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 256 && head * 2 >= jobs.count {
                 jobs.removeFirst(head)
                 head = 0
             }
             return job
         }
     }
-    private var lanes: [ObjectIdentifier: Lane] = [:]
-    private var ring: [ObjectIdentifier] = []
+    /// Lanes with waiting jobs, in round-robin order.
+    private var ring: [Lane] = []
     private var ringPosition = 0
     /// The lane of jobs submitted without one.
     private let sharedLane = Lane()
@@ -119,27 +125,23 @@ final class WorkerPool: @unchecked Sendable {
         drained.deallocate()
     }
 
-    /// Queues `jobs` in order in `lane` (a connection; nil: one shared lane) under one lock, waking
-    /// as many workers as needed; returns how many were accepted (the rest did not fit or the
-    /// pool has stopped).
-    func submit(_ jobs: [Job], lane: ObjectIdentifier? = nil) -> Int {
+    /// Queues `jobs` in order in `lane` (a connection's; nil: one shared lane) under one lock,
+    /// waking as many workers as needed; returns how many were accepted (the rest did not fit or
+    /// the pool has stopped).
+    func submit(_ jobs: [Job], lane: Lane? = nil) -> Int {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         guard !stopping, !jobs.isEmpty else { return 0 }
-        let key = lane ?? ObjectIdentifier(sharedLane)
-        // A lane with nothing waiting always gets one job in, full queue or not: clients that
-        // fill the queue cannot lock out one that asks for a single thing.
-        let accepted = max(min(jobs.count, capacity - queued), lane != nil && lanes[key] == nil ? 1 : 0)
+        let l = lane ?? sharedLane
+        // A connection with nothing waiting always gets one job in, full queue or not: clients
+        // that fill the queue cannot lock out one that asks for a single thing.
+        let accepted = max(min(jobs.count, capacity - queued), lane != nil && !l.inRing ? 1 : 0)
         guard accepted > 0 else { return 0 }
-        let l: Lane
-        if let existing = lanes[key] {
-            l = existing
-        } else {
-            l = lane == nil ? sharedLane : Lane()
-            lanes[key] = l
-            ring.append(key)
-        }
         for job in jobs.prefix(accepted) { l.jobs.append(job) }
+        if !l.inRing {
+            l.inRing = true
+            ring.append(l)
+        }
         queued += accepted
         waiting.store(queued, ordering: .relaxed)
         outstanding.store(queued + running, ordering: .relaxed)
@@ -150,13 +152,10 @@ final class WorkerPool: @unchecked Sendable {
     /// The next job, round-robin across lanes (call with the lock held and `queued > 0`).
     private func takeNext() -> Job {
         if ringPosition >= ring.count { ringPosition = 0 }
-        let key = ring[ringPosition]
-        let l = lanes[key]!
+        let l = ring[ringPosition]
         let job = l.take()
         if l.isEmpty {
-            l.jobs.removeAll(keepingCapacity: l === sharedLane)
-            l.head = 0
-            lanes[key] = nil
+            l.inRing = false
             ring.remove(at: ringPosition)
         } else {
             ringPosition += 1

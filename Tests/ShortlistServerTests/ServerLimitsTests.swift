@@ -76,8 +76,10 @@ final class ServerLimitsTests: XCTestCase {
     func testUnsentRepliesPastTheHardBoundCloseTheConnection() throws {
         let dir = TemporaryDirectory()
         let (d, base) = try ServerFixtures.writeGraphCollection(in: dir, count: 2_000)
+        // The soft bounds (pause reading, answer queued reads `overloaded`) are set out of the
+        // way, so the hard bound is what is tested.
         let server = try RunningServer([d]) {
-            $0.limits.outputPauseBytes = 64 << 10
+            $0.limits.outputPauseBytes = 1 << 30
             $0.limits.maximumOutputBytes = 4 << 20
         }
         let hostile = try server.client(timeout: 5)
