@@ -72,4 +72,25 @@ final class WorkerPoolTests: XCTestCase {
         }
         XCTAssertEqual(log.all.map(\.1), [[[0], [1], [2]], [[10], [11], [12]]])
     }
+
+    func testLanesAreServedRoundRobinAndALoneRequestAlwaysGetsIn() {
+        // One worker, a full queue of one connection's slow jobs, then one job of another.
+        let pool = WorkerPool(threads: 1, capacity: 40, spinNanoseconds: 0)
+        defer { pool.stop() }
+        let order = Log()
+        let busy = WorkerPool.Lane(), polite = WorkerPool.Lane()
+        let gate = DispatchSemaphore(value: 0)
+        // The first job holds the worker until everything is queued.
+        XCTAssertEqual(pool.submit([{ _ in gate.wait() }], lane: busy), 1)
+        let slow: [WorkerPool.Job] = (0..<39).map { i in { _ in order.add("busy", [[UInt8(i)]]); usleep(2_000) } }
+        XCTAssertEqual(pool.submit(slow, lane: busy), 39)
+        XCTAssertEqual(pool.submit(slow, lane: busy), 0, "the queue is full")
+        // Full, but a connection with nothing queued still gets its one request in.
+        XCTAssertEqual(pool.submit([{ _ in order.add("polite", []) }], lane: polite), 1)
+        gate.signal()
+        XCTAssertTrue(pool.waitUntilIdle(timeout: 30))
+        let position = order.all.firstIndex { $0.0 == "polite" }
+        XCTAssertNotNil(position)
+        XCTAssertLessThanOrEqual(position ?? 99, 1, "the lone request waited behind the backlog: position \(position ?? -1) of 40")
+    }
 }
