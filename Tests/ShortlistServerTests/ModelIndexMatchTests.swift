@@ -2,6 +2,7 @@ import Foundation
 import ShortlistCore
 import ShortlistIndex
 import ShortlistTestSupport
+import ShortlistTrainer
 import XCTest
 @testable import ShortlistServer
 
@@ -33,5 +34,18 @@ final class ModelIndexMatchTests: XCTestCase {
         XCTAssertNoThrow(try ModelIndexMatch.verify(itemIds: itemIds, embeddings: embeddings, index: ivf))
         for id in itemIds.prefix(10) { try right.delete(id: id) }
         XCTAssertNoThrow(try ModelIndexMatch.verify(itemIds: itemIds, embeddings: embeddings, index: right))
+    }
+
+    func testServeRefusesAModelWithAnIndexOfOtherIds() throws {
+        let dir = TemporaryDirectory()
+        let d = try ServerFixtures.writeRecommenderCollection(in: dir)
+        XCTAssertNoThrow(try ServedCollection(d))
+        // The model's item embeddings under the wrong ids (reversed).
+        let model = try ModelFile.load(path: d.modelDirectory! + "/model.slm").model
+        let wrong = try FlatIndex(metric: model.scoreMetric, vectors: try model.itemEmbeddings(), ids: Array(model.itemIds.reversed()))
+        try wrong.save(to: dir.file("wrong.idx"))
+        XCTAssertThrowsError(try ServedCollection(.init(name: "m", indexPath: dir.file("wrong.idx"), modelDirectory: d.modelDirectory))) { error in
+            XCTAssertTrue("\(error)".contains("not the model's item ids"), "\(error)")
+        }
     }
 }
