@@ -51,9 +51,6 @@ public enum IndexFile {
             self.payload = payload
         }
 
-        /// Payload bytes.
-        var byteCount: Int { withBytes { $0.count } }
-
         func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
             switch payload {
             case let .bytes(b): return try b.withUnsafeBytes(body)
@@ -91,13 +88,14 @@ public enum IndexFile {
             self.sections = sections
         }
 
-        /// The file's bytes, copied out of whatever the sections reference: a consistent image
-        /// to write later, while the index goes on changing (a server's snapshot).
-        public func image() -> [UInt8] {
-            var out: [UInt8] = []
-            out.reserveCapacity(IndexFile.headerSize + sections.reduce(0) { $0 + IndexFile.sectionHeaderSize + ($1.byteCount + 63) / 64 * 64 })
-            IndexFile.emit(self) { out.append(contentsOf: $0) }
-            return out
+        /// The same document owning all of its bytes: sections that reference a live matrix are
+        /// copied (byte arrays are values already). Take it while the index is not changing, then
+        /// write it (checksums and disk) while the index goes on changing: a server's snapshot.
+        public func detached() -> Document {
+            Document(header: header, sections: sections.map { section in
+                guard case let .vectors(m) = section.payload else { return section }
+                return Section(tag: section.tag, payload: .bytes(Array(UnsafeRawBufferPointer(start: m.baseAddress, count: m.count * m.dimension * 4))))
+            })
         }
     }
 

@@ -557,8 +557,8 @@ public final class ServedCollection: @unchecked Sendable {
     /// then deletes the log records they hold. One snapshot runs at a time; a call that finds one
     /// running waits for it and returns at once when it held every change made before the call.
     ///
-    /// Neither searches nor writes wait for the disk: the collection is copied into memory
-    /// (the file's image) while writers are held off, and the log is sealed at that moment
+    /// Neither searches nor writes wait for the disk: the collection's file sections are copied
+    /// in memory while writers are held off, and the log is sealed at that moment
     /// (`WriteAheadLog.seal`); the files are written from the copy while searches and writes go
     /// on, and the sealed log segments are deleted only once the new files and their directory
     /// are synced. A crash at any point leaves a loadable state with every acknowledged write:
@@ -576,16 +576,18 @@ public final class ServedCollection: @unchecked Sendable {
         var copied = started
         do {
             let hadPayloadFile = payloadSource != nil || FileManager.default.fileExists(atPath: payloadPath)
-            let (image, payloadImage, segment, generation) = try lock.reading {
+            let (document, payloadImage, segment, generation) = try lock.reading {
                 let generation = changes.load(ordering: .acquiring)
-                let image = index.fileDocument(extraSections: tuning.map { [$0.section] } ?? []).image()
+                // Copies only: checksums and the disk come after the lock.
+                let document = index.fileDocument(extraSections: tuning.map { [$0.section] } ?? []).detached()
                 let payloadImage = !payloads.isEmpty || hadPayloadFile ? PayloadFile.encode(payloads) : nil
                 let segment = try log?.seal()
-                return (image, payloadImage, segment, generation)
+                return (document, payloadImage, segment, generation)
             }
             copied = RequestProcessor.now()
             afterSnapshotCopy?()
-            try AtomicFileWriter.write(image, to: indexPath)
+            try log?.finishSeal()
+            try IndexFile.write(path: indexPath, header: document.header, sections: document.sections)
             if let payloadImage { try AtomicFileWriter.write(payloadImage, to: payloadPath) }
             if let segment { try log?.dropSegments(through: segment) }
             savedChanges.store(generation, ordering: .releasing)

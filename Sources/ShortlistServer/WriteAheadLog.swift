@@ -77,6 +77,11 @@ public final class WriteAheadLog: @unchecked Sendable {
         let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
         /// The file syncs go to (read under `mutex`; `seal` replaces it).
         var fd: Int32
+        /// After a `seal` and until `finishSeal`: the sealed file, whose last records may not be
+        /// synced yet, and the folder, whose new entries may not be. A sync that acknowledges
+        /// replies covers them too, so no reply waits for `finishSeal` and none is sent early.
+        var sealedFD: Int32?
+        var directoryToSync: String?
         /// With `always`: whether concurrent writers share syncs (default). Without, every write
         /// makes its own sync, one at a time: kept only to measure what group commit gains.
         let groupCommit: Bool
@@ -111,6 +116,18 @@ public final class WriteAheadLog: @unchecked Sendable {
             return try body()
         }
 
+        /// Syncs the current file, and after a seal the sealed file and the folder; nil when all
+        /// went well, else the reason.
+        func syncNow() -> String? {
+            let (fd, sealed, directory) = locked { (self.fd, sealedFD, directoryToSync) }
+            if let sealed, fdatasync(sealed) != 0 { return String(cString: strerror(errno)) }
+            if let directory {
+                do { try AtomicFileWriter.syncDirectory(of: directory) } catch { return "\(error)" }
+            }
+            if fdatasync(fd) != 0 { return String(cString: strerror(errno)) }
+            return nil
+        }
+
         /// The syncer: one `fdatasync` for everything appended when it starts (or, without group
         /// commit, for the oldest waiter only), then the replies it covers.
         func run() {
@@ -123,10 +140,9 @@ public final class WriteAheadLog: @unchecked Sendable {
                     return
                 }
                 let target = groupCommit ? appended : waiters[0].sequence
-                let fd = self.fd
                 pthread_mutex_unlock(mutex)
-                let ok = fdatasync(fd) == 0
-                let reason = ok ? nil : String(cString: strerror(errno))
+                let reason = syncNow()
+                let ok = reason == nil
                 pthread_mutex_lock(mutex)
                 syncCount += 1
                 var ready: [(ProtocolError?) -> Void] = []
@@ -185,7 +201,7 @@ public final class WriteAheadLog: @unchecked Sendable {
         case .batch:
             let t = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "shortlist.wal.sync"))
             t.schedule(deadline: .now() + .milliseconds(10), repeating: .milliseconds(10))
-            t.setEventHandler { [state] in _ = fdatasync(state.locked { state.fd }) }
+            t.setEventHandler { [state] in _ = state.syncNow() }
             t.resume()
             timer = t
         case .never:
@@ -501,14 +517,14 @@ public final class WriteAheadLog: @unchecked Sendable {
         if let error { throw error }
     }
 
-    /// Seals the current log for a snapshot: syncs it, renames it to the next segment
-    /// `path.<n>` and starts a new, empty current log. Call with writers excluded, at the moment
-    /// the snapshot's copy is taken; returns n for `dropSegments(through:)` once the snapshot is
-    /// durable. When it throws, the log is as it was. Replies waiting for records of the sealed
-    /// file are released by the syncer as usual (its next sync covers every earlier append).
+    /// Seals the current log for a snapshot: renames it to the next segment `path.<n>` and starts
+    /// a new, empty current log, without waiting for the disk. Call with writers excluded, at the
+    /// moment the snapshot's copy is taken, then `finishSeal()` after releasing them; returns n
+    /// for `dropSegments(through:)` once the snapshot is durable. Until `finishSeal`, every sync
+    /// that acknowledges replies also syncs the sealed file and the folder. When it throws, the
+    /// log is as it was.
     func seal() throws -> UInt64 {
         if let refused = state.locked({ state.failure }) { throw ProtocolError(.ioError, "the write-ahead log could not be synced earlier (\(refused)); restart the server") }
-        guard fdatasync(fd) == 0 else { throw ProtocolError(.ioError, "\(path): sync before sealing: \(String(cString: strerror(errno)))") }
         let number = nextSegment
         let segmentPath = path + ".\(number)"
         guard rename(path, segmentPath) == 0 else {
@@ -516,7 +532,6 @@ public final class WriteAheadLog: @unchecked Sendable {
         }
         let fresh = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
         let started = fresh >= 0 && Self.magic.withUnsafeBytes { pwrite(fresh, $0.baseAddress!, $0.count, 0) } == Self.magic.count
-            && fsync(fresh) == 0 && (try? Self.syncDirectory(of: path)) != nil
         guard started else {
             let reason = String(cString: strerror(errno))
             if fresh >= 0 { close(fresh) }
@@ -526,10 +541,26 @@ public final class WriteAheadLog: @unchecked Sendable {
         }
         nextSegment += 1
         retired.append(fd)
+        let sealed = fd
         fd = fresh
-        state.locked { state.fd = fresh }
+        state.locked {
+            state.fd = fresh
+            state.sealedFD = sealed
+            state.directoryToSync = path
+        }
         size = Self.magic.count
         return number
+    }
+
+    /// Makes a `seal` durable (the sealed file's last records, the new file's header, both names
+    /// in the folder). Call without holding the collection's lock.
+    func finishSeal() throws {
+        let (sealed, directory) = state.locked { (state.sealedFD, state.directoryToSync) }
+        if let reason = state.syncNow() { throw ProtocolError(.ioError, "\(path): syncing after sealing: \(reason)") }
+        state.locked {
+            if state.sealedFD == sealed { state.sealedFD = nil }
+            if state.directoryToSync == directory { state.directoryToSync = nil }
+        }
     }
 
     /// Deletes the sealed segments numbered up to `number` (a snapshot now holds their records)
