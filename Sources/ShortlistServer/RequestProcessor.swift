@@ -239,6 +239,9 @@ public final class RequestProcessor: @unchecked Sendable {
         }
     }
 
+    /// Where `save` requests run (each collection still snapshots one at a time).
+    private static let saveQueue = DispatchQueue(label: "shortlist.save", attributes: .concurrent)
+
     /// What `execute(_:start:later:)` did with a request.
     enum Outcome {
         /// The reply, ready now.
@@ -263,6 +266,12 @@ public final class RequestProcessor: @unchecked Sendable {
                 case let .failure(error): later(self.failure(id: r.id, op: .search, start: start, ProtocolError.from(error)))
                 }
             })
+            return .pending
+        }
+        if r.op == .save {
+            // A snapshot writes files for hundreds of milliseconds: not on a worker, whose
+            // searches would wait for it.
+            Self.saveQueue.async { later(self.execute(r, start: start)) }
             return .pending
         }
         return r.op.isWrite ? executeWrite(r, start: start, later: later) : .reply(execute(r, start: start))
