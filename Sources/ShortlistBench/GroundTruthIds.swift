@@ -21,6 +21,14 @@ public enum GroundTruthIds {
         }
     }
 
+    /// A warning to print when `index` has changed since it was built (it holds deleted rows, so
+    /// its rows may no longer be the base file's and recall against row-numbered ground truth is
+    /// only approximate); nil otherwise.
+    public static func warning(for index: any VectorIndex) -> String? {
+        guard let m = index as? any MutableVectorIndex, m.deadRows > 0 else { return nil }
+        return "warning: the index holds \(m.deadRows) deleted rows, so it changed since it was built; its rows may no longer be the base file's, and recall against this ground truth is approximate"
+    }
+
     /// `truth` (rows of the base file, −1 padding) in `index`'s external ids: row r becomes the
     /// id of the index's row r. Unchanged when the index numbers its rows as its ids (built
     /// without `--ids`). Returns the translated matrix and whether anything changed.

@@ -239,6 +239,8 @@ public final class RequestProcessor: @unchecked Sendable {
         }
     }
 
+    /// `save` requests running (shutdown waits for them).
+    let savesRunning = Atomic<Int>(0)
     /// Where `save` requests run (each collection still snapshots one at a time).
     private static let saveQueue = DispatchQueue(label: "shortlist.save", attributes: .concurrent)
 
@@ -271,7 +273,11 @@ public final class RequestProcessor: @unchecked Sendable {
         if r.op == .save {
             // A snapshot writes files for hundreds of milliseconds: not on a worker, whose
             // searches would wait for it.
-            Self.saveQueue.async { later(self.execute(r, start: start)) }
+            savesRunning.add(1, ordering: .relaxed)
+            Self.saveQueue.async {
+                later(self.execute(r, start: start))
+                self.savesRunning.subtract(1, ordering: .relaxed)
+            }
             return .pending
         }
         return r.op.isWrite ? executeWrite(r, start: start, later: later) : .reply(execute(r, start: start))

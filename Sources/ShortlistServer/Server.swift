@@ -143,6 +143,9 @@ public final class Server: @unchecked Sendable {
         try? channel?.close().wait()
         try? metricsChannel?.close().wait()
         _ = pool.waitUntilIdle(timeout: timeout)
+        // `save` requests run beside the pool; their replies need the event loop too.
+        let deadline = Date().addingTimeInterval(timeout)
+        while processor.savesRunning.load(ordering: .relaxed) > 0 && Date() < deadline { usleep(1_000) }
         // Replies are written by tasks queued on the event loop; let them run.
         for _ in 0..<2 { try? group.next().submit {}.wait() }
         let problems = processor.saveDirtyCollections()

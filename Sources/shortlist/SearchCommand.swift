@@ -106,6 +106,7 @@ struct SearchCommand: ParsableCommand {
             // The ground truth names base rows; this index may answer with other ids (--ids).
             let (truth, translated) = try GroundTruthIds.translate(rows, for: index)
             if translated { print("ground truth rows mapped to the index's ids (it was built with --ids)") }
+            if let warning = GroundTruthIds.warning(for: index) { print(warning) }
             print(String(format: "recall@%d = %.4f", k, Recall.at(k, results: matrix, groundTruth: truth)))
         }
     }

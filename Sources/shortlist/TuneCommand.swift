@@ -52,6 +52,7 @@ struct TuneCommand: ParsableCommand {
         // Ground truth names base rows; an index built with --ids answers with its ids.
         let (truth, translated) = try GroundTruthIds.translate(truthRows, for: loaded)
         if translated { print("ground truth rows mapped to the index's ids (it was built with --ids)") }
+        if let warning = GroundTruthIds.warning(for: loaded) { print(warning) }
         guard truth.count >= all.count, truth.width >= k else { throw ValidationError("the ground truth has \(truth.count) rows × \(truth.width); need \(all.count) × \(k)") }
         let split = max(1, min(all.count - 1, Int(Double(all.count) * tuneFraction)))
         // A random split: query files are often ordered (by topic, by source), and a first half

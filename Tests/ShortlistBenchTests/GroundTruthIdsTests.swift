@@ -28,5 +28,10 @@ final class GroundTruthIdsTests: XCTestCase {
         XCTAssertThrowsError(try GroundTruthIds.translate(IntMatrix(count: 1, width: 1, values: [300]), for: index)) {
             XCTAssertEqual($0 as? GroundTruthIds.Failure, .rowOutOfRange(row: 300, rows: 300))
         }
+        // An index changed since it was built is flagged.
+        XCTAssertNil(GroundTruthIds.warning(for: index))
+        let hnsw = try HNSWIndex(metric: .l2, vectors: base, configuration: HNSWConfiguration(m: 8))
+        try hnsw.delete(id: 3)
+        XCTAssertTrue(GroundTruthIds.warning(for: hnsw)?.contains("1 deleted rows") == true)
     }
 }
