@@ -135,7 +135,13 @@ final class HostileClientTests: XCTestCase {
         print(String(format: "hostile clients, %.0f s: polite client %d answers, %d errors, p50 %.0f µs, p99 %.0f µs; server RSS %.0f MiB before, peak %.0f MiB, %.0f MiB after",
                      seconds, latencies.count, errors, p50, p99, Double(baseline) / 1_048_576, Double(peak) / 1_048_576, Double(rss) / 1_048_576))
         XCTAssertEqual(errors, 0, "the polite client got errors")
-        XCTAssertGreaterThan(latencies.count, Int(seconds * 3), "the polite client was starved")
+        // In a debug build one attacker's request costs 10–70 ms of a worker (k 2,000 searches,
+        // 10,000-id gets), and the polite request waits for up to one per busy connection: a few
+        // answers a second there (12–170 in 6 s on the project's machine), thousands with a
+        // release build (bench/README.md).
+        // Before the round-robin queue it got none in 10 s.
+        XCTAssertGreaterThanOrEqual(latencies.count, max(3, Int(seconds / 2)), "the polite client was starved")
+        XCTAssertLessThan(latencies.last ?? .infinity, 5e6, "the polite client waited more than 5 s for one answer")
         // The documented bound (docs/protocol.md, Backpressure): per connection about
         // max-output-mb plus its in-flight replies; here well under 1 GiB.
         XCTAssertLessThan(peak, 1 << 30, "server memory peaked at \(peak / 1_048_576) MiB")
