@@ -20,17 +20,15 @@ extension HNSWIndex {
         meta["storage"] = configuration.storage.rawValue
         meta["scale_bits"] = String(store.scale.bitPattern)
         let n = rows
-        let linkBytes = Array(UnsafeRawBufferPointer(start: level0, count: n * (m0 + 1) * 4))
-        let upperBytes = Array(UnsafeRawBufferPointer(start: upperLinks, count: upperCount * 4))
         return IndexFile.Document(
             header: IndexFile.Header(kind: .hnsw, metric: metric, dimension: dimension, count: n),
             sections: [
                 IndexFile.Section(tag: "META", payload: .bytes(meta.encoded())),
-                IndexFile.Section(tag: configuration.storage == .float32 ? "VECS" : "VECH", payload: .bytes(Array(store.storedBytes))),
+                IndexFile.Section.copy(tag: configuration.storage == .float32 ? "VECS" : "VECH", of: store.storedBytes),
                 IndexFile.Section(tag: "IDS ", payload: .uint64s(idMap.ids)),
                 IndexFile.Section(tag: "LVLS", payload: .bytes(Array(UnsafeBufferPointer(start: levels, count: n)))),
-                IndexFile.Section(tag: "LNK0", payload: .bytes(linkBytes)),
-                IndexFile.Section(tag: "LNKU", payload: .bytes(upperBytes)),
+                IndexFile.Section.copy(tag: "LNK0", of: UnsafeRawBufferPointer(start: level0, count: n * (m0 + 1) * 4)),
+                IndexFile.Section.copy(tag: "LNKU", of: UnsafeRawBufferPointer(start: upperLinks, count: upperCount * 4)),
                 IndexFile.Section(tag: "TOMB", payload: .bytes(Array(UnsafeBufferPointer(start: tombstones, count: n)))),
             ] + extraSections)
     }
