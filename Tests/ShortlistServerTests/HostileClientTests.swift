@@ -13,7 +13,9 @@ import Glibc
 /// replies, requests for huge replies, bytes trickled in one at a time, and ten times the
 /// connection limit. The server's memory must stay bounded and a well-behaved client, connected
 /// before the attack, must keep getting answers. `SHORTLIST_HOSTILE_SECONDS` sets the attack's
-/// length (default 6; the long run uses 60).
+/// length (default 6; the long run uses 60); `SHORTLIST_BINARY` the server to attack (a release
+/// build for the long run). To study one attack alone: `SHORTLIST_HOSTILE_ONLY=neverread`,
+/// `huge`, `slow` or `flood`, and for `huge`, `SHORTLIST_HOSTILE_HUGE=get` or `search_batch`.
 final class HostileClientTests: XCTestCase {
     /// Resident and peak resident bytes of `pid` (from /proc).
     private func memory(_ pid: Int32) -> (rss: Int, peak: Int) {
