@@ -125,14 +125,6 @@ public enum IndexFile {
 
     /// Writes header and sections to `path` atomically (temporary file, fsync, rename, fsync of the directory).
     public static func write(path: String, header: Header, sections: [Section]) throws {
-        let writer = try AtomicFileWriter(path: path)
-        try emit(Document(header: header, sections: sections)) { try writer.write($0) }
-        try writer.commit()
-    }
-
-    /// Hands the file's bytes, in order, to `put`.
-    static func emit(_ document: Document, _ put: (UnsafeRawBufferPointer) throws -> Void) rethrows {
-        let header = document.header, sections = document.sections
         var h = BinaryWriter()
         h.write(bytes: magic)
         h.write(header.formatVersion)
@@ -144,8 +136,8 @@ public enum IndexFile {
         h.write(UInt32(0))
         h.write(bytes: [UInt8](repeating: 0, count: 20))
         h.write(Checksum.crc32c(h.bytes))
-        try h.bytes.withUnsafeBytes(put)
-        let zeros = [UInt8](repeating: 0, count: 64)
+        let writer = try AtomicFileWriter(path: path)
+        try writer.write(h.bytes)
         for section in sections {
             try section.withBytes { payload in
                 var s = BinaryWriter()
@@ -156,11 +148,12 @@ public enum IndexFile {
                 s.write(bytes: [UInt8](repeating: 0, count: 8))
                 s.write(Checksum.crc32c(s.bytes))
                 s.pad(to: sectionHeaderSize)
-                try s.bytes.withUnsafeBytes(put)
-                try put(payload)
-                try zeros.withUnsafeBytes { try put(UnsafeRawBufferPointer(rebasing: $0[0..<(64 - payload.count % 64) % 64])) }
+                try writer.write(s.bytes)
+                try writer.write(payload)
+                try writer.writeZeros((64 - payload.count % 64) % 64)
             }
         }
+        try writer.commit()
     }
 
     /// Maps `path`, checks magic, version, every checksum and every length, and returns the sections.

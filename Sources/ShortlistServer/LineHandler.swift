@@ -38,9 +38,8 @@ final class LineHandler: ChannelInboundHandler {
     private var needsFlush = false
     /// Jobs gathered while reading, submitted together.
     private var pendingJobs: [WorkerPool.Job] = []
-    private var pendingIds: [[UInt8]?] = []
-    private var pendingWrites: [Bool] = []
-    private var pendingByteCounts: [Int] = []
+    /// What `submitPending` needs to know of each of `pendingJobs` if the pool refuses it.
+    private var pendingRequests: [(id: [UInt8]?, isWrite: Bool, bytes: Int)] = []
     /// Replies finished by workers, waiting for the event loop to write them.
     private let outbox = Mutex<[[UInt8]]>([])
     /// The client half-closed: close once every reply is out.
@@ -49,11 +48,8 @@ final class LineHandler: ChannelInboundHandler {
     private var closing = false
     /// Writes dispatched and not yet applied; while any is, later lines wait.
     private var writesUnapplied = 0
-    /// Reads dispatched and not yet answered (workers decrement it); a write waits for them.
-    private let readsUnanswered = Atomic<Int>(0)
-    /// A write line waits for `readsUnanswered` to reach 0: the worker that gets it there wakes
-    /// the event loop.
-    private let writeWaiting = Atomic<Bool>(false)
+    /// Reads dispatched and not yet answered (workers bring it down); a write waits for 0.
+    private let readsUnanswered = WaitedCount()
     /// The socket is not being read (`autoRead` off) until the client reads or a write is applied.
     private var readingPaused = false
     /// The connection has closed: workers drop its queued reads.
@@ -65,26 +61,23 @@ final class LineHandler: ChannelInboundHandler {
     private let unsent = Atomic<Int>(0)
     /// Bytes of the long request lines this connection has queued for workers (kept as copies
     /// until parsed and run); past `maximumPendingRequestBytes` its lines wait.
-    private let pendingBytes = Atomic<Int>(0)
-    private let bytesWaiting = Atomic<Bool>(false)
+    private let pendingBytes = WaitedCount()
     /// When the line now arriving started (nil: no partial line buffered).
     private var partialSince: NIODeadline?
     private var lineTimer: Scheduled<Void>?
     private var authTimer: Scheduled<Void>?
-    /// This connection is counted in `RequestProcessor.unauthenticatedConnections`.
+    /// This connection is listed in `RequestProcessor.pendingAuthentication` (not yet authenticated).
     private var countedUnauthenticated = false
 
     private let spinner: LoopSpinner?
 
-    private let pendingAuthentication: PendingAuthentication?
     /// This connection's queue in the worker pool.
     private let lane = WorkerPool.Lane()
 
-    init(processor: RequestProcessor, pool: WorkerPool, spinner: LoopSpinner? = nil, pendingAuthentication: PendingAuthentication? = nil) {
+    init(processor: RequestProcessor, pool: WorkerPool, spinner: LoopSpinner? = nil) {
         self.processor = processor
         self.pool = pool
         self.spinner = spinner
-        self.pendingAuthentication = pendingAuthentication
         session = processor.makeSession()
     }
 
@@ -93,8 +86,7 @@ final class LineHandler: ChannelInboundHandler {
         if !session.authenticated {
             countedUnauthenticated = true
             let limits = processor.limits
-            processor.unauthenticatedConnections.add(1, ordering: .relaxed)
-            if let pending = pendingAuthentication {
+            if let pending = processor.pendingAuthentication {
                 // Unauthenticated connections make room for new ones, oldest first: a crowd of
                 // silent sockets cannot keep a client with the token out.
                 if pending.count >= limits.maximumUnauthenticatedConnections { _ = pending.evictOldest() }
@@ -127,8 +119,7 @@ final class LineHandler: ChannelInboundHandler {
         guard countedUnauthenticated else { return }
         countedUnauthenticated = false
         authTimer?.cancel()
-        pendingAuthentication?.remove(ObjectIdentifier(self))
-        processor.unauthenticatedConnections.wrappingSubtract(1, ordering: .relaxed)
+        processor.pendingAuthentication?.remove(ObjectIdentifier(self))
     }
 
     /// Sends `error` (no id), then closes.
@@ -161,21 +152,12 @@ final class LineHandler: ChannelInboundHandler {
     /// `maximumPendingRequestBytes`; otherwise arranges for the worker that brings them below
     /// it to resume the connection.
     private func requestBytesBelowLimit() -> Bool {
-        let limit = processor.limits.maximumPendingRequestBytes
-        if pendingBytes.load(ordering: .sequentiallyConsistent) < limit { return true }
-        bytesWaiting.store(true, ordering: .sequentiallyConsistent)
-        if pendingBytes.load(ordering: .sequentiallyConsistent) < limit {
-            bytesWaiting.store(false, ordering: .sequentiallyConsistent)
-            return true
-        }
-        return false
+        pendingBytes.isBelow(processor.limits.maximumPendingRequestBytes)
     }
 
     /// A job of `bytes` request bytes has run (on a worker).
     private func requestBytesDone(_ bytes: Int, loop: EventLoop, context: ChannelHandlerContext) {
-        guard bytes > 0 else { return }
-        let left = pendingBytes.subtract(bytes, ordering: .sequentiallyConsistent).newValue
-        if left < processor.limits.maximumPendingRequestBytes, bytesWaiting.exchange(false, ordering: .sequentiallyConsistent) {
+        if pendingBytes.subtract(bytes, limit: processor.limits.maximumPendingRequestBytes) {
             loop.execute { self.resume(context: context) }
         }
     }
@@ -327,7 +309,7 @@ final class LineHandler: ChannelInboundHandler {
             if countedUnauthenticated && session.authenticated { noteAuthenticated() }
             // A write starts only after every earlier request of the connection has run: until
             // then the line stays in the buffer (it is routed again when the last read is answered).
-            if let route, route.isWrite, !readsAnswered() {
+            if let route, route.isWrite, !readsUnanswered.isBelow(1) {
                 pauseReading(context)
                 break
             }
@@ -404,8 +386,8 @@ final class LineHandler: ChannelInboundHandler {
             return
         }
         inFlight += 1
-        if isWrite { writesUnapplied += 1 } else { readsUnanswered.add(1, ordering: .sequentiallyConsistent) }
-        pendingBytes.add(bytes, ordering: .sequentiallyConsistent)
+        if isWrite { writesUnapplied += 1 } else { readsUnanswered.add(1) }
+        pendingBytes.add(bytes)
         let loop = context.eventLoop
         let channel = context.channel
         pendingJobs.append { batch in
@@ -426,29 +408,12 @@ final class LineHandler: ChannelInboundHandler {
             if case let .reply(reply) = job(batch, deliver) { deliver(reply) }
             if isWrite { loop.execute { self.writeApplied(context: context) } }
         }
-        pendingIds.append(id)
-        pendingWrites.append(isWrite)
-        pendingByteCounts.append(bytes)
+        pendingRequests.append((id, isWrite, bytes))
     }
 
-    /// True when every read dispatched so far has been answered; otherwise arranges for the
-    /// worker that answers the last one to resume this connection.
-    private func readsAnswered() -> Bool {
-        if readsUnanswered.load(ordering: .sequentiallyConsistent) == 0 { return true }
-        writeWaiting.store(true, ordering: .sequentiallyConsistent)
-        if readsUnanswered.load(ordering: .sequentiallyConsistent) == 0 {
-            writeWaiting.store(false, ordering: .sequentiallyConsistent)
-            return true
-        }
-        return false
-    }
-
-    /// A read of this connection has its reply (on a worker).
+    /// A read of this connection has its reply (on a worker): the last one wakes a waiting write.
     private func readAnswered(loop: EventLoop, context: ChannelHandlerContext) {
-        if readsUnanswered.subtract(1, ordering: .sequentiallyConsistent).newValue == 0,
-           writeWaiting.exchange(false, ordering: .sequentiallyConsistent) {
-            loop.execute { self.resume(context: context) }
-        }
+        if readsUnanswered.subtract(1, limit: 1) { loop.execute { self.resume(context: context) } }
     }
 
     /// A write of this connection has been applied (or refused): the lines after it may run.
@@ -472,40 +437,78 @@ final class LineHandler: ChannelInboundHandler {
     private func submitPending(context: ChannelHandlerContext) {
         guard !pendingJobs.isEmpty else { return }
         let accepted = pool.submit(pendingJobs, lane: lane)
-        for id in pendingIds[accepted...] {
+        // Requests refused here will never run: answer them, and release what they held (a
+        // line waiting for them is resumed).
+        var wake = false
+        for r in pendingRequests[accepted...] {
             inFlight -= 1
-            writeError(ProtocolError(.overloaded, "the server's queue is full; retry later"), id: id, context: context)
+            writeError(ProtocolError(.overloaded, "the server's queue is full; retry later"), id: r.id, context: context)
+            if r.isWrite { writesUnapplied -= 1 } else if readsUnanswered.subtract(1, limit: 1) { wake = true }
+            if pendingBytes.subtract(r.bytes, limit: processor.limits.maximumPendingRequestBytes) { wake = true }
         }
-        // Requests refused here will never run.
-        for (isWrite, bytes) in zip(pendingWrites[accepted...], pendingByteCounts[accepted...]) {
-            if isWrite { writesUnapplied -= 1 } else { readsUnanswered.subtract(1, ordering: .sequentiallyConsistent) }
-            pendingBytes.subtract(bytes, ordering: .sequentiallyConsistent)
-        }
-        pendingWrites.removeAll(keepingCapacity: true)
-        pendingByteCounts.removeAll(keepingCapacity: true)
         pendingJobs.removeAll(keepingCapacity: true)
-        pendingIds.removeAll(keepingCapacity: true)
+        pendingRequests.removeAll(keepingCapacity: true)
+        if wake { context.eventLoop.execute { self.resume(context: context) } }
     }
 }
 
 /// Connections that have not authenticated yet, oldest first, each with a way to close it.
-/// Touched only on the server's one event loop.
+/// Changed only on the server's one event loop; `count` may be read anywhere (`stats`).
 final class PendingAuthentication: @unchecked Sendable {
     private var entries: [(id: ObjectIdentifier, evict: () -> Void)] = []
+    private let size = Atomic<Int>(0)
 
-    var count: Int { entries.count }
+    var count: Int { size.load(ordering: .relaxed) }
 
-    func add(_ id: ObjectIdentifier, evict: @escaping () -> Void) { entries.append((id, evict)) }
+    func add(_ id: ObjectIdentifier, evict: @escaping () -> Void) {
+        entries.append((id, evict))
+        size.store(entries.count, ordering: .relaxed)
+    }
 
     func remove(_ id: ObjectIdentifier) {
-        if let i = entries.firstIndex(where: { $0.id == id }) { entries.remove(at: i) }
+        guard let i = entries.firstIndex(where: { $0.id == id }) else { return }
+        entries.remove(at: i)
+        size.store(entries.count, ordering: .relaxed)
     }
 
     /// Closes the oldest unauthenticated connection; false when there is none.
     func evictOldest() -> Bool {
         guard !entries.isEmpty else { return false }
-        entries.removeFirst().evict()
+        let oldest = entries.removeFirst()
+        size.store(entries.count, ordering: .relaxed)
+        oldest.evict()
         return true
+    }
+}
+
+/// A count that workers bring down and the event loop waits on: the loop asks `isBelow(limit)`,
+/// and when it is not, the worker whose `subtract` brings it below is told to wake the loop
+/// (exactly one wake-up per wait, none lost: each side writes, then reads the other's flag).
+final class WaitedCount: Sendable {
+    private let value = Atomic<Int>(0)
+    private let waiting = Atomic<Bool>(false)
+
+    func add(_ n: Int) {
+        if n != 0 { value.add(n, ordering: .sequentiallyConsistent) }
+    }
+
+    /// True when the count is below `limit`; otherwise the next `subtract` that brings it below
+    /// returns true.
+    func isBelow(_ limit: Int) -> Bool {
+        if value.load(ordering: .sequentiallyConsistent) < limit { return true }
+        waiting.store(true, ordering: .sequentiallyConsistent)
+        if value.load(ordering: .sequentiallyConsistent) < limit {
+            waiting.store(false, ordering: .sequentiallyConsistent)
+            return true
+        }
+        return false
+    }
+
+    /// Subtracts `n`; true when the caller must wake the waiting event loop.
+    func subtract(_ n: Int, limit: Int) -> Bool {
+        guard n != 0 else { return false }
+        return value.subtract(n, ordering: .sequentiallyConsistent).newValue < limit
+            && waiting.exchange(false, ordering: .sequentiallyConsistent)
     }
 }
 

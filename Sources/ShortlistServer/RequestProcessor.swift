@@ -18,8 +18,8 @@ public final class RequestProcessor: @unchecked Sendable {
     private let authToken: [UInt8]?
     /// Worker threads serving this processor (reported by `info`).
     let workerCount: Int
-    /// Open connections that have not authenticated (auth on).
-    let unauthenticatedConnections = Atomic<Int>(0)
+    /// Open connections that have not authenticated (nil when auth is off).
+    let pendingAuthentication: PendingAuthentication?
     /// Set once shutdown begins: new requests get `shutting_down`.
     let shuttingDown = Atomic<Bool>(false)
     /// Pending work, reported by `stats` (set by the server).
@@ -72,6 +72,7 @@ public final class RequestProcessor: @unchecked Sendable {
         self.limits = limits
         parser = RequestParser(limits: limits)
         self.authToken = authToken.map { Array($0.utf8) }
+        pendingAuthentication = authToken == nil ? nil : PendingAuthentication()
         self.workerCount = workerCount
     }
 
@@ -449,7 +450,7 @@ public final class RequestProcessor: @unchecked Sendable {
         o.raw(",\"connections\":{\"open\":"); o.int(s.connectionsOpen)
         o.raw(",\"total\":"); o.uint(s.connectionsTotal)
         o.raw(",\"refused\":"); o.uint(s.connectionsRefused)
-        o.raw(",\"unauthenticated\":"); o.int(unauthenticatedConnections.load(ordering: .relaxed))
+        o.raw(",\"unauthenticated\":"); o.int(pendingAuthentication?.count ?? 0)
         o.raw(",\"dropped_requests\":"); o.uint(stats.droppedForClosedConnections.load(ordering: .relaxed))
         o.raw("},\"memory\":{\"resident_bytes\":"); o.int(s.residentBytes)
         o.raw("},\"pending\":"); o.int(pendingWork())

@@ -504,14 +504,9 @@ public final class ServedCollection: @unchecked Sendable {
         case let ivf as IVFPQIndex:
             do {
                 index = try ivf.compacted()
-                compactionRecord.withLock {
-                    $0.completed += 1
-                    $0.lastError = nil
-                    $0.lastMilliseconds = Double(RequestProcessor.now() - started) / 1e6
-                }
+                compactionEnded(started: started, error: nil)
             } catch {
-                compactionRecord.withLock { $0.lastError = "\(error)" }
-                report("collection '\(name)': compaction failed: \(error)")
+                compactionEnded(started: started, error: error)
             }
         case let hnsw as HNSWIndex:
             guard let (vectors, ids) = try? hnsw.liveVectors() else { return }
@@ -531,24 +526,30 @@ public final class ServedCollection: @unchecked Sendable {
                             }
                         }
                         index = fresh
-                        compactionRecord.withLock {
-                            $0.completed += 1
-                            $0.running = false
-                            $0.lastError = nil
-                            $0.lastMilliseconds = Double(RequestProcessor.now() - started) / 1e6
-                        }
+                        compactionEnded(started: started, error: nil)
                     } catch {
-                        compactionRecord.withLock {
-                            $0.running = false
-                            $0.lastError = "\(error)"
-                        }
-                        report("collection '\(name)': compaction failed (the index is unchanged): \(error)")
+                        compactionEnded(started: started, error: error)
                     }
                 }
             }
         default:
             break
         }
+    }
+
+    /// Records a compaction's end for `stats`; a failure (the index is then unchanged) is also reported.
+    private func compactionEnded(started: UInt64, error: Error?) {
+        compactionRecord.withLock {
+            $0.running = false
+            if let error {
+                $0.lastError = "\(error)"
+            } else {
+                $0.completed += 1
+                $0.lastError = nil
+                $0.lastMilliseconds = Double(RequestProcessor.now() - started) / 1e6
+            }
+        }
+        if let error { report("collection '\(name)': compaction failed (the index is unchanged): \(error)") }
     }
 
     // MARK: Saving
@@ -576,19 +577,19 @@ public final class ServedCollection: @unchecked Sendable {
         var copied = started
         do {
             let hadPayloadFile = payloadSource != nil || FileManager.default.fileExists(atPath: payloadPath)
-            let (document, payloadImage, segment, generation) = try lock.reading {
+            let (document, payloadCopy, segment, generation) = try lock.reading {
                 let generation = changes.load(ordering: .acquiring)
-                // Copies only: checksums and the disk come after the lock.
+                // Copies only (the payloads are a value: copied on the writer's next change);
+                // encoding, checksums and the disk come after the lock.
                 let document = index.fileDocument(extraSections: tuning.map { [$0.section] } ?? []).detached()
-                let payloadImage = !payloads.isEmpty || hadPayloadFile ? PayloadFile.encode(payloads) : nil
                 let segment = try log?.seal()
-                return (document, payloadImage, segment, generation)
+                return (document, payloads, segment, generation)
             }
             copied = RequestProcessor.now()
             afterSnapshotCopy?()
             try log?.finishSeal()
             try IndexFile.write(path: indexPath, header: document.header, sections: document.sections)
-            if let payloadImage { try AtomicFileWriter.write(payloadImage, to: payloadPath) }
+            if !payloadCopy.isEmpty || hadPayloadFile { try PayloadFile.write(payloadCopy, path: payloadPath) }
             if let segment { try log?.dropSegments(through: segment) }
             savedChanges.store(generation, ordering: .releasing)
             let end = RequestProcessor.now()

@@ -79,7 +79,7 @@ public final class Server: @unchecked Sendable {
         let loop = group.next()
         let spinner = LoopSpinner(loop: loop, windowNanoseconds: UInt64(max(0, configuration.loopSpinMicroseconds)) * 1000,
                                   poolIdle: { pool.isIdle })
-        let pending = configuration.authToken == nil ? nil : PendingAuthentication()
+        let pending = processor.pendingAuthentication
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -102,7 +102,7 @@ public final class Server: @unchecked Sendable {
                     if limits.idleTimeoutSeconds > 0 {
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(limits.idleTimeoutSeconds))))
                     }
-                    try channel.pipeline.syncOperations.addHandler(LineHandler(processor: processor, pool: pool, spinner: spinner, pendingAuthentication: pending))
+                    try channel.pipeline.syncOperations.addHandler(LineHandler(processor: processor, pool: pool, spinner: spinner))
                 }
             }
         do {
