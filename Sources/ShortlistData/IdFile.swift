@@ -39,7 +39,7 @@ public enum IdFile {
 }
 
 /// Calls `body` with each line of `bytes` (without its newline); a last line without a newline counts.
-func forEachLine(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+public func forEachLine(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
     var start = 0
     let n = bytes.count
     while start < n {

@@ -2,7 +2,8 @@ import Foundation
 import ShortlistCore
 
 /// Implicit-feedback interactions split into train / valid / test, with the external ids of
-/// user and item rows and the side features the data carries.
+/// user and item rows, the side features and context the data carries (encoded by its schema),
+/// and optionally users and items held out of training for cold-start evaluation.
 public struct InteractionData: Sendable {
     /// External id of each user row.
     public var userIds: [UInt64]
@@ -14,12 +15,31 @@ public struct InteractionData: Sendable {
     public var valid: InteractionMatrix
     /// Test interactions (may be empty).
     public var test: InteractionMatrix
-    /// Side features per user row (age bucket, gender, occupation …), possibly none.
+    /// The training interactions of each user in time order (the split's order without
+    /// timestamps), with each one's context rows.
+    public var sequence: InteractionSequence
+    /// Side features per user row (age group, gender, occupation …), possibly none.
     public var userFeatures: [FeatureField] = []
     /// Side features per item row (genres, title tokens …), possibly none.
     public var itemFeatures: [FeatureField] = []
+    /// The encoders of `userFeatures` / `itemFeatures` (same order), when they came from a
+    /// schema; empty for fields built directly. A model keeps them to encode request features.
+    public var userEncoders: [FeatureEncoder] = []
+    public var itemEncoders: [FeatureEncoder] = []
+    /// Context columns of each interaction (hour, weekday, device …), encoded in `sequence`.
+    public var contextEncoders: [FeatureEncoder] = []
+    /// The context of each user's first validation / test interaction (users × context fields,
+    /// row 0 when unknown): what a request at that moment would carry.
+    public var validContext: [Int32] = []
+    public var testContext: [Int32] = []
     /// Title of each item row when the data names them (else empty).
     public var itemTitles: [String] = []
+    /// Users held out of training entirely, when asked for.
+    public var coldUsers: ColdUsers?
+    /// Items held out of training entirely, when asked for.
+    public var coldItems: ColdItems?
+    /// What reading decided on its own (inferred column kinds …), one line each, for logs.
+    public var notes: [String] = []
 
     public init(userIds: [UInt64], itemIds: [UInt64], train: InteractionMatrix,
                 valid: InteractionMatrix, test: InteractionMatrix) {
@@ -28,6 +48,7 @@ public struct InteractionData: Sendable {
         self.train = train
         self.valid = valid
         self.test = test
+        sequence = InteractionSequence(train)
     }
 
     public var userCount: Int { userIds.count }
@@ -36,42 +57,67 @@ public struct InteractionData: Sendable {
     /// One line describing the sizes, for logs.
     public var summary: String {
         var s = "\(userCount) users, \(itemCount) items, interactions train \(train.count) / valid \(valid.count) / test \(test.count)"
-        let features = (userFeatures.map { "user \($0.name)" } + itemFeatures.map { "item \($0.name)" })
+        let features = (userFeatures.map { "user \($0.name)" } + itemFeatures.map { "item \($0.name)" } + contextEncoders.map { "context \($0.name)" })
         if !features.isEmpty { s += "; features: " + features.joined(separator: ", ") }
+        if let c = coldUsers { s += "; \(c.ids.count) cold users held out" }
+        if let c = coldItems { s += "; \(c.ids.count) cold items held out" }
         return s
     }
 
-    /// Reads and splits the interactions `source` names.
+    /// Reads and splits the interactions `source` names, with its schema's features.
     public static func read(_ source: InteractionSource) throws -> InteractionData {
         guard (0..<1).contains(source.validFraction), (0..<1).contains(source.testFraction),
               source.validFraction + source.testFraction < 1 else {
             throw InteractionError.badSplit(reason: "valid \(source.validFraction) + test \(source.testFraction) must be in [0, 1)")
         }
-        guard source.textBuckets >= 1 && source.textBuckets <= 1 << 24 else {
-            throw InteractionError.badSplit(reason: "text buckets must be in 1...16777216")
+        guard (0..<1).contains(source.coldUserFraction), (0..<1).contains(source.coldItemFraction) else {
+            throw InteractionError.badSplit(reason: "cold user and cold item fractions must be in [0, 1)")
         }
-        let data: InteractionData
+        guard source.textBuckets >= 1 && source.textBuckets <= 1 << 20 else {
+            throw InteractionError.badSplit(reason: "text buckets must be in 1...1048576")
+        }
+        let schema = try source.schemaPath.map { try FeatureSchema.read(path: $0) } ?? FeatureSchema()
+        var tables = SideTables()
+        let contextColumns = schema.context.filter { $0.kind != .hour && $0.kind != .weekday }.map(\.column)
+        var data: InteractionData
         switch source.format {
-        case .lightgcn: data = try readSplitFiles(source, adjacency: true)
-        case .pairs:
+        case .lightgcn, .pairs:
             var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: source.path, isDirectory: &isDirectory), isDirectory.boolValue {
-                data = try readSplitFiles(source, adjacency: false)
+            if source.format == .lightgcn || (FileManager.default.fileExists(atPath: source.path, isDirectory: &isDirectory) && isDirectory.boolValue) {
+                guard source.coldUserFraction == 0, source.coldItemFraction == 0 else {
+                    throw InteractionError.badSplit(reason: "data split into files already cannot hold out cold users or items; give one file")
+                }
+                guard schema.context.isEmpty else { throw InteractionError.badSchema(reason: "context columns need one interaction file with timestamps (csv or movielens)") }
+                data = try readSplitFiles(source, adjacency: source.format == .lightgcn)
             } else {
-                data = try split(events: try readPairsFile(source.path), identityIds: true, source: source)
+                guard schema.context.isEmpty else { throw InteractionError.badSchema(reason: "context columns need an interaction file with timestamps (csv or movielens)") }
+                data = try InteractionSplitter(source: source, schema: schema, hasTime: false, identityIds: source.coldUserFraction == 0 && source.coldItemFraction == 0)
+                    .split(try InteractionEvents.readPairsFile(source.path))
             }
-        case .movielens: data = try MovieLensFiles.read(source)
-        case .csv: data = try split(events: try readCSV(source), identityIds: false, source: source)
+        case .movielens:
+            guard contextColumns.isEmpty else {
+                throw InteractionError.badSchema(reason: "MovieLens ratings have no column '\(contextColumns[0])'; their context is hour and weekday of the timestamp")
+            }
+            let contents = try MovieLensFiles.read(source)
+            tables.items = contents.items
+            tables.users = contents.users
+            tables.itemColumns = contents.itemColumns
+            tables.userColumns = contents.userColumns
+            data = try InteractionSplitter(source: source, schema: schema, hasTime: true, identityIds: false).split(contents.events)
+            data.itemTitles = contents.titles.isEmpty ? [] : data.itemIds.map { contents.titles[$0] ?? "" }
+        case .csv:
+            if source.timeColumn == nil, let c = schema.context.first(where: { $0.kind == .hour || $0.kind == .weekday }) {
+                throw InteractionError.badSchema(reason: "context column '\(c.name)' needs --time-column")
+            }
+            data = try InteractionSplitter(source: source, schema: schema, hasTime: source.timeColumn != nil, identityIds: false)
+                .split(try InteractionEvents.readCSV(source, contextColumns: contextColumns))
         }
         guard data.train.count > 0 else { throw InteractionError.empty(path: source.path, reason: "the training split is empty") }
+        // A schema's item / user sources replace the layout's own.
+        if !schema.items.isEmpty { (tables.items, tables.itemColumns) = try SideTables.read(schema.items, notes: &data.notes, side: "item") }
+        if !schema.users.isEmpty { (tables.users, tables.userColumns) = try SideTables.read(schema.users, notes: &data.notes, side: "user") }
+        try tables.encode(into: &data)
         return data
-    }
-
-    /// One interaction before ids become rows.
-    struct Event {
-        var user: UInt64
-        var item: UInt64
-        var time: Double
     }
 
     private static func readSplitFiles(_ source: InteractionSource, adjacency: Bool) throws -> InteractionData {
@@ -86,7 +132,7 @@ public struct InteractionData: Sendable {
             let path = (dir as NSString).appendingPathComponent(name)
             var pairs: [(UInt64, UInt64)] = []
             if FileManager.default.fileExists(atPath: path) {
-                let events = adjacency ? try readAdjacencyFile(path) : try readPairsFile(path)
+                let events = adjacency ? try InteractionEvents.readAdjacencyFile(path) : try InteractionEvents.readPairsFile(path)
                 pairs = events.map { ($0.user, $0.item) }
             }
             for (u, i) in pairs { maxUser = max(maxUser, u); maxItem = max(maxItem, i) }
@@ -101,124 +147,5 @@ public struct InteractionData: Sendable {
         }
         return InteractionData(userIds: (0..<UInt64(userCount)).map { $0 }, itemIds: (0..<UInt64(itemCount)).map { $0 },
                                train: matrices[0], valid: matrices[1], test: matrices[2])
-    }
-
-    static func readAdjacencyFile(_ path: String) throws -> [Event] {
-        var events: [Event] = []
-        try TextTable.forEachRow(try MappedFile(path: path), separator: nil) { line, fields in
-            let user = try TextTable.id(fields[0], path: path, line: line, what: "user")
-            for f in fields.dropFirst() {
-                events.append(Event(user: user, item: try TextTable.id(f, path: path, line: line, what: "item"), time: 0))
-            }
-        }
-        return events
-    }
-
-    static func readPairsFile(_ path: String) throws -> [Event] {
-        var events: [Event] = []
-        try TextTable.forEachRow(try MappedFile(path: path), separator: nil) { line, fields in
-            guard fields.count == 2 || fields.count == 3 else {
-                throw InteractionError.badLine(path: path, line: line, reason: "expected 'user item [weight]', found \(fields.count) fields")
-            }
-            let user = try TextTable.id(fields[0], path: path, line: line, what: "user")
-            let item = try TextTable.id(fields[1], path: path, line: line, what: "item")
-            if fields.count == 3, try TextTable.number(fields[2], path: path, line: line, what: "weight") <= 0 { return }
-            events.append(Event(user: user, item: item, time: 0))
-        }
-        return events
-    }
-
-    private static func readCSV(_ source: InteractionSource) throws -> [Event] {
-        let path = source.path
-        let file = try MappedFile(path: path)
-        var events: [Event] = []
-        var columns: (user: Int, item: Int, rating: Int?, time: Int?)?
-        var separator = ","
-        var headerLine = true
-        var lineNumber = 0
-        try forEachLine(file.bytes) { raw in
-            lineNumber += 1
-            var line = Substring(decoding: raw, as: UTF8.self)
-            if line.last == "\r" { line = line.dropLast() }
-            if line.isEmpty { return }
-            if headerLine {
-                headerLine = false
-                separator = TextTable.delimiter(ofHeader: line)
-                let header = TextTable.split(line, separator: separator, quoted: true).map { String($0.trimmingSpaces) }
-                func column(_ name: String) throws -> Int {
-                    guard let c = header.firstIndex(of: name) else {
-                        throw InteractionError.missingColumn(path: path, column: name, header: header)
-                    }
-                    return c
-                }
-                columns = (try column(source.userColumn), try column(source.itemColumn),
-                           try source.ratingColumn.map(column), try source.timeColumn.map(column))
-                return
-            }
-            guard let c = columns else { return }
-            let fields = TextTable.split(line, separator: separator, quoted: true)
-            let needed = max(c.user, c.item, c.rating ?? 0, c.time ?? 0)
-            guard fields.count > needed else {
-                throw InteractionError.badLine(path: path, line: lineNumber, reason: "\(fields.count) fields, the header names more")
-            }
-            if let r = c.rating, try TextTable.number(fields[r], path: path, line: lineNumber, what: "rating") < source.minRating { return }
-            events.append(Event(user: try TextTable.id(fields[c.user], path: path, line: lineNumber, what: "user"),
-                                item: try TextTable.id(fields[c.item], path: path, line: lineNumber, what: "item"),
-                                time: try c.time.map { try TextTable.number(fields[$0], path: path, line: lineNumber, what: "timestamp") } ?? 0))
-        }
-        if columns == nil { throw InteractionError.empty(path: path, reason: "no header line") }
-        return events
-    }
-
-    /// Turns events into rows and splits each user's items into train / valid / test: a seeded
-    /// random choice, or the latest by time. Users with fewer than 3 items keep them all in train.
-    /// `identityIds`: ids are rows (0-based layouts); otherwise rows follow ascending ids.
-    static func split(events: [Event], identityIds: Bool, source: InteractionSource) throws -> InteractionData {
-        guard !events.isEmpty else { throw InteractionError.empty(path: source.path, reason: "no interactions pass the filters") }
-        let userIds: [UInt64], itemIds: [UInt64]
-        if identityIds {
-            let maxUser = events.map(\.user).max()!, maxItem = events.map(\.item).max()!
-            guard maxUser < 1 << 31, maxItem < 1 << 31 else {
-                throw InteractionError.badLine(path: source.path, line: 0, reason: "ids of this layout are rows and must be below 2^31")
-            }
-            userIds = Array(0...maxUser)
-            itemIds = Array(0...maxItem)
-        } else {
-            userIds = Array(Set(events.map(\.user))).sorted()
-            itemIds = Array(Set(events.map(\.item))).sorted()
-        }
-        let userRow = Dictionary(uniqueKeysWithValues: userIds.enumerated().map { ($1, Int32($0)) })
-        let itemRow = Dictionary(uniqueKeysWithValues: itemIds.enumerated().map { ($1, Int32($0)) })
-        // Per-user item lists, keeping each item's latest time.
-        var perUser = [[Int32: Double]](repeating: [:], count: userIds.count)
-        for e in events {
-            let u = Int(userRow[e.user]!), i = itemRow[e.item]!
-            perUser[u][i] = max(perUser[u][i] ?? -.infinity, e.time)
-        }
-        var generator = SeededGenerator(seed: source.splitSeed)
-        var parts: [(users: [Int32], items: [Int32])] = Array(repeating: ([], []), count: 3)
-        for u in 0..<userIds.count {
-            var items = perUser[u].map { (item: $0.key, time: $0.value) }.sorted { ($0.time, $0.item) < ($1.time, $1.item) }
-            if !source.splitByTime {
-                items.sort { $0.item < $1.item }
-                items.shuffle(using: &generator)
-            }
-            let n = items.count
-            var testCount = 0, validCount = 0
-            if n >= 3 {
-                testCount = Int((Double(n) * source.testFraction).rounded())
-                validCount = Int((Double(n) * source.validFraction).rounded())
-                if source.testFraction > 0 { testCount = max(1, testCount) }
-                if source.validFraction > 0 { validCount = max(1, validCount) }
-                while testCount + validCount >= n { if validCount > 0 { validCount -= 1 } else { testCount -= 1 } }
-            }
-            for (j, entry) in items.enumerated() {
-                let part = j >= n - testCount ? 2 : (j >= n - testCount - validCount ? 1 : 0)
-                parts[part].users.append(Int32(u))
-                parts[part].items.append(entry.item)
-            }
-        }
-        let m = parts.map { InteractionMatrix(rowCount: userIds.count, users: $0.users, items: $0.items) }
-        return InteractionData(userIds: userIds, itemIds: itemIds, train: m[0], valid: m[1], test: m[2])
     }
 }

@@ -10,6 +10,8 @@ public enum InteractionError: Error, Equatable, Sendable, CustomStringConvertibl
     case empty(path: String, reason: String)
     /// A split setting is out of range.
     case badSplit(reason: String)
+    /// A feature schema (file or inferred) is malformed or names something that is not there.
+    case badSchema(reason: String)
     /// A saved data description (next to a model) is malformed.
     case badSource(reason: String)
 
@@ -21,6 +23,7 @@ public enum InteractionError: Error, Equatable, Sendable, CustomStringConvertibl
             return "\(path): no column '\(column)' (the header has: \(header.joined(separator: ", ")))"
         case let .empty(path, reason): return "\(path): no interactions to train on: \(reason)"
         case let .badSplit(reason): return "bad split: \(reason)"
+        case let .badSchema(reason): return "bad feature schema: \(reason)"
         case let .badSource(reason): return "bad data description: \(reason)"
         }
     }

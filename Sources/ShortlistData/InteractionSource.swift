@@ -45,6 +45,16 @@ public struct InteractionSource: Sendable, Equatable {
     public var useUserFeatures = true
     /// Hash buckets for title tokens. Default 4096.
     public var textBuckets = 4096
+    /// A feature schema file (`FeatureSchema`): item and user feature files, context columns.
+    /// Nil: the layout's own features (MovieLens) or none.
+    public var schemaPath: String?
+    /// Share of users held out of training entirely, for cold-start evaluation: their earlier
+    /// items become a request's history and their later ones (`testFraction`) its targets.
+    /// Default 0.
+    public var coldUserFraction: Double = 0
+    /// Share of items held out of training entirely: embedded from their features, they are
+    /// scored on the model's users who went on to them. Default 0.
+    public var coldItemFraction: Double = 0
 
     public init(format: InteractionFormat, path: String) {
         self.format = format
@@ -61,6 +71,9 @@ public struct InteractionSource: Sendable, Equatable {
                      "use_user_features=\(useUserFeatures)", "text_buckets=\(textBuckets)"]
         if let ratingColumn { lines.append("rating_column=\(ratingColumn)") }
         if let timeColumn { lines.append("time_column=\(timeColumn)") }
+        if let schemaPath { lines.append("schema=\(schemaPath)") }
+        if coldUserFraction > 0 { lines.append("cold_user_fraction=\(coldUserFraction)") }
+        if coldItemFraction > 0 { lines.append("cold_item_fraction=\(coldItemFraction)") }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -100,6 +113,9 @@ public struct InteractionSource: Sendable, Equatable {
         textBuckets = try parse("text_buckets")
         ratingColumn = values.removeValue(forKey: "rating_column")
         timeColumn = values.removeValue(forKey: "time_column")
+        schemaPath = values.removeValue(forKey: "schema")
+        if values["cold_user_fraction"] != nil { coldUserFraction = try parse("cold_user_fraction") }
+        if values["cold_item_fraction"] != nil { coldItemFraction = try parse("cold_item_fraction") }
         if let extra = values.keys.sorted().first { throw InteractionError.badSource(reason: "unknown key \(extra)") }
     }
 }

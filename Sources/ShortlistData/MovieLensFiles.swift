@@ -3,12 +3,23 @@ import ShortlistCore
 
 /// The three MovieLens layouts: 100K (`u.data`, `u.item`, `u.user`, `u.genre`), 1M/10M
 /// (`ratings.dat`, `movies.dat`, `users.dat`, `::` separated) and latest (`ratings.csv`,
-/// `movies.csv`). Ratings ≥ `minRating` are positives; genres, title tokens and user features
-/// come from the layout's own files when they exist.
+/// `movies.csv`). Ratings ≥ `minRating` are positives. The layout's own item and user files
+/// become feature tables with a built-in schema (items: `genres` tags, `title` text; users:
+/// `age` group, `gender`, `occupation`, all categorical), the same path a schema file takes.
 enum MovieLensFiles {
     private enum Layout { case hundredK, dat, latest }
 
-    static func read(_ source: InteractionSource) throws -> InteractionData {
+    /// What a MovieLens folder holds.
+    struct Contents {
+        var events: [InteractionEvent]
+        var items = FeatureTable()
+        var users = FeatureTable()
+        var itemColumns: [FeatureColumn] = []
+        var userColumns: [FeatureColumn] = []
+        var titles: [UInt64: String] = [:]
+    }
+
+    static func read(_ source: InteractionSource) throws -> Contents {
         let dir = source.path
         func file(_ name: String) -> String? {
             let p = (dir as NSString).appendingPathComponent(name)
@@ -20,7 +31,7 @@ enum MovieLensFiles {
         else if let p = file("ratings.csv") { layout = .latest; ratingsPath = p }
         else { throw InteractionError.missingFile(path: dir, expected: "u.data, ratings.dat or ratings.csv") }
 
-        var events: [InteractionData.Event] = []
+        var contents = Contents(events: [])
         let separator: String? = layout == .hundredK ? nil : (layout == .dat ? "::" : ",")
         try TextTable.forEachRow(try MappedFile(path: ratingsPath), separator: separator) { line, f in
             if layout == .latest && line == 1 && f.first == "userId" { return }
@@ -29,14 +40,13 @@ enum MovieLensFiles {
             }
             let rating = try TextTable.number(f[2], path: ratingsPath, line: line, what: "rating")
             guard rating >= source.minRating else { return }
-            events.append(.init(user: try TextTable.id(f[0], path: ratingsPath, line: line, what: "user"),
-                                item: try TextTable.id(f[1], path: ratingsPath, line: line, what: "item"),
-                                time: f.count > 3 ? try TextTable.number(f[3], path: ratingsPath, line: line, what: "timestamp") : 0))
+            contents.events.append(.init(user: try TextTable.id(f[0], path: ratingsPath, line: line, what: "user"),
+                                         item: try TextTable.id(f[1], path: ratingsPath, line: line, what: "item"),
+                                         time: f.count > 3 ? try TextTable.number(f[3], path: ratingsPath, line: line, what: "timestamp") : 0))
         }
-        var data = try InteractionData.split(events: events, identityIds: false, source: source)
 
         // Items: title and genre names by external id.
-        var titles: [UInt64: String] = [:], genres: [UInt64: [String]] = [:]
+        var genres: [UInt64: [String]] = [:]
         switch layout {
         case .hundredK:
             if let p = file("u.item") {
@@ -47,7 +57,7 @@ enum MovieLensFiles {
                 try TextTable.forEachRow(try MappedFile(path: p), separator: "|") { line, f in
                     guard f.count >= 5 else { throw InteractionError.badLine(path: p, line: line, reason: "expected id|title|…|genre flags") }
                     let id = try TextTable.id(f[0], path: p, line: line, what: "movie id")
-                    titles[id] = String(f[1])
+                    contents.titles[id] = String(f[1])
                     let flags = f.dropFirst(5)
                     genres[id] = flags.enumerated().compactMap { j, flag in flag == "1" ? (j < names.count ? names[j] : "genre\(j)") : nil }
                 }
@@ -59,28 +69,25 @@ enum MovieLensFiles {
                     if layout == .latest && line == 1 && f.first == "movieId" { return }
                     guard f.count >= 3 else { throw InteractionError.badLine(path: p, line: line, reason: "expected id, title, genres") }
                     let id = try TextTable.id(f[0], path: p, line: line, what: "movie id")
-                    titles[id] = String(f[1])
+                    contents.titles[id] = String(f[1])
                     genres[id] = f[2].split(separator: "|").map(String.init).filter { $0 != "(no genres listed)" }
                 }
             }
         }
-        if !titles.isEmpty {
-            data.itemTitles = data.itemIds.map { titles[$0] ?? "" }
+        if !contents.titles.isEmpty {
             if source.useGenres {
-                data.itemFeatures.append(categoryField(name: "genres", bags: data.itemIds.map { genres[$0] ?? [] }))
+                contents.itemColumns.append(FeatureColumn(name: "genres", kind: .tags))
+                for (id, list) in genres where !list.isEmpty { contents.items.add(.list(list), column: "genres", id: id) }
             }
             if source.useTitles {
-                let buckets = source.textBuckets
-                let bags = data.itemTitles.map { title in
-                    TextTable.tokens(title[...]).map { Int32(truncatingIfNeeded: TextTable.hash($0) % UInt64(buckets)) }
-                }
-                data.itemFeatures.append(FeatureField(name: "title", vocabularySize: buckets, bags: bags))
+                contents.itemColumns.append(FeatureColumn(name: "title", kind: .text, buckets: source.textBuckets))
+                for (id, title) in contents.titles { contents.items.add(.text(title), column: "title", id: id) }
             }
         }
 
-        // Users: age bucket, gender, occupation.
-        guard source.useUserFeatures else { return data }
-        var userValues: [UInt64: [String]] = [:]   // [age bucket, gender, occupation]
+        // Users: age group, gender, occupation.
+        guard source.useUserFeatures else { return contents }
+        var userValues: [UInt64: [String]] = [:]   // [age group, gender, occupation]
         if layout == .hundredK, let p = file("u.user") {
             try TextTable.forEachRow(try MappedFile(path: p), separator: "|") { line, f in
                 guard f.count >= 4 else { throw InteractionError.badLine(path: p, line: line, reason: "expected id|age|gender|occupation|zip") }
@@ -96,22 +103,16 @@ enum MovieLensFiles {
         }
         if !userValues.isEmpty {
             for (j, name) in ["age", "gender", "occupation"].enumerated() {
-                data.userFeatures.append(categoryField(name: name, bags: data.userIds.map { userValues[$0].map { [$0[j]] } ?? [] }))
+                contents.userColumns.append(FeatureColumn(name: name, kind: .categorical))
+                for (id, values) in userValues { contents.users.add(.text(values[j]), column: name, id: id) }
             }
         }
-        return data
+        return contents
     }
 
     /// MovieLens-1M's age groups: under 18, 18–24, 25–34, 35–44, 45–49, 50–55, 56+.
     static func ageBucket(_ age: Double) -> String {
         let bounds: [Double] = [18, 25, 35, 45, 50, 56]
         return "age\(bounds.firstIndex { age < $0 } ?? bounds.count)"
-    }
-
-    /// A categorical field whose vocabulary is the sorted distinct names.
-    static func categoryField(name: String, bags: [[String]]) -> FeatureField {
-        let vocabulary = Array(Set(bags.joined())).sorted()
-        let index = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($1, Int32($0)) })
-        return FeatureField(name: name, vocabularySize: max(1, vocabulary.count), bags: bags.map { $0.map { index[$0]! } })
     }
 }

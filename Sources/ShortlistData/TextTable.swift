@@ -18,6 +18,18 @@ enum TextTable {
         }
     }
 
+    /// Calls `body(lineNumber, line)` for every non-blank line, unsplit (a trailing `\r` dropped).
+    static func forEachRawLine(_ file: MappedFile, _ body: (Int, Substring) throws -> Void) throws {
+        var lineNumber = 0
+        try forEachLine(file.bytes) { raw in
+            lineNumber += 1
+            var line = Substring(decoding: raw, as: UTF8.self)
+            if line.last == "\r" { line = line.dropLast() }
+            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { return }
+            try body(lineNumber, line)
+        }
+    }
+
     static func split(_ line: Substring, separator: String?, quoted: Bool) -> [Substring] {
         guard let separator else {
             return line.split(whereSeparator: { $0 == " " || $0 == "\t" })

@@ -4,43 +4,39 @@ import ShortlistIndex
 import ShortlistTrainer
 import Synchronization
 
-/// What `recommend` needs beside the item index: the trained user tower and, when the training
-/// data is still where the model file says, each user's seen (train and valid) items and the
-/// item titles.
+/// What `recommend` needs beside the item index, all from the model folder written by
+/// `shortlist train` (never the training data): the towers, vocabularies and per-user seen
+/// sets in `model.slm`, and the items' titles and categories in `item_payloads.jsonl`.
 final class Recommender: @unchecked Sendable {
     let modelPath: String
     private let model: Mutex<TwoTowerModel>
     /// Components of a user vector (the item index must have this dimension).
     let dimension: Int
     let userCount: Int
-    /// Seen items per user id; nil when the training data could not be read.
-    let seen: [UInt64: [UInt64]]?
-    /// Item titles by id (MovieLens); empty when the data names none.
-    let titles: [UInt64: String]
+    /// Whether the model stores each user's seen items (`exclude_seen` by user id).
+    let hasSeenSets: Bool
+    /// What requests may send: user feature, item feature and context names; whether the user
+    /// tower embeds unseen users and the item tower new items.
+    let inputs: (user: [String], item: [String], context: [String])
+    let embedsUnseenUsers: Bool
+    let embedsItems: Bool
+    let historyLength: Int
+    /// Payloads by item id from `item_payloads.jsonl` (empty without it).
+    let payloads: [UInt64: [UInt8]]
 
-    /// Loads `model.slm` from the folder `directory` written by `shortlist train`.
+    /// Loads `model.slm` (and `item_payloads.jsonl` when present) from the folder `directory`.
     init(directory: String) throws {
         modelPath = (directory as NSString).appendingPathComponent("model.slm")
-        let loaded = try ModelFile.load(path: modelPath)
-        let model = loaded.model
+        let model = try ModelFile.load(path: modelPath).model
         dimension = model.embeddingDimension
         userCount = model.userIds.count
-        var seen: [UInt64: [UInt64]]?
-        var titles: [UInt64: String] = [:]
-        if let source = loaded.source, FileManager.default.fileExists(atPath: source.path),
-           let data = try? InteractionData.read(source), data.itemIds == model.itemIds {
-            var map: [UInt64: [UInt64]] = [:]
-            map.reserveCapacity(data.userIds.count)
-            for (row, user) in data.userIds.enumerated() {
-                map[user] = (data.train.items(of: row) + data.valid.items(of: row)).map { data.itemIds[Int($0)] }
-            }
-            seen = map
-            if data.itemTitles.count == data.itemIds.count {
-                for (i, t) in zip(data.itemIds, data.itemTitles) where !t.isEmpty { titles[i] = t }
-            }
-        }
-        self.seen = seen
-        self.titles = titles
+        hasSeenSets = model.seen != nil
+        inputs = model.requestFieldNames
+        embedsUnseenUsers = model.embedsUnseenUsers
+        embedsItems = model.embedsItemsFromFeatures
+        historyLength = model.configuration.historyLength
+        let payloadPath = (directory as NSString).appendingPathComponent("item_payloads.jsonl")
+        payloads = FileManager.default.fileExists(atPath: payloadPath) ? try PayloadFile.read(path: payloadPath) : [:]
         self.model = Mutex(model)
     }
 
@@ -50,20 +46,36 @@ final class Recommender: @unchecked Sendable {
         try ModelIndexMatch.verify(itemIds: ids, embeddings: embeddings, index: index)
     }
 
-    /// The user tower's output for `userId` (the tower's workspace is shared, so calls are serialised; each takes microseconds).
-    func userVector(_ userId: UInt64) throws -> [Float] {
+    /// The user tower's output for what the request knows (the tower's workspace is shared,
+    /// so calls are serialised; each takes microseconds).
+    func userVector(_ query: UserQuery) throws -> [Float] {
+        var out = [Float](repeating: 0, count: dimension)
         do {
-            return try model.withLock { try $0.embedUser(id: userId) }
-        } catch TrainerError.unknownId {
-            throw ProtocolError(.notFound, "no user has id \(userId) in the model")
+            try model.withLock { m in try out.withUnsafeMutableBufferPointer { try m.embedUser(query, into: $0.baseAddress!) } }
+        } catch TrainerError.unknownId(let id) {
+            let hint = embedsUnseenUsers ? "; send its history, features or context to embed it" : ""
+            throw ProtocolError(.notFound, "no user has id \(id) in the model\(hint)")
+        } catch TrainerError.badFeature(let reason) {
+            throw ProtocolError(.invalidParameter, reason)
+        }
+        return out
+    }
+
+    /// The item tower's output for a new item's features (`embeddingDimension` floats).
+    func itemVector(features: [String: FeatureValue]) throws -> [Float] {
+        do {
+            return try model.withLock { try $0.embedItem(features: features) }
+        } catch TrainerError.badFeature(let reason) {
+            throw ProtocolError(.invalidParameter, reason)
         }
     }
 
-    /// The items `userId` interacted with in training, for `exclude_seen`.
+    /// The items `userId` interacted with in training and validation, for `exclude_seen`
+    /// (none for a user the model does not know).
     func seenItems(_ userId: UInt64) throws -> [UInt64] {
-        guard let seen else {
-            throw ProtocolError(.unsupported, "exclude_seen needs the model's training data, which was not found beside \(modelPath)")
+        guard let seen = model.withLock({ $0.seenItems(ofUser: userId) }) else {
+            throw ProtocolError(.unsupported, "exclude_seen by user id needs seen sets, which \(modelPath) does not hold (retrain with this version, or send the history)")
         }
-        return seen[userId] ?? []
+        return seen
     }
 }

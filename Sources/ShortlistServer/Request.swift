@@ -1,3 +1,4 @@
+import ShortlistData
 import ShortlistIndex
 
 /// One parsed request line. Fields an op does not use are rejected by the parser (`unknown_field`),
@@ -15,7 +16,7 @@ struct Request {
             case .search: return ["collection", "vector", "k", "params", "filter", "with_payload"]
             case .searchBatch: return ["collection", "vectors", "k", "params", "filter", "with_payload"]
             case .similar: return ["collection", "item_id", "k", "params", "filter", "with_payload"]
-            case .recommend: return ["collection", "user_id", "k", "params", "filter", "exclude_seen", "with_payload"]
+            case .recommend: return ["collection", "user_id", "history", "features", "context", "k", "params", "filter", "exclude_seen", "with_payload"]
             case .upsert: return ["collection", "points"]
             case .delete: return ["collection", "ids"]
             case .get: return ["collection", "ids"]
@@ -31,7 +32,7 @@ struct Request {
             case .search: return ["collection", "vector"]
             case .searchBatch: return ["collection", "vectors"]
             case .similar: return ["collection", "item_id"]
-            case .recommend: return ["collection", "user_id"]
+            case .recommend: return ["collection"]
             case .upsert: return ["collection", "points"]
             case .delete, .get: return ["collection", "ids"]
             }
@@ -43,10 +44,12 @@ struct Request {
         var isWrite: Bool { self == .upsert || self == .delete }
     }
 
-    /// One point of an `upsert`.
+    /// One point of an `upsert`: a vector, or features the collection's item tower embeds.
     struct Point {
         var id: UInt64
+        /// Empty when the point came with `features` instead (filled in before it is logged).
         var vector: [Float]
+        var features: [String: FeatureValue]? = nil
         /// The payload's JSON text as sent (validated), or nil when absent.
         var payload: [UInt8]?
     }
@@ -68,7 +71,12 @@ struct Request {
     var includeIds: [UInt64]?
     var withPayload = false
     var itemId: UInt64 = 0
-    var userId: UInt64 = 0
+    var userId: UInt64?
+    /// `recommend`: item ids the user interacted with, oldest first.
+    var history: [UInt64] = []
+    /// `recommend`: user features by name; `context`: the request's context by name.
+    var features: [String: FeatureValue] = [:]
+    var context: [String: FeatureValue] = [:]
     var excludeSeen = false
     var points: [Point] = []
     var ids: [UInt64] = []

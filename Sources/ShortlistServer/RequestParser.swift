@@ -1,4 +1,5 @@
 import ShortlistCore
+import ShortlistData
 import ShortlistIndex
 
 /// Reads one request line with `JSONScanner` (no Foundation on the hot path: ~4 µs for a
@@ -18,7 +19,7 @@ struct RequestParser {
 
     /// Every top-level member name; a request's members are tracked as a bit mask of these.
     static let memberNames = ["id", "op", "collection", "vector", "vectors", "k", "params", "filter", "with_payload",
-                              "exclude_seen", "item_id", "user_id", "ids", "points", "token"]
+                              "exclude_seen", "item_id", "user_id", "ids", "points", "token", "history", "features", "context"]
 
     /// The bit of a member name (a switch: no hashing on the hot path), or nil for an unknown name.
     static func memberBit(_ key: String) -> UInt32? {
@@ -38,6 +39,9 @@ struct RequestParser {
         case "ids": return 1 << 12
         case "points": return 1 << 13
         case "token": return 1 << 14
+        case "history": return 1 << 15
+        case "features": return 1 << 16
+        case "context": return 1 << 17
         default: return nil
         }
     }
@@ -145,6 +149,9 @@ struct RequestParser {
         case "user_id": r.userId = try Self.id(&s, key)
         case "ids": r.ids = try readIds(&s, key)
         case "points": try readPoints(&s, &r)
+        case "history": r.history = try readIds(&s, key)
+        case "features": r.features = try readFeatures(&s, key)
+        case "context": r.context = try readFeatures(&s, key)
         default:
             if Self.memberBit(key) != nil { try s.skipValue(); return }
             try s.skipValue()
@@ -284,6 +291,36 @@ struct RequestParser {
         return out
     }
 
+    /// Most members a `features` or `context` object may have.
+    static let maximumFeatureMembers = 64
+
+    /// A `features` / `context` object: name → string, number, boolean or list of strings
+    /// (null members are left out).
+    func readFeatures(_ s: inout JSONScanner, _ name: String) throws -> [String: FeatureValue] {
+        var out: [String: FeatureValue] = [:]
+        try Self.readMembers(&s, of: name) { s, key in
+            guard out.count < Self.maximumFeatureMembers else {
+                try s.skipValue()
+                throw ProtocolError(.tooLarge, "'\(name)' has more than \(Self.maximumFeatureMembers) members")
+            }
+            let c = Self.kind(&s)
+            guard c != UInt8(ascii: "{") else {
+                try s.skipValue()
+                throw ProtocolError(.invalidRequest, "'\(name).\(key)' must be a string, number, boolean or list of strings")
+            }
+            let start = s.position
+            do {
+                if let v = try FeatureValue.read(&s, name: "\(name).\(key)") { out[key] = v }
+            } catch let e as InteractionError {
+                // Rewind, so the rest of the request is still read.
+                s.position = start
+                try s.skipValue()
+                throw ProtocolError(.invalidRequest, "\(e)".replacingOccurrences(of: "bad feature schema: ", with: "") + " (a value is a string, number, boolean or list of strings)")
+            }
+        }
+        return out
+    }
+
     /// Reads an object's members with `body`; a member's `ProtocolError` is kept (the first one
     /// is thrown at the end) and the rest of the object is still read, so the request's id can be.
     private static func readMembers(_ s: inout JSONScanner, of name: String, _ body: (inout JSONScanner, String) throws -> Void) throws {
@@ -349,29 +386,30 @@ struct RequestParser {
                     try s.skipValue()
                     return
                 }
-                var id: UInt64?, vector: [Float]?, payload: [UInt8]?
+                var id: UInt64?, vector: [Float]?, payload: [UInt8]?, features: [String: FeatureValue]?
                 do {
                     try Self.readMembers(&s, of: "points[\(index)]") { s, key in
                         switch key {
                         case "id": id = try Self.id(&s, "points[\(index)].id")
                         case "vector": vector = try readVector(&s, "points[\(index)].vector")
+                        case "features": features = try readFeatures(&s, "points[\(index)].features")
                         case "payload":
                             payload = try s.readRawValue()
                             if payload == Array("null".utf8) { payload = nil }
                         default:
                             try s.skipValue()
-                            throw ProtocolError(.unknownField, "unknown member 'points[\(index)].\(key)'; a point has id, vector, payload")
+                            throw ProtocolError(.unknownField, "unknown member 'points[\(index)].\(key)'; a point has id, vector (or features), payload")
                         }
                     }
                 } catch let e as ProtocolError {
                     if bad == nil { bad = e }
                     return
                 }
-                guard let id, let vector else {
-                    if bad == nil { bad = ProtocolError(.invalidRequest, "points[\(index)] needs 'id' and 'vector'") }
+                guard let id, (vector == nil) != (features == nil) else {
+                    if bad == nil { bad = ProtocolError(.invalidRequest, "points[\(index)] needs 'id' and one of 'vector' and 'features'") }
                     return
                 }
-                r.points.append(Request.Point(id: id, vector: vector, payload: payload))
+                r.points.append(Request.Point(id: id, vector: vector ?? [], features: features, payload: payload))
             }
         } catch JSONError.tooManyElements {
             s.position = start

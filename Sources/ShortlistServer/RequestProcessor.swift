@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import ShortlistCore
 import ShortlistIndex
+import ShortlistTrainer
 import Synchronization
 
 /// Everything the server does with a request line, without the network: routing (what may run
@@ -199,9 +200,15 @@ public final class RequestProcessor: @unchecked Sendable {
                 guard let recommender = c.recommender else {
                     throw ProtocolError(.unsupported, "collection '\(c.name)' was loaded without a model (serve it as \(c.name)=INDEX,model=DIR)")
                 }
-                let v = try recommender.userVector(r.userId)
+                guard r.userId != nil || !r.history.isEmpty || !r.features.isEmpty || !r.context.isEmpty else {
+                    throw ProtocolError(.invalidRequest, "op 'recommend' needs at least one of 'user_id', 'history', 'features' and 'context'")
+                }
+                let v = try recommender.userVector(UserQuery(userId: r.userId, history: r.history, features: r.features, context: r.context))
                 var f = filter(r)
-                if r.excludeSeen { f.exclude.formUnion(try recommender.seenItems(r.userId)) }
+                if r.excludeSeen {
+                    f.exclude.formUnion(r.history)
+                    if let id = r.userId { f.exclude.formUnion(try recommender.seenItems(id)) }
+                }
                 return try searchReply(r, in: c, around: v, filter: f, start: start)
             case .upsert, .delete:
                 return waitForReply { executeWrite(r, start: start, later: $0) }
@@ -299,7 +306,7 @@ public final class RequestProcessor: @unchecked Sendable {
             let sequence: UInt64?
             var deleted = 0, missing: [UInt64] = []
             if r.op == .upsert {
-                sequence = try c.upsertLogged(r.points)
+                sequence = try c.upsertLogged(try embedFeatures(r.points, in: c))
             } else {
                 (deleted, missing, sequence) = try c.deleteLogged(r.ids)
             }
@@ -320,6 +327,22 @@ public final class RequestProcessor: @unchecked Sendable {
             return .pending
         } catch {
             return .reply(failure(id: r.id, op: r.op, start: start, ProtocolError.from(error)))
+        }
+    }
+
+    /// Points with `features` instead of a vector, embedded by the collection's item tower (the
+    /// log records the vector, so replay never needs the model).
+    private func embedFeatures(_ points: [Request.Point], in c: ServedCollection) throws -> [Request.Point] {
+        guard points.contains(where: { $0.features != nil }) else { return points }
+        guard let recommender = c.recommender, recommender.embedsItems else {
+            throw ProtocolError(.unsupported, "collection '\(c.name)' has no model whose item tower reads features; send 'vector'")
+        }
+        return try points.map { p in
+            guard let features = p.features else { return p }
+            var q = p
+            q.vector = try recommender.itemVector(features: features)
+            q.features = nil
+            return q
         }
     }
 
@@ -400,6 +423,13 @@ public final class RequestProcessor: @unchecked Sendable {
         o.raw(",\"took_us\":"); o.uint((Self.now() - start) / 1000); o.raw("}")
     }
 
+    private func encodeStrings(_ strings: [String], into o: inout JSONOutput) {
+        for (i, s) in strings.enumerated() {
+            if i > 0 { o.comma() }
+            o.string(s)
+        }
+    }
+
     private func encodeIds(_ ids: [UInt64], into o: inout JSONOutput) {
         for (i, id) in ids.enumerated() {
             if i > 0 { o.comma() }
@@ -423,6 +453,16 @@ public final class RequestProcessor: @unchecked Sendable {
             o.raw(",\"spec\":"); o.string(c.spec)
             o.raw(",\"payloads\":"); o.int(c.payloadCount)
             o.raw(",\"recommend\":"); o.bool(c.recommender != nil)
+            if let m = c.recommender {
+                o.raw(",\"model\":{\"history\":"); o.int(m.historyLength)
+                o.raw(",\"user_features\":["); self.encodeStrings(m.inputs.user, into: &o)
+                o.raw("],\"context\":["); self.encodeStrings(m.inputs.context, into: &o)
+                o.raw("],\"item_features\":["); self.encodeStrings(m.inputs.item, into: &o)
+                o.raw("],\"unseen_users\":"); o.bool(m.embedsUnseenUsers)
+                o.raw(",\"upsert_features\":"); o.bool(m.embedsItems)
+                o.raw(",\"seen_sets\":"); o.bool(m.hasSeenSets)
+                o.raw("}")
+            }
             o.raw(",\"tuned\":"); o.bool(c.tuning != nil)
             o.raw("}")
         }

@@ -133,12 +133,9 @@ public final class ServedCollection: @unchecked Sendable {
             do { try r.verify(index) } catch {
                 throw CollectionError.invalidDescription(d.name, reason: "\(error)")
             }
-            // Titles from the training data stand in for payloads the collection does not have.
-            for (id, title) in r.titles where payloads[id] == nil && index.contains(id: id) {
-                var o = JSONOutput()
-                o.raw("{"); o.key("title"); o.string(title); o.raw("}")
-                payloads[id] = o.bytes
-            }
+            // The model folder's item payloads (titles, categories) stand in for payloads the
+            // collection does not have.
+            for (id, payload) in r.payloads where payloads[id] == nil && index.contains(id: id) { payloads[id] = payload }
             recommender = r
         } else {
             recommender = nil

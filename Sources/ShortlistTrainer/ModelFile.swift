@@ -9,15 +9,24 @@ import ShortlistData
 ///     sections:          4-byte tag · u64 payload length · u32 CRC-32C of the payload · payload
 ///
 /// Sections: `CONF` configuration (key=value text), `SRCE` the data description (key=value
-/// text, optional), `SHAP` user and item counts and side-feature fields, `UIDS` / `IIDS` external
-/// ids (u64), `PARM` every parameter buffer (u32 buffer count, then per buffer u64 count and
-/// f32 values). A checkpoint adds `OPTM` (Adam moments / Adagrad accumulators, same layout,
+/// text, optional), `SHAP` user and item counts and each tower's input fields, `UIDS` / `IIDS`
+/// external ids (u64), `SEEN` each known user's items in time order (optional), `PARM` every
+/// parameter buffer (u32 buffer count, then per buffer u64 count and f32 values).
+///
+/// `SHAP` in version 2: u64 users · u64 items · per tower u32 field count, then per field:
+/// string name · u8 role (0 feature, 1 history, 2 context, 3 bias) · u64 rows · u8 flags (1: the
+/// rows of every known entity follow as u64 offset count, u64 offsets, u64 index count, i32
+/// indices; 2: a `FeatureEncoder` follows). Version 1 had no role and flags: every field was a
+/// stored feature. `SEEN`: u64 users · u64 entries · u64 offsets (users + 1) · i32 item rows.
+///
+/// The model file is the serving artefact: towers, vocabularies, schema and the seen sets;
+/// never optimiser state or the training data. A checkpoint adds `OPTM` (Adam moments / Adagrad accumulators, same layout,
 /// two arrays per buffer), `TRAN` (epoch, step, generator state, early-stopping state, history)
 /// and `BEST` (the best epoch's parameters, PARM layout). Written atomically.
 public enum ModelFile {
     static let magic = Array("SLMODEL1".utf8)
     /// The format version this build writes and the newest it reads.
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
 
     /// A model read back, with the data description it was trained on (if stored).
     public struct Loaded {
@@ -33,8 +42,8 @@ public enum ModelFile {
     /// Reads a model file or checkpoint (its current weights).
     public static func load(path: String) throws -> Loaded {
         let file = try MappedFile(path: path)
-        let sections = try readSections(file)
-        return try readerErrorsAsCorrupt(path) { try buildModel(sections) }
+        let (sections, version) = try readSections(file)
+        return try readerErrorsAsCorrupt(path) { try buildModel(sections, version: version) }
     }
 
     /// Whether `path` starts with the model file's magic bytes.
@@ -46,8 +55,8 @@ public enum ModelFile {
     /// A verified model file or checkpoint described as (label, value) lines for `shortlist inspect`.
     public static func describe(path: String) throws -> [(String, String)] {
         let file = try MappedFile(path: path)
-        let sections = try readSections(file)
-        let loaded = try readerErrorsAsCorrupt(path) { try buildModel(sections) }
+        let (sections, fileVersion) = try readSections(file)
+        let loaded = try readerErrorsAsCorrupt(path) { try buildModel(sections, version: fileVersion) }
         let m = loaded.model, c = m.configuration
         var lines: [(String, String)] = [
             ("file", path), ("format version", "v\(version)"),
@@ -114,12 +123,12 @@ public enum ModelFile {
     /// early-stopping state. `data` must be the same data it was trained on.
     static func loadCheckpoint(path: String, data: InteractionData) throws -> TwoTowerTrainer {
         let file = try MappedFile(path: path)
-        let sections = try readSections(file)
-        return try readerErrorsAsCorrupt(path) { try restoreTrainer(sections, data: data) }
+        let (sections, version) = try readSections(file)
+        return try readerErrorsAsCorrupt(path) { try restoreTrainer(sections, version: version, data: data) }
     }
 
-    private static func restoreTrainer(_ sections: [String: UnsafeRawBufferPointer], data: InteractionData) throws -> TwoTowerTrainer {
-        let loaded = try buildModel(sections)
+    private static func restoreTrainer(_ sections: [String: UnsafeRawBufferPointer], version: UInt32, data: InteractionData) throws -> TwoTowerTrainer {
+        let loaded = try buildModel(sections, version: version)
         let trainer = try TwoTowerTrainer(model: loaded.model, data: data)
         let buffers = loaded.model.parameterBuffers
         var optimizer = BinaryReader(try section(sections, "OPTM"))
@@ -167,18 +176,31 @@ public enum ModelFile {
         var shape = BinaryWriter()
         shape.write(UInt64(model.userIds.count))
         shape.write(UInt64(model.itemIds.count))
-        for fields in [model.userTower.fields, model.itemTower.fields] {
+        for fields in [model.userFields, model.itemFields] {
             shape.write(UInt32(fields.count))
             for f in fields {
                 shape.write(f.name)
+                shape.write(f.role.rawValue)
                 shape.write(UInt64(f.vocabularySize))
-                shape.write(UInt64(f.offsets.count))
-                for o in f.offsets { shape.write(UInt64(o)) }
-                shape.write(UInt64(f.indices.count))
-                for i in f.indices { shape.write(i) }
+                shape.write(UInt8((f.stored == nil ? 0 : 1) | (f.encoder == nil ? 0 : 2)))
+                if let stored = f.stored {
+                    shape.write(UInt64(stored.offsets.count))
+                    for o in stored.offsets { shape.write(UInt64(o)) }
+                    shape.write(UInt64(stored.indices.count))
+                    for i in stored.indices { shape.write(i) }
+                }
+                f.encoder?.write(to: &shape)
             }
         }
         sections.append(("SHAP", shape.bytes))
+        if let seen = model.seen {
+            var w = BinaryWriter()
+            w.write(UInt64(seen.rowCount))
+            w.write(UInt64(seen.items.count))
+            for o in seen.offsets { w.write(UInt64(o)) }
+            for i in seen.items { w.write(i) }
+            sections.append(("SEEN", w.bytes))
+        }
         for (tag, ids) in [("UIDS", model.userIds), ("IIDS", model.itemIds)] {
             var w = BinaryWriter()
             for id in ids { w.write(id) }
@@ -192,7 +214,7 @@ public enum ModelFile {
         return sections
     }
 
-    private static func buildModel(_ sections: [String: UnsafeRawBufferPointer]) throws -> Loaded {
+    private static func buildModel(_ sections: [String: UnsafeRawBufferPointer], version: UInt32) throws -> Loaded {
         guard let configText = String(validating: try section(sections, "CONF"), as: UTF8.self) else {
             throw TrainerError.corruptModel("configuration is not UTF-8")
         }
@@ -205,32 +227,69 @@ public enum ModelFile {
         var shape = BinaryReader(try section(sections, "SHAP"))
         let userCount = Int(try shape.readUInt64()), itemCount = Int(try shape.readUInt64())
         guard userCount > 0, itemCount > 0, userCount < 1 << 31, itemCount < 1 << 31 else { throw TrainerError.corruptModel("user or item count") }
-        var fieldLists: [[FeatureField]] = []
+        var fieldLists: [[ModelField]] = []
         for entities in [userCount, itemCount] {
             let count = Int(try shape.readUInt32())
             guard count <= 64 else { throw TrainerError.corruptModel("feature field count") }
-            var fields: [FeatureField] = []
+            var fields: [ModelField] = []
             for _ in 0..<count {
                 let name = try shape.readString()
-                let vocabulary = Int(try shape.readUInt64())
-                let offsetCount = Int(try shape.readUInt64())
-                guard offsetCount == entities + 1, vocabulary > 0, vocabulary < 1 << 31 else { throw TrainerError.corruptModel("feature field \(name)") }
-                let offsets = try (0..<offsetCount).map { _ in Int(try shape.readUInt64()) }
-                let indexCount = Int(try shape.readUInt64())
-                try shape.require(indexCount * 4)
-                let indices = try (0..<indexCount).map { _ in try shape.readInt32() }
-                guard offsets.first == 0, offsets.last == indexCount, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }),
-                      indices.allSatisfy({ $0 >= 0 && Int($0) < vocabulary }) else {
-                    throw TrainerError.corruptModel("feature field \(name) is inconsistent")
+                var role = FieldRole.attribute, flags: UInt8 = 1
+                if version >= 2 {
+                    let raw = try shape.readUInt8()
+                    guard let r = FieldRole(rawValue: raw) else { throw TrainerError.corruptModel("field \(name) has unknown role \(raw)") }
+                    role = r
                 }
-                fields.append(FeatureField(name: name, vocabularySize: vocabulary, offsets: offsets, indices: indices))
+                let vocabulary = Int(try shape.readUInt64())
+                guard vocabulary > 0, vocabulary < 1 << 31 else { throw TrainerError.corruptModel("feature field \(name)") }
+                if version >= 2 {
+                    flags = try shape.readUInt8()
+                    guard flags & ~3 == 0 else { throw TrainerError.corruptModel("field \(name) has unknown flags \(flags)") }
+                }
+                var stored: FeatureField?
+                if flags & 1 != 0 {
+                    let offsetCount = Int(try shape.readUInt64())
+                    guard offsetCount == entities + 1 else { throw TrainerError.corruptModel("feature field \(name)") }
+                    try shape.require(offsetCount * 8)
+                    let offsets = try (0..<offsetCount).map { _ in Int(try shape.readUInt64()) }
+                    let indexCount = Int(try shape.readUInt64())
+                    try shape.require(indexCount * 4)
+                    let indices = try (0..<indexCount).map { _ in try shape.readInt32() }
+                    guard offsets.first == 0, offsets.last == indexCount, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }),
+                          indices.allSatisfy({ $0 >= 0 && Int($0) < vocabulary }) else {
+                        throw TrainerError.corruptModel("feature field \(name) is inconsistent")
+                    }
+                    stored = FeatureField(name: name, vocabularySize: vocabulary, offsets: offsets, indices: indices)
+                }
+                var encoder: FeatureEncoder?
+                if flags & 2 != 0 {
+                    do { encoder = try FeatureEncoder.read(from: &shape) } catch let e as InteractionError {
+                        throw TrainerError.corruptModel("field \(name): \(e)")
+                    }
+                    guard encoder!.rowCount == vocabulary else { throw TrainerError.corruptModel("field \(name): the encoder's rows do not match the table") }
+                }
+                fields.append(ModelField(name: name, role: role, vocabularySize: vocabulary, stored: stored, encoder: encoder))
             }
             fieldLists.append(fields)
         }
+        guard shape.remaining == 0 else { throw TrainerError.corruptModel("\(shape.remaining) bytes after the fields") }
         let userIds = try readIds(try section(sections, "UIDS"), count: userCount)
         let itemIds = try readIds(try section(sections, "IIDS"), count: itemCount)
         let model = try TwoTowerModel(configuration: configuration, userIds: userIds, itemIds: itemIds,
-                                      userFeatures: fieldLists[0], itemFeatures: fieldLists[1])
+                                      userFields: fieldLists[0], itemFields: fieldLists[1])
+        if let raw = sections["SEEN"] {
+            var r = BinaryReader(raw)
+            guard Int(try r.readUInt64()) == userCount else { throw TrainerError.corruptModel("seen sets: user count") }
+            let entries = Int(try r.readUInt64())
+            try r.require((userCount + 1) * 8 + entries * 4)
+            let offsets = try (0...userCount).map { _ in Int(try r.readUInt64()) }
+            let items = try (0..<entries).map { _ in try r.readInt32() }
+            guard r.remaining == 0, offsets.first == 0, offsets.last == entries, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }),
+                  items.allSatisfy({ $0 >= 0 && Int($0) < itemCount }) else {
+                throw TrainerError.corruptModel("seen sets are inconsistent")
+            }
+            model.seen = InteractionSequence(offsets: offsets, items: items, contextWidth: 0, context: [])
+        }
         var parameters = BinaryReader(try section(sections, "PARM"))
         let buffers = model.parameterBuffers
         guard Int(try parameters.readUInt32()) == buffers.count else { throw TrainerError.corruptModel("parameter buffer count") }
@@ -278,7 +337,7 @@ public enum ModelFile {
         try writer.commit()
     }
 
-    private static func readSections(_ file: MappedFile) throws -> [String: UnsafeRawBufferPointer] {
+    private static func readSections(_ file: MappedFile) throws -> ([String: UnsafeRawBufferPointer], UInt32) {
         var r = BinaryReader(file.bytes)
         do {
             guard file.count >= 24, Array(try r.readBytes(8)) == magic else {
@@ -301,10 +360,11 @@ public enum ModelFile {
                 guard length <= UInt64(r.remaining) else { throw TrainerError.corruptModel("\(file.path): section \(tag) is truncated") }
                 let payload = try r.readBytes(Int(length))
                 guard Checksum.crc32c(payload) == sum else { throw TrainerError.corruptModel("\(file.path): section \(tag) checksum mismatch") }
+                guard sections[tag] == nil else { throw TrainerError.corruptModel("\(file.path): section \(tag) appears twice") }
                 sections[tag] = payload
             }
             guard r.remaining == 0 else { throw TrainerError.corruptModel("\(file.path): \(r.remaining) bytes after the last section") }
-            return sections
+            return (sections, version)
         } catch let error as BinaryReaderError {
             throw TrainerError.corruptModel("\(file.path): truncated (\(error))")
         }

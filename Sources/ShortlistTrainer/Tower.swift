@@ -1,9 +1,10 @@
 import ShortlistCore
 import ShortlistData
 
-/// One tower of the two-tower model. For entity row e (a user or an item):
+/// One tower of the two-tower model. For a batch row with id row e (a user or an item; none for
+/// an unseen one) and a weighted bag of rows per field (`TowerBatch`):
 ///
-///     x₀ = idTable[e] + Σ_fields mean(fieldTable[c] for c in the entity's categories of that field)
+///     x₀ = idTable[e] + Σ_fields Σ_k w_k · fieldTable[row_k]
 ///     x_{l+1} = ReLU(x_l·W_l + b_l)      (no ReLU after the last layer)
 ///     z = x_L / ‖x_L‖                    (outputDimension, unit length)
 ///
@@ -14,7 +15,8 @@ final class Tower: @unchecked Sendable {
     /// Width of the embeddings (x₀) and of the output.
     let dimension: Int
     let idTable: EmbeddingTable
-    let fields: [FeatureField]
+    /// Rows of each field's table.
+    let fieldSizes: [Int]
     let fieldTables: [EmbeddingTable]
     let layers: [DenseLayer]
 
@@ -27,20 +29,21 @@ final class Tower: @unchecked Sendable {
     private var inverseNorms: UnsafeMutablePointer<Float>
     private var gradientA: UnsafeMutablePointer<Float>
     private var gradientB: UnsafeMutablePointer<Float>
-    private var rows: [Int32] = []
+    /// The batch of the last `forward`, for `backward`.
+    private var lastBatch: TowerBatch?
     /// Threads for the dense layers' `sgemm` (set by the trainer).
     var threads = 1
 
     /// `hiddenWidths` are the MLP's hidden layers (empty: no MLP); embeddings start N(0, 0.1²).
-    init(entityCount: Int, dimension: Int, hiddenWidths: [Int], fields: [FeatureField],
+    init(entityCount: Int, dimension: Int, hiddenWidths: [Int], fieldSizes: [Int],
          batchCapacity: Int, generator: inout SeededGenerator) {
         self.entityCount = entityCount
         self.dimension = dimension
-        self.fields = fields
+        self.fieldSizes = fieldSizes
         idTable = EmbeddingTable(rows: entityCount, dimension: dimension, batchCapacity: batchCapacity)
         idTable.parameters.fillGaussian(std: 0.1, generator: &generator)
-        fieldTables = fields.map { f in
-            let t = EmbeddingTable(rows: f.vocabularySize, dimension: dimension, batchCapacity: min(f.vocabularySize, batchCapacity))
+        fieldTables = fieldSizes.map { size in
+            let t = EmbeddingTable(rows: size, dimension: dimension, batchCapacity: min(size, batchCapacity))
             t.parameters.fillGaussian(std: 0.1, generator: &generator)
             return t
         }
@@ -83,28 +86,30 @@ final class Tower: @unchecked Sendable {
         capacity = newCapacity
     }
 
-    /// Computes z for the entity rows `batch`; returns `output` (batch.count × dimension).
+    /// Computes z for `batch`; returns `output` (batch.count × dimension). The batch is kept
+    /// for `backward`.
     @discardableResult
-    func forward(_ batch: UnsafeBufferPointer<Int32>) -> UnsafeMutablePointer<Float> {
+    func forward(_ batch: TowerBatch) -> UnsafeMutablePointer<Float> {
+        precondition(batch.fieldCount == fieldSizes.count)
         let n = batch.count
         reserve(n)
-        rows.removeAll(keepingCapacity: true)
-        rows.append(contentsOf: batch)
+        lastBatch = batch
         let d = dimension
         let x0 = activations[0]
-        for (r, e) in batch.enumerated() { (x0 + r * d).update(from: idTable.row(Int(e)), count: d) }
-        for (f, field) in fields.enumerated() {
+        for (r, e) in batch.ids.enumerated() {
+            if e >= 0 { (x0 + r * d).update(from: idTable.row(Int(e)), count: d) } else { (x0 + r * d).update(repeating: 0, count: d) }
+        }
+        for f in 0..<fieldSizes.count {
             let table = fieldTables[f].parameters.values
-            field.offsets.withUnsafeBufferPointer { offsets in
-                field.indices.withUnsafeBufferPointer { indices in
-                    for (r, e) in batch.enumerated() {
-                        let start = offsets[Int(e)], end = offsets[Int(e) + 1]
-                        guard end > start else { continue }
-                        let w = 1 / Float(end - start)
-                        let out = x0 + r * d
-                        for k in start..<end {
-                            let src = table + Int(indices[k]) * d
-                            for j in 0..<d { out[j] += w * src[j] }
+            batch.offsets[f].withUnsafeBufferPointer { offsets in
+                batch.rows[f].withUnsafeBufferPointer { rows in
+                    batch.weights[f].withUnsafeBufferPointer { weights in
+                        for r in 0..<n {
+                            let out = x0 + r * d
+                            for k in Int(offsets[r])..<Int(offsets[r + 1]) {
+                                let src = table + Int(rows[k]) * d, w = weights[k]
+                                for j in 0..<d { out[j] += w * src[j] }
+                            }
                         }
                     }
                 }
@@ -132,7 +137,8 @@ final class Tower: @unchecked Sendable {
     /// Back-propagates dL/dz (n × dimension, for the batch of the last `forward`) into the
     /// layers' dense gradients and the tables' sparse gradients.
     func backward(_ dz: UnsafePointer<Float>) {
-        let n = rows.count, d = dimension
+        guard let batch = lastBatch else { preconditionFailure("backward before forward") }
+        let n = batch.count, d = dimension
         // Through the normalisation: dx = (dz − z·(z·dz)) / ‖x‖.
         var dx = gradientA
         for r in 0..<n {
@@ -153,16 +159,15 @@ final class Tower: @unchecked Sendable {
             swap(&dx, &spare)
         }
         let gradient = UnsafePointer(dx)
-        for (r, e) in rows.enumerated() { idTable.gradient.add(row: Int(e), gradient + r * d) }
-        for (f, field) in fields.enumerated() {
+        for (r, e) in batch.ids.enumerated() where e >= 0 { idTable.gradient.add(row: Int(e), gradient + r * d) }
+        for f in 0..<fieldSizes.count {
             let sparse = fieldTables[f].gradient
-            field.offsets.withUnsafeBufferPointer { offsets in
-                field.indices.withUnsafeBufferPointer { indices in
-                    for (r, e) in rows.enumerated() {
-                        let start = offsets[Int(e)], end = offsets[Int(e) + 1]
-                        guard end > start else { continue }
-                        let w = 1 / Float(end - start)
-                        for k in start..<end { sparse.add(row: Int(indices[k]), gradient + r * d, scale: w) }
+            batch.offsets[f].withUnsafeBufferPointer { offsets in
+                batch.rows[f].withUnsafeBufferPointer { rows in
+                    batch.weights[f].withUnsafeBufferPointer { weights in
+                        for r in 0..<n {
+                            for k in Int(offsets[r])..<Int(offsets[r + 1]) { sparse.add(row: Int(rows[k]), gradient + r * d, scale: weights[k]) }
+                        }
                     }
                 }
             }
@@ -180,29 +185,5 @@ final class Tower: @unchecked Sendable {
                 p.zeroGradient()
             }
         }
-    }
-
-    /// z for every entity, in blocks (entityCount × dimension, row-major).
-    func embedAll(block: Int = 8192) -> [Float] {
-        var all = [Float](repeating: 0, count: entityCount * dimension)
-        var start = 0
-        while start < entityCount {
-            let end = min(entityCount, start + block)
-            let batch = (start..<end).map { Int32($0) }
-            batch.withUnsafeBufferPointer { b in
-                let z = forward(b)
-                all.withUnsafeMutableBufferPointer { out in
-                    (out.baseAddress! + start * dimension).update(from: z, count: (end - start) * dimension)
-                }
-            }
-            start = end
-        }
-        return all
-    }
-
-    /// z for one entity row given explicitly (for serving).
-    func embed(row: Int) -> [Float] {
-        let z = [Int32(row)].withUnsafeBufferPointer { forward($0) }
-        return Array(UnsafeBufferPointer(start: z, count: dimension))
     }
 }

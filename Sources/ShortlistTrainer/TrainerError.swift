@@ -12,6 +12,8 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
     case emptySplit(String)
     /// A user or item id the model does not know.
     case unknownId(UInt64)
+    /// A request names a feature or context the model does not read.
+    case badFeature(String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .dataMismatch(reason): return "the data does not match the model: \(reason)"
         case let .emptySplit(name): return "the \(name) split has no users with interactions"
         case let .unknownId(id): return "id \(id) is not in the model"
+        case let .badFeature(reason): return reason
         }
     }
 }

@@ -32,6 +32,22 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     /// embedding table over them (as YouTube's candidate generator pools watch history). Users
     /// then share what they learn through their items. Default false.
     public var userHistory = false
+    /// Request-time history: the user tower pools the user's latest `historyLength` items before
+    /// each training interaction (never the interaction's own item), as it will pool the history
+    /// a request sends. Lets the model serve users it never saw. 0: off. Default 0.
+    public var historyLength = 0
+    /// Recency weighting of the history: the k-th latest item weighs decayᵏ (normalised to sum
+    /// 1); 1 is a plain mean, smaller favours recent items. Default 1.
+    public var historyDecay: Float = 1
+    /// Give the user tower a learned embedding per user id. Off, the user tower is a function of
+    /// features, history and context alone, and treats every user alike. Default true.
+    public var userIdEmbedding = true
+    /// Probability of hiding the user id from the user tower in a training example, so the
+    /// tower also learns to embed users without one (cold start). Default 0.
+    public var userIdDropout: Float = 0
+    /// Probability of hiding the item id from the item tower in a training example, so a new
+    /// item embedded from its features alone lands near the items it resembles. Default 0.
+    public var itemIdDropout: Float = 0
     /// Decoupled weight decay λ (as AdamW): each update shrinks the values it touches by lr·λ
     /// before its step: embedding rows when a batch touches them, dense layers and the item bias
     /// every step. On ml-1m, 0.1 raised validation Recall@20 (bench/README.md). Default 0.
@@ -56,6 +72,11 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
 
     public init() {}
 
+    /// Whether either tower must also embed without an id (request-time history, dropped or
+    /// absent ids): both towers then get a learned bias row, so an input with nothing known
+    /// still has a direction (the population's).
+    var embedsWithoutIds: Bool { historyLength > 0 || !userIdEmbedding || userIdDropout > 0 || itemIdDropout > 0 }
+
     /// Checks ranges; returns the first problem.
     public func validate() throws {
         func check(_ ok: Bool, _ reason: String) throws { if !ok { throw TrainerError.badConfiguration(reason) } }
@@ -70,6 +91,10 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
         try check(weightDecay.isFinite && weightDecay >= 0 && weightDecay * learningRate < 1, "weight decay must be ≥ 0, with learning rate × weight decay < 1")
         try check(plateauDecay.isFinite && plateauDecay > 0 && plateauDecay <= 1, "plateau decay must be in (0, 1]")
         try check((1...1024).contains(threads), "threads must be in 1...1024")
+        try check((0...10_000).contains(historyLength), "history length must be in 0...10000")
+        try check(historyDecay.isFinite && historyDecay > 0 && historyDecay <= 1, "history decay must be in (0, 1]")
+        try check(userIdDropout.isFinite && userIdDropout >= 0 && userIdDropout < 1, "user id dropout must be in [0, 1)")
+        try check(itemIdDropout.isFinite && itemIdDropout >= 0 && itemIdDropout < 1, "item id dropout must be in [0, 1)")
     }
 
     /// `key=value` lines, the form stored in model files.
@@ -78,7 +103,8 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
          "temperature=\(temperature)", "learn_temperature=\(learnTemperature)", "learning_rate=\(learningRate)",
          "embedding_optimizer=\(embeddingOptimizer.rawValue)", "batch=\(batchSize)",
          "uniform_negatives=\(uniformNegatives)", "logq=\(logQCorrection)", "user_history=\(userHistory)", "item_bias=\(itemBias)", "weight_decay=\(weightDecay)", "epochs=\(epochs)",
-         "patience=\(patience)", "plateau_decay=\(plateauDecay)", "seed=\(seed)", "threads=\(threads)"].joined(separator: "\n") + "\n"
+         "patience=\(patience)", "history_length=\(historyLength)", "history_decay=\(historyDecay)",
+         "user_id_embedding=\(userIdEmbedding)", "user_id_dropout=\(userIdDropout)", "item_id_dropout=\(itemIdDropout)", "plateau_decay=\(plateauDecay)", "seed=\(seed)", "threads=\(threads)"].joined(separator: "\n") + "\n"
     }
 
     init(serialized text: String) throws {
@@ -111,6 +137,11 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
         userHistory = values["user_history"] == nil ? false : try parse("user_history")
         itemBias = values["item_bias"] == nil ? false : try parse("item_bias")
         weightDecay = values["weight_decay"] == nil ? 0 : try parse("weight_decay")
+        historyLength = values["history_length"] == nil ? 0 : try parse("history_length")
+        historyDecay = values["history_decay"] == nil ? 1 : try parse("history_decay")
+        userIdEmbedding = values["user_id_embedding"] == nil ? true : try parse("user_id_embedding")
+        userIdDropout = values["user_id_dropout"] == nil ? 0 : try parse("user_id_dropout")
+        itemIdDropout = values["item_id_dropout"] == nil ? 0 : try parse("item_id_dropout")
         epochs = try parse("epochs")
         patience = try parse("patience")
         plateauDecay = values["plateau_decay"] == nil ? 1 : try parse("plateau_decay")

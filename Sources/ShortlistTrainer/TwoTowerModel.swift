@@ -2,57 +2,112 @@ import Foundation
 import ShortlistCore
 import ShortlistData
 
-/// A two-tower retrieval model: a user tower and an item tower (`Tower`), each mapping an id
-/// (plus its side features) to a unit vector of `configuration.dimension`; a user's score for
-/// an item is their dot product (cosine), so the item embeddings go straight into an `ip` or
+/// A two-tower retrieval model: a user tower and an item tower (`Tower`), each mapping what is
+/// known about a user or an item to a unit vector of `configuration.dimension`; a user's score
+/// for an item is their dot product (cosine), so the item embeddings go straight into an `ip` or
 /// `cosine` index and the user tower produces the query.
+///
+/// What each tower reads is a list of fields (`ModelField`): the entity's id embedding
+/// (optional for users), attributes (stored for known entities, or sent with a request), and
+/// for users the recent history and the request's context. A user or item the model never saw
+/// is embedded from those alone (`embedUser(_:)`, `embedItem(features:)`).
 public final class TwoTowerModel: @unchecked Sendable {
     public let configuration: TwoTowerConfiguration
     /// External id of each user row.
     public let userIds: [UInt64]
     /// External id of each item row.
     public let itemIds: [UInt64]
+    let userFields: [ModelField]
+    let itemFields: [ModelField]
     let userTower: Tower
     let itemTower: Tower
     /// log(1/τ), one value.
     let logScale: ParameterBuffer
     /// Per-item logit bias (items), with `configuration.itemBias`.
     let itemBias: ParameterBuffer?
+    /// Each known user's items, training then validation, in time order: their history when a
+    /// request names only the user, and what `exclude_seen` leaves out. Nil for models that
+    /// were written without it.
+    public internal(set) var seen: InteractionSequence?
     private lazy var userRowById: [UInt64: Int] = Dictionary(uniqueKeysWithValues: userIds.enumerated().map { ($1, $0) })
+    private lazy var itemRowById: [UInt64: Int32] = Dictionary(uniqueKeysWithValues: itemIds.enumerated().map { ($1, Int32($0)) })
+    /// Workspaces of the serving calls (which are not concurrent).
+    private let servingUserBatch: TowerBatch
+    private let servingItemBatch: TowerBatch
+    private var scratch: [Int32] = []
+    private var historyScratch: [Int32] = []
 
-    /// A freshly initialised model for the users, items and side features of `data`.
+    /// A freshly initialised model for the users, items, side features and context of `data`.
     public convenience init(configuration: TwoTowerConfiguration, data: InteractionData) throws {
-        var userFeatures = data.userFeatures
-        if configuration.userHistory {
-            userFeatures.append(FeatureField(name: "history", vocabularySize: data.itemCount,
-                                             offsets: data.train.offsets, indices: data.train.columns))
+        guard !(configuration.userHistory && configuration.historyLength > 0) else {
+            throw TrainerError.badConfiguration("--user-history (every training item, per known user) and --history (request-time) exclude each other")
         }
-        try self.init(configuration: configuration, userIds: data.userIds, itemIds: data.itemIds,
-                      userFeatures: userFeatures, itemFeatures: data.itemFeatures)
+        func attributes(_ fields: [FeatureField], _ encoders: [FeatureEncoder]) -> [ModelField] {
+            fields.enumerated().map { k, f in
+                ModelField(name: f.name, role: .attribute, vocabularySize: f.vocabularySize, stored: f,
+                           encoder: encoders.count == fields.count ? encoders[k] : nil)
+            }
+        }
+        var user = attributes(data.userFeatures, data.userEncoders)
+        var item = attributes(data.itemFeatures, data.itemEncoders)
+        if configuration.userHistory {
+            user.append(ModelField(name: "history", role: .attribute, vocabularySize: data.itemCount,
+                                   stored: FeatureField(name: "history", vocabularySize: data.itemCount, offsets: data.train.offsets, indices: data.train.columns),
+                                   encoder: nil))
+        }
+        if configuration.historyLength > 0 {
+            user.append(ModelField(name: "history", role: .history, vocabularySize: data.itemCount, stored: nil, encoder: nil))
+        }
+        for e in data.contextEncoders {
+            user.append(ModelField(name: e.name, role: .context, vocabularySize: e.rowCount, stored: nil, encoder: e))
+        }
+        if configuration.embedsWithoutIds || !data.contextEncoders.isEmpty {
+            user.append(.bias())
+            item.append(.bias())
+        }
+        try self.init(configuration: configuration, userIds: data.userIds, itemIds: data.itemIds, userFields: user, itemFields: item)
+        seen = data.sequence.appending(data.valid)
     }
 
     init(configuration: TwoTowerConfiguration, userIds: [UInt64], itemIds: [UInt64],
-         userFeatures: [FeatureField], itemFeatures: [FeatureField]) throws {
+         userFields: [ModelField], itemFields: [ModelField]) throws {
         try configuration.validate()
         guard !userIds.isEmpty, !itemIds.isEmpty else { throw TrainerError.dataMismatch("no users or no items") }
-        guard userFeatures.allSatisfy({ $0.entityCount == userIds.count }),
-              itemFeatures.allSatisfy({ $0.entityCount == itemIds.count }) else {
+        guard userFields.allSatisfy({ $0.stored.map { $0.entityCount == userIds.count } ?? true }),
+              itemFields.allSatisfy({ $0.stored.map { $0.entityCount == itemIds.count } ?? true }) else {
             throw TrainerError.dataMismatch("a feature field does not cover every user or item")
+        }
+        for fields in [userFields, itemFields] {
+            var names = Set<String>()
+            for f in fields where f.role != .bias {
+                guard names.insert(f.name).inserted else { throw TrainerError.dataMismatch("two fields of a tower are named '\(f.name)'") }
+            }
         }
         self.configuration = configuration
         self.userIds = userIds
         self.itemIds = itemIds
+        self.userFields = userFields
+        self.itemFields = itemFields
         var generator = SeededGenerator(seed: configuration.seed)
         let capacity = configuration.batchSize + configuration.uniformNegatives
         userTower = Tower(entityCount: userIds.count, dimension: configuration.dimension, hiddenWidths: configuration.hiddenWidths,
-                          fields: userFeatures, batchCapacity: capacity, generator: &generator)
+                          fieldSizes: userFields.map(\.vocabularySize), batchCapacity: capacity, generator: &generator)
         itemTower = Tower(entityCount: itemIds.count, dimension: configuration.dimension, hiddenWidths: configuration.hiddenWidths,
-                          fields: itemFeatures, batchCapacity: capacity, generator: &generator)
+                          fieldSizes: itemFields.map(\.vocabularySize), batchCapacity: capacity, generator: &generator)
+        // Row 0 of an encoded field is "missing or never seen": it starts at zero, so until
+        // training teaches it something it adds nothing.
+        for (fields, tower) in [(userFields, userTower), (itemFields, itemTower)] {
+            for (f, field) in fields.enumerated() where field.encoder != nil {
+                tower.fieldTables[f].row(0).update(repeating: 0, count: configuration.dimension)
+            }
+        }
         userTower.threads = configuration.threads
         itemTower.threads = configuration.threads
         logScale = ParameterBuffer(count: 1)
         logScale.values[0] = log(1 / configuration.temperature)
         itemBias = configuration.itemBias ? ParameterBuffer(count: itemIds.count) : nil
+        servingUserBatch = TowerBatch(fieldCount: userFields.count)
+        servingItemBatch = TowerBatch(fieldCount: itemFields.count)
     }
 
     /// The current softmax temperature τ.
@@ -76,19 +131,149 @@ public final class TwoTowerModel: @unchecked Sendable {
     /// Number of trainable floats.
     public var parameterCount: Int { parameterBuffers.reduce(0) { $0 + $1.count } }
 
-    /// Every user's embedding (userIds.count × dimension, unit rows).
-    /// With an item bias, each row ends with a 1.
-    public func userEmbeddings() throws -> VectorMatrix {
-        try VectorMatrix(dimension: embeddingDimension, values: appendColumn(userTower.embedAll(), rows: userIds.count) { _ in 1 })
+    /// The side features the towers read, for describing a model: "name (role)".
+    public var featureNames: (user: [String], item: [String]) {
+        func describe(_ fields: [ModelField]) -> [String] {
+            fields.filter { $0.role != .bias }.map { $0.role == .attribute ? $0.name : "\($0.name) (\($0.role.name))" }
+        }
+        return (describe(userFields), describe(itemFields))
     }
 
-    /// Every item's embedding (itemIds.count × dimension, unit rows).
+    /// Whether the user tower can embed a user it never saw (a history, features or context
+    /// field, or no id embedding at all).
+    public var embedsUnseenUsers: Bool { userFields.contains { $0.role == .history || $0.role == .context || $0.encoder != nil } || !configuration.userIdEmbedding }
+
+    /// Whether the item tower can embed an item from features sent with it.
+    public var embedsItemsFromFeatures: Bool { itemFields.contains { $0.encoder != nil } }
+
+    /// The names a request's `features` may carry (user side) and an item's (item side), and the context names.
+    public var requestFieldNames: (user: [String], item: [String], context: [String]) {
+        (userFields.filter { $0.role == .attribute && $0.encoder != nil }.map(\.name),
+         itemFields.filter { $0.role == .attribute && $0.encoder != nil }.map(\.name),
+         userFields.filter { $0.role == .context }.map(\.name))
+    }
+
+    // MARK: filling tower batches
+
+    /// Appends one user to `batch`: the id row (−1: none), then each field's bag: attributes
+    /// from `attributes` (one entry per user field; nil entries fall back to the stored row
+    /// `storedRow`, else nothing), history from `history` (item rows, oldest first), context
+    /// rows from `context` (one per context field, in field order; nil: nothing).
+    func appendUser<H: BidirectionalCollection, C: RandomAccessCollection>(
+        to batch: TowerBatch, id: Int32, storedRow: Int?, attributes: [[Int32]?]? = nil, history: H, context: C?
+    ) where H.Element == Int32, C.Element == Int32, C.Index == Int {
+        batch.beginRow(id: configuration.userIdEmbedding ? id : -1)
+        var c = 0
+        for (f, field) in userFields.enumerated() {
+            switch field.role {
+            case .attribute:
+                if let rows = attributes?[f] { batch.addMean(f, rows) }
+                else if let stored = field.stored, let row = storedRow { batch.addMean(f, stored.indices(of: row)) }
+                else { batch.addMean(f, EmptyCollection<Int32>()) }
+            case .history:
+                batch.addRecent(f, history, length: configuration.historyLength, decay: configuration.historyDecay)
+            case .context:
+                if let context { batch.addSingle(f, context[context.startIndex + c]) } else { batch.addMean(f, EmptyCollection<Int32>()) }
+                c += 1
+            case .bias:
+                batch.addSingle(f, 0)
+            }
+        }
+    }
+
+    /// Appends one item to `batch`: id row (−1: none), attributes from `attributes` (nil: the
+    /// stored row `storedRow`), bias.
+    func appendItem(to batch: TowerBatch, id: Int32, storedRow: Int?, attributes: [[Int32]?]? = nil) {
+        batch.beginRow(id: id)
+        for (f, field) in itemFields.enumerated() {
+            switch field.role {
+            case .attribute:
+                if let rows = attributes?[f] { batch.addMean(f, rows) }
+                else if let stored = field.stored, let row = storedRow { batch.addMean(f, stored.indices(of: row)) }
+                else { batch.addMean(f, EmptyCollection<Int32>()) }
+            case .bias: batch.addSingle(f, 0)
+            case .history, .context: batch.addMean(f, EmptyCollection<Int32>())
+            }
+        }
+    }
+
+    /// Runs `tower` over `count` rows that `fill(batch, row)` appends, in blocks; returns the
+    /// unit outputs (count × dimension, row-major).
+    private func embedMany(_ tower: Tower, fieldCount: Int, count: Int, block: Int = 8192, _ fill: (TowerBatch, Int) -> Void) -> [Float] {
+        var all = [Float](repeating: 0, count: count * dimension)
+        let batch = TowerBatch(fieldCount: fieldCount)
+        var start = 0
+        while start < count {
+            let end = min(count, start + block)
+            batch.removeAll()
+            for r in start..<end { fill(batch, r) }
+            let z = tower.forward(batch)
+            all.withUnsafeMutableBufferPointer { out in
+                (out.baseAddress! + start * dimension).update(from: z, count: (end - start) * dimension)
+            }
+            start = end
+        }
+        return all
+    }
+
+    // MARK: embeddings of many
+
+    /// Every known user's embedding (userIds.count × embeddingDimension, unit rows; with an
+    /// item bias each row ends with a 1): id, stored features, the latest items of `seen`, no context.
+    public func userEmbeddings() throws -> VectorMatrix {
+        try userEmbeddings(history: seen ?? InteractionSequence(offsets: [Int](repeating: 0, count: userIds.count + 1), items: [], contextWidth: 0, context: []),
+                           context: nil)
+    }
+
+    /// Every known user's embedding as a request at a given moment would make it: `history`
+    /// (one row per user), and `context` (users × context fields, nil: none).
+    public func userEmbeddings(history: InteractionSequence, context: [Int32]?) throws -> VectorMatrix {
+        precondition(history.rowCount == userIds.count)
+        let width = userFields.filter { $0.role == .context }.count
+        let values = embedMany(userTower, fieldCount: userFields.count, count: userIds.count) { batch, u in
+            appendUser(to: batch, id: Int32(u), storedRow: u, history: history.items[history.entries(of: u)],
+                       context: context.map { $0[(u * width)..<((u + 1) * width)] })
+        }
+        return try VectorMatrix(dimension: embeddingDimension, values: appendColumn(values, rows: userIds.count) { _ in 1 })
+    }
+
+    /// Embeddings of users the model never saw (cold users): no id; `features` one field per
+    /// attribute encoder (`InteractionData.userEncoders` order), `history` and `context` as above.
+    public func unseenUserEmbeddings(features: [FeatureField], history: InteractionSequence, context: [Int32]?) throws -> VectorMatrix {
+        let count = history.rowCount
+        let attributeSlots = userFields.enumerated().filter { $0.element.role == .attribute && $0.element.encoder != nil }.map(\.offset)
+        let width = userFields.filter { $0.role == .context }.count
+        let values = embedMany(userTower, fieldCount: userFields.count, count: count) { batch, u in
+            var attributes = [[Int32]?](repeating: nil, count: userFields.count)
+            for (k, slot) in attributeSlots.enumerated() where k < features.count { attributes[slot] = Array(features[k].indices(of: u)) }
+            appendUser(to: batch, id: -1, storedRow: nil, attributes: attributes, history: history.items[history.entries(of: u)],
+                       context: context.map { $0[(u * width)..<((u + 1) * width)] })
+        }
+        return try VectorMatrix(dimension: embeddingDimension, values: appendColumn(values, rows: count) { _ in 1 })
+    }
+
+    /// Every item's embedding (itemIds.count × embeddingDimension, unit rows).
     /// With an item bias, each row ends with τ·b, so the dot product with a user's row is
     /// τ · (cos/τ + b): the model's score up to a positive factor.
     public func itemEmbeddings() throws -> VectorMatrix {
+        let values = embedMany(itemTower, fieldCount: itemFields.count, count: itemIds.count) { batch, i in
+            appendItem(to: batch, id: Int32(i), storedRow: i)
+        }
         let tau = temperature
-        return try VectorMatrix(dimension: embeddingDimension,
-                                values: appendColumn(itemTower.embedAll(), rows: itemIds.count) { tau * self.itemBias!.values[$0] })
+        return try VectorMatrix(dimension: embeddingDimension, values: appendColumn(values, rows: itemIds.count) { tau * self.itemBias!.values[$0] })
+    }
+
+    /// Embeddings of items the model never saw, from their features alone (`features`: one
+    /// field per item encoder, `InteractionData.itemEncoders` order); an item bias column is 0.
+    public func unseenItemEmbeddings(features: [FeatureField]) throws -> VectorMatrix {
+        let count = features.first?.entityCount ?? 0
+        let slots = itemFields.enumerated().filter { $0.element.role == .attribute && $0.element.encoder != nil }.map(\.offset)
+        let values = embedMany(itemTower, fieldCount: itemFields.count, count: count) { batch, i in
+            var attributes = [[Int32]?](repeating: nil, count: itemFields.count)
+            for (k, slot) in slots.enumerated() where k < features.count { attributes[slot] = Array(features[k].indices(of: i)) }
+            appendItem(to: batch, id: -1, storedRow: nil, attributes: attributes)
+        }
+        return try VectorMatrix(dimension: embeddingDimension, values: appendColumn(values, rows: count) { _ in 0 })
     }
 
     private func appendColumn(_ values: [Float], rows: Int, _ column: (Int) -> Float) -> [Float] {
@@ -102,16 +287,115 @@ public final class TwoTowerModel: @unchecked Sendable {
         return out
     }
 
+    // MARK: serving
+
     /// The user tower's output for the user with external id `id` (`embeddingDimension` floats):
-    /// the query vector for that user's recommendations. Uses the tower's workspace: not for
-    /// concurrent calls.
+    /// the query vector for that user's recommendations. Not for concurrent calls.
     public func embedUser(id: UInt64) throws -> [Float] {
-        guard let row = userRowById[id] else { throw TrainerError.unknownId(id) }
-        return userTower.embed(row: row) + (itemBias == nil ? [] : [1])
+        var out = [Float](repeating: 0, count: embeddingDimension)
+        try out.withUnsafeMutableBufferPointer { try embedUser(UserQuery(userId: id), into: $0.baseAddress!) }
+        return out
     }
 
-    /// The side features the towers read, for describing a model.
-    public var featureNames: (user: [String], item: [String]) {
-        (userTower.fields.map(\.name), itemTower.fields.map(\.name))
+    /// The user tower's output for what a request knows (`embeddingDimension` floats written to
+    /// `output`). A known `userId` brings its id embedding, stored features and stored history
+    /// (unless the query sends its own); everything the query sends wins. Throws `unknownId`
+    /// for an id the model does not know when nothing else is sent, and `badFeature` for a
+    /// feature or context name the model does not read. Not for concurrent calls; allocates
+    /// nothing once its workspaces are warm, beyond encoding string features.
+    public func embedUser(_ query: UserQuery, into output: UnsafeMutablePointer<Float>) throws {
+        var row: Int?
+        if let id = query.userId {
+            row = userRowById[id]
+            if row == nil && (!embedsUnseenUsers || (query.history.isEmpty && query.features.isEmpty && query.context.isEmpty)) {
+                throw TrainerError.unknownId(id)
+            }
+        }
+        for name in query.features.keys where !userFields.contains(where: { $0.role == .attribute && $0.name == name && $0.encoder != nil }) {
+            throw TrainerError.badFeature("the model reads no user feature '\(name)'; it reads: \(requestFieldNames.user.joined(separator: ", "))")
+        }
+        let contextFields = userFields.filter { $0.role == .context }
+        for name in query.context.keys where !contextFields.contains(where: { $0.name == name || $0.encoder?.column.column == name }) {
+            throw TrainerError.badFeature("the model reads no context '\(name)'; it reads: \(contextFields.map(\.name).joined(separator: ", "))")
+        }
+        // Request features and context, encoded into one scratch array: (field, start, end).
+        scratch.removeAll(keepingCapacity: true)
+        var attributes: [[Int32]?]? = nil
+        if !query.features.isEmpty {
+            var list = [[Int32]?](repeating: nil, count: userFields.count)
+            for (f, field) in userFields.enumerated() where field.role == .attribute {
+                if let value = query.features[field.name], let encoder = field.encoder { list[f] = encoder.encode([value]) }
+            }
+            attributes = list
+        }
+        var hasContext = false
+        for field in contextFields {
+            let value = query.context[field.name] ?? field.encoder.flatMap { query.context[$0.column.column] }
+            scratch.append(value.map { field.encoder!.encode([$0]).first! } ?? 0)
+            if value != nil { hasContext = true }
+        }
+        // History: the query's (unknown item ids skipped), else the stored one.
+        servingUserBatch.removeAll()
+        let context: ArraySlice<Int32>? = hasContext ? scratch[...] : nil
+        if !query.history.isEmpty || row == nil {
+            historyScratch.removeAll(keepingCapacity: true)
+            for id in query.history { if let r = itemRowById[id] { historyScratch.append(r) } }
+            appendUser(to: servingUserBatch, id: Int32(row ?? -1), storedRow: row, attributes: attributes, history: historyScratch, context: context)
+        } else if let seen, let r = row {
+            appendUser(to: servingUserBatch, id: Int32(r), storedRow: r, attributes: attributes, history: seen.items[seen.entries(of: r)], context: context)
+        } else {
+            appendUser(to: servingUserBatch, id: Int32(row!), storedRow: row, attributes: attributes, history: EmptyCollection<Int32>(), context: context)
+        }
+        let z = userTower.forward(servingUserBatch)
+        output.update(from: z, count: dimension)
+        if itemBias != nil { output[dimension] = 1 }
+    }
+
+    /// The item tower's output for an item described only by `features` (name → raw value):
+    /// how a new item is embedded without retraining. An item bias column is 0. Throws
+    /// `badFeature` for a name the model does not read, or when it reads none.
+    public func embedItem(features: [String: FeatureValue]) throws -> [Float] {
+        guard embedsItemsFromFeatures else { throw TrainerError.badFeature("this model's item tower reads no features; an item needs a vector") }
+        for name in features.keys where !itemFields.contains(where: { $0.role == .attribute && $0.name == name && $0.encoder != nil }) {
+            throw TrainerError.badFeature("the model reads no item feature '\(name)'; it reads: \(requestFieldNames.item.joined(separator: ", "))")
+        }
+        var attributes = [[Int32]?](repeating: nil, count: itemFields.count)
+        for (f, field) in itemFields.enumerated() where field.role == .attribute {
+            if let value = features[field.name], let encoder = field.encoder { attributes[f] = encoder.encode([value]) }
+        }
+        servingItemBatch.removeAll()
+        appendItem(to: servingItemBatch, id: -1, storedRow: nil, attributes: attributes)
+        let z = itemTower.forward(servingItemBatch)
+        return Array(UnsafeBufferPointer(start: z, count: dimension)) + (itemBias == nil ? [] : [0])
+    }
+
+    /// The item rows a known user has seen (training and validation), as external ids; nil
+    /// without a stored seen set, empty for an unknown user.
+    public func seenItems(ofUser id: UInt64) -> [UInt64]? {
+        guard let seen else { return nil }
+        guard let row = userRowById[id] else { return [] }
+        return seen.items[seen.entries(of: row)].map { itemIds[Int($0)] }
+    }
+
+    /// The external ids of item rows, for callers mapping a history.
+    public func itemRow(of id: UInt64) -> Int? { itemRowById[id].map(Int.init) }
+}
+
+/// What a recommendation request knows about its user. Any combination; at least one.
+public struct UserQuery: Sendable, Equatable {
+    /// A user id the model may know (its id embedding, stored features and history).
+    public var userId: UInt64?
+    /// Item ids the user interacted with, oldest first (ids the model does not know are skipped).
+    public var history: [UInt64]
+    /// User features by name (`TwoTowerModel.requestFieldNames.user`).
+    public var features: [String: FeatureValue]
+    /// Context by name (`requestFieldNames.context`), or by its source column (`timestamp`).
+    public var context: [String: FeatureValue]
+
+    public init(userId: UInt64? = nil, history: [UInt64] = [], features: [String: FeatureValue] = [:], context: [String: FeatureValue] = [:]) {
+        self.userId = userId
+        self.history = history
+        self.features = features
+        self.context = context
     }
 }

@@ -47,6 +47,10 @@ public final class TwoTowerTrainer: @unchecked Sendable {
 
     private let pairUsers: [Int32]
     private let pairItems: [Int32]
+    /// Each pair's entry in `data.sequence` (its history is the entries before it).
+    private let pairEntries: [Int32]
+    private let userBatch: TowerBatch
+    private let itemBatch: TowerBatch
     /// Each item's share of the training pairs (at least one pair's worth), for log-Q.
     private let itemFrequency: [Float]
     private let loss = SampledSoftmaxLoss()
@@ -60,14 +64,22 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         self.model = model
         self.data = data
         generator = SeededGenerator(seed: model.configuration.seed &+ 1)
-        var users: [Int32] = [], items: [Int32] = []
-        users.reserveCapacity(data.train.count)
-        items.reserveCapacity(data.train.count)
+        var users: [Int32] = [], entries: [Int32] = []
+        let sequence = data.sequence
+        users.reserveCapacity(sequence.items.count)
+        entries.reserveCapacity(sequence.items.count)
         for u in 0..<data.userCount {
-            for i in data.train.items(of: u) { users.append(Int32(u)); items.append(i) }
+            for e in sequence.entries(of: u) { users.append(Int32(u)); entries.append(Int32(e)) }
+        }
+        guard sequence.rowCount == data.userCount, sequence.items.count == data.train.count,
+              sequence.contextWidth == model.userFields.filter({ $0.role == .context }).count else {
+            throw TrainerError.dataMismatch("the training sequence does not match the training split or the model's context fields")
         }
         pairUsers = users
-        pairItems = items
+        pairItems = sequence.items
+        pairEntries = entries
+        userBatch = TowerBatch(fieldCount: model.userFields.count)
+        itemBatch = TowerBatch(fieldCount: model.itemFields.count)
         let counts = data.train.itemFrequencies(itemCount: data.itemCount)
         let total = Double(data.train.count)
         itemFrequency = counts.map { Float(Double(max($0, 1)) / total) }
@@ -109,7 +121,7 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         epoch += 1
         var record = EpochRecord(epoch: epoch, loss: lossSum / Double(max(steps, 1)), validRecall20: nil,
                                  examplesPerSecond: Double(order.count) / max(seconds, 1e-9), seconds: seconds)
-        if data.valid.count > 0, let metrics = try? evaluate(target: data.valid, mask: data.train) {
+        if data.valid.count > 0, let metrics = try? evaluate(test: false) {
             let recall = metrics.value("recall@20") ?? 0
             record.validRecall20 = recall
             if recall > bestRecall {
@@ -152,16 +164,32 @@ public final class TwoTowerTrainer: @unchecked Sendable {
     }
 
     /// The users and positive items of the pairs `pairs`, then `uniformNegatives` items drawn
-    /// uniformly from the generator.
+    /// uniformly from the generator; and the towers' inputs for them: each pair's user with the
+    /// history before that interaction and its context, each column's item (ids hidden with
+    /// the configured dropout probabilities).
     private func assembleBatch(_ pairs: ArraySlice<Int32>, users: inout [Int32], columnItems: inout [Int32]) {
+        let c = configuration
         users.removeAll(keepingCapacity: true)
         columnItems.removeAll(keepingCapacity: true)
+        userBatch.removeAll()
+        itemBatch.removeAll()
+        let sequence = data.sequence, width = sequence.contextWidth
         for p in pairs {
-            users.append(pairUsers[Int(p)])
+            let u = pairUsers[Int(p)], e = Int(pairEntries[Int(p)])
+            users.append(u)
             columnItems.append(pairItems[Int(p)])
+            let dropId = c.userIdDropout > 0 && generator.nextUnitFloat() < c.userIdDropout
+            let start = sequence.offsets[Int(u)]
+            model.appendUser(to: userBatch, id: dropId ? -1 : u, storedRow: Int(u),
+                             history: sequence.items[max(start, e - c.historyLength)..<e],
+                             context: width > 0 ? sequence.context[(e * width)..<((e + 1) * width)] : nil)
         }
-        for _ in 0..<configuration.uniformNegatives {
+        for _ in 0..<c.uniformNegatives {
             columnItems.append(Int32(truncatingIfNeeded: Int(generator.next() % UInt64(data.itemCount))))
+        }
+        for item in columnItems {
+            let dropId = c.itemIdDropout > 0 && generator.nextUnitFloat() < c.itemIdDropout
+            model.appendItem(to: itemBatch, id: dropId ? -1 : item, storedRow: Int(item))
         }
     }
 
@@ -189,9 +217,8 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         let c = configuration
         let b = users.count, columns = columnItems.count, d = c.dimension
         let userTower = model.userTower
-        onBothTowers { tower in
-            (tower === userTower ? users : columnItems).withUnsafeBufferPointer { _ = tower.forward($0) }
-        }
+        let batches = (user: userBatch, item: itemBatch)
+        onBothTowers { tower in _ = tower.forward(tower === userTower ? batches.user : batches.item) }
         let zu = model.userTower.output, zi = model.itemTower.output
         let bias = model.itemBias
         let useCorrections = c.logQCorrection || bias != nil
@@ -246,10 +273,11 @@ public final class TwoTowerTrainer: @unchecked Sendable {
         return result.loss
     }
 
-    /// Full-ranking metrics of the current weights on `target`, with `mask` removed.
-    public func evaluate(target: InteractionMatrix, mask: InteractionMatrix?) throws -> RankingMetrics {
-        let users = try model.userEmbeddings(), items = try model.itemEmbeddings()
-        return RankingEvaluator.evaluate(users: users, items: items, target: target, mask: mask, threads: configuration.threads)
+    /// Full-ranking metrics of the current weights on the validation split (`test: false`;
+    /// users embedded with their training history and the validation moment's context, training
+    /// items masked) or the test split (history and mask also hold the validation items).
+    public func evaluate(test: Bool) throws -> RankingMetrics {
+        try ColdStartEvaluator.evaluateWarm(model: model, data: data, test: test, threads: configuration.threads)
     }
 
     /// Puts the best epoch's weights back into the model (after training stops).

@@ -10,13 +10,19 @@ struct EvaluateCommand: ParsableCommand {
         abstract: "Score a trained model by full ranking on its validation or test split.",
         discussion: """
         Every item is ranked for every user with at least one item in the split; the user's
-        training items are masked (and, for the test split, the validation items too). Prints
-        Recall@10/20/50/100, NDCG@10/20 and HR@10; --json writes them with keys like "recall@20".
-        The data is re-read from where the model was trained, split the same way (--data overrides
-        the location).
+        training items are masked (and, for the test split, the validation items too). Each user
+        is embedded as a request at that moment would: with the items before it as history and the
+        context of the user's first held-out interaction. Prints Recall@10/20/50/100, NDCG@10/20
+        and HR@10; --json writes them with keys like "recall@20". The data is re-read from where
+        the model was trained, split the same way (--data overrides the location).
 
-        Example:
+        --cold-users (and --cold-items) report the users (items) the model was trained without
+        (train --split-by users / --cold-users / --cold-items) beside the known ones, with the
+        MostPop and random-vector baselines.
+
+        Examples:
           shortlist evaluate --model index-data/gowalla --split test --json test-metrics.json
+          shortlist evaluate --model index-data/ml100k --split test --cold-users --cold-items
         """
     )
 
@@ -35,6 +41,12 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Threads (default every core).")
     var threads: Int?
 
+    @Flag(name: .customLong("cold-users"), help: "Also report the users held out of training, beside MostPop.")
+    var coldUsers = false
+
+    @Flag(name: .customLong("cold-items"), help: "Also report the items held out of training, embedded from features, beside random vectors.")
+    var coldItems = false
+
     func run() throws {
         Runtime.prepare()
         guard split == "valid" || split == "test" else { throw ValidationError("--split is valid or test") }
@@ -52,17 +64,28 @@ struct EvaluateCommand: ParsableCommand {
         }
         let target = split == "valid" ? interactions.valid : interactions.test
         guard target.count > 0 else { throw TrainerError.emptySplit(split) }
-        let mask = split == "valid" ? interactions.train : interactions.train.union(interactions.valid)
+        if coldUsers && interactions.coldUsers == nil { throw ValidationError("--cold-users: the model was trained without held-out users (train with --split-by users or --cold-users)") }
+        if coldItems && interactions.coldItems == nil { throw ValidationError("--cold-items: the model was trained without held-out items (train with --cold-items)") }
         let watch = Stopwatch()
-        let metrics = RankingEvaluator.evaluate(users: try loaded.model.userEmbeddings(), items: try loaded.model.itemEmbeddings(),
-                                                target: target, mask: mask, threads: Runtime.threads(threads))
+        let metrics = try ColdStartEvaluator.evaluateWarm(model: loaded.model, data: interactions, test: split == "test", threads: Runtime.threads(threads))
         print("\(split) split: \(metrics.userCount) users, \(interactions.itemCount) items ranked (\(String(format: "%.1f", watch.seconds)) s)")
         print("| metric | value |\n|---|---|")
         for (name, value) in metrics.values { print("| \(name) | \(String(format: "%.4f", value)) |") }
+        var extra: [(String, RankingMetrics)] = []
+        if coldUsers || coldItems {
+            var data = interactions
+            if !coldUsers { data.coldUsers = nil }
+            if !coldItems { data.coldItems = nil }
+            extra = try ColdStartReport.print(model: loaded.model, data: data, threads: Runtime.threads(threads)).filter { !$0.0.hasPrefix("known") }
+        }
         if let json {
             var fields = metrics.values.map { "  \"\($0.name)\": \(String(format: "%.6f", $0.value))" }
             fields.append("  \"users\": \(metrics.userCount)")
             fields.append("  \"split\": \"\(split)\"")
+            for (name, m) in extra {
+                let key = name.replacingOccurrences(of: " ", with: "_").filter { $0.isLetter || $0 == "_" }
+                fields.append("  \"\(key)\": {" + m.values.map { "\"\($0.name)\": \(String(format: "%.6f", $0.value))" }.joined(separator: ", ") + ", \"users\": \(m.userCount)}")
+            }
             let text = "{\n" + fields.joined(separator: ",\n") + "\n}\n"
             let writer = try AtomicFileWriter(path: json)
             try writer.write(Array(text.utf8))

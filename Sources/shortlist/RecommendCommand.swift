@@ -11,14 +11,18 @@ struct RecommendCommand: ParsableCommand {
         commandName: "recommend",
         abstract: "Top-k items for a user (through the user tower) or like an item, from a trained model.",
         discussion: """
-        The user tower embeds --user; the item index (or, without --index, exact search over the
-        model's item embeddings) returns the nearest items by cosine. With --exclude-seen the
-        user's training and validation items are left out. --like ITEM gives the items nearest
-        to that item's embedding, the item itself excluded. Titles are shown when the training
-        data names them (MovieLens).
+        The user tower embeds what is known: --user (a user the model knows: its id embedding,
+        stored features and history), --history (item ids, oldest first: serves a user the model
+        never saw), --features and --context (name=value pairs; a value never seen in training
+        falls into the out-of-vocabulary row). The item index (or, without --index, exact search
+        over the model's item embeddings) returns the nearest items. With --exclude-seen the
+        user's stored items and the history are left out. --like ITEM gives the items nearest to
+        that item's embedding, the item itself excluded. Titles come from the model folder's
+        item_payloads.jsonl. Only the model folder is read, never the training data.
 
         Examples:
           shortlist recommend --model index-data/movielens --user 1 --k 10 --exclude-seen
+          shortlist recommend --model index-data/movielens --history 1,260,1196 --context hour=21 --exclude-seen
           shortlist recommend --model index-data/movielens --index index-data/movielens/items.idx --like 1
         """
     )
@@ -32,6 +36,15 @@ struct RecommendCommand: ParsableCommand {
     @Option(help: "External user id to recommend for.")
     var user: UInt64?
 
+    @Option(help: "Item ids the user interacted with, oldest first, comma separated (request-time history).")
+    var history: String?
+
+    @Option(help: "User features, name=value pairs, comma separated (e.g. gender=F,occupation=writer); a list value joins with |.")
+    var features: String?
+
+    @Option(help: "Context, name=value pairs, comma separated (e.g. hour=21,weekday=sat, or timestamp=1700000000).")
+    var context: String?
+
     @Option(help: "External item id: recommend items like this one.")
     var like: UInt64?
 
@@ -41,34 +54,51 @@ struct RecommendCommand: ParsableCommand {
     @Option(help: "HNSW candidate list size (with --index).")
     var ef: Int?
 
-    @Flag(name: .customLong("exclude-seen"), help: "Leave out the user's training and validation items.")
+    @Flag(name: .customLong("exclude-seen"), help: "Leave out the user's stored training and validation items and the --history items.")
     var excludeSeen = false
+
+    /// `a=1,b=x|y` → name → value (numbers as numbers, `|` lists as lists).
+    static func pairs(_ text: String, option: String) throws -> [String: FeatureValue] {
+        var out: [String: FeatureValue] = [:]
+        for part in text.split(separator: ",") {
+            guard let eq = part.firstIndex(of: "="), eq != part.startIndex else { throw ValidationError("\(option) takes name=value pairs, not '\(part)'") }
+            let name = String(part[..<eq]).trimmingCharacters(in: .whitespaces)
+            let value = String(part[part.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+            if value.contains("|") { out[name] = .list(value.split(separator: "|").map(String.init)) }
+            else if let d = Double(value), d.isFinite { out[name] = .number(d) }
+            else { out[name] = .text(value) }
+        }
+        return out
+    }
 
     func run() throws {
         Runtime.prepare()
-        guard (user == nil) != (like == nil) else { throw ValidationError("give exactly one of --user and --like") }
+        let asksForUser = user != nil || history != nil || features != nil || context != nil
+        guard asksForUser != (like != nil) else { throw ValidationError("give --like, or any of --user, --history, --features and --context") }
         guard (1...SearchLimits.maximumK).contains(k) else { throw ValidationError("--k must be in 1...\(SearchLimits.maximumK)") }
-        let loaded = try ModelFile.load(path: (model as NSString).appendingPathComponent("model.slm"))
-        let model = loaded.model
-        // The data gives titles and what the user has seen; it is optional.
-        var data: InteractionData?
-        if let source = loaded.source, FileManager.default.fileExists(atPath: source.path) {
-            data = try? InteractionData.read(source)
-            if data?.itemIds != model.itemIds { data = nil }
-        }
+        let folder = model
+        let model = try ModelFile.load(path: (folder as NSString).appendingPathComponent("model.slm")).model
         var exclude = Set<UInt64>()
         let query: [Float]
-        if let user {
-            query = try model.embedUser(id: user)
+        if asksForUser {
+            let historyIds = try (history ?? "").split(separator: ",").map { part -> UInt64 in
+                guard let id = UInt64(part.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--history takes item ids like 1,2,3, not '\(part)'") }
+                return id
+            }
+            let request = UserQuery(userId: user, history: historyIds, features: try features.map { try Self.pairs($0, option: "--features") } ?? [:],
+                                    context: try context.map { try Self.pairs($0, option: "--context") } ?? [:])
+            var vector = [Float](repeating: 0, count: model.embeddingDimension)
+            try vector.withUnsafeMutableBufferPointer { try model.embedUser(request, into: $0.baseAddress!) }
+            query = vector
             if excludeSeen {
-                guard let data, let row = data.userIds.firstIndex(of: user) else {
-                    throw ValidationError("--exclude-seen needs the training data at \(loaded.source?.path ?? "?")")
+                exclude.formUnion(historyIds)
+                if let user {
+                    guard let seen = model.seenItems(ofUser: user) else { throw ValidationError("--exclude-seen: this model stores no seen sets; retrain it with this version") }
+                    exclude.formUnion(seen)
                 }
-                for i in data.train.items(of: row) { exclude.insert(model.itemIds[Int(i)]) }
-                for i in data.valid.items(of: row) { exclude.insert(model.itemIds[Int(i)]) }
             }
         } else {
-            guard let itemRow = model.itemIds.firstIndex(of: like!) else { throw TrainerError.unknownId(like!) }
+            guard let itemRow = model.itemRow(of: like!) else { throw TrainerError.unknownId(like!) }
             // The item's direction only: an appended bias column is zeroed so it does not count.
             var row = try model.itemEmbeddings().rowArray(itemRow)
             if model.embeddingDimension > model.dimension { row[model.dimension] = 0 }
@@ -91,7 +121,7 @@ struct RecommendCommand: ParsableCommand {
         }
         let hits = try searcher.search(query, k: min(searcher.count, k + exclude.count), parameters: SearchParameters(ef: ef))
             .filter { !exclude.contains($0.id) }.prefix(k)
-        let titles = data.map { Dictionary(uniqueKeysWithValues: zip($0.itemIds, $0.itemTitles)) } ?? [:]
+        let titles = try ItemPayloads.titles(path: (folder as NSString).appendingPathComponent("item_payloads.jsonl"))
         print("rank  item        score     title")
         for (rank, hit) in hits.enumerated() {
             let score = searcher.metric.score(fromDistance: hit.distance)

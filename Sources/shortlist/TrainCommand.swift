@@ -22,8 +22,17 @@ struct DataOptions: ParsableArguments {
     @Option(name: .customLong("test-fraction"), help: "Single-file data: share held out for test.")
     var testFraction: Double = 0.1
 
-    @Option(name: .customLong("split-by"), help: "Single-file data: 'random' (seeded, per user) or 'time' (each user's latest are held out).")
+    @Option(name: .customLong("split-by"), help: "Single-file data: 'random' (seeded, per user), 'time' (each user's latest are held out), or 'users' (time, and --cold-users of the users, default 0.1, held out of training entirely).")
     var splitBy: String = "random"
+
+    @Option(name: .customLong("cold-users"), help: "Share of users held out of training entirely, for cold-start metrics (default 0; 0.1 with --split-by users).")
+    var coldUsers: Double?
+
+    @Option(name: .customLong("cold-items"), help: "Share of items held out of training entirely; they are embedded from their features for cold-start metrics. (default: 0)")
+    var coldItems: Double = 0
+
+    @Option(help: "Feature schema (JSON): item and user feature files, context columns; see docs/trainer.md.")
+    var schema: String?
 
     @Option(name: .customLong("split-seed"), help: "Seed of the random split.")
     var splitSeed: UInt64 = SeededGenerator.defaultSeed
@@ -56,14 +65,19 @@ struct DataOptions: ParsableArguments {
         guard let format = InteractionFormat(rawValue: format) else {
             throw ValidationError("unknown format '\(self.format)'; use \(InteractionFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard splitBy == "random" || splitBy == "time" else { throw ValidationError("--split-by is 'random' or 'time'") }
+        guard ["random", "time", "users"].contains(splitBy) else { throw ValidationError("--split-by is 'random', 'time' or 'users'") }
         // Stored absolute, so `shortlist evaluate` finds the data from any directory.
-        let absolute = data.hasPrefix("/") ? data : FileManager.default.currentDirectoryPath + "/" + data
-        var s = InteractionSource(format: format, path: (absolute as NSString).standardizingPath)
+        func absolute(_ path: String) -> String {
+            ((path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path) as NSString).standardizingPath
+        }
+        var s = InteractionSource(format: format, path: absolute(data))
+        s.schemaPath = schema.map(absolute)
+        s.coldUserFraction = coldUsers ?? (splitBy == "users" ? 0.1 : 0)
+        s.coldItemFraction = coldItems
         s.minRating = minRating
         s.validFraction = validFraction
         s.testFraction = testFraction
-        s.splitByTime = splitBy == "time"
+        s.splitByTime = splitBy != "random"
         s.splitSeed = splitSeed
         s.userColumn = userColumn
         s.itemColumn = itemColumn
@@ -128,8 +142,23 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("no-logq"), help: "Disable the log-Q correction.")
     var noLogQ = false
 
-    @Flag(name: .customLong("user-history"), help: "Feed each user's training items to the user tower (mean of an item-history embedding).")
+    @Flag(name: .customLong("user-history"), help: "Feed each known user's training items to the user tower (mean of an item-history embedding, fixed per user; see --history for request-time history).")
     var userHistory = false
+
+    @Option(help: "Request-time history: the user tower pools the user's latest N items before each interaction, as it will pool a request's history; serves users it never saw. (default: 0, off)")
+    var history: Int = 0
+
+    @Option(name: .customLong("history-decay"), help: "Recency weight of the history: the k-th latest item weighs decay^k (1: plain mean).")
+    var historyDecay: Float = 1
+
+    @Flag(name: .customLong("no-user-id"), help: "No user id embedding: the user tower reads features, history and context only.")
+    var noUserId = false
+
+    @Option(name: .customLong("user-id-dropout"), help: "Probability of hiding the user id in a training example (teaches the tower to embed users without one). (default: 0)")
+    var userIdDropout: Float = 0
+
+    @Option(name: .customLong("item-id-dropout"), help: "Probability of hiding the item id in a training example (teaches the item tower to embed new items from features). (default: 0)")
+    var itemIdDropout: Float = 0
 
     @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay λ (AdamW): each update shrinks what it touches by learning rate × λ. (default: 0)")
     var weightDecay: Float = 0
@@ -179,6 +208,11 @@ struct TrainCommand: ParsableCommand {
         config.patience = patience
         config.plateauDecay = plateauDecay
         config.userHistory = userHistory
+        config.historyLength = history
+        config.historyDecay = historyDecay
+        config.userIdEmbedding = !noUserId
+        config.userIdDropout = userIdDropout
+        config.itemIdDropout = itemIdDropout
         config.itemBias = itemBias
         config.weightDecay = weightDecay
         config.seed = seed
@@ -189,6 +223,7 @@ struct TrainCommand: ParsableCommand {
         let source = try dataOptions.source()
         let data = try InteractionData.read(source)
         print("data: \(data.summary) (read in \(String(format: "%.1f", watch.seconds)) s)")
+        for note in data.notes { print("note: \(note)") }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let checkpoint = (output as NSString).appendingPathComponent("checkpoint.slm")
         let trainer: TwoTowerTrainer
@@ -218,6 +253,10 @@ struct TrainCommand: ParsableCommand {
             }
             try IdFile.write(ids, to: (output as NSString).appendingPathComponent("\(name)_ids.txt"))
         }
+        if try ItemPayloads.write(model: model, data: data, to: (output as NSString).appendingPathComponent("item_payloads.jsonl")) {
+            print("wrote \(output)/item_payloads.jsonl (titles and categories, the server's payloads)")
+        }
+        try ColdStartReport.print(model: model, data: data, threads: config.threads)
         print("wrote \(output)/model.slm, item_embeddings.npy (\(items.count) × \(items.dimension)), user_embeddings.npy (\(users.count) × \(users.dimension)) and their ids")
         if let spec {
             let path = indexOutput ?? (output as NSString).appendingPathComponent("items.idx")

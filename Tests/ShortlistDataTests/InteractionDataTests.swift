@@ -79,9 +79,10 @@ final class InteractionDataTests: XCTestCase {
         XCTAssertEqual(data.itemTitles, ["American President, The (1995)", "Heat (1995)", "Nothing (2000)"])
         XCTAssertEqual(data.itemFeatures.map(\.name), ["genres", "title"])
         let genres = data.itemFeatures[0]
-        XCTAssertEqual(genres.vocabularySize, 5)   // Action Comedy Crime Drama Romance
-        XCTAssertEqual(Array(genres.indices(of: 0)), [1, 3, 4])
-        XCTAssertEqual(genres.indices(of: 2).count, 0)
+        XCTAssertEqual(genres.vocabularySize, 6)   // out of vocabulary, Action Comedy Crime Drama Romance
+        XCTAssertEqual(Array(genres.indices(of: 0)), [2, 4, 5])
+        XCTAssertEqual(Array(genres.indices(of: 2)), [0], "no genres: the missing row")
+        XCTAssertEqual(data.itemEncoders.map(\.kind), [.tags, .text])
         XCTAssertEqual(data.itemFeatures[1].indices(of: 0).count, 4, "american, president, the, 1995")
         XCTAssertTrue(data.userFeatures.isEmpty)
         XCTAssertEqual(data.train.count + data.valid.count + data.test.count, 4, "the 1-star rating is not a positive")
@@ -95,8 +96,8 @@ final class InteractionDataTests: XCTestCase {
         _ = dir.write("u.user", text: "1|24|M|technician|85711\n2|53|F|other|94043\n")
         let data = try InteractionData.read(InteractionSource(format: .movielens, path: dir.path))
         XCTAssertEqual(data.userFeatures.map(\.name), ["age", "gender", "occupation"])
-        XCTAssertEqual(data.userFeatures[1].vocabularySize, 2)
-        XCTAssertEqual(Array(data.userFeatures[0].indices(of: 0)), [0], "24 is in the 18–24 group")
+        XCTAssertEqual(data.userFeatures[1].vocabularySize, 3, "out of vocabulary, F, M")
+        XCTAssertEqual(Array(data.userFeatures[0].indices(of: 0)), [1], "24 is in the 18–24 group, the first known value")
         let genres = data.itemFeatures[0]
         XCTAssertEqual(Array(genres.indices(of: 0)).count, 2, "Animation, Children's")
         XCTAssertEqual(Array(genres.indices(of: 1)).count, 2, "Action, Adventure")

@@ -1,3 +1,4 @@
+import Foundation
 import ShortlistCore
 import ShortlistData
 import ShortlistTestSupport
@@ -33,8 +34,8 @@ final class ModelFileTests: XCTestCase {
         XCTAssertEqual(loaded.model.configuration, model.configuration)
         XCTAssertEqual(loaded.model.userIds, model.userIds)
         XCTAssertEqual(loaded.model.itemIds, model.itemIds)
-        XCTAssertEqual(loaded.model.userTower.fields, model.userTower.fields)
-        XCTAssertEqual(loaded.model.itemTower.fields, model.itemTower.fields)
+        XCTAssertEqual(loaded.model.userFields, model.userFields)
+        XCTAssertEqual(loaded.model.itemFields, model.itemFields)
         XCTAssertEqual(try loaded.model.itemEmbeddings().flatArray(), try model.itemEmbeddings().flatArray())
         XCTAssertEqual(try loaded.model.embedUser(id: 50), try model.embedUser(id: 50))
     }
@@ -63,12 +64,12 @@ final class ModelFileTests: XCTestCase {
         XCTAssertThrowsError(try ModelFile.load(path: dir.file("index.slm")))
 
         var newer = good
-        newer[8] = 2   // version 2, with the header checksum recomputed
+        newer[8] = 3   // version 3, with the header checksum recomputed
         let crc = Checksum.crc32c(Array(newer[0..<16]))
         for j in 0..<4 { newer[16 + j] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(j))) }
         _ = dir.write("newer.slm", newer)
         XCTAssertThrowsError(try ModelFile.load(path: dir.file("newer.slm"))) {
-            XCTAssertEqual($0 as? TrainerError, .unsupportedVersion(found: 2, supported: 1))
+            XCTAssertEqual($0 as? TrainerError, .unsupportedVersion(found: 3, supported: 2))
         }
         XCTAssertThrowsError(try ModelFile.load(path: dir.file("missing.slm")))
     }
@@ -90,5 +91,39 @@ final class ModelFileTests: XCTestCase {
         // A plain model file is not a checkpoint.
         try ModelFile.save(trainer.model, source: nil, to: dir.file("m.slm"))
         XCTAssertThrowsError(try TwoTowerTrainer.resume(from: dir.file("m.slm"), data: data))
+    }
+}
+
+final class ModelFileCompatibilityTests: XCTestCase {
+    func testVersion1FilesStillLoadAndEmbedAsTheyDid() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.write("v1.slm", Array(Data(base64Encoded: ModelFileGolden.version1Base64, options: .ignoreUnknownCharacters)!))
+        let model = try ModelFile.load(path: path).model
+        XCTAssertEqual(model.featureNames.user, ["history"])
+        XCTAssertEqual(model.featureNames.item, ["genres", "title"])
+        XCTAssertNil(model.seen, "version 1 had no seen sets")
+        let user = try model.embedUser(id: 2)
+        for (a, b) in zip(user, ModelFileGolden.version1User2) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        let item = try model.itemEmbeddings().rowArray(0)
+        for (a, b) in zip(item, ModelFileGolden.version1Item1) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        // Written again, it is a version-2 file with the same model.
+        try ModelFile.save(model, source: nil, to: dir.file("v2.slm"))
+        XCTAssertEqual(dir.read("v2.slm")[8], 2)
+        XCTAssertEqual(try ModelFile.load(path: dir.file("v2.slm")).model.embedUser(id: 2), user)
+        XCTAssertTrue(try ModelFile.describe(path: path).contains { $0.0 == "user features" && $0.1 == "history" })
+    }
+
+    func testDuplicateSectionsAreRefused() throws {
+        let dir = TemporaryDirectory()
+        let good = Array(Data(base64Encoded: ModelFileGolden.version1Base64, options: .ignoreUnknownCharacters)!)
+        // Append a second copy of the first section (CONF) and count it in the header.
+        let confLength = Int(good[28]) | Int(good[29]) << 8
+        var twice = good + good[24..<(24 + 16 + confLength)]
+        twice[12] += 1
+        let crc = Checksum.crc32c(Array(twice[0..<16]))
+        for j in 0..<4 { twice[16 + j] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(j))) }
+        XCTAssertThrowsError(try ModelFile.load(path: dir.write("twice.slm", twice))) {
+            XCTAssertTrue("\($0)".contains("appears twice"), "\($0)")
+        }
     }
 }

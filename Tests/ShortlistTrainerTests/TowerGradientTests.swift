@@ -8,19 +8,38 @@ import XCTest
 final class TowerGradientTests: XCTestCase {
     private func makeTower(hidden: [Int], fields: [FeatureField], seed: UInt64 = 5) -> Tower {
         var generator = SeededGenerator(seed: seed)
-        return Tower(entityCount: 5, dimension: 4, hiddenWidths: hidden, fields: fields, batchCapacity: 8, generator: &generator)
+        return Tower(entityCount: 5, dimension: 4, hiddenWidths: hidden, fieldSizes: fields.map(\.vocabularySize), batchCapacity: 8, generator: &generator)
     }
 
+    /// Entity rows with their stored bags (mean), and one weighted field when `weighted`: each
+    /// row's bag is a recency-weighted history of rows.
+    private func batch(_ rows: [Int32], fields: [FeatureField], weightedRows: Int = 0) -> TowerBatch {
+        let batch = TowerBatch(fieldCount: fields.count + (weightedRows > 0 ? 1 : 0))
+        for (k, e) in rows.enumerated() {
+            // Row 3 has no id: its output comes from its bags alone.
+            batch.beginRow(id: k == 3 && !fields.isEmpty ? -1 : e)
+            for (f, field) in fields.enumerated() { batch.addMean(f, field.indices(of: Int(e))) }
+            if weightedRows > 0 {
+                batch.addRecent(fields.count, (0..<Int32(weightedRows)).map { ($0 + e) % Int32(weightedRows) }, length: 3, decay: 0.6)
+            }
+        }
+        return batch
+    }
+
+    private var currentBatch: TowerBatch!
+
     private func objective(_ tower: Tower, _ batch: [Int32], _ w: [Float]) -> Double {
-        let z = batch.withUnsafeBufferPointer { tower.forward($0) }
+        let z = tower.forward(currentBatch)
         var f = 0.0
         for i in 0..<w.count { f += Double(w[i]) * Double(z[i]) }
         return f
     }
 
-    private func check(hidden: [Int], fields: [FeatureField]) {
-        let tower = makeTower(hidden: hidden, fields: fields)
+    private func check(hidden: [Int], fields: [FeatureField], weightedRows: Int = 0) {
+        let sizes = fields + (weightedRows > 0 ? [FeatureField(name: "recent", vocabularySize: weightedRows, bags: [[], [], [], [], []])] : [])
+        let tower = makeTower(hidden: hidden, fields: sizes)
         let batch: [Int32] = [0, 2, 2, 4, 1]
+        currentBatch = self.batch(batch, fields: fields, weightedRows: weightedRows)
         var generator = SeededGenerator(seed: 9)
         let w = (0..<(batch.count * 4)).map { _ in generator.nextGaussian() }
         _ = objective(tower, batch, w)
@@ -47,7 +66,8 @@ final class TowerGradientTests: XCTestCase {
         // Id rows: touched rows carry the gradient, untouched rows have none.
         for row in 0..<5 {
             let g = tower.idTable.gradient.gradient(of: row)
-            XCTAssertEqual(g != nil, batch.contains(Int32(row)), "row \(row) touched")
+            let touched = batch.enumerated().contains { $0.element == Int32(row) && !($0.offset == 3 && !fields.isEmpty) }
+            XCTAssertEqual(g != nil, touched, "row \(row) touched")
             for j in 0..<4 { expectClose(g?[j] ?? 0, numeric(tower.idTable.row(row) + j), "id row \(row)[\(j)]") }
         }
         for (f, table) in tower.fieldTables.enumerated() {
@@ -67,9 +87,14 @@ final class TowerGradientTests: XCTestCase {
         check(hidden: [7, 5], fields: [genres, age])
     }
 
+    func testRecencyWeightedHistoryAndRowsWithoutId() {
+        let genres = FeatureField(name: "genres", vocabularySize: 3, bags: [[0, 1], [], [2], [0, 1, 2], [1]])
+        check(hidden: [6], fields: [genres], weightedRows: 4)
+    }
+
     func testOutputsAreUnitLength() {
         let tower = makeTower(hidden: [8], fields: [])
-        let z = [Int32(0), 1, 2, 3, 4].withUnsafeBufferPointer { tower.forward($0) }
+        let z = tower.forward(batch([0, 1, 2, 3, 4], fields: []))
         for r in 0..<5 {
             var sq: Float = 0
             for j in 0..<4 { sq += z[r * 4 + j] * z[r * 4 + j] }

@@ -32,9 +32,9 @@ final class TwoTowerTrainerTests: XCTestCase {
             tweak(&c)
             let featured = name.contains("features") ? TrainerFixtures.groupedInteractions(withFeatures: true) : data
             let trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: c, data: featured), data: featured)
-            let before = try trainer.evaluate(target: featured.test, mask: featured.train.union(featured.valid)).value("recall@10")!
+            let before = try trainer.evaluate(test: true).value("recall@10")!
             trainer.run()
-            let after = try trainer.evaluate(target: featured.test, mask: featured.train.union(featured.valid)).value("recall@10")!
+            let after = try trainer.evaluate(test: true).value("recall@10")!
             // 20 items per group, 8 liked, 6 in train: the test item is one of the 14 others in the
             // user's group, so a model that learned the groups ranks it in the top 10 most of the time.
             XCTAssertGreaterThan(after, 0.55, "\(name): recall@10 \(after) (before \(before))")
@@ -104,7 +104,7 @@ final class TwoTowerTrainerTests: XCTestCase {
         let recalls = trainer.history.compactMap(\.validRecall20)
         XCTAssertEqual(recalls.count, trainer.epoch)
         XCTAssertEqual(trainer.epoch - trainer.bestEpoch, 2)
-        let kept = try trainer.evaluate(target: data.valid, mask: data.train).value("recall@20")!
+        let kept = try trainer.evaluate(test: false).value("recall@20")!
         XCTAssertEqual(kept, recalls.max()!, accuracy: 1e-12, "the restored weights are the best epoch's")
         var best = -1.0, plateaus = 0
         for r in recalls { if r > best { best = r } else { plateaus += 1 } }

@@ -1,0 +1,47 @@
+import ShortlistCore
+
+/// One raw value of a feature column, as read from a feature file or sent in a request, before
+/// a `FeatureEncoder` turns it into embedding rows.
+public enum FeatureValue: Sendable, Equatable, Hashable {
+    /// A string: a category ("mobile"), a text ("Toy Story (1995)"), or a list joined by the
+    /// column's separator ("Comedy|Drama") in a CSV cell.
+    case text(String)
+    /// Several strings: a JSON array of tags.
+    case list([String])
+    /// A number: a numeric column, a timestamp, an hour.
+    case number(Double)
+
+    /// The value as strings: a list's elements, a number's shortest decimal form.
+    public var strings: [String] {
+        switch self {
+        case let .text(s): return [s]
+        case let .list(l): return l
+        case let .number(d): return [d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : String(d)]
+        }
+    }
+
+    /// The value as a number, if it is one or is a string that parses as a finite one.
+    public var number: Double? {
+        switch self {
+        case let .number(d): return d.isFinite ? d : nil
+        case let .text(s):
+            guard let d = Double(s.trimmedSpaces), d.isFinite else { return nil }
+            return d
+        case .list: return nil
+        }
+    }
+}
+
+extension FeatureValue {
+    /// Reads one JSON value as a feature value: a string, number, boolean (as "true"/"false"),
+    /// array of strings or numbers; nil for null. Anything else (objects, nested arrays) throws
+    /// `InteractionError.badSchema` naming the problem.
+    public static func read(_ s: inout JSONScanner, name: String) throws -> FeatureValue? {
+        try FeatureTable.readValue(&s) { .badSchema(reason: "'\(name)': \($0)") }
+    }
+}
+
+extension String {
+    /// The string without leading and trailing spaces and tabs.
+    var trimmedSpaces: String { String(Substring(self).trimmingSpaces) }
+}

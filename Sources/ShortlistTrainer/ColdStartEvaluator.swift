@@ -1,0 +1,69 @@
+import ShortlistCore
+import ShortlistData
+
+/// Full-ranking evaluation as requests would see it: known users with the history and context
+/// of the evaluated moment, users the model never saw (cold users, embedded from their history,
+/// features and context alone), and items it never saw (cold items, embedded from features),
+/// each beside the baseline that shows what the model adds (most popular items; random vectors).
+public enum ColdStartEvaluator {
+    /// Known users on the validation split (history: training items; context: each user's
+    /// first validation interaction; training items masked) or the test split (history and
+    /// mask also hold the validation items).
+    public static func evaluateWarm(model: TwoTowerModel, data: InteractionData, test: Bool, threads: Int) throws -> RankingMetrics {
+        let target = test ? data.test : data.valid
+        let history = test ? data.sequence.appending(data.valid) : data.sequence
+        let mask = test ? data.train.union(data.valid) : data.train
+        let context = test ? data.testContext : data.validContext
+        let users = try model.userEmbeddings(history: history, context: context.isEmpty ? nil : context)
+        return RankingEvaluator.evaluate(users: users, items: try model.itemEmbeddings(), target: target, mask: mask, threads: threads)
+    }
+
+    /// Users held out of training: each embedded without an id from its earlier items, its
+    /// features and the context of its first later item; the later items are the targets and
+    /// the earlier ones are masked.
+    public static func evaluateColdUsers(model: TwoTowerModel, data: InteractionData, threads: Int) throws -> RankingMetrics {
+        guard let cold = data.coldUsers else { throw TrainerError.emptySplit("cold-user") }
+        let users = try model.unseenUserEmbeddings(features: cold.features, history: cold.history, context: cold.context.isEmpty || cold.history.contextWidth == 0 && data.contextEncoders.isEmpty ? nil : cold.context)
+        return RankingEvaluator.evaluate(users: users, items: try model.itemEmbeddings(), target: cold.targets,
+                                         mask: matrix(cold.history, columns: data.itemCount), threads: threads)
+    }
+
+    /// The same cold users ranked by training popularity alone (MostPop), history masked.
+    public static func mostPopularForColdUsers(data: InteractionData, threads: Int) throws -> RankingMetrics {
+        guard let cold = data.coldUsers else { throw TrainerError.emptySplit("cold-user") }
+        let counts = data.train.itemFrequencies(itemCount: data.itemCount).map { Float($0) }
+        let users = try VectorMatrix(dimension: 1, values: [Float](repeating: 1, count: cold.ids.count))
+        return RankingEvaluator.evaluate(users: users, items: try VectorMatrix(dimension: 1, values: counts), target: cold.targets,
+                                         mask: matrix(cold.history, columns: data.itemCount), threads: threads)
+    }
+
+    /// Items held out of training, embedded from their features alone, ranked among themselves
+    /// for the known users who went on to them (users embedded as for the test split); and the
+    /// same with seeded random unit vectors in place of the item embeddings.
+    public static func evaluateColdItems(model: TwoTowerModel, data: InteractionData, threads: Int, seed: UInt64 = 1) throws -> (model: RankingMetrics, random: RankingMetrics) {
+        guard let cold = data.coldItems, cold.targets.count > 0 else { throw TrainerError.emptySplit("cold-item") }
+        let users = try model.userEmbeddings(history: data.sequence.appending(data.valid), context: data.testContext.isEmpty ? nil : data.testContext)
+        let items = try model.unseenItemEmbeddings(features: cold.features.isEmpty ? [] : cold.features)
+        guard items.count == cold.ids.count else { throw TrainerError.badFeature("cold items have no features to embed them from") }
+        var generator = SeededGenerator(seed: seed)
+        var random = (0..<(cold.ids.count * items.dimension)).map { _ in generator.nextGaussian() }
+        for r in 0..<cold.ids.count {
+            let row = r * items.dimension
+            var sq: Float = 0
+            for j in 0..<items.dimension { sq += random[row + j] * random[row + j] }
+            let inverse = 1 / max(sq.squareRoot(), 1e-12)
+            for j in 0..<items.dimension { random[row + j] *= inverse }
+        }
+        let randomItems = try VectorMatrix(dimension: items.dimension, values: random)
+        return (RankingEvaluator.evaluate(users: users, items: items, target: cold.targets, mask: nil, threads: threads),
+                RankingEvaluator.evaluate(users: users, items: randomItems, target: cold.targets, mask: nil, threads: threads))
+    }
+
+    /// A sequence's items as a user × item matrix.
+    static func matrix(_ sequence: InteractionSequence, columns: Int) -> InteractionMatrix {
+        var users: [Int32] = []
+        users.reserveCapacity(sequence.items.count)
+        for u in 0..<sequence.rowCount { users.append(contentsOf: repeatElement(Int32(u), count: sequence.entries(of: u).count)) }
+        return InteractionMatrix(rowCount: sequence.rowCount, users: users, items: sequence.items)
+    }
+}
