@@ -37,13 +37,24 @@ public enum ColdStartEvaluator {
                                          mask: matrix(cold.history, columns: data.itemCount), threads: threads)
     }
 
-    /// Items held out of training, embedded from their features alone, ranked among themselves
-    /// for the known users who went on to them (users embedded as for the test split); and the
-    /// same with seeded random unit vectors in place of the item embeddings.
-    public static func evaluateColdItems(model: TwoTowerModel, data: InteractionData, threads: Int, seed: UInt64 = 1) throws -> (model: RankingMetrics, random: RankingMetrics) {
+    /// How items held out of training fare, embedded from their features alone, for the known
+    /// users who went on to them (users embedded as for the test split):
+    /// - `amongCold`: the cold items ranked among themselves;
+    /// - `inCatalogue`: the cold items added to the whole catalogue, as a new item upserted into
+    ///   a served index is: every item ranked, the user's training and validation items masked,
+    ///   hits counted on the cold items only;
+    /// each beside the same with seeded random unit vectors in place of the cold items'.
+    public struct ColdItemMetrics: Sendable {
+        public var amongCold: RankingMetrics
+        public var amongColdRandom: RankingMetrics
+        public var inCatalogue: RankingMetrics
+        public var inCatalogueRandom: RankingMetrics
+    }
+
+    public static func evaluateColdItems(model: TwoTowerModel, data: InteractionData, threads: Int, seed: UInt64 = 1) throws -> ColdItemMetrics {
         guard let cold = data.coldItems, cold.targets.count > 0 else { throw TrainerError.emptySplit("cold-item") }
         let users = try model.userEmbeddings(history: data.sequence.appending(data.valid), context: data.testContext.isEmpty ? nil : data.testContext)
-        let items = try model.unseenItemEmbeddings(features: cold.features.isEmpty ? [] : cold.features)
+        let items = try model.unseenItemEmbeddings(features: cold.features)
         guard items.count == cold.ids.count else { throw TrainerError.badFeature("cold items have no features to embed them from") }
         var generator = SeededGenerator(seed: seed)
         var random = (0..<(cold.ids.count * items.dimension)).map { _ in generator.nextGaussian() }
@@ -55,8 +66,20 @@ public enum ColdStartEvaluator {
             for j in 0..<items.dimension { random[row + j] *= inverse }
         }
         let randomItems = try VectorMatrix(dimension: items.dimension, values: random)
-        return (RankingEvaluator.evaluate(users: users, items: items, target: cold.targets, mask: nil, threads: threads),
-                RankingEvaluator.evaluate(users: users, items: randomItems, target: cold.targets, mask: nil, threads: threads))
+        // The whole catalogue: the known items, then the cold ones (rows itemCount + c).
+        let known = try model.itemEmbeddings()
+        let shifted = InteractionMatrix(rowCount: cold.targets.rowCount,
+                                        users: (0..<cold.targets.rowCount).flatMap { u in repeatElement(Int32(u), count: cold.targets.degree(of: u)) },
+                                        items: cold.targets.columns.map { $0 + Int32(data.itemCount) })
+        let mask = data.train.union(data.valid)
+        func catalogue(_ coldItems: VectorMatrix) throws -> RankingMetrics {
+            let all = try VectorMatrix(dimension: known.dimension, values: known.flatArray() + coldItems.flatArray())
+            return RankingEvaluator.evaluate(users: users, items: all, target: shifted, mask: mask, threads: threads)
+        }
+        return ColdItemMetrics(
+            amongCold: RankingEvaluator.evaluate(users: users, items: items, target: cold.targets, mask: nil, threads: threads),
+            amongColdRandom: RankingEvaluator.evaluate(users: users, items: randomItems, target: cold.targets, mask: nil, threads: threads),
+            inCatalogue: try catalogue(items), inCatalogueRandom: try catalogue(randomItems))
     }
 
     /// A sequence's items as a user × item matrix.

@@ -149,7 +149,7 @@ struct TrainCommand: ParsableCommand {
     var history: Int = 0
 
     @Option(name: .customLong("history-decay"), help: "Recency weight of the history: the k-th latest item weighs decay^k (1: plain mean).")
-    var historyDecay: Float = 1
+    var historyDecay: Float = 0.9
 
     @Flag(name: .customLong("no-user-id"), help: "No user id embedding: the user tower reads features, history and context only.")
     var noUserId = false

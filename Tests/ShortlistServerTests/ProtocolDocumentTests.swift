@@ -93,7 +93,8 @@ final class ProtocolDocumentTests: XCTestCase {
         let dir = TemporaryDirectory()
         let items = try ServerFixtures.writeDocumentCollection(in: dir)
         let movies = try ServerFixtures.writeRecommenderCollection(in: dir)
-        let main = try RunningServer([items, movies])
+        let shows = try ServerFixtures.writeFeatureCollection(in: dir)
+        let main = try RunningServer([items, movies, shows])
         let auth = try RunningServer([items]) { $0.authToken = "s3cret" }
         let limited = try RunningServer([items]) {
             $0.limits.maximumConnections = 1

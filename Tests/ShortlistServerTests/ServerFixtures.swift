@@ -68,6 +68,37 @@ enum ServerFixtures {
         return ServedCollection.Description(name: name, indexPath: dir.file("\(name).idx"), modelDirectory: modelDir)
     }
 
+    /// `shows`: a model with request-time history (5 items), user segment, item genre / tags /
+    /// price / blurb features and hour / weekday / device context, trained on `FeatureFixtures`
+    /// (items 500–579 in 4 genres g0–g3, users 1000–1159), served with its item payloads.
+    static func writeFeatureCollection(in dir: TemporaryDirectory, name: String = "shows") throws -> ServedCollection.Description {
+        let dataDir = TemporaryDirectory()
+        var source = InteractionSource(format: .csv, path: dataDir.file("log.csv"))
+        source.schemaPath = FeatureFixtures.write(to: dataDir)
+        source.timeColumn = "timestamp"
+        source.splitByTime = true
+        let data = try InteractionData.read(source)
+        var c = TwoTowerConfiguration()
+        c.dimension = 8
+        c.batchSize = 64
+        c.epochs = 12
+        c.patience = 0
+        c.learningRate = 0.02
+        c.threads = 1
+        c.seed = 4
+        c.historyLength = 5
+        c.itemIdDropout = 0.5
+        let trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: c, data: data), data: data)
+        trainer.run()
+        let modelDir = dir.file("\(name)-model")
+        try FileManager.default.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
+        try ModelFile.save(trainer.model, source: source, to: modelDir + "/model.slm")
+        try ItemPayloads.write(model: trainer.model, data: data, to: modelDir + "/item_payloads.jsonl")
+        let index = try FlatIndex(metric: trainer.model.scoreMetric, vectors: try trainer.model.itemEmbeddings(), ids: trainer.model.itemIds)
+        try index.save(to: dir.file("\(name).idx"))
+        return ServedCollection.Description(name: name, indexPath: dir.file("\(name).idx"), modelDirectory: modelDir)
+    }
+
     static func vectorJSON(_ v: [Float]) -> String { "[" + v.map { "\($0)" }.joined(separator: ",") + "]" }
 }
 
