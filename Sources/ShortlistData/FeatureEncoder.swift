@@ -121,6 +121,23 @@ public struct FeatureEncoder: Sendable, Equatable {
         if rows.count == start { rows.append(0) }
     }
 
+    /// The one row of a single value of a single-valued kind (categorical, numeric, hour,
+    /// weekday), without allocating: what a request's context becomes. Other kinds, and values
+    /// that are lists, give their first row.
+    public func singleRow(_ value: FeatureValue) -> Int32 {
+        switch (column.kind, value) {
+        case let (.categorical, .text(s)): return rowByValue[s] ?? rowByValue[s.trimmedSpaces] ?? 0
+        case (.numeric, _):
+            guard let x = value.number else { return 0 }
+            var lo = 0, hi = boundaries.count
+            while lo < hi { let mid = (lo + hi) / 2; if boundaries[mid] <= x { lo = mid + 1 } else { hi = mid } }
+            return Int32(1 + lo)
+        case (.hour, _): return Self.hour(value).map { Int32(1 + $0) } ?? 0
+        case (.weekday, _): return Self.weekday(value).map { Int32(1 + $0) } ?? 0
+        default: return encode([value]).first!
+        }
+    }
+
     /// The rows of `values`, as a new array.
     public func encode(_ values: [FeatureValue]) -> [Int32] {
         var rows: [Int32] = []

@@ -8,14 +8,7 @@ enum TextTable {
     /// Double quotes group a field containing the separator when `quoted` (CSV).
     static func forEachRow(_ file: MappedFile, separator: String?, quoted: Bool = false,
                            _ body: (Int, [Substring]) throws -> Void) throws {
-        var lineNumber = 0
-        try forEachLine(file.bytes) { raw in
-            lineNumber += 1
-            var line = Substring(decoding: raw, as: UTF8.self)
-            if line.last == "\r" { line = line.dropLast() }
-            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { return }
-            try body(lineNumber, split(line, separator: separator, quoted: quoted))
-        }
+        try forEachRawLine(file) { lineNumber, line in try body(lineNumber, split(line, separator: separator, quoted: quoted)) }
     }
 
     /// Calls `body(lineNumber, line)` for every non-blank line, unsplit (a trailing `\r` dropped).

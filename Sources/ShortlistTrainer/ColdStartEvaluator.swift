@@ -23,7 +23,7 @@ public enum ColdStartEvaluator {
     /// the earlier ones are masked.
     public static func evaluateColdUsers(model: TwoTowerModel, data: InteractionData, threads: Int) throws -> RankingMetrics {
         guard let cold = data.coldUsers else { throw TrainerError.emptySplit("cold-user") }
-        let users = try model.unseenUserEmbeddings(features: cold.features, history: cold.history, context: cold.context.isEmpty || cold.history.contextWidth == 0 && data.contextEncoders.isEmpty ? nil : cold.context)
+        let users = try model.unseenUserEmbeddings(features: cold.features, history: cold.history, context: data.contextEncoders.isEmpty ? nil : cold.context)
         return RankingEvaluator.evaluate(users: users, items: try model.itemEmbeddings(), target: cold.targets,
                                          mask: matrix(cold.history, columns: data.itemCount), threads: threads)
     }

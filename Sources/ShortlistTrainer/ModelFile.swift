@@ -66,6 +66,8 @@ public enum ModelFile {
             ("user features", m.featureNames.user.isEmpty ? "none" : m.featureNames.user.joined(separator: ", ")),
             ("item features", m.featureNames.item.isEmpty ? "none" : m.featureNames.item.joined(separator: ", ")),
             ("scores", "\(m.scoreMetric) over \(m.embeddingDimension)-dimensional embeddings, τ \(m.temperature)"),
+            ("request inputs", requestInputs(m)),
+            ("seen sets", m.seen.map { "\($0.items.count) items of \($0.rowCount) users (exclude_seen, history by user id)" } ?? "none"),
             ("training", "batch \(c.batchSize), lr \(c.learningRate), \(c.embeddingOptimizer.rawValue), negatives \(c.uniformNegatives), log-Q \(c.logQCorrection), seed \(c.seed)"),
         ]
         if let source = loaded.source { lines.append(("data", "\(source.format.rawValue) \(source.path)")) }
@@ -75,6 +77,18 @@ public enum ModelFile {
         }
         lines.append(("size", "\(file.count) bytes; every section's CRC-32C verified"))
         return lines
+    }
+
+    /// What a `recommend` request may carry for this model, in words.
+    private static func requestInputs(_ m: TwoTowerModel) -> String {
+        let names = m.requestFieldNames
+        var parts = [m.configuration.userIdEmbedding ? "user_id" : "user_id (for seen sets only)"]
+        if m.configuration.historyLength > 0 { parts.append("history (latest \(m.configuration.historyLength), decay \(m.configuration.historyDecay))") }
+        if !names.user.isEmpty { parts.append("features " + names.user.joined(separator: ", ")) }
+        if !names.context.isEmpty { parts.append("context " + names.context.joined(separator: ", ")) }
+        var text = parts.joined(separator: "; ")
+        if m.embedsItemsFromFeatures { text += "; upsert by item features " + names.item.joined(separator: ", ") }
+        return text
     }
 
     /// Turns a short read inside a section into `corruptModel` naming the file.

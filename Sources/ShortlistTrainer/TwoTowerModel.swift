@@ -134,7 +134,7 @@ public final class TwoTowerModel: @unchecked Sendable {
     /// The side features the towers read, for describing a model: "name (role)".
     public var featureNames: (user: [String], item: [String]) {
         func describe(_ fields: [ModelField]) -> [String] {
-            fields.filter { $0.role != .bias }.map { $0.role == .attribute ? $0.name : "\($0.name) (\($0.role.name))" }
+            fields.filter { $0.role != .bias }.map { $0.role == .attribute || $0.name == $0.role.name ? $0.name : "\($0.name) (\($0.role.name))" }
         }
         return (describe(userFields), describe(itemFields))
     }
@@ -167,9 +167,7 @@ public final class TwoTowerModel: @unchecked Sendable {
         for (f, field) in userFields.enumerated() {
             switch field.role {
             case .attribute:
-                if let rows = attributes?[f] { batch.addMean(f, rows) }
-                else if let stored = field.stored, let row = storedRow { batch.addMean(f, stored.indices(of: row)) }
-                else { batch.addMean(f, EmptyCollection<Int32>()) }
+                addAttribute(f, field, to: batch, sent: attributes?[f], storedRow: storedRow)
             case .history:
                 batch.addRecent(f, history, length: configuration.historyLength, decay: configuration.historyDecay)
             case .context:
@@ -187,14 +185,18 @@ public final class TwoTowerModel: @unchecked Sendable {
         batch.beginRow(id: id)
         for (f, field) in itemFields.enumerated() {
             switch field.role {
-            case .attribute:
-                if let rows = attributes?[f] { batch.addMean(f, rows) }
-                else if let stored = field.stored, let row = storedRow { batch.addMean(f, stored.indices(of: row)) }
-                else { batch.addMean(f, EmptyCollection<Int32>()) }
+            case .attribute: addAttribute(f, field, to: batch, sent: attributes?[f], storedRow: storedRow)
             case .bias: batch.addSingle(f, 0)
             case .history, .context: batch.addMean(f, EmptyCollection<Int32>())
             }
         }
+    }
+
+    /// An attribute's bag: the rows a request sent, else the stored rows of a known entity, else none.
+    private func addAttribute(_ f: Int, _ field: ModelField, to batch: TowerBatch, sent: [Int32]?, storedRow: Int?) {
+        if let sent { batch.addMean(f, sent) }
+        else if let stored = field.stored, let row = storedRow { batch.addMean(f, stored.indices(of: row)) }
+        else { batch.addMean(f, EmptyCollection<Int32>()) }
     }
 
     /// Runs `tower` over `count` rows that `fill(batch, row)` appends, in blocks; returns the
@@ -331,7 +333,7 @@ public final class TwoTowerModel: @unchecked Sendable {
         var hasContext = false
         for field in contextFields {
             let value = query.context[field.name] ?? field.encoder.flatMap { query.context[$0.column.column] }
-            scratch.append(value.map { field.encoder!.encode([$0]).first! } ?? 0)
+            scratch.append(value.map { field.encoder!.singleRow($0) } ?? 0)
             if value != nil { hasContext = true }
         }
         // History: the query's (unknown item ids skipped), else the stored one.

@@ -49,8 +49,9 @@ public final class TwoTowerTrainer: @unchecked Sendable {
     private let pairItems: [Int32]
     /// Each pair's entry in `data.sequence` (its history is the entries before it).
     private let pairEntries: [Int32]
-    private let userBatch: TowerBatch
-    private let itemBatch: TowerBatch
+    /// The towers' inputs of the current step.
+    let userBatch: TowerBatch
+    let itemBatch: TowerBatch
     /// Each item's share of the training pairs (at least one pair's worth), for log-Q.
     private let itemFrequency: [Float]
     private let loss = SampledSoftmaxLoss()
@@ -167,7 +168,7 @@ public final class TwoTowerTrainer: @unchecked Sendable {
     /// uniformly from the generator; and the towers' inputs for them: each pair's user with the
     /// history before that interaction and its context, each column's item (ids hidden with
     /// the configured dropout probabilities).
-    private func assembleBatch(_ pairs: ArraySlice<Int32>, users: inout [Int32], columnItems: inout [Int32]) {
+    func assembleBatch(_ pairs: ArraySlice<Int32>, users: inout [Int32], columnItems: inout [Int32]) {
         let c = configuration
         users.removeAll(keepingCapacity: true)
         columnItems.removeAll(keepingCapacity: true)

@@ -45,6 +45,12 @@ final class FeatureSchemaTests: XCTestCase {
         XCTAssertEqual(weekday.encode([.number(1_700_000_000)]), [1 + 1], "a Tuesday")
         XCTAssertEqual(weekday.encode([.text("Saturday")]), [1 + 5])
         XCTAssertEqual(weekday.encode([.number(6)]), [7])
+        // The allocation-free single-value path agrees with the general one.
+        for (encoder, value) in [(genre, FeatureValue.text("a")), (genre, .text(" b ")), (genre, .text("zzz")), (genre, .number(3)),
+                                 (price, .number(60)), (price, .text("x")), (hour, .number(1_700_000_000)), (hour, .text("7")),
+                                 (weekday, .text("sun")), (weekday, .number(9))] {
+            XCTAssertEqual(encoder.singleRow(value), encoder.encode([value])[0], "\(encoder.name) \(value)")
+        }
     }
 
     func testEncoderRoundTripsThroughItsBinaryForm() throws {

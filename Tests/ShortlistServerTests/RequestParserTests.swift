@@ -1,4 +1,5 @@
 import ShortlistCore
+import ShortlistData
 import ShortlistTestSupport
 import XCTest
 @testable import ShortlistServer
@@ -33,6 +34,31 @@ final class RequestParserTests: XCTestCase {
             XCTAssertFalse(e.message.isEmpty)
             if let id { XCTAssertEqual(gotId.map { String(decoding: $0, as: UTF8.self) }, id, text, file: file, line: line) }
         }
+    }
+
+    func testRecommendReadsHistoryFeaturesAndContext() throws {
+        let r = try XCTUnwrap(request(#"{"id":3,"op":"recommend","collection":"m","history":[5,7,9],"features":{"age":31,"tags":["a","b"],"vip":true,"none":null},"context":{"hour":21,"device":"tv"},"k":5,"exclude_seen":true}"#))
+        XCTAssertNil(r.userId)
+        XCTAssertEqual(r.history, [5, 7, 9])
+        XCTAssertEqual(r.features, ["age": .number(31), "tags": .list(["a", "b"]), "vip": .text("true")], "null members are left out")
+        XCTAssertEqual(r.context, ["hour": .number(21), "device": .text("tv")])
+        XCTAssertEqual(try XCTUnwrap(request(#"{"op":"recommend","collection":"m","user_id":4}"#)).userId, 4)
+        // Bad shapes are refused with the request's id; the rest of the line is still read.
+        assertError(#"{"op":"recommend","collection":"m","features":{"a":{"b":1}},"id":8}"#, .invalidRequest, id: "8")
+        assertError(#"{"op":"recommend","collection":"m","features":{"a":[[1]]},"id":9}"#, .invalidRequest, id: "9")
+        assertError(#"{"op":"recommend","collection":"m","features":{"a":[true]},"id":10}"#, .invalidRequest, id: "10")
+        assertError(#"{"op":"recommend","collection":"m","context":"hour=21","id":11}"#, .invalidRequest, id: "11")
+        assertError(#"{"op":"recommend","collection":"m","context":{"h":1,"h":2}}"#, .invalidRequest)
+        assertError(#"{"op":"recommend","collection":"m","history":[1,2,3,4,5]}"#, .tooLarge)
+        let many = (0..<65).map { "\"f\($0)\":1" }.joined(separator: ",")
+        assertError(#"{"op":"recommend","collection":"m","features":{"# + many + "}}", .tooLarge)
+        // Only recommend takes them; a point takes features instead of a vector, not both.
+        assertError(#"{"op":"search","collection":"m","vector":[1],"history":[1]}"#, .unknownField)
+        let up = try XCTUnwrap(request(#"{"op":"upsert","collection":"m","points":[{"id":1,"features":{"genre":"x"}},{"id":2,"vector":[1]}]}"#))
+        XCTAssertEqual(up.points.map(\.features), [["genre": .text("x")], nil])
+        XCTAssertEqual(up.points[0].vector, [])
+        assertError(#"{"op":"upsert","collection":"m","points":[{"id":1,"features":{"genre":"x"},"vector":[1]}]}"#, .invalidRequest)
+        assertError(#"{"op":"upsert","collection":"m","points":[{"id":1}]}"#, .invalidRequest)
     }
 
     func testSearchParsesEveryMember() throws {

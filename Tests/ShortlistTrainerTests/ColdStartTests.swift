@@ -94,18 +94,26 @@ final class ColdStartTests: XCTestCase {
         XCTAssertEqual(batch.rows[0], [4, 3, 2], "the latest three, latest first")
         XCTAssertEqual(batch.weights[0].reduce(0, +), 1, accuracy: 1e-6)
         XCTAssertEqual(batch.weights[0][0] / batch.weights[0][1], 2, accuracy: 1e-5)
-        // The trainer's examples: the history of an interaction is the items before it.
+        // The trainer's examples: the history of an interaction is the items before it, never
+        // the interaction's own item; the context is the interaction's.
         var c = configuration()
         c.historyLength = 100
-        let model = try TwoTowerModel(configuration: c, data: data)
+        let trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: c, data: data), data: data)
+        let model = trainer.model
         let seq = data.sequence
-        let user = TowerBatch(fieldCount: model.userFields.count)
         let history = model.userFields.firstIndex { $0.role == .history }!
-        for e in seq.entries(of: 2) {
-            user.removeAll()
-            model.appendUser(to: user, id: 2, storedRow: 2, history: seq.items[seq.offsets[2]..<e], context: seq.context[(e * 3)..<(e * 3 + 3)])
-            XCTAssertFalse(user.rows[history].contains(seq.items[e]), "entry \(e)")
-            XCTAssertEqual(user.rows[history].count, e - seq.offsets[2])
+        let hour = model.userFields.firstIndex { $0.name == "hour" }!
+        let pairs = Array(Int32(seq.offsets[2])..<Int32(seq.offsets[3]))   // pairs follow the sequence
+        var users: [Int32] = [], items: [Int32] = []
+        trainer.assembleBatch(pairs[...], users: &users, columnItems: &items)
+        let examples = trainer.userBatch
+        XCTAssertEqual(examples.count, pairs.count)
+        for (r, e) in seq.entries(of: 2).enumerated() {
+            let bag = examples.rows[history][Int(examples.offsets[history][r])..<Int(examples.offsets[history][r + 1])]
+            XCTAssertEqual(items[r], seq.items[e])
+            XCTAssertFalse(bag.contains(seq.items[e]), "entry \(e)")
+            XCTAssertEqual(Set(bag), Set(seq.items[seq.offsets[2]..<e]), "entry \(e): the items before it")
+            XCTAssertEqual(examples.rows[hour][r], seq.context[e * 3], "entry \(e): its own hour")
         }
     }
 
