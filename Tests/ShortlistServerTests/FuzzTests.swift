@@ -69,6 +69,8 @@ final class FuzzTests: XCTestCase {
             #"{"op":"recommend","collection":"m","user_id":18446744073709551615,"exclude_seen":false,"id":[true,false,null]}"#,
             #"{"op":"delete","collection":"c","ids":[1,2,3]}"#,
             #"{"op":"auth","token":"abc"}"#,
+            #"{"op":"recommend","collection":"m","history":[5,7],"features":{"age":31,"tags":["a","b"],"vip":true,"x":null},"context":{"hour":21,"device":"tv"},"k":3}"#,
+            #"{"op":"upsert","collection":"c","points":[{"id":9,"features":{"genre":"g1","tags":["t"],"price":2.5},"payload":{"title":"x"}}]}"#,
         ].map { Array($0.utf8) }
         let parser = RequestParser(limits: ServerLimits())
         let r = Self.fuzz("protocol reader", seeds: seeds, seed: 1) { line in
@@ -151,5 +153,19 @@ final class FuzzTests: XCTestCase {
         let modelDir = try XCTUnwrap(movies.modelDirectory)
         try FileManager.default.copyItem(atPath: modelDir + "/model.slm", toPath: dir.file("model.slm"))
         try fuzzFile("model file reader", seedFile: "model.slm", in: dir, seed: 12) { _ = try ModelFile.load(path: $0) }
+    }
+
+    /// A version-2 model with every kind of field (stored features, encoders, history, context,
+    /// bias, seen sets), and the feature files and schema a training run reads.
+    func testFeatureModelAndFeatureFileReaders() throws {
+        let dir = TemporaryDirectory()
+        let shows = try ServerFixtures.writeFeatureCollection(in: dir)
+        try FileManager.default.copyItem(atPath: try XCTUnwrap(shows.modelDirectory) + "/model.slm", toPath: dir.file("features.slm"))
+        try fuzzFile("model file reader (features, v2)", seedFile: "features.slm", in: dir, seed: 13) { _ = try ModelFile.load(path: $0) }
+        let data = TemporaryDirectory()
+        _ = FeatureFixtures.write(to: data, users: 12, items: 8)
+        try fuzzFile("feature table reader (csv)", seedFile: "items.csv", in: data, seed: 14) { _ = try FeatureTable.read(path: $0, idColumn: "item") }
+        try fuzzFile("feature table reader (jsonl)", seedFile: "users.jsonl", in: data, seed: 15) { _ = try FeatureTable.read(path: $0, idColumn: "user") }
+        try fuzzFile("feature schema reader", seedFile: "schema.json", in: data, seed: 16) { _ = try FeatureSchema.read(path: $0) }
     }
 }
