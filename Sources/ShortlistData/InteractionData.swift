@@ -18,6 +18,9 @@ public struct InteractionData: Sendable {
     /// The training interactions of each user in time order (the split's order without
     /// timestamps), with each one's context rows.
     public var sequence: InteractionSequence
+    /// Each user's training then validation items, in time order (the split's order without
+    /// timestamps): the history of a request at test time, and what the user has seen.
+    public var seenSequence: InteractionSequence
     /// Side features per user row (age group, gender, occupation …), possibly none.
     public var userFeatures: [FeatureField] = []
     /// Side features per item row (genres, title tokens …), possibly none.
@@ -49,6 +52,7 @@ public struct InteractionData: Sendable {
         self.valid = valid
         self.test = test
         sequence = InteractionSequence(train)
+        seenSequence = sequence.appending(valid)
     }
 
     public var userCount: Int { userIds.count }

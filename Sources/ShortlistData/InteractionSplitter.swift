@@ -56,6 +56,7 @@ struct InteractionSplitter {
         var generator = SeededGenerator(seed: source.splitSeed)
         var parts: [(users: [Int32], items: [Int32])] = Array(repeating: ([], []), count: 3)
         var trainEntries: [[Entry]] = [], firstHeldOut: [[Int?]] = [[Int?]](repeating: [nil, nil], count: userIds.count)
+        var seenOffsets = [0], seenItems: [Int32] = []
         trainEntries.reserveCapacity(userIds.count)
         for u in 0..<userIds.count {
             var items = ordered(Array(perUser[u].values), &generator)
@@ -74,8 +75,15 @@ struct InteractionSplitter {
                 parts[part].items.append(entry.item)
                 if part > 0, firstHeldOut[u][part - 1] == nil { firstHeldOut[u][part - 1] = entry.event }
             }
-            items.removeLast(testCount + validCount)
-            if hasTime { items.sort { ($0.time, $0.item) < ($1.time, $1.item) } }
+            // Seen: training then validation items, each part in time order.
+            var train = Array(items.prefix(n - testCount - validCount)), valid = Array(items[(n - testCount - validCount)..<(n - testCount)])
+            if hasTime {
+                train.sort { ($0.time, $0.item) < ($1.time, $1.item) }
+                valid.sort { ($0.time, $0.item) < ($1.time, $1.item) }
+            }
+            seenItems.append(contentsOf: (train + valid).map(\.item))
+            seenOffsets.append(seenItems.count)
+            items = train
             trainEntries.append(items)
         }
         let m = parts.map { InteractionMatrix(rowCount: userIds.count, users: $0.users, items: $0.items) }
@@ -102,6 +110,7 @@ struct InteractionSplitter {
             offsets.append(items.count)
         }
         data.sequence = InteractionSequence(offsets: offsets, items: items, contextWidth: width, context: context)
+        data.seenSequence = InteractionSequence(offsets: seenOffsets, items: seenItems, contextWidth: 0, context: [])
         for u in 0..<userIds.count {
             encode(firstHeldOut[u][0], into: &data.validContext)
             encode(firstHeldOut[u][1], into: &data.testContext)

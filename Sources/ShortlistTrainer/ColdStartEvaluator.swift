@@ -11,7 +11,7 @@ public enum ColdStartEvaluator {
     /// mask also hold the validation items).
     public static func evaluateWarm(model: TwoTowerModel, data: InteractionData, test: Bool, threads: Int) throws -> RankingMetrics {
         let target = test ? data.test : data.valid
-        let history = test ? data.sequence.appending(data.valid) : data.sequence
+        let history = test ? data.seenSequence : data.sequence
         let mask = test ? data.train.union(data.valid) : data.train
         let context = test ? data.testContext : data.validContext
         let users = try model.userEmbeddings(history: history, context: context.isEmpty ? nil : context)
@@ -53,7 +53,7 @@ public enum ColdStartEvaluator {
 
     public static func evaluateColdItems(model: TwoTowerModel, data: InteractionData, threads: Int, seed: UInt64 = 1) throws -> ColdItemMetrics {
         guard let cold = data.coldItems, cold.targets.count > 0 else { throw TrainerError.emptySplit("cold-item") }
-        let users = try model.userEmbeddings(history: data.sequence.appending(data.valid), context: data.testContext.isEmpty ? nil : data.testContext)
+        let users = try model.userEmbeddings(history: data.seenSequence, context: data.testContext.isEmpty ? nil : data.testContext)
         let items = try model.unseenItemEmbeddings(features: cold.features)
         guard items.count == cold.ids.count else { throw TrainerError.badFeature("cold items have no features to embed them from") }
         var generator = SeededGenerator(seed: seed)

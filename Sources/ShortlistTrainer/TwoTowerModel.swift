@@ -66,7 +66,7 @@ public final class TwoTowerModel: @unchecked Sendable {
             item.append(.bias())
         }
         try self.init(configuration: configuration, userIds: data.userIds, itemIds: data.itemIds, userFields: user, itemFields: item)
-        seen = data.sequence.appending(data.valid)
+        seen = data.seenSequence
     }
 
     init(configuration: TwoTowerConfiguration, userIds: [UInt64], itemIds: [UInt64],

@@ -70,6 +70,24 @@ final class InteractionDataTests: XCTestCase {
         }
     }
 
+    func testSeenItemsAreTrainingThenValidationInTimeOrder() throws {
+        let dir = TemporaryDirectory()
+        // One user, items 1…10 rated at decreasing times: item 10 first, item 1 last.
+        var text = "user,item,t\n"
+        for i in 1...10 { text += "7,\(i),\(1000 - i)\n" }
+        var source = InteractionSource(format: .csv, path: dir.write("log.csv", text: text))
+        source.timeColumn = "t"
+        source.splitByTime = true
+        source.validFraction = 0.3
+        source.testFraction = 0.2
+        let data = try InteractionData.read(source)
+        let ids = { (rows: ArraySlice<Int32>) in rows.map { data.itemIds[Int($0)] } }
+        XCTAssertEqual(ids(data.sequence.items[data.sequence.entries(of: 0)]), [10, 9, 8, 7, 6], "training items, oldest first")
+        XCTAssertEqual(ids(data.seenSequence.items[data.seenSequence.entries(of: 0)]), [10, 9, 8, 7, 6, 5, 4, 3],
+                       "then the validation items, also oldest first (not by id)")
+        XCTAssertEqual(data.test.items(of: 0).map { data.itemIds[Int($0)] }, [1, 2])
+    }
+
     func testMovieLensLatestLayoutWithQuotedTitlesAndGenres() throws {
         let dir = TemporaryDirectory()
         _ = dir.write("ratings.csv", text: "userId,movieId,rating,timestamp\n1,10,5.0,1\n1,20,4.0,2\n1,30,1.0,3\n2,10,4.5,4\n2,30,4.0,5\n")
