@@ -13,10 +13,11 @@ struct Request {
             switch self {
             case .ping, .info, .stats: return []
             case .auth: return ["token"]
-            case .search: return ["collection", "vector", "k", "params", "filter", "with_payload"]
+            case .search: return ["collection", "vector", "k", "params", "filter", "with_payload", "diversity", "group_by", "max_per_group", "boost"]
             case .searchBatch: return ["collection", "vectors", "k", "params", "filter", "with_payload"]
-            case .similar: return ["collection", "item_id", "k", "params", "filter", "with_payload"]
-            case .recommend: return ["collection", "user_id", "history", "features", "context", "k", "params", "filter", "exclude_seen", "with_payload"]
+            case .similar: return ["collection", "item_id", "k", "params", "filter", "with_payload", "diversity", "group_by", "max_per_group", "boost"]
+            case .recommend: return ["collection", "user_id", "history", "features", "context", "k", "params", "filter", "exclude_seen", "with_payload",
+                                     "diversity", "group_by", "max_per_group", "boost"]
             case .upsert: return ["collection", "points"]
             case .delete: return ["collection", "ids"]
             case .get: return ["collection", "ids"]
@@ -42,6 +43,21 @@ struct Request {
         var isInline: Bool { self == .ping || self == .info || self == .stats || self == .auth }
         /// Ops that change a collection.
         var isWrite: Bool { self == .upsert || self == .delete }
+    }
+
+    /// The re-ranking stage of `search`, `similar` and `recommend` (`Reranker`).
+    struct Rerank: Equatable {
+        /// `diversity.lambda`: the MMR trade-off, or nil for none.
+        var lambda: Float?
+        /// `diversity.candidates`: how many hits to re-rank (at least k).
+        var candidates: Int?
+        /// `group_by` / `max_per_group`: a payload field and the limit per value.
+        var groupBy: String?
+        var maxPerGroup: Int?
+        /// `boost`: payload field → value → added to the score.
+        var boosts: [String: [String: Float]] = [:]
+
+        var isEmpty: Bool { lambda == nil && groupBy == nil && boosts.isEmpty }
     }
 
     /// One point of an `upsert`: a vector, or features the collection's item tower embeds.
@@ -77,6 +93,7 @@ struct Request {
     /// `recommend`: user features by name; `context`: the request's context by name.
     var features: [String: FeatureValue] = [:]
     var context: [String: FeatureValue] = [:]
+    var rerank = Rerank()
     var excludeSeen = false
     var points: [Point] = []
     var ids: [UInt64] = []

@@ -19,7 +19,7 @@ struct RequestParser {
 
     /// Every top-level member name; a request's members are tracked as a bit mask of these.
     static let memberNames = ["id", "op", "collection", "vector", "vectors", "k", "params", "filter", "with_payload",
-                              "exclude_seen", "item_id", "user_id", "ids", "points", "token", "history", "features", "context"]
+                              "exclude_seen", "item_id", "user_id", "ids", "points", "token", "history", "features", "context", "diversity", "group_by", "max_per_group", "boost"]
 
     /// The bit of a member name (a switch: no hashing on the hot path), or nil for an unknown name.
     static func memberBit(_ key: String) -> UInt32? {
@@ -42,6 +42,10 @@ struct RequestParser {
         case "history": return 1 << 15
         case "features": return 1 << 16
         case "context": return 1 << 17
+        case "diversity": return 1 << 18
+        case "group_by": return 1 << 19
+        case "max_per_group": return 1 << 20
+        case "boost": return 1 << 21
         default: return nil
         }
     }
@@ -98,6 +102,9 @@ struct RequestParser {
         if extra != 0, let key = Self.memberNames.first(where: { Self.memberBit($0)! & extra != 0 }) {
             return .failure(id: request.id, error: ProtocolError(.unknownField, "op '\(op)' takes no member '\(key)'"))
         }
+        if (request.rerank.groupBy == nil) != (request.rerank.maxPerGroup == nil) {
+            return .failure(id: request.id, error: ProtocolError(.invalidRequest, "'group_by' and 'max_per_group' go together"))
+        }
         let missing = Self.requiredMasks[parsedOp]! & ~seen
         if missing != 0, let key = parsedOp.required.first(where: { Self.memberBit($0)! & missing != 0 }) {
             return .failure(id: request.id, error: ProtocolError(.invalidRequest, "op '\(op)' needs member '\(key)'"))
@@ -152,6 +159,10 @@ struct RequestParser {
         case "history": r.history = try readIds(&s, key)
         case "features": r.features = try readFeatures(&s, key)
         case "context": r.context = try readFeatures(&s, key)
+        case "diversity": try readDiversity(&s, &r)
+        case "group_by": r.rerank.groupBy = try Self.string(&s, key)
+        case "max_per_group": r.rerank.maxPerGroup = try Self.integer(&s, key, 1...limits.maximumK)
+        case "boost": r.rerank.boosts = try readBoosts(&s)
         default:
             if Self.memberBit(key) != nil { try s.skipValue(); return }
             try s.skipValue()
@@ -288,6 +299,50 @@ struct RequestParser {
             throw ProtocolError(.tooLarge, "'\(name)' holds more than \(limits.maximumItems) ids")
         }
         if let bad { throw bad }
+        return out
+    }
+
+    /// `diversity`: {"lambda": 0…1, "candidates": 1…max_k}; lambda is required.
+    private func readDiversity(_ s: inout JSONScanner, _ r: inout Request) throws {
+        var lambda: Float?
+        try Self.readMembers(&s, of: "diversity") { s, key in
+            switch key {
+            case "lambda":
+                guard Self.isNumberStart(Self.kind(&s)) else { throw ProtocolError(.invalidRequest, "'diversity.lambda' must be a number") }
+                let v = try s.readDouble()
+                guard v >= 0, v <= 1 else { throw ProtocolError(.invalidParameter, "'diversity.lambda' must be in [0, 1], not \(v)") }
+                lambda = Float(v)
+            case "candidates": r.rerank.candidates = try Self.integer(&s, "diversity.candidates", 1...limits.maximumK)
+            default:
+                try s.skipValue()
+                throw ProtocolError(.unknownField, "unknown member 'diversity.\(key)'; diversity has lambda, candidates")
+            }
+        }
+        guard let lambda else { throw ProtocolError(.invalidRequest, "'diversity' needs 'lambda'") }
+        r.rerank.lambda = lambda
+    }
+
+    /// `boost`: {"field": {"value": number, …}, …}, at most 64 fields of 64 values.
+    private func readBoosts(_ s: inout JSONScanner) throws -> [String: [String: Float]] {
+        var out: [String: [String: Float]] = [:]
+        try Self.readMembers(&s, of: "boost") { s, field in
+            guard out.count < Self.maximumFeatureMembers else {
+                try s.skipValue()
+                throw ProtocolError(.tooLarge, "'boost' has more than \(Self.maximumFeatureMembers) fields")
+            }
+            var values: [String: Float] = [:]
+            try Self.readMembers(&s, of: "boost.\(field)") { s, value in
+                guard values.count < Self.maximumFeatureMembers else {
+                    try s.skipValue()
+                    throw ProtocolError(.tooLarge, "'boost.\(field)' has more than \(Self.maximumFeatureMembers) values")
+                }
+                guard Self.isNumberStart(Self.kind(&s)) else { throw ProtocolError(.invalidRequest, "'boost.\(field).\(value)' must be a number") }
+                let v = Float(try s.readDouble())
+                guard v.isFinite else { throw ProtocolError(.invalidParameter, "'boost.\(field).\(value)' is not a finite Float32") }
+                values[value] = v
+            }
+            out[field] = values
+        }
         return out
     }
 

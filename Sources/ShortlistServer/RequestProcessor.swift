@@ -348,7 +348,11 @@ public final class RequestProcessor: @unchecked Sendable {
 
     /// The hits around `vector` for a search-like op (search, similar, recommend), as a reply.
     private func searchReply(_ r: Request, in c: ServedCollection, around vector: [Float], filter: ServedCollection.Filter, start: UInt64) throws -> [UInt8] {
-        let hits = try c.search(vector, k: r.k, parameters: try c.searchParameters(r.parameters, targetRecall: r.targetRecall), filter: filter, withPayload: r.withPayload)
+        let parameters = try c.searchParameters(r.parameters, targetRecall: r.targetRecall)
+        let hits = r.rerank.isEmpty
+            ? try c.search(vector, k: r.k, parameters: parameters, filter: filter, withPayload: r.withPayload)
+            : try c.searchReranked(vector, k: r.k, parameters: parameters, filter: filter, withPayload: r.withPayload,
+                                   rerank: r.rerank, maximumCandidates: limits.maximumK)
         return success(id: r.id, op: r.op, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
     }
 
