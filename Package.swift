@@ -69,7 +69,7 @@ let package = Package(
         ),
         .target(
             name: "ShortlistTestSupport",
-            dependencies: ["ShortlistCore"],
+            dependencies: ["ShortlistCore", "ShortlistData", "ShortlistTrainer"],
             path: "Tests/ShortlistTestSupport"
         ),
         .testTarget(name: "ShortlistCoreTests", dependencies: ["ShortlistCore", "CShortlistKernels", "ShortlistTestSupport"]),

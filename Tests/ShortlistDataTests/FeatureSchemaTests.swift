@@ -145,9 +145,7 @@ final class FeatureSchemaTests: XCTestCase {
 
     func testColdUsersAndItemsAreHeldOutOfTrainingEntirely() throws {
         let dir = TemporaryDirectory()
-        var s = source(dir, schema: FeatureFixtures.write(to: dir))
-        s.coldUserFraction = 0.1
-        s.coldItemFraction = 0.1
+        var s = FeatureFixtures.source(in: dir, coldUsers: 0.1, coldItems: 0.1)
         let data = try InteractionData.read(s)
         let users = try XCTUnwrap(data.coldUsers), items = try XCTUnwrap(data.coldItems)
         XCTAssertEqual(users.ids.count, 16)

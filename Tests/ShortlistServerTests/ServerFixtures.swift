@@ -72,22 +72,10 @@ enum ServerFixtures {
     /// price / blurb features and hour / weekday / device context, trained on `FeatureFixtures`
     /// (items 500–579 in 4 genres g0–g3, users 1000–1159), served with its item payloads.
     static func writeFeatureCollection(in dir: TemporaryDirectory, name: String = "shows") throws -> ServedCollection.Description {
-        let dataDir = TemporaryDirectory()
-        var source = InteractionSource(format: .csv, path: dataDir.file("log.csv"))
-        source.schemaPath = FeatureFixtures.write(to: dataDir)
-        source.timeColumn = "timestamp"
-        source.splitByTime = true
-        let data = try InteractionData.read(source)
-        var c = TwoTowerConfiguration()
-        c.dimension = 8
-        c.batchSize = 64
-        c.epochs = 12
-        c.patience = 0
-        c.learningRate = 0.02
-        c.threads = 1
-        c.seed = 4
-        c.historyLength = 5
-        c.itemIdDropout = 0.5
+        let dataDir = TemporaryDirectory()   // removed when this function returns
+        let source = FeatureFixtures.source(in: dataDir)
+        let data = try withExtendedLifetime(dataDir) { try InteractionData.read(source) }
+        let c = FeatureFixtures.configuration(dimension: 8)
         let trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: c, data: data), data: data)
         trainer.run()
         let modelDir = dir.file("\(name)-model")

@@ -1,5 +1,7 @@
 import Foundation
 import ShortlistCore
+import ShortlistData
+import ShortlistTrainer
 
 /// A seeded interaction log whose structure is visible in features, history and context, as a
 /// folder of files a schema reads: `log.csv` (user, item, timestamp, device), `items.csv`
@@ -39,5 +41,33 @@ public enum FeatureFixtures {
          "context": [{"name": "hour", "type": "hour"}, {"name": "weekday", "type": "weekday"},
                      {"name": "device", "type": "categorical"}]}
         """)
+    }
+
+    /// The fixture written into `dir`, read as a time-split csv log with its schema, holding out
+    /// the given shares of users and items.
+    public static func source(in dir: TemporaryDirectory, coldUsers: Double = 0, coldItems: Double = 0) -> InteractionSource {
+        var s = InteractionSource(format: .csv, path: dir.file("log.csv"))
+        s.schemaPath = write(to: dir)
+        s.timeColumn = "timestamp"
+        s.splitByTime = true
+        s.coldUserFraction = coldUsers
+        s.coldItemFraction = coldItems
+        return s
+    }
+
+    /// A small model that learns the fixture in a second: a 5-item history, ids hidden from the
+    /// item tower half the time.
+    public static func configuration(dimension: Int) -> TwoTowerConfiguration {
+        var c = TwoTowerConfiguration()
+        c.dimension = dimension
+        c.batchSize = 64
+        c.epochs = 12
+        c.patience = 0
+        c.learningRate = 0.02
+        c.threads = 1
+        c.seed = 4
+        c.historyLength = 5
+        c.itemIdDropout = 0.5
+        return c
     }
 }

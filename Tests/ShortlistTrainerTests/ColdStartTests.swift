@@ -9,27 +9,12 @@ import XCTest
 final class ColdStartTests: XCTestCase {
     private func data(coldUsers: Double = 0.1, coldItems: Double = 0.1) throws -> (InteractionData, TemporaryDirectory) {
         let dir = TemporaryDirectory()
-        var s = InteractionSource(format: .csv, path: dir.file("log.csv"))
-        s.schemaPath = FeatureFixtures.write(to: dir)
-        s.timeColumn = "timestamp"
-        s.splitByTime = true
-        s.coldUserFraction = coldUsers
-        s.coldItemFraction = coldItems
-        return (try InteractionData.read(s), dir)
+        return (try InteractionData.read(FeatureFixtures.source(in: dir, coldUsers: coldUsers, coldItems: coldItems)), dir)
     }
 
     private func configuration() -> TwoTowerConfiguration {
-        var c = TwoTowerConfiguration()
-        c.dimension = 16
-        c.batchSize = 64
-        c.epochs = 12
-        c.patience = 0
-        c.learningRate = 0.02
-        c.threads = 1
-        c.seed = 4
-        c.historyLength = 5
+        var c = FeatureFixtures.configuration(dimension: 16)
         c.userIdDropout = 0.5
-        c.itemIdDropout = 0.5
         return c
     }
 
