@@ -85,6 +85,8 @@ struct Request {
     var targetRecall: Double?
     var excludeIds: [UInt64] = []
     var includeIds: [UInt64]?
+    /// `filter.must` / `should` / `must_not`: conditions on payload fields and ids.
+    var payloadFilter: PayloadFilter?
     var withPayload = false
     var itemId: UInt64 = 0
     var userId: UInt64?

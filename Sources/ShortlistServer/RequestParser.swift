@@ -417,15 +417,141 @@ struct RequestParser {
     }
 
     private func readFilter(_ s: inout JSONScanner, _ r: inout Request) throws {
+        var must: [PayloadFilter] = [], should: [PayloadFilter] = [], mustNot: [PayloadFilter] = []
+        var grouped = false
         try Self.readMembers(&s, of: "filter") { s, key in
             switch key {
             case "exclude_ids": r.excludeIds = try readIds(&s, "filter.exclude_ids")
             case "include_ids": r.includeIds = try readIds(&s, "filter.include_ids")
+            case "must", "should", "must_not":
+                grouped = true
+                let list = try readConditions(&s, "filter.\(key)", depth: 1)
+                if key == "must" { must = list } else if key == "should" { should = list } else { mustNot = list }
             default:
                 try s.skipValue()
-                throw ProtocolError(.unknownField, "unknown member 'filter.\(key)'; filters are exclude_ids, include_ids")
+                throw ProtocolError(.unknownField, "unknown member 'filter.\(key)'; filters are must, should, must_not, exclude_ids, include_ids")
             }
         }
+        if grouped { r.payloadFilter = .group(must: must, should: should, mustNot: mustNot) }
+    }
+
+    /// Conditions in one filter, all told; deeper groups are refused past this.
+    static let maximumConditions = 256
+    static let maximumFilterDepth = 8
+
+    /// An array of conditions (`must`, `should`, `must_not`). A bad condition throws after the
+    /// array has been skipped, so the rest of the request is still read.
+    private func readConditions(_ s: inout JSONScanner, _ name: String, depth: Int) throws -> [PayloadFilter] {
+        guard Self.kind(&s) == UInt8(ascii: "[") else { throw ProtocolError(.invalidRequest, "'\(name)' must be an array of conditions") }
+        let start = s.position
+        var out: [PayloadFilter] = []
+        do {
+            try s.readArray(limit: Self.maximumConditions) { s in
+                out.append(try readCondition(&s, "\(name)[\(out.count)]", depth: depth))
+            }
+        } catch let e as ProtocolError {
+            s.position = start
+            try s.skipValue()
+            throw e
+        } catch JSONError.tooManyElements {
+            s.position = start
+            try s.skipValue()
+            throw ProtocolError(.tooLarge, "'\(name)' holds more than \(Self.maximumConditions) conditions")
+        }
+        return out
+    }
+
+    /// One condition: {"key":F,"match":{"value":V}|{"any":[V…]}}, {"key":F,"range":{…}},
+    /// {"is_null":{"key":F}}, {"has_id":[ids]}, or a nested {"must":[…],"should":[…],"must_not":[…]}.
+    private func readCondition(_ s: inout JSONScanner, _ name: String, depth: Int) throws -> PayloadFilter {
+        guard Self.kind(&s) == UInt8(ascii: "{") else { throw ProtocolError(.invalidRequest, "'\(name)' must be a condition object") }
+        guard depth <= Self.maximumFilterDepth else { throw ProtocolError(.tooLarge, "'\(name)': groups nest more than \(Self.maximumFilterDepth) deep") }
+        var key: String?
+        var match: [PayloadValue]?
+        var range: (gt: Double?, gte: Double?, lt: Double?, lte: Double?)?
+        var isNull: String?
+        var hasId: Set<UInt64>?
+        var must: [PayloadFilter]?, should: [PayloadFilter]?, mustNot: [PayloadFilter]?
+        var seen = Set<String>()
+        try s.readObject { s, member in
+            guard seen.insert(member).inserted else { throw ProtocolError(.invalidRequest, "member '\(name).\(member)' appears twice") }
+            switch member {
+            case "key": key = try Self.string(&s, "\(name).key")
+            case "match":
+                guard Self.kind(&s) == UInt8(ascii: "{") else { throw ProtocolError(.invalidRequest, "'\(name).match' must be {\"value\":…} or {\"any\":[…]}") }
+                try s.readObject { s, m in
+                    switch m {
+                    case "value": match = [try Self.payloadValue(&s, "\(name).match.value")]
+                    case "any":
+                        guard Self.kind(&s) == UInt8(ascii: "[") else { throw ProtocolError(.invalidRequest, "'\(name).match.any' must be an array") }
+                        var list: [PayloadValue] = []
+                        try s.readArray(limit: limits.maximumItems) { s in list.append(try Self.payloadValue(&s, "\(name).match.any")) }
+                        match = list
+                    default: throw ProtocolError(.unknownField, "unknown member '\(name).match.\(m)'; match has value or any")
+                    }
+                }
+                guard match != nil else { throw ProtocolError(.invalidRequest, "'\(name).match' needs 'value' or 'any'") }
+            case "range":
+                guard Self.kind(&s) == UInt8(ascii: "{") else { throw ProtocolError(.invalidRequest, "'\(name).range' must be an object of gt, gte, lt, lte") }
+                var r: (gt: Double?, gte: Double?, lt: Double?, lte: Double?) = (nil, nil, nil, nil)
+                try s.readObject { s, bound in
+                    guard Self.isNumberStart(Self.kind(&s)) else { throw ProtocolError(.invalidRequest, "'\(name).range.\(bound)' must be a number") }
+                    let v = try s.readDouble()
+                    guard v.isFinite else { throw ProtocolError(.invalidParameter, "'\(name).range.\(bound)' is not finite") }
+                    switch bound {
+                    case "gt": r.gt = v
+                    case "gte": r.gte = v
+                    case "lt": r.lt = v
+                    case "lte": r.lte = v
+                    default: throw ProtocolError(.unknownField, "unknown member '\(name).range.\(bound)'; range has gt, gte, lt, lte")
+                    }
+                }
+                guard r.gt != nil || r.gte != nil || r.lt != nil || r.lte != nil else { throw ProtocolError(.invalidRequest, "'\(name).range' needs a bound") }
+                range = r
+            case "is_null":
+                guard Self.kind(&s) == UInt8(ascii: "{") else { throw ProtocolError(.invalidRequest, "'\(name).is_null' must be {\"key\":…}") }
+                try s.readObject { s, m in
+                    guard m == "key" else { throw ProtocolError(.unknownField, "unknown member '\(name).is_null.\(m)'; is_null has key") }
+                    isNull = try Self.string(&s, "\(name).is_null.key")
+                }
+                guard isNull != nil else { throw ProtocolError(.invalidRequest, "'\(name).is_null' needs 'key'") }
+            case "has_id": hasId = Set(try readIds(&s, "\(name).has_id"))
+            case "must": must = try readConditions(&s, "\(name).must", depth: depth + 1)
+            case "should": should = try readConditions(&s, "\(name).should", depth: depth + 1)
+            case "must_not": mustNot = try readConditions(&s, "\(name).must_not", depth: depth + 1)
+            default:
+                throw ProtocolError(.unknownField, "unknown member '\(name).\(member)'; a condition is key with match or range, is_null, has_id, or a group of must, should, must_not")
+            }
+        }
+        let kinds = [match != nil || range != nil, isNull != nil, hasId != nil, must != nil || should != nil || mustNot != nil].filter { $0 }.count
+        guard kinds == 1, !(match != nil && range != nil) else {
+            throw ProtocolError(.invalidRequest, "'\(name)' must be exactly one condition: key with match or range, is_null, has_id, or a group")
+        }
+        if let match {
+            guard let key else { throw ProtocolError(.invalidRequest, "'\(name)': match needs 'key'") }
+            return .match(field: key, values: match)
+        }
+        if let range {
+            guard let key else { throw ProtocolError(.invalidRequest, "'\(name)': range needs 'key'") }
+            return .range(field: key, gt: range.gt, gte: range.gte, lt: range.lt, lte: range.lte)
+        }
+        guard key == nil else { throw ProtocolError(.invalidRequest, "'\(name)': 'key' goes with match or range") }
+        if let isNull { return .isNull(field: isNull) }
+        if let hasId { return .hasId(hasId) }
+        return .group(must: must ?? [], should: should ?? [], mustNot: mustNot ?? [])
+    }
+
+    /// A match value: a string, number or boolean.
+    private static func payloadValue(_ s: inout JSONScanner, _ name: String) throws -> PayloadValue {
+        let c = kind(&s)
+        if c == UInt8(ascii: "\"") { return .string(try s.readString()) }
+        if c == UInt8(ascii: "t") || c == UInt8(ascii: "f") { return .bool(try s.readBool()) }
+        if isNumberStart(c) {
+            let v = try s.readDouble()
+            guard v.isFinite else { throw ProtocolError(.invalidParameter, "'\(name)' is not finite") }
+            return .number(v)
+        }
+        throw ProtocolError(.invalidRequest, "'\(name)' must be a string, number or boolean")
     }
 
     private func readPoints(_ s: inout JSONScanner, _ r: inout Request) throws {

@@ -267,7 +267,7 @@ public final class RequestProcessor: @unchecked Sendable {
     /// With a `batcher` (a worker's) and `microBatching` on, a plain search on a flat or IVF
     /// collection is handed to it and answered through `later` once the worker has run its jobs.
     func execute(_ r: Request, start: UInt64, batcher: SearchBatcher? = nil, later: @escaping ([UInt8]) -> Void) -> Outcome {
-        if let batcher, microBatching, r.op == .search, r.excludeIds.isEmpty, r.includeIds == nil,
+        if let batcher, microBatching, r.op == .search, r.excludeIds.isEmpty, r.includeIds == nil, r.payloadFilter == nil, r.rerank.isEmpty,
            let name = r.collection, let c = collections[name], c.batchesWell,
            let parameters = try? c.searchParameters(r.parameters, targetRecall: r.targetRecall) {
             batcher.add(SearchBatcher.Pending(collection: c, vector: r.vector, k: r.k, parameters: parameters, withPayload: r.withPayload) { result in
@@ -365,7 +365,7 @@ public final class RequestProcessor: @unchecked Sendable {
     }
 
     private func filter(_ r: Request) -> ServedCollection.Filter {
-        ServedCollection.Filter(exclude: Set(r.excludeIds), include: r.includeIds.map { Set($0) })
+        ServedCollection.Filter(exclude: Set(r.excludeIds), include: r.includeIds.map { Set($0) }, payload: r.payloadFilter)
     }
 
     /// Saves every collection changed since it was loaded or saved; returns the errors.

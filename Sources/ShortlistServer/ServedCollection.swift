@@ -23,7 +23,7 @@ public final class ServedCollection: @unchecked Sendable {
     public let payloadSource: String?
     /// The index. Replaced by compaction (under the write lock): read it only under the lock.
     private var index: any MutableVectorIndex
-    private var payloads: [UInt64: [UInt8]]
+    private var payloads: PayloadStore
     private let lock = ReadWriteLock()
     /// Changes applied since loading (writes and replayed records), and how many of them the
     /// newest durable snapshot holds: dirty while they differ.
@@ -120,7 +120,7 @@ public final class ServedCollection: @unchecked Sendable {
         if let named = d.payloadPath, payloadSource == nil, !exists(named) {
             throw CollectionError.invalidDescription(d.name, reason: "payload file \(named) does not exist")
         }
-        payloads = try payloadSource.map { try PayloadFile.read(path: $0) } ?? [:]
+        payloads = PayloadStore(try payloadSource.map { try PayloadFile.read(path: $0) } ?? [:])
         var notice: String?
         if let named = d.payloadPath, payloadSource == payloadPath, named != payloadPath {
             notice = "collection '\(d.name)': reading payloads from \(payloadPath), written by an earlier save; \(named) seeded it and is no longer read"
@@ -251,7 +251,9 @@ public final class ServedCollection: @unchecked Sendable {
     struct Filter {
         var exclude: Set<UInt64> = []
         var include: Set<UInt64>?
-        var isEmpty: Bool { exclude.isEmpty && include == nil }
+        /// Conditions on payload fields and ids, evaluated against the payload indexes.
+        var payload: PayloadFilter?
+        var isEmpty: Bool { exclude.isEmpty && include == nil && payload == nil }
     }
 
     /// One result with its payload when asked for.
@@ -363,8 +365,22 @@ public final class ServedCollection: @unchecked Sendable {
         return v
     }
 
-    private func filteredSearch(_ q: [Float], k: Int, parameters: SearchParameters, filter: Filter) throws -> [Neighbor] {
-        guard filter.isEmpty == false else { return try index.search(q, k: k, parameters: parameters) }
+    /// `filter` with its payload conditions turned into ids (intersected with `include`); call
+    /// under the lock.
+    private func resolved(_ filter: Filter) throws -> Filter {
+        guard let condition = filter.payload else { return filter }
+        let passing: Set<UInt64>
+        do {
+            passing = try payloads.fields.evaluate(condition, universe: filter.include ?? Set(index.liveIds))
+        } catch let e as PayloadIndex.FilterError {
+            throw ProtocolError(.invalidParameter, "filter: \(e)")
+        }
+        return Filter(exclude: filter.exclude, include: passing, payload: nil)
+    }
+
+    private func filteredSearch(_ q: [Float], k: Int, parameters: SearchParameters, filter given: Filter) throws -> [Neighbor] {
+        guard given.isEmpty == false else { return try index.search(q, k: k, parameters: parameters) }
+        let filter = try resolved(given)
         let n = index.count
         guard n > 0 else {
             try index.validate(q)
@@ -636,7 +652,7 @@ public final class ServedCollection: @unchecked Sendable {
             afterSnapshotCopy?()
             try log?.finishSeal()
             try IndexFile.write(path: indexPath, header: document.header, sections: document.sections)
-            if !payloadCopy.isEmpty || hadPayloadFile { try PayloadFile.write(payloadCopy, path: payloadPath) }
+            if !payloadCopy.texts.isEmpty || hadPayloadFile { try PayloadFile.write(payloadCopy.texts, path: payloadPath) }
             if let segment { try log?.dropSegments(through: segment) }
             savedChanges.store(generation, ordering: .releasing)
             let end = RequestProcessor.now()
