@@ -392,7 +392,13 @@ public final class ServedCollection: @unchecked Sendable {
         for id in filter.exclude where index.contains(id: id) { excludedLive += 1 }
         let liveIncluded = filter.include?.filter { index.contains(id: $0) && !filter.exclude.contains($0) }
         if let live = liveIncluded {
+            // Few pass: score them exactly. More: a graph walks through the others to reach them.
             if live.count <= exactFilterLimit { return try exactSearch(q, among: live, k: k) }
+            if let graph = index as? HNSWIndex {
+                let found = try graph.search(q, k: k, parameters: parameters, allowedIds: live)
+                if found.count >= min(k, live.count) { return found }
+                return try exactSearch(q, among: live, k: k)
+            }
             target = min(k, live.count)
             // Enough candidates that k included ones are expected among them, twice over.
             asked = 2 * k * n / live.count

@@ -43,21 +43,27 @@ extension HNSWIndex {
 
     /// Beam search of one layer from `entry`, keeping the `ef` closest nodes in `scratch.results`
     /// (a max-heap over negated distances). With `skipDeleted`, deleted nodes are walked through
-    /// but not returned, and the walk goes on until `ef` live nodes are found or the layer is exhausted.
+    /// but not returned, and the walk goes on until `ef` live nodes are found or the layer is
+    /// exhausted. With `allowed` (a bit per row), rows outside it are treated the same way: the
+    /// walk goes through them to reach the allowed ones (filter-aware traversal), never returning them.
     func searchLayer(_ q: UnsafePointer<Float>, entry: Int, entryDistance: Float, ef: Int, level: Int,
-                     scratch: HNSWScratch, locking: Bool, skipDeleted: Bool) {
+                     scratch: HNSWScratch, locking: Bool, skipDeleted: Bool, allowed: UnsafePointer<UInt64>? = nil) {
         let epoch = scratch.beginSearch(rows: rows)
         let visited = scratch.visited
         let batchNodes = scratch.batchNodes
         let batchDistances = scratch.batchDistances
         let tombstones = self.tombstones
+        @inline(__always) func returnable(_ row: Int) -> Bool {
+            !(skipDeleted && tombstones[row] != 0) && (allowed.map { ($0[row >> 6] >> UInt64(row & 63)) & 1 != 0 } ?? true)
+        }
+        let walksThrough = skipDeleted || allowed != nil
         visited[entry] = epoch
         scratch.candidates.push(entryDistance, UInt32(entry))
-        if !(skipDeleted && tombstones[entry] != 0) { scratch.results.push(-entryDistance, UInt32(entry)) }
+        if returnable(entry) { scratch.results.push(-entryDistance, UInt32(entry)) }
         var bound: Float = scratch.results.count > 0 ? -scratch.results.topDistance : .infinity
         while scratch.candidates.count > 0 {
             let nearest = scratch.candidates.topDistance
-            if nearest > bound && (scratch.results.count >= ef || !skipDeleted) { break }
+            if nearest > bound && (scratch.results.count >= ef || !walksThrough) { break }
             let node = Int(scratch.candidates.topNode)
             scratch.candidates.pop()
             let list = readLinks(node, level, locking: locking, copy: scratch.linkCopy)
@@ -78,7 +84,7 @@ extension HNSWIndex {
                 guard scratch.results.count < ef || d < bound else { continue }
                 let neighbour = batchNodes[j]
                 scratch.candidates.push(d, neighbour)
-                if !(skipDeleted && tombstones[Int(neighbour)] != 0) {
+                if returnable(Int(neighbour)) {
                     scratch.results.push(-d, neighbour)
                     if scratch.results.count > ef { scratch.results.pop() }
                 }

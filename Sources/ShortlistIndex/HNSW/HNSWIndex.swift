@@ -285,8 +285,39 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         return results
     }
 
-    /// Searches with the query already in `scratch.query`; returns up to k live neighbours with external ids.
-    func searchPrepared(_ scratch: HNSWScratch, k: Int, ef: Int) -> [Neighbor] {
+    /// The best `k` of the live items whose ids are in `allowedIds`, by a filter-aware walk of
+    /// the graph: the beam goes through items outside the set (as through deleted ones) and keeps
+    /// going until `ef` allowed items are found, so recall holds when a fair share passes. When
+    /// few pass, an exact scan of them is cheaper and exact: the caller's choice (see the
+    /// server's planner). Returns fewer than k only when fewer than k allowed items are live.
+    public func search(_ query: [Float], k: Int, parameters: SearchParameters = .default, allowedIds: Set<UInt64>) throws -> [Neighbor] {
+        try search(query, k: k, parameters: parameters, allowedRows: rowBitmap(of: allowedIds))
+    }
+
+    /// The rows of the live items among `ids`.
+    public func rowBitmap(of ids: Set<UInt64>) -> RowBitmap {
+        var bitmap = RowBitmap(rows: rows)
+        for id in ids { if let row = idMap.row(of: id) { bitmap.insert(row) } }
+        return bitmap
+    }
+
+    /// The same walk over a bitmap of rows (`rowBitmap(of:)`), for callers that keep their
+    /// filters as rows.
+    public func search(_ query: [Float], k: Int, parameters: SearchParameters = .default, allowedRows: RowBitmap) throws -> [Neighbor] {
+        let ef = try effectiveEf(k: k, parameters: parameters)
+        guard allowedRows.rowCapacity >= rows else { throw IndexError.invalidParameter(name: "allowedRows", value: allowedRows.rowCapacity, allowed: rows...Int.max) }
+        return try allowedRows.words.withUnsafeBufferPointer { bits in
+            try scratchPool.with { scratch in
+                try query.withUnsafeBufferPointer { try prepareQuery($0, into: scratch) }
+                guard allowedRows.count > 0 else { return [] }
+                return searchPrepared(scratch, k: min(k, allowedRows.count), ef: ef, allowed: bits.baseAddress!)
+            }
+        }
+    }
+
+    /// Searches with the query already in `scratch.query`; returns up to k live neighbours with
+    /// external ids (only rows set in `allowed`, when given).
+    func searchPrepared(_ scratch: HNSWScratch, k: Int, ef: Int, allowed: UnsafePointer<UInt64>? = nil) -> [Neighbor] {
         guard entryPoint >= 0, count > 0 else { return [] }
         let want = min(k, count)
         var ef = ef
@@ -294,7 +325,7 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
             let entry = greedyDescent(scratch.query, from: Int(entryPoint), fromLevel: maxLevel, toLevel: 1, locking: false,
                                       scratch: scratch)
             searchLayer(scratch.query, entry: entry.node, entryDistance: entry.distance, ef: ef, level: 0,
-                        scratch: scratch, locking: false, skipDeleted: deletedCount > 0)
+                        scratch: scratch, locking: false, skipDeleted: deletedCount > 0, allowed: allowed)
             // Many deletions near the query can leave fewer than k live results: widen the beam.
             if scratch.results.count >= want || ef >= rows { break }
             ef = min(rows, ef * 2)
