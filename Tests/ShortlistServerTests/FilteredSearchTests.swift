@@ -64,4 +64,29 @@ final class FilteredSearchTests: XCTestCase {
             }
         }
     }
+
+    /// An HNSW collection plans by share: a scan of the passing rows up to `graphScanShare`, the
+    /// filter-aware walk above; both give k hits, and the walk nearly the exact ones.
+    func testGraphPlansByShareOfItemsPassing() throws {
+        let dir = TemporaryDirectory()
+        let (_, c, base) = try collections(in: dir)[1]
+        var rng = SeededGenerator(seed: 12)
+        for share in [0.03, 0.5] {
+            var found = 0, total = 0
+            for _ in 0..<30 {
+                let passing = (0..<UInt64(2_000)).filter { _ in Double(rng.next() % 10_000) / 10_000 < share }
+                let q = base.rowArray(Int(rng.next() % 2_000))
+                let k = 10
+                let hits = try c.search(q, k: k, parameters: SearchParameters(ef: 32), filter: .init(include: Set(passing)), withPayload: false).map(\.id)
+                XCTAssertEqual(hits.count, min(k, passing.count))
+                XCTAssertTrue(Set(hits).isSubset(of: passing))
+                let want = exact(c, q, among: passing, k: k)
+                found += Set(hits).intersection(want).count
+                total += want.count
+            }
+            let recall = Double(found) / Double(total)
+            if share < c.graphScanShare { XCTAssertEqual(recall, 1, "a scan of the passing rows is exact") }
+            XCTAssertGreaterThanOrEqual(recall, 0.95, "share \(share)")
+        }
+    }
 }
