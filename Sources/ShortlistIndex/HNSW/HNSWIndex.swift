@@ -335,7 +335,7 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
 
     /// The exact best `k` among the live rows set in `allowedRows`: every one of them is scored
     /// (through the same row kernels as the walk), no graph. Cheaper than the walk when few
-    /// pass (about a tenth of the items or fewer on WordNet: bench/README.md).
+    /// pass (a tenth of the items or fewer on WordNet-MiniLM and Fashion-MNIST: bench/README.md).
     public func exactSearch(_ query: [Float], k: Int, allowedRows: RowBitmap) throws -> [Neighbor] {
         try FlatIndex.validateK(k)
         guard allowedRows.rowCapacity >= rows else { throw IndexError.invalidParameter(name: "allowedRows", value: allowedRows.rowCapacity, allowed: rows...Int.max) }
