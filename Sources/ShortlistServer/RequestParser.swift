@@ -419,13 +419,14 @@ struct RequestParser {
     private func readFilter(_ s: inout JSONScanner, _ r: inout Request) throws {
         var must: [PayloadFilter] = [], should: [PayloadFilter] = [], mustNot: [PayloadFilter] = []
         var grouped = false
+        var conditions = 0
         try Self.readMembers(&s, of: "filter") { s, key in
             switch key {
             case "exclude_ids": r.excludeIds = try readIds(&s, "filter.exclude_ids")
             case "include_ids": r.includeIds = try readIds(&s, "filter.include_ids")
             case "must", "should", "must_not":
                 grouped = true
-                let list = try readConditions(&s, "filter.\(key)", depth: 1)
+                let list = try readConditions(&s, "filter.\(key)", depth: 1, total: &conditions)
                 if key == "must" { must = list } else if key == "should" { should = list } else { mustNot = list }
             default:
                 try s.skipValue()
@@ -435,35 +436,36 @@ struct RequestParser {
         if grouped { r.payloadFilter = .group(must: must, should: should, mustNot: mustNot) }
     }
 
-    /// Conditions in one filter, all told; deeper groups are refused past this.
-    static let maximumConditions = 256
+    /// Conditions in one filter, all told (each costs a pass over a field index or the
+    /// candidate set, so the bound keeps a request's work bounded); groups nest at most this deep.
+    static let maximumConditions = 128
     static let maximumFilterDepth = 8
 
     /// An array of conditions (`must`, `should`, `must_not`). A bad condition throws after the
     /// array has been skipped, so the rest of the request is still read.
-    private func readConditions(_ s: inout JSONScanner, _ name: String, depth: Int) throws -> [PayloadFilter] {
+    private func readConditions(_ s: inout JSONScanner, _ name: String, depth: Int, total: inout Int) throws -> [PayloadFilter] {
         guard Self.kind(&s) == UInt8(ascii: "[") else { throw ProtocolError(.invalidRequest, "'\(name)' must be an array of conditions") }
         let start = s.position
         var out: [PayloadFilter] = []
         do {
-            try s.readArray(limit: Self.maximumConditions) { s in
-                out.append(try readCondition(&s, "\(name)[\(out.count)]", depth: depth))
+            try s.readArray { s in
+                total += 1
+                guard total <= Self.maximumConditions else {
+                    throw ProtocolError(.tooLarge, "'filter' holds more than \(Self.maximumConditions) conditions")
+                }
+                out.append(try readCondition(&s, "\(name)[\(out.count)]", depth: depth, total: &total))
             }
         } catch let e as ProtocolError {
             s.position = start
             try s.skipValue()
             throw e
-        } catch JSONError.tooManyElements {
-            s.position = start
-            try s.skipValue()
-            throw ProtocolError(.tooLarge, "'\(name)' holds more than \(Self.maximumConditions) conditions")
         }
         return out
     }
 
     /// One condition: {"key":F,"match":{"value":V}|{"any":[V…]}}, {"key":F,"range":{…}},
     /// {"is_null":{"key":F}}, {"has_id":[ids]}, or a nested {"must":[…],"should":[…],"must_not":[…]}.
-    private func readCondition(_ s: inout JSONScanner, _ name: String, depth: Int) throws -> PayloadFilter {
+    private func readCondition(_ s: inout JSONScanner, _ name: String, depth: Int, total: inout Int) throws -> PayloadFilter {
         guard Self.kind(&s) == UInt8(ascii: "{") else { throw ProtocolError(.invalidRequest, "'\(name)' must be a condition object") }
         guard depth <= Self.maximumFilterDepth else { throw ProtocolError(.tooLarge, "'\(name)': groups nest more than \(Self.maximumFilterDepth) deep") }
         var key: String?
@@ -516,9 +518,9 @@ struct RequestParser {
                 }
                 guard isNull != nil else { throw ProtocolError(.invalidRequest, "'\(name).is_null' needs 'key'") }
             case "has_id": hasId = Set(try readIds(&s, "\(name).has_id"))
-            case "must": must = try readConditions(&s, "\(name).must", depth: depth + 1)
-            case "should": should = try readConditions(&s, "\(name).should", depth: depth + 1)
-            case "must_not": mustNot = try readConditions(&s, "\(name).must_not", depth: depth + 1)
+            case "must": must = try readConditions(&s, "\(name).must", depth: depth + 1, total: &total)
+            case "should": should = try readConditions(&s, "\(name).should", depth: depth + 1, total: &total)
+            case "must_not": mustNot = try readConditions(&s, "\(name).must_not", depth: depth + 1, total: &total)
             default:
                 throw ProtocolError(.unknownField, "unknown member '\(name).\(member)'; a condition is key with match or range, is_null, has_id, or a group of must, should, must_not")
             }

@@ -346,9 +346,19 @@ public final class RequestProcessor: @unchecked Sendable {
         }
     }
 
+    /// Most (chosen hit, candidate) pairs a diversity or group-limit stage may weigh.
+    static let maximumRerankWork = 1_000_000
+
     /// The hits around `vector` for a search-like op (search, similar, recommend), as a reply.
     private func searchReply(_ r: Request, in c: ServedCollection, around vector: [Float], filter: ServedCollection.Filter, start: UInt64) throws -> [UInt8] {
         let parameters = try c.searchParameters(r.parameters, targetRecall: r.targetRecall)
+        if r.rerank.lambda != nil || r.rerank.groupBy != nil {
+            // Each chosen hit is weighed against every candidate: bound the product.
+            let pool = max(r.k, r.rerank.candidates ?? 100)
+            guard r.k * pool <= Self.maximumRerankWork else {
+                throw ProtocolError(.limitExceeded, "k × candidates is \(r.k * pool), more than the \(Self.maximumRerankWork) a re-ranking stage may weigh; lower k or diversity.candidates")
+            }
+        }
         let hits = r.rerank.isEmpty
             ? try c.search(vector, k: r.k, parameters: parameters, filter: filter, withPayload: r.withPayload)
             : try c.searchReranked(vector, k: r.k, parameters: parameters, filter: filter, withPayload: r.withPayload,

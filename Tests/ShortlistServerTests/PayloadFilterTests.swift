@@ -49,6 +49,8 @@ final class PayloadFilterTests: XCTestCase {
             (#"{"op":"search","collection":"shows","vector":[1,0,0,0,0,0,0,0],"filter":{"must":[{"key":"genre","match":{"value":{"a":1}}}]}}"#, "invalid_request"),
             (#"{"op":"search","collection":"shows","vector":[1,0,0,0,0,0,0,0],"filter":{"whatever":[]}}"#, "unknown_field"),
             (#"{"op":"search","collection":"shows","vector":[1,0,0,0,0,0,0,0],"filter":{"must":[\#(String(repeating: #"{"must":["#, count: 9))\#(String(repeating: "]}", count: 9))]}}"#, "too_large"),
+            // 129 conditions in all, spread over nested groups: refused (each costs a pass).
+            (#"{"op":"search","collection":"shows","vector":[1,0,0,0,0,0,0,0],"filter":{"should":[{"must":[\#((0..<64).map { _ in #"{"has_id":[1]}"# }.joined(separator: ","))]},{"must":[\#((0..<63).map { _ in #"{"has_id":[1]}"# }.joined(separator: ","))]}]}}"#, "too_large"),
         ] {
             XCTAssertEqual(errorCode(processor.handle(line, session: s)), code, line)
         }

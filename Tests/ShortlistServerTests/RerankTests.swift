@@ -44,6 +44,8 @@ final class RerankTests: XCTestCase {
             (#"{"op":"search","collection":"shows","vector":[1,0,0,0,0,0,0,0],"boost":{"genre":{"g3":"high"}}}"#, "invalid_request"),
             (#"{"op":"search","collection":"shows","vector":[1,0,0,0,0,0,0,0],"boost":{"genre":["g3"]}}"#, "invalid_request"),
             (#"{"op":"search_batch","collection":"shows","vectors":[[1,0,0,0,0,0,0,0]],"group_by":"genre","max_per_group":1}"#, "unknown_field"),
+            // k × candidates past the bound: refused before any work.
+            (#"{"op":"search","collection":"shows","vector":[1,0,0,0,0,0,0,0],"k":2000,"diversity":{"lambda":0.5,"candidates":1000}}"#, "limit_exceeded"),
         ] {
             XCTAssertEqual(errorCode(processor.handle(line, session: s)), code, line)
         }
