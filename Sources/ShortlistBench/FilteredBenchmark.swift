@@ -50,48 +50,41 @@ public struct FilteredBenchmark {
             for id in allowed { _ = try subset.append(UnsafeBufferPointer(start: base.row(Int(id)), count: base.dimension)) }
             let flat = try FlatIndex(metric: index.metric, vectors: subset, ids: allowed)
             let truth = try flat.search(queries, k: k, threads: Parallel.availableCores)
-            // Exact scan, one query at a time on one thread (what a server worker does).
-            var start = DispatchTime.now().uptimeNanoseconds
-            for q in 0..<queries.count { _ = try flat.search(queries.rowArray(q), k: k) }
-            var seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            rows.append(Row(share: share, allowed: allowed.count, method: "exact scan", ef: nil, recall: 1, queriesPerSecond: Double(queries.count) / seconds))
-            progress(String(format: "%.1f%% allowed (%d): exact scan %.0f q/s", share * 100, allowed.count, rows.last!.queriesPerSecond))
             let bitmap = index.rowBitmap(of: allowedSet)
-            // The index's own exact scan of the allowed rows (what the server runs when few pass).
-            var exactHits = 0, exactTotal = 0
-            start = DispatchTime.now().uptimeNanoseconds
-            var scanned: [[Neighbor]] = []
-            for q in 0..<queries.count { scanned.append(try index.exactSearch(queries.rowArray(q), k: k, allowedRows: bitmap)) }
-            seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            for q in 0..<queries.count {
-                let want = Set(truth[q].map(\.id).filter { $0 != SearchResults.noId })
-                exactHits += Set(scanned[q].map(\.id)).intersection(want).count
-                exactTotal += want.count
-            }
-            rows.append(Row(share: share, allowed: allowed.count, method: "row scan", ef: nil,
-                            recall: Double(exactHits) / Double(max(exactTotal, 1)), queriesPerSecond: Double(queries.count) / seconds))
-            for (e, ef) in efs.enumerated() {
-                for fromIds in e == 0 ? [false, true] : [false] {
-                var hits = 0, total = 0
-                start = DispatchTime.now().uptimeNanoseconds
+            /// Times `search` over every query, single-threaded, and records its recall.
+            func measure(_ method: String, ef: Int?, _ search: ([Float]) throws -> [Neighbor]) throws {
+                let start = DispatchTime.now().uptimeNanoseconds
                 var found: [[Neighbor]] = []
                 found.reserveCapacity(queries.count)
-                for q in 0..<queries.count {
-                    found.append(fromIds ? try index.search(queries.rowArray(q), k: k, parameters: SearchParameters(ef: ef), allowedIds: allowedSet)
-                                         : try index.search(queries.rowArray(q), k: k, parameters: SearchParameters(ef: ef), allowedRows: bitmap))
-                }
-                seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                for q in 0..<queries.count {
-                    let want = Set(truth[q].map(\.id).filter { $0 != SearchResults.noId })
-                    hits += Set(found[q].map(\.id)).intersection(want).count
-                    total += want.count
-                }
-                rows.append(Row(share: share, allowed: allowed.count, method: fromIds ? "graph walk from ids" : "graph walk", ef: ef,
-                                recall: Double(hits) / Double(max(total, 1)), queriesPerSecond: Double(queries.count) / seconds))
-                progress(String(format: "%.1f%% allowed: %@ ef %d recall %.4f, %.0f q/s", share * 100, rows.last!.method, ef, rows.last!.recall, rows.last!.queriesPerSecond))
+                for q in 0..<queries.count { found.append(try search(queries.rowArray(q))) }
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                rows.append(Row(share: share, allowed: allowed.count, method: method, ef: ef,
+                                recall: recall(found, truth), queriesPerSecond: Double(queries.count) / seconds))
+                progress(String(format: "%.1f%% allowed: %@%@ recall %.4f, %.0f q/s", share * 100, method,
+                                ef.map { " ef \($0)" } ?? "", rows.last!.recall, rows.last!.queriesPerSecond))
+            }
+            try measure("exact scan", ef: nil) { try flat.search($0, k: k) }
+            // The index's own exact scan of the allowed rows (what the server runs when few pass).
+            try measure("row scan", ef: nil) { try index.exactSearch($0, k: k, allowedRows: bitmap) }
+            for (e, ef) in efs.enumerated() {
+                let parameters = SearchParameters(ef: ef)
+                try measure("graph walk", ef: ef) { try index.search($0, k: k, parameters: parameters, allowedRows: bitmap) }
+                if e == 0 {
+                    try measure("graph walk from ids", ef: ef) { try index.search($0, k: k, parameters: parameters, allowedIds: allowedSet) }
                 }
             }
         }
         return rows
+    }
+
+    /// Recall of `found` against the exact `truth` (padding ids left out).
+    private func recall(_ found: [[Neighbor]], _ truth: SearchResults) -> Double {
+        var hits = 0, total = 0
+        for q in found.indices {
+            let want = Set(truth[q].map(\.id).filter { $0 != SearchResults.noId })
+            hits += Set(found[q].map(\.id)).intersection(want).count
+            total += want.count
+        }
+        return Double(hits) / Double(max(total, 1))
     }
 }

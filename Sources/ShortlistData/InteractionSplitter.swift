@@ -89,23 +89,23 @@ struct InteractionSplitter {
         let m = parts.map { InteractionMatrix(rowCount: userIds.count, users: $0.users, items: $0.items) }
         var data = InteractionData(userIds: userIds, itemIds: itemIds, train: m[0], valid: m[1], test: m[2])
 
-        // Context: fitted on the training interactions.
-        let contextValues = { (event: Int) -> [[FeatureValue]] in self.contextValues(events[event]) }
+        // Context: fitted on the training interactions (their raw values read once, in sequence order).
+        let trainValues = schema.context.isEmpty ? [] : trainEntries.joined().map { contextValues(events[$0.event]) }
         let encoders = try schema.context.enumerated().map { f, column in
-            try FeatureEncoder.fit(column, values: trainEntries.joined().map { contextValues($0.event)[f] })
+            try FeatureEncoder.fit(column, values: trainValues.map { $0[f] })
         }
         data.contextEncoders = encoders
         let width = encoders.count
-        func encode(_ event: Int?, into rows: inout [Int32]) {
-            guard let event else { rows.append(contentsOf: repeatElement(0, count: width)); return }
-            let values = contextValues(event)
-            for (f, encoder) in encoders.enumerated() { rows.append(encoder.encode(values[f]).first!) }
+        func encode(_ values: [[FeatureValue]]?, into rows: inout [Int32]) {
+            guard let values else { rows.append(contentsOf: repeatElement(0, count: width)); return }
+            for (f, encoder) in encoders.enumerated() { rows.append(values[f].first.map(encoder.singleRow) ?? 0) }
         }
+        func encode(_ event: Int?, into rows: inout [Int32]) { encode(event.map { contextValues(events[$0]) }, into: &rows) }
         var offsets = [0], items: [Int32] = [], context: [Int32] = []
         for list in trainEntries {
             for entry in list {
+                if width > 0 { encode(trainValues[items.count], into: &context) }
                 items.append(entry.item)
-                encode(entry.event, into: &context)
             }
             offsets.append(items.count)
         }

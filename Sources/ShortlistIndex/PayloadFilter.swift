@@ -28,4 +28,13 @@ public enum PayloadValue: Hashable, Sendable {
     case string(String)
     case number(Double)
     case bool(Bool)
+
+    /// The value as text: a string itself, an integral number without a fraction, `true` / `false`.
+    public var text: String {
+        switch self {
+        case let .string(s): return s
+        case let .number(x): return x.rounded() == x && abs(x) < 1e15 ? String(Int64(x)) : String(x)
+        case let .bool(b): return b ? "true" : "false"
+        }
+    }
 }

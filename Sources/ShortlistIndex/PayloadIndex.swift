@@ -15,6 +15,9 @@ public struct PayloadIndex: Sendable {
     /// The fields some payload holds.
     public var fieldNames: [String] { present.keys.sorted() }
 
+    /// The scalars `id` holds in `field` (empty when none).
+    public func values(_ field: String, of id: UInt64) -> [PayloadValue] { fieldsOf[id]?[field] ?? [] }
+
     /// Replaces what `id` holds with `fields` (field → its scalars; empty: the field is null).
     public mutating func set(_ id: UInt64, fields: [String: [PayloadValue]]) {
         remove(id)
@@ -81,7 +84,7 @@ public struct PayloadIndex: Sendable {
                 if let ids = inverted[field]?[v] { out.formUnion(ids) }
                 // Integers match whether stored as numbers or sent as strings, and the other way.
                 if case let .string(s) = v, let x = Double(s), let ids = inverted[field]?[.number(x)] { out.formUnion(ids) }
-                if case let .number(x) = v, let ids = inverted[field]?[.string(Self.text(x))] { out.formUnion(ids) }
+                if case .number = v, let ids = inverted[field]?[.string(v.text)] { out.formUnion(ids) }
             }
             return out.intersection(universe)
         case let .range(field, gt, gte, lt, lte):
@@ -100,5 +103,4 @@ public struct PayloadIndex: Sendable {
         }
     }
 
-    static func text(_ x: Double) -> String { x.rounded() == x && abs(x) < 1e15 ? String(Int64(x)) : String(x) }
 }

@@ -20,6 +20,10 @@ struct PayloadStore {
         }
     }
 
+    /// The values of `field` in the payload of `id`, as text (read from the field indexes, not
+    /// the JSON): what `boost` and `group_by` compare.
+    func values(_ field: String, of id: UInt64) -> [String] { fields.values(field, of: id).map(\.text) }
+
     var count: Int { texts.count }
     var keys: Dictionary<UInt64, [UInt8]>.Keys { texts.keys }
     var values: Dictionary<UInt64, [UInt8]>.Values { texts.values }

@@ -286,16 +286,15 @@ public final class ServedCollection: @unchecked Sendable {
             let found = try filteredSearch(query, k: pool, parameters: parameters, filter: filter)
             var relevance = found.map { index.metric.score(fromDistance: $0.distance) }
             for (i, n) in found.enumerated() {
-                guard let payload = payloads[n.id] else { continue }
                 for (field, deltas) in rerank.boosts {
-                    for v in PayloadFields.values(field, in: payload) { relevance[i] += deltas[v] ?? 0 }
+                    for v in payloads.values(field, of: n.id) { relevance[i] += deltas[v] ?? 0 }
                 }
             }
             var groups: [[Int]]?
             if let field = rerank.groupBy {
                 var code: [String: Int] = [:]
                 groups = found.map { n in
-                    Array(Set(payloads[n.id].map { PayloadFields.values(field, in: $0) } ?? [])).map { v in
+                    Array(Set(payloads.values(field, of: n.id))).map { v in
                         if let c = code[v] { return c }
                         code[v] = code.count
                         return code.count - 1
@@ -305,10 +304,10 @@ public final class ServedCollection: @unchecked Sendable {
             var vectors: [[Float]] = []
             if rerank.lambda != nil {
                 vectors = found.map { index.storedVector(id: $0.id) ?? [] }
-                if index.metric == .cosine {
-                    for i in vectors.indices {
-                        let norm = vectors[i].reduce(0) { $0 + $1 * $1 }.squareRoot()
-                        if norm > 0 { vectors[i] = vectors[i].map { $0 / norm } }
+                if index.metric.normalizesVectors {
+                    // Stored vectors are unit already; reconstructed ones (PQ, fp16) nearly.
+                    for i in vectors.indices where !vectors[i].isEmpty {
+                        try? vectors[i].withUnsafeMutableBufferPointer { try VectorMath.normalize($0.baseAddress!, dimension: $0.count) }
                     }
                 }
             }

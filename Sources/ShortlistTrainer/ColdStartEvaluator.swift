@@ -57,15 +57,8 @@ public enum ColdStartEvaluator {
         let items = try model.unseenItemEmbeddings(features: cold.features)
         guard items.count == cold.ids.count else { throw TrainerError.badFeature("cold items have no features to embed them from") }
         var generator = SeededGenerator(seed: seed)
-        var random = (0..<(cold.ids.count * items.dimension)).map { _ in generator.nextGaussian() }
-        for r in 0..<cold.ids.count {
-            let row = r * items.dimension
-            var sq: Float = 0
-            for j in 0..<items.dimension { sq += random[row + j] * random[row + j] }
-            let inverse = 1 / max(sq.squareRoot(), 1e-12)
-            for j in 0..<items.dimension { random[row + j] *= inverse }
-        }
-        let randomItems = try VectorMatrix(dimension: items.dimension, values: random)
+        let randomItems = try VectorMatrix(dimension: items.dimension, values: (0..<(cold.ids.count * items.dimension)).map { _ in generator.nextGaussian() })
+        try randomItems.normalizeRows()
         // The whole catalogue: the known items, then the cold ones (rows itemCount + c).
         let known = try model.itemEmbeddings()
         let shifted = InteractionMatrix(rowCount: cold.targets.rowCount,

@@ -19,6 +19,8 @@ public final class TwoTowerModel: @unchecked Sendable {
     public let itemIds: [UInt64]
     let userFields: [ModelField]
     let itemFields: [ModelField]
+    /// The user fields with the context role, in field order (one context row each).
+    let contextFields: [ModelField]
     let userTower: Tower
     let itemTower: Tower
     /// log(1/τ), one value.
@@ -88,6 +90,7 @@ public final class TwoTowerModel: @unchecked Sendable {
         self.itemIds = itemIds
         self.userFields = userFields
         self.itemFields = itemFields
+        contextFields = userFields.filter { $0.role == .context }
         var generator = SeededGenerator(seed: configuration.seed)
         let capacity = configuration.batchSize + configuration.uniformNegatives
         userTower = Tower(entityCount: userIds.count, dimension: configuration.dimension, hiddenWidths: configuration.hiddenWidths,
@@ -150,7 +153,7 @@ public final class TwoTowerModel: @unchecked Sendable {
     public var requestFieldNames: (user: [String], item: [String], context: [String]) {
         (userFields.filter { $0.role == .attribute && $0.encoder != nil }.map(\.name),
          itemFields.filter { $0.role == .attribute && $0.encoder != nil }.map(\.name),
-         userFields.filter { $0.role == .context }.map(\.name))
+         contextFields.map(\.name))
     }
 
     // MARK: filling tower batches
@@ -231,7 +234,7 @@ public final class TwoTowerModel: @unchecked Sendable {
     /// (one row per user), and `context` (users × context fields, nil: none).
     public func userEmbeddings(history: InteractionSequence, context: [Int32]?) throws -> VectorMatrix {
         precondition(history.rowCount == userIds.count)
-        let width = userFields.filter { $0.role == .context }.count
+        let width = contextFields.count
         let values = embedMany(userTower, fieldCount: userFields.count, count: userIds.count) { batch, u in
             appendUser(to: batch, id: Int32(u), storedRow: u, history: history.items[history.entries(of: u)],
                        context: context.map { $0[(u * width)..<((u + 1) * width)] })
@@ -244,7 +247,7 @@ public final class TwoTowerModel: @unchecked Sendable {
     public func unseenUserEmbeddings(features: [FeatureField], history: InteractionSequence, context: [Int32]?) throws -> VectorMatrix {
         let count = history.rowCount
         let attributeSlots = userFields.enumerated().filter { $0.element.role == .attribute && $0.element.encoder != nil }.map(\.offset)
-        let width = userFields.filter { $0.role == .context }.count
+        let width = contextFields.count
         let values = embedMany(userTower, fieldCount: userFields.count, count: count) { batch, u in
             var attributes = [[Int32]?](repeating: nil, count: userFields.count)
             for (k, slot) in attributeSlots.enumerated() where k < features.count { attributes[slot] = Array(features[k].indices(of: u)) }
@@ -316,7 +319,6 @@ public final class TwoTowerModel: @unchecked Sendable {
         for name in query.features.keys where !userFields.contains(where: { $0.role == .attribute && $0.name == name && $0.encoder != nil }) {
             throw TrainerError.badFeature("the model reads no user feature '\(name)'; it reads: \(requestFieldNames.user.joined(separator: ", "))")
         }
-        let contextFields = userFields.filter { $0.role == .context }
         for name in query.context.keys where !contextFields.contains(where: { $0.name == name || $0.encoder?.column.column == name }) {
             throw TrainerError.badFeature("the model reads no context '\(name)'; it reads: \(contextFields.map(\.name).joined(separator: ", "))")
         }

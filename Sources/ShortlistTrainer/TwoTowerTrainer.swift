@@ -73,7 +73,7 @@ public final class TwoTowerTrainer: @unchecked Sendable {
             for e in sequence.entries(of: u) { users.append(Int32(u)); entries.append(Int32(e)) }
         }
         guard sequence.rowCount == data.userCount, sequence.items.count == data.train.count,
-              sequence.contextWidth == model.userFields.filter({ $0.role == .context }).count else {
+              sequence.contextWidth == model.contextFields.count else {
             throw TrainerError.dataMismatch("the training sequence does not match the training split or the model's context fields")
         }
         pairUsers = users

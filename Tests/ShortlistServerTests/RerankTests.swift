@@ -53,13 +53,14 @@ final class RerankTests: XCTestCase {
 
     func testPayloadFieldValues() {
         let p = Array(#"{"genre":"g1","tags":["a",2,true,null,{"x":1}],"n":3,"f":1.5,"o":{"genre":"inner"}}"#.utf8)
-        XCTAssertEqual(PayloadFields.values("genre", in: p), ["g1"])
-        XCTAssertEqual(PayloadFields.values("tags", in: p), ["a", "2", "true"])
-        XCTAssertEqual(PayloadFields.values("n", in: p), ["3"])
-        XCTAssertEqual(PayloadFields.values("f", in: p), ["1.5"])
-        XCTAssertEqual(PayloadFields.values("o", in: p), [], "objects are not values")
-        XCTAssertEqual(PayloadFields.values("missing", in: p), [])
-        XCTAssertEqual(PayloadFields.values("genre", in: Array("[1,2]".utf8)), [])
-        XCTAssertEqual(PayloadFields.values("genre", in: Array(#""text""#.utf8)), [])
+        let store = PayloadStore([1: p, 2: Array("[1,2]".utf8), 3: Array(#""text""#.utf8)])
+        XCTAssertEqual(store.values("genre", of: 1), ["g1"])
+        XCTAssertEqual(store.values("tags", of: 1), ["a", "2", "true"])
+        XCTAssertEqual(store.values("n", of: 1), ["3"])
+        XCTAssertEqual(store.values("f", of: 1), ["1.5"])
+        XCTAssertEqual(store.values("o", of: 1), [], "objects are not values")
+        XCTAssertEqual(store.values("missing", of: 1), [])
+        XCTAssertEqual(store.values("genre", of: 2), [])
+        XCTAssertEqual(store.values("genre", of: 3), [])
     }
 }
