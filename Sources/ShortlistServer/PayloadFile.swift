@@ -3,7 +3,17 @@ import ShortlistCore
 
 /// Payloads on disk: JSON lines `{"id": 17, "payload": {...}}`, one per item, any JSON value as
 /// the payload. Written atomically; read strictly (a bad line is refused with its number).
-enum PayloadFile {
+public enum PayloadFile {
+    /// The `title` of each payload of the file at `path` that has a string one (an empty
+    /// dictionary when there is no file): a model folder's `item_payloads.jsonl`, for display.
+    public static func titles(path: String) throws -> [UInt64: String] {
+        guard FileManager.default.fileExists(atPath: path) else { return [:] }
+        return try read(path: path).compactMapValues { payload in
+            guard case let .string(title)? = PayloadFields.indexable(payload)["title"]?.first else { return nil }
+            return title
+        }
+    }
+
     static func read(path: String) throws -> [UInt64: [UInt8]] {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {

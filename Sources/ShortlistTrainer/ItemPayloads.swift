@@ -46,34 +46,4 @@ public enum ItemPayloads {
         try AtomicFileWriter.write(o.bytes, to: path)
         return true
     }
-
-    /// The titles of an item payload file by id (empty when the file does not exist).
-    public static func titles(path: String) throws -> [UInt64: String] {
-        guard let file = try? MappedFile(path: path) else { return [:] }
-        var out: [UInt64: String] = [:]
-        var lineNumber = 0
-        try forEachLine(file.bytes) { raw in
-            lineNumber += 1
-            var s = JSONScanner(raw.bindMemory(to: UInt8.self))
-            if s.isAtEnd() { return }
-            var id: UInt64?, title: String?
-            do {
-                try s.readObject { s, key in
-                    switch key {
-                    case "id": id = try s.readUInt64()
-                    case "payload":
-                        guard s.peek() == UInt8(ascii: "{") else { return try s.skipValue() }
-                        try s.readObject { s, key in
-                            if key == "title", s.peek() == UInt8(ascii: "\"") { title = try s.readString() } else { try s.skipValue() }
-                        }
-                    default: try s.skipValue()
-                    }
-                }
-            } catch {
-                throw TrainerError.corruptModel("\(path): line \(lineNumber): \(error)")
-            }
-            if let id, let title { out[id] = title }
-        }
-        return out
-    }
 }

@@ -121,7 +121,7 @@ struct RecommendCommand: ParsableCommand {
         }
         let hits = try searcher.search(query, k: min(searcher.count, k + exclude.count), parameters: SearchParameters(ef: ef))
             .filter { !exclude.contains($0.id) }.prefix(k)
-        let titles = try ItemPayloads.titles(path: (folder as NSString).appendingPathComponent("item_payloads.jsonl"))
+        let titles = try PayloadFile.titles(path: (folder as NSString).appendingPathComponent("item_payloads.jsonl"))
         print("rank  item        score     title")
         for (rank, hit) in hits.enumerated() {
             let score = searcher.metric.score(fromDistance: hit.distance)
