@@ -97,12 +97,8 @@ public struct FeatureEncoder: Sendable, Equatable {
                 let r = rowByValue[s] ?? 0
                 if !rows[start...].contains(r) { rows.append(r) }
             }
-        case .numeric:
-            if let x = values.last?.number {
-                var lo = 0, hi = boundaries.count
-                while lo < hi { let mid = (lo + hi) / 2; if boundaries[mid] <= x { lo = mid + 1 } else { hi = mid } }
-                rows.append(Int32(1 + lo))
-            }
+        case .numeric, .hour, .weekday:
+            if let value = values.last { rows.append(singleRow(value)) }
         case .text:
             let buckets = UInt64(column.bucketCount)
             for v in values {
@@ -113,10 +109,6 @@ public struct FeatureEncoder: Sendable, Equatable {
                     }
                 }
             }
-        case .hour:
-            if let h = values.last.flatMap(Self.hour) { rows.append(Int32(1 + h)) }
-        case .weekday:
-            if let d = values.last.flatMap(Self.weekday) { rows.append(Int32(1 + d)) }
         }
         if rows.count == start { rows.append(0) }
     }

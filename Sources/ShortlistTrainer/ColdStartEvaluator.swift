@@ -25,7 +25,7 @@ public enum ColdStartEvaluator {
         guard let cold = data.coldUsers else { throw TrainerError.emptySplit("cold-user") }
         let users = try model.unseenUserEmbeddings(features: cold.features, history: cold.history, context: data.contextEncoders.isEmpty ? nil : cold.context)
         return RankingEvaluator.evaluate(users: users, items: try model.itemEmbeddings(), target: cold.targets,
-                                         mask: matrix(cold.history, columns: data.itemCount), threads: threads)
+                                         mask: matrix(offsets: cold.history.offsets, items: cold.history.items), threads: threads)
     }
 
     /// The same cold users ranked by training popularity alone (MostPop), history masked.
@@ -34,7 +34,7 @@ public enum ColdStartEvaluator {
         let counts = data.train.itemFrequencies(itemCount: data.itemCount).map { Float($0) }
         let users = try VectorMatrix(dimension: 1, values: [Float](repeating: 1, count: cold.ids.count))
         return RankingEvaluator.evaluate(users: users, items: try VectorMatrix(dimension: 1, values: counts), target: cold.targets,
-                                         mask: matrix(cold.history, columns: data.itemCount), threads: threads)
+                                         mask: matrix(offsets: cold.history.offsets, items: cold.history.items), threads: threads)
     }
 
     /// How items held out of training fare, embedded from their features alone, for the known
@@ -61,9 +61,7 @@ public enum ColdStartEvaluator {
         try randomItems.normalizeRows()
         // The whole catalogue: the known items, then the cold ones (rows itemCount + c).
         let known = try model.itemEmbeddings()
-        let shifted = InteractionMatrix(rowCount: cold.targets.rowCount,
-                                        users: (0..<cold.targets.rowCount).flatMap { u in repeatElement(Int32(u), count: cold.targets.degree(of: u)) },
-                                        items: cold.targets.columns.map { $0 + Int32(data.itemCount) })
+        let shifted = matrix(offsets: cold.targets.offsets, items: cold.targets.columns.map { $0 + Int32(data.itemCount) })
         let mask = data.train.union(data.valid)
         func catalogue(_ coldItems: VectorMatrix) throws -> RankingMetrics {
             let all = try VectorMatrix(dimension: known.dimension, values: known.flatArray() + coldItems.flatArray())
@@ -75,11 +73,11 @@ public enum ColdStartEvaluator {
             inCatalogue: try catalogue(items), inCatalogueRandom: try catalogue(randomItems))
     }
 
-    /// A sequence's items as a user × item matrix.
-    static func matrix(_ sequence: InteractionSequence, columns: Int) -> InteractionMatrix {
+    /// Items grouped by user (user u has `items[offsets[u] ..< offsets[u + 1]]`) as a user × item matrix.
+    static func matrix(offsets: [Int], items: [Int32]) -> InteractionMatrix {
         var users: [Int32] = []
-        users.reserveCapacity(sequence.items.count)
-        for u in 0..<sequence.rowCount { users.append(contentsOf: repeatElement(Int32(u), count: sequence.entries(of: u).count)) }
-        return InteractionMatrix(rowCount: sequence.rowCount, users: users, items: sequence.items)
+        users.reserveCapacity(items.count)
+        for u in 0..<(offsets.count - 1) { users.append(contentsOf: repeatElement(Int32(u), count: offsets[u + 1] - offsets[u])) }
+        return InteractionMatrix(rowCount: offsets.count - 1, users: users, items: items)
     }
 }
