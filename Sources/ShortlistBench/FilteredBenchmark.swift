@@ -2,33 +2,31 @@ import Foundation
 import ShortlistCore
 import ShortlistIndex
 
-/// Filtered search on an HNSW index at several shares of items allowed (a seeded random choice
-/// per item, as a categorical field with that share would be): recall@k against exact search
-/// over the allowed items, and single-query queries/s on one thread, for
-/// - the filter-aware graph walk over a row bitmap made once per share
-///   (`HNSWIndex.search(_:k:parameters:allowedRows:)`) at each ef;
-/// - the same walk given the allowed ids, turned into rows for every query (what the server does
-///   today, its filters being id sets) at the first ef;
-/// - an exact scan of the allowed items with BLAS (a flat index of just their rows);
-/// - the HNSW index's own exact scan of the allowed rows (`exactSearch(_:k:allowedRows:)`).
+/// Filtered search at several shares of items allowed (a seeded random choice per item, as a
+/// categorical field with that share would be): recall@k against exact search over the allowed
+/// items, and single-query queries/s on one thread, for each search setting (HNSW `ef`, IVF
+/// `nprobe`) and each way through the filter (`SearchParameters.FilterStrategy`): the index's
+/// own choice, scoring every allowed row, and the index structure (graph walk, widened probing).
 public struct FilteredBenchmark {
     public struct Row: Sendable {
         public var share: Double
         public var allowed: Int
+        /// "planned" (the index's choice), "scan" or "index".
         public var method: String
-        public var ef: Int?
+        /// The search setting, e.g. "ef 64" or "nprobe 16".
+        public var setting: String
         public var recall: Double
         public var queriesPerSecond: Double
     }
 
-    public let index: HNSWIndex
-    /// The index's vectors by id (for the exact scan and the ground truth): count × dimension.
+    public let index: any MutableVectorIndex
+    /// The index's vectors by id (for the ground truth): count × dimension; id i is row i.
     public let base: VectorMatrix
     public let queries: VectorMatrix
     public let k: Int
     public let seed: UInt64
 
-    public init(index: HNSWIndex, base: VectorMatrix, queries: VectorMatrix, k: Int, seed: UInt64) {
+    public init(index: any MutableVectorIndex, base: VectorMatrix, queries: VectorMatrix, k: Int, seed: UInt64) {
         self.index = index
         self.base = base
         self.queries = queries
@@ -36,42 +34,45 @@ public struct FilteredBenchmark {
         self.seed = seed
     }
 
-    public func run(shares: [Double], efs: [Int], progress: (String) -> Void = { _ in }) throws -> [Row] {
+    /// The items allowed at `share`: item i with probability `share`, from a generator seeded
+    /// with `seed` and the share (so each share's set is reproducible on its own).
+    public static func allowedItems(count: Int, share: Double, seed: UInt64) -> [UInt64] {
+        var generator = SeededGenerator(seed: seed &+ UInt64(share * 1e6))
+        return (0..<UInt64(count)).filter { _ in generator.nextUnitDouble() < share }
+    }
+
+    /// `settings`: the knobs to sweep (ef for HNSW, nprobe and rerank for IVF), each with a label.
+    public func run(shares: [Double], settings: [(label: String, parameters: SearchParameters)],
+                    progress: (String) -> Void = { _ in }) throws -> [Row] {
         var rows: [Row] = []
-        var generator = SeededGenerator(seed: seed)
         for share in shares {
-            var allowed: [UInt64] = []
-            for id in 0..<UInt64(base.count) where generator.nextUnitDouble() < share { allowed.append(id) }
+            let allowed = Self.allowedItems(count: base.count, share: share, seed: seed)
             guard !allowed.isEmpty else { continue }
-            let allowedSet = Set(allowed)
-            // The allowed items as a flat index: exact search over them is the ground truth and
-            // the exact-scan method.
+            // The allowed items as a flat index: exact search over them is the ground truth.
             let subset = try VectorMatrix(count: 0, dimension: base.dimension, capacity: allowed.count)
             for id in allowed { _ = try subset.append(UnsafeBufferPointer(start: base.row(Int(id)), count: base.dimension)) }
-            let flat = try FlatIndex(metric: index.metric, vectors: subset, ids: allowed)
-            let truth = try flat.search(queries, k: k, threads: Parallel.availableCores)
-            let bitmap = index.rowBitmap(of: allowedSet)
-            /// Times `search` over every query, single-threaded, and records its recall.
-            func measure(_ method: String, ef: Int?, _ search: ([Float]) throws -> [Neighbor]) throws {
+            let truth = try FlatIndex(metric: index.metric, vectors: subset, ids: allowed).search(queries, k: k, threads: Parallel.availableCores)
+            let bitmap = index.rowBitmap(of: allowed)
+            /// Times `parameters` over every query, single-threaded, and records its recall.
+            func measure(_ method: String, _ setting: String, _ parameters: SearchParameters) throws {
+                var p = parameters
+                p.allowedRows = bitmap
                 let start = DispatchTime.now().uptimeNanoseconds
                 var found: [[Neighbor]] = []
                 found.reserveCapacity(queries.count)
-                for q in 0..<queries.count { found.append(try search(queries.rowArray(q))) }
+                for q in 0..<queries.count { found.append(try index.search(queries.rowArray(q), k: k, parameters: p)) }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                rows.append(Row(share: share, allowed: allowed.count, method: method, ef: ef,
+                rows.append(Row(share: share, allowed: allowed.count, method: method, setting: setting,
                                 recall: recall(found, truth), queriesPerSecond: Double(queries.count) / seconds))
-                progress(String(format: "%.1f%% allowed: %@%@ recall %.4f, %.0f q/s", share * 100, method,
-                                ef.map { " ef \($0)" } ?? "", rows.last!.recall, rows.last!.queriesPerSecond))
+                progress(String(format: "%g%% allowed: %@ %@ recall %.4f, %.0f q/s", share * 100, method, setting,
+                                rows.last!.recall, rows.last!.queriesPerSecond))
             }
-            try measure("exact scan", ef: nil) { try flat.search($0, k: k) }
-            // The index's own exact scan of the allowed rows (what the server runs when few pass).
-            try measure("row scan", ef: nil) { try index.exactSearch($0, k: k, allowedRows: bitmap) }
-            for (e, ef) in efs.enumerated() {
-                let parameters = SearchParameters(ef: ef)
-                try measure("graph walk", ef: ef) { try index.search($0, k: k, parameters: parameters, allowedRows: bitmap) }
-                if e == 0 {
-                    try measure("graph walk from ids", ef: ef) { try index.search($0, k: k, parameters: parameters, allowedIds: allowedSet) }
-                }
+            try measure("scan", "", SearchParameters(filterStrategy: .scan))
+            for (label, parameters) in settings {
+                try measure("planned", label, parameters)
+                var structured = parameters
+                structured.filterStrategy = .index
+                try measure("index", label, structured)
             }
         }
         return rows

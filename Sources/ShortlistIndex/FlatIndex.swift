@@ -57,6 +57,7 @@ public final class FlatIndex: MutableVectorIndex, @unchecked Sendable {
         try Self.validateK(k)
         try parameters.validate()
         let q = try query.withUnsafeBufferPointer { try prepareQuery($0) }
+        if let allowed = parameters.allowedRows { return search(q, k: k, allowedRows: allowed) }
         let heaps = TopKHeaps(heapCount: 1, k: min(k, max(count, 1)))
         let block = Self.baseTile
         let distances = UnsafeMutablePointer<Float>.allocate(capacity: block)
@@ -78,8 +79,22 @@ public final class FlatIndex: MutableVectorIndex, @unchecked Sendable {
         return heaps.sorted(0).map { Neighbor(id: idMap.id(ofRow: Int($0.id)), distance: $0.distance) }
     }
 
+    /// Scores exactly the rows set in `allowed` (the filtered search).
+    private func search(_ q: [Float], k: Int, allowedRows allowed: RowBitmap) -> [Neighbor] {
+        let heap = TopKHeaps(heapCount: 1, k: max(1, min(k, allowed.count)))
+        q.withUnsafeBufferPointer { qp in
+            allowed.forEachRow { row in
+                guard row < count else { return }
+                let d = VectorMath.distance(metric, qp.baseAddress!, vectors.row(row), dimension: dimension)
+                if d < heap.threshold(0) { heap.push(0, distance: d, id: UInt64(row)) }
+            }
+        }
+        return heap.sorted(0).map { Neighbor(id: idMap.id(ofRow: Int($0.id)), distance: $0.distance) }
+    }
+
     public func search(_ queries: VectorMatrix, k: Int, parameters: SearchParameters = .default, threads: Int = 1) throws -> SearchResults {
         try parameters.validate()
+        if parameters.allowedRows != nil { return try searchEach(queries, k: k, parameters: parameters, threads: threads) }
         return try searchRows(queries, k: k, threads: threads, mapIds: true, progress: nil)
     }
 
@@ -183,6 +198,7 @@ public final class FlatIndex: MutableVectorIndex, @unchecked Sendable {
     }
 
     public var liveIds: [UInt64] { idMap.liveIds }
+    public func row(of id: UInt64) -> Int? { idMap.row(of: id) }
     public var rowIds: [UInt64] { idMap.ids }
 
     public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }

@@ -17,6 +17,10 @@ public protocol MutableVectorIndex: VectorIndex {
     /// The external id of every row, in row order (deleted rows keep their last id): for a
     /// freshly built index, row r is row r of the vectors it was built from.
     var rowIds: [UInt64] { get }
+    /// The row holding the live `id`, or nil: what `SearchParameters.allowedRows` is made of.
+    /// Rows change with writes (a flat index moves its last row into a deleted one; compaction
+    /// renumbers): a row bitmap is valid until the next change.
+    func row(of id: UInt64) -> Int?
     /// The vector stored for `id` (nil when not live), as the index compares it: unit length for
     /// `.cosine`, and for IVF-PQ without `Refine` the quantized reconstruction.
     func storedVector(id: UInt64) -> [Float]?
@@ -25,6 +29,17 @@ public protocol MutableVectorIndex: VectorIndex {
 extension MutableVectorIndex {
     /// Rows that hold a deleted vector (kept until the index is compacted or rebuilt).
     public var deadRows: Int { rowIds.count - count }
+
+    /// Rows stored, deleted ones included: the capacity a row bitmap of this index needs.
+    public var rowCount: Int { rowIds.count }
+
+    /// The rows of the live items among `ids` (ids not live are left out), for
+    /// `SearchParameters.allowedRows`.
+    public func rowBitmap<S: Sequence>(of ids: S) -> RowBitmap where S.Element == UInt64 {
+        var bitmap = RowBitmap(rows: rowCount)
+        for id in ids { if let row = row(of: id) { bitmap.insert(row) } }
+        return bitmap
+    }
 
     /// Inserts `vector` under `id`, replacing the live vector with that id if there is one.
     /// The new vector is checked before anything changes, so a bad vector leaves the old one in place.

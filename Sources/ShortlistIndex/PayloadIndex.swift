@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Indexes of payload fields, kept in step with every payload change: per field an inverted
 /// index (value → ids) for `match`, a column (id → numbers) for `range`, and the ids that hold
 /// the field for `is_null`. Every top-level field of every payload is indexed (strings, numbers,
@@ -58,49 +60,115 @@ public struct PayloadIndex: Sendable {
         }
     }
 
-    /// The ids of `universe` (the live items) that pass `filter`. Throws for a field no payload has.
-    public func evaluate(_ filter: PayloadFilter, universe: Set<UInt64>) throws -> Set<UInt64> {
+    /// The rows of an index that pass `filter`, for `SearchParameters.allowedRows`: `rows` is
+    /// the index's row count, `row` maps a live id to its row (`MutableVectorIndex.row(of:)`).
+    /// Rows without a live id may be set (`must_not`, `is_null`); searches never return them.
+    /// Each posting list, `is_null` set and range is turned into rows once and kept in `cache`
+    /// until `generation` changes (pass a number that changes with every write of the payloads
+    /// or the index), so a repeated filter costs a few passes over `rows / 64` words. Throws
+    /// `FilterError.unknownField` for a field no payload has.
+    public func rows(passing filter: PayloadFilter, rows: Int, row: (UInt64) -> Int?,
+                     cache: PayloadRowCache, generation: UInt64) throws -> RowBitmap {
         for field in filter.fields where present[field] == nil && inverted[field] == nil {
             throw FilterError.unknownField(field, known: fieldNames)
         }
-        return passing(filter, universe: universe)
+        cache.begin(generation: generation)
+        return passing(filter, rows: rows, row: row, cache: cache)
     }
 
-    private func passing(_ filter: PayloadFilter, universe: Set<UInt64>) -> Set<UInt64> {
+    private func bitmap(_ ids: Set<UInt64>?, rows: Int, row: (UInt64) -> Int?) -> RowBitmap {
+        var out = RowBitmap(rows: rows)
+        for id in ids ?? [] { if let r = row(id) { out.insert(r) } }
+        return out
+    }
+
+    private func passing(_ filter: PayloadFilter, rows: Int, row: (UInt64) -> Int?, cache: PayloadRowCache) -> RowBitmap {
         switch filter {
         case let .group(must, should, mustNot):
-            var result = universe
-            for f in must { result.formIntersection(passing(f, universe: result)) }
+            var result = RowBitmap(allRows: rows)
+            for f in must { result.formIntersection(passing(f, rows: rows, row: row, cache: cache)) }
             if !should.isEmpty {
-                var any = Set<UInt64>()
-                for f in should { any.formUnion(passing(f, universe: result)) }
+                var any = RowBitmap(rows: rows)
+                for f in should { any.formUnion(passing(f, rows: rows, row: row, cache: cache)) }
                 result.formIntersection(any)
             }
-            for f in mustNot { result.subtract(passing(f, universe: result)) }
+            for f in mustNot { result.subtract(passing(f, rows: rows, row: row, cache: cache)) }
             return result
         case let .match(field, values):
-            var out = Set<UInt64>()
+            var out = RowBitmap(rows: rows)
             for v in values {
-                if let ids = inverted[field]?[v] { out.formUnion(ids) }
                 // Integers match whether stored as numbers or sent as strings, and the other way.
-                if case let .string(s) = v, let x = Double(s), let ids = inverted[field]?[.number(x)] { out.formUnion(ids) }
-                if case .number = v, let ids = inverted[field]?[.string(v.text)] { out.formUnion(ids) }
-            }
-            return out.intersection(universe)
-        case let .range(field, gt, gte, lt, lte):
-            guard let column = numbers[field] else { return [] }
-            var out = Set<UInt64>()
-            for (id, xs) in column where universe.contains(id) {
-                if xs.contains(where: { x in
-                    (gt.map { x > $0 } ?? true) && (gte.map { x >= $0 } ?? true) && (lt.map { x < $0 } ?? true) && (lte.map { x <= $0 } ?? true)
-                }) { out.insert(id) }
+                var forms = [v]
+                if case let .string(s) = v, let x = Double(s) { forms.append(.number(x)) }
+                if case .number = v { forms.append(.string(v.text)) }
+                for form in forms {
+                    out.formUnion(cache.bitmap(.posting(field, form)) { bitmap(inverted[field]?[form], rows: rows, row: row) })
+                }
             }
             return out
+        case let .range(field, gt, gte, lt, lte):
+            return cache.bitmap(.range(field, [gt, gte, lt, lte])) {
+                var out = RowBitmap(rows: rows)
+                for (id, xs) in numbers[field] ?? [:] {
+                    guard let r = row(id), xs.contains(where: { x in
+                        (gt.map { x > $0 } ?? true) && (gte.map { x >= $0 } ?? true) && (lt.map { x < $0 } ?? true) && (lte.map { x <= $0 } ?? true)
+                    }) else { continue }
+                    out.insert(r)
+                }
+                return out
+            }
         case let .isNull(field):
-            return universe.subtracting(present[field] ?? [])
+            var out = RowBitmap(allRows: rows)
+            out.subtract(cache.bitmap(.present(field)) { bitmap(present[field], rows: rows, row: row) })
+            return out
         case let .hasId(set):
-            return universe.intersection(set)
+            return bitmap(set, rows: rows, row: row)
+        }
+    }
+}
+
+/// Row bitmaps of a `PayloadIndex`'s postings, kept between searches until the payloads or the
+/// index change (a new generation). Thread-safe; holds at most `capacity` bitmaps, forgetting
+/// them all when full (a workload with more distinct conditions than that rebuilds them).
+public final class PayloadRowCache: Sendable {
+    enum Key: Hashable {
+        case posting(String, PayloadValue)
+        case present(String)
+        case range(String, [Double?])
+    }
+
+    private struct State {
+        var generation: UInt64 = .max
+        var bitmaps: [Key: RowBitmap] = [:]
+    }
+
+    private let state = Mutex(State())
+    public let capacity: Int
+
+    /// `capacity`: bitmaps kept (each `rows / 8` bytes); default 1,024.
+    public init(capacity: Int = 1_024) {
+        self.capacity = capacity
+    }
+
+    /// Bitmaps currently kept.
+    public var count: Int { state.withLock { $0.bitmaps.count } }
+
+    func begin(generation: UInt64) {
+        state.withLock { s in
+            if s.generation != generation {
+                s.generation = generation
+                s.bitmaps.removeAll()
+            }
         }
     }
 
+    func bitmap(_ key: Key, build: () -> RowBitmap) -> RowBitmap {
+        if let hit = state.withLock({ $0.bitmaps[key] }) { return hit }
+        let made = build()
+        state.withLock { s in
+            if s.bitmaps.count >= capacity { s.bitmaps.removeAll() }
+            s.bitmaps[key] = made
+        }
+        return made
+    }
 }

@@ -41,15 +41,44 @@ public struct SearchParameters: Sendable, Equatable {
     /// IVF with `Refine`: the best `k × rerank` candidates by approximate distance are re-ranked
     /// by exact distance. Larger is slower and more accurate. Default (nil): 4 with `Refine`, 1 without.
     public var rerank: Int?
+    /// A filter: only these rows may be returned (nil: any live row). Make it with the index's
+    /// `rowBitmap(of:)` (or combine such bitmaps); rows past its capacity are not allowed, deleted
+    /// rows are never returned. Every index plans the filtered search so that it keeps its recall,
+    /// and returns k hits whenever k allowed rows are live:
+    /// - flat: scores exactly the allowed rows;
+    /// - HNSW: scores them all when that touches fewer rows than the walk would (allowed ≤
+    ///   2m · ef ÷ share allowed), else walks the graph through the others to reach them
+    ///   (filter-aware traversal);
+    /// - IVF: tests the filter while scanning lists and probes nprobe ÷ (share allowed) lists, so
+    ///   about as many allowed codes are scanned as without a filter, then more until k pass; with
+    ///   `Refine`, scores the allowed rows exactly when that costs less (see `IVFPQIndex`).
+    public var allowedRows: RowBitmap?
+    /// How a filtered search reaches the allowed rows; nil (default): each index chooses as
+    /// described under `allowedRows`.
+    public var filterStrategy: FilterStrategy?
 
-    public init(ef: Int? = nil, nprobe: Int? = nil, rerank: Int? = nil) {
+    /// How a filtered search reaches the allowed rows.
+    public enum FilterStrategy: String, Sendable, Equatable, CaseIterable {
+        /// Score every allowed row: exact for flat, HNSW and IVF with `Refine`; IVF without
+        /// `Refine` scans every list with the filter.
+        case scan
+        /// Use the index's structure: HNSW's filter-aware walk, IVF's widened probing.
+        case index
+    }
+
+    public init(ef: Int? = nil, nprobe: Int? = nil, rerank: Int? = nil, allowedRows: RowBitmap? = nil, filterStrategy: FilterStrategy? = nil) {
         self.ef = ef
         self.nprobe = nprobe
         self.rerank = rerank
+        self.allowedRows = allowedRows
+        self.filterStrategy = filterStrategy
     }
 
     /// The defaults.
     public static let `default` = SearchParameters()
+
+    /// The knobs without the filter.
+    public var knobs: SearchParameters { SearchParameters(ef: ef, nprobe: nprobe, rerank: rerank) }
 
     /// Throws `IndexError.invalidParameter` for a knob outside its allowed range.
     public func validate() throws {

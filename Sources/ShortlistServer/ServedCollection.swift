@@ -22,8 +22,12 @@ public final class ServedCollection: @unchecked Sendable {
     /// otherwise the `payloads=` file.
     public let payloadSource: String?
     /// The index. Replaced by compaction (under the write lock): read it only under the lock.
-    private var index: any MutableVectorIndex
-    private var payloads: PayloadStore
+    private var index: any MutableVectorIndex {
+        didSet { generation &+= 1 }
+    }
+    private var payloads: PayloadStore {
+        didSet { generation &+= 1 }
+    }
     private let lock = ReadWriteLock()
     /// Changes applied since loading (writes and replayed records), and how many of them the
     /// newest durable snapshot holds: dirty while they differ.
@@ -51,13 +55,11 @@ public final class ServedCollection: @unchecked Sendable {
     private let snapshotRunning = Atomic<Bool>(false)
     private static let snapshotQueue = DispatchQueue(label: "shortlist.snapshots")
 
-    /// Above this many `include_ids`, a filtered search asks the index for more candidates
-    /// instead of scoring every included vector exactly (default 4,096).
-    var exactFilterLimit = 4_096
-    /// HNSW: when at most this share of the items pass a filter they are all scored (a scan of
-    /// their rows); above it, the filter-aware graph walk. Where the two cost the same on
-    /// WordNet-MiniLM and Fashion-MNIST (bench/README.md, "Filtered search").
-    var graphScanShare = 0.1
+    /// Row bitmaps of the payload postings filters used, valid for one `generation`.
+    private let rowCache = PayloadRowCache()
+    /// Changes whenever rows or payloads may have changed (every write, every compaction): the
+    /// key of `rowCache`. Written under the write lock, read under the read lock.
+    private var generation: UInt64 = 0
 
     /// How a collection is described on the command line and in `info`.
     public struct Description: Sendable, Equatable {
@@ -346,10 +348,12 @@ public final class ServedCollection: @unchecked Sendable {
                 for q in 0..<count { out.append(hits(found[q], withPayload: withPayload)) }
                 return out
             }
+            var filtered = parameters
+            if !filter.isEmpty { filtered.allowedRows = try allowedRows(filter) }
             for q in 0..<count {
                 let v = Array(queries[q * index.dimension..<(q + 1) * index.dimension])
                 do {
-                    out.append(hits(try filteredSearch(v, k: k, parameters: parameters, filter: filter), withPayload: withPayload))
+                    out.append(hits(try index.search(v, k: k, parameters: filtered), withPayload: withPayload))
                 } catch let e as VectorError {
                     var p = ProtocolError.from(e)
                     p.message = "vectors[\(q)]: " + p.message
@@ -368,81 +372,34 @@ public final class ServedCollection: @unchecked Sendable {
         return v
     }
 
-    /// `filter` with its payload conditions turned into ids (intersected with `include`); call
-    /// under the lock.
-    private func resolved(_ filter: Filter) throws -> Filter {
-        guard let condition = filter.payload else { return filter }
-        let passing: Set<UInt64>
-        do {
-            passing = try payloads.fields.evaluate(condition, universe: filter.include ?? Set(index.liveIds))
-        } catch let e as PayloadIndex.FilterError {
-            throw ProtocolError(.invalidParameter, "filter: \(e)")
-        }
-        return Filter(exclude: filter.exclude, include: passing, payload: nil)
-    }
-
-    private func filteredSearch(_ q: [Float], k: Int, parameters: SearchParameters, filter given: Filter) throws -> [Neighbor] {
-        guard given.isEmpty == false else { return try index.search(q, k: k, parameters: parameters) }
-        let filter = try resolved(given)
-        let n = index.count
-        guard n > 0 else {
-            try index.validate(q)
-            return []
-        }
-        let target: Int
-        var asked: Int
-        var excludedLive = 0
-        for id in filter.exclude where index.contains(id: id) { excludedLive += 1 }
-        let liveIncluded = filter.include?.filter { index.contains(id: $0) && !filter.exclude.contains($0) }
-        if let live = liveIncluded {
-            // A graph: up to `graphScanShare` of the items passing, score them all (a scan of
-            // their rows); more, walk the graph through the others to reach them.
-            if let graph = index as? HNSWIndex {
-                let rows = graph.rowBitmap(of: live)
-                if Double(rows.count) <= Double(n) * graphScanShare { return try graph.exactSearch(q, k: k, allowedRows: rows) }
-                let found = try graph.search(q, k: k, parameters: parameters, allowedRows: rows)
-                if found.count >= min(k, rows.count) { return found }
-                return try graph.exactSearch(q, k: k, allowedRows: rows)
+    /// The rows `filter` allows: the payload conditions' rows (from cached posting bitmaps), ∩
+    /// `include_ids`, − `exclude_ids`. Call under the lock: rows are valid until the next write.
+    private func allowedRows(_ filter: Filter) throws -> RowBitmap {
+        let rows = index.rowCount
+        var allowed: RowBitmap
+        if let condition = filter.payload {
+            do {
+                allowed = try payloads.fields.rows(passing: condition, rows: rows, row: index.row(of:), cache: rowCache, generation: generation)
+            } catch let e as PayloadIndex.FilterError {
+                throw ProtocolError(.invalidParameter, "filter: \(e)")
             }
-            // Other kinds: few pass, score them exactly; more, ask for more candidates.
-            if live.count <= exactFilterLimit { return try exactSearch(q, among: live, k: k) }
-            target = min(k, live.count)
-            // Enough candidates that k included ones are expected among them, twice over.
-            asked = 2 * k * n / live.count
+            if let include = filter.include { allowed.formIntersection(index.rowBitmap(of: include)) }
+        } else if let include = filter.include {
+            allowed = index.rowBitmap(of: include)
         } else {
-            target = min(k, n - excludedLive)
-            asked = k + excludedLive
+            allowed = RowBitmap(allRows: rows)
         }
-        let passes: (UInt64) -> Bool = { id in !filter.exclude.contains(id) && (filter.include?.contains(id) ?? true) }
-        // Ask for more candidates until k pass the filter (or the index has none left to give).
-        asked = min(n, SearchLimits.maximumK, asked)
-        while true {
-            let found = try index.search(q, k: asked, parameters: parameters).filter { passes($0.id) }
-            if found.count >= target { return Array(found.prefix(k)) }
-            if asked >= min(n, SearchLimits.maximumK) { break }
-            asked = min(n, SearchLimits.maximumK, asked * 4)
-        }
-        // The approximate index could not reach k passing items (an IVF search only sees its
-        // nprobe lists; a graph may not reach every node): score every passing item exactly,
-        // so a filter never returns fewer than k hits when k items pass it.
-        return try exactSearch(q, among: liveIncluded ?? Set(index.liveIds).subtracting(filter.exclude), k: k)
+        for id in filter.exclude { if let row = index.row(of: id) { allowed.remove(row) } }
+        return allowed
     }
 
-    /// Exact distances from `q` to the stored vectors of `ids` (all live), best `k` first.
-    private func exactSearch(_ q: [Float], among ids: Set<UInt64>, k: Int) throws -> [Neighbor] {
-        try index.validate(q)
-        var query = q
-        if index.metric.normalizesVectors {
-            try query.withUnsafeMutableBufferPointer { try VectorMath.normalize($0.baseAddress!, dimension: index.dimension) }
-        }
-        var scored: [Neighbor] = []
-        scored.reserveCapacity(ids.count)
-        for id in ids {
-            guard let v = index.storedVector(id: id) else { continue }
-            scored.append(Neighbor(id: id, distance: VectorMath.distance(index.metric, query, v, dimension: v.count)))
-        }
-        scored.sort()
-        return Array(scored.prefix(k))
+    /// The index's search with the filter as `allowedRows`: the index plans how to reach the
+    /// allowed rows and returns k hits whenever k of them are live.
+    private func filteredSearch(_ q: [Float], k: Int, parameters: SearchParameters, filter: Filter) throws -> [Neighbor] {
+        guard !filter.isEmpty else { return try index.search(q, k: k, parameters: parameters) }
+        var p = parameters
+        p.allowedRows = try allowedRows(filter)
+        return try index.search(q, k: k, parameters: p)
     }
 
     // MARK: Changes

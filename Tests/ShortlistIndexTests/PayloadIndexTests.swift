@@ -27,6 +27,17 @@ final class PayloadIndexTests: XCTestCase {
         return Set(items.filter { holds(f, $0.key, $0.value) }.map(\.key))
     }
 
+    /// The ids of `universe` that pass `f`, through `rows(passing:)` with row = id for the
+    /// universe's ids (others have no row, as ids an index does not hold).
+    private func evaluate(_ index: PayloadIndex, _ f: PayloadFilter, universe: Set<UInt64>,
+                          cache: PayloadRowCache = PayloadRowCache(), generation: UInt64 = 0) throws -> Set<UInt64> {
+        let rows = Int(universe.max() ?? 0) + 1
+        let bitmap = try index.rows(passing: f, rows: rows, row: { universe.contains($0) ? Int($0) : nil }, cache: cache, generation: generation)
+        var out = Set<UInt64>()
+        bitmap.forEachRow { if universe.contains(UInt64($0)) { out.insert(UInt64($0)) } }
+        return out
+    }
+
     func testMatchesThePlainEvaluationOnRandomPayloadsAndFilters() throws {
         var g = SeededGenerator(seed: 8)
         let colours: [PayloadValue] = ["red", "green", "blue", "grey"].map { .string($0) }
@@ -68,10 +79,19 @@ final class PayloadIndexTests: XCTestCase {
             default: items[id] = [:]; index.remove(id)
             }
         }
-        let universe = Set(items.keys)
+        // One cache for every trial: postings built by one filter serve the next ones.
+        let cache = PayloadRowCache()
+        var universe = Set(items.keys)
         for trial in 0..<400 {
             let f = randomFilter(0)
-            XCTAssertEqual(try index.evaluate(f, universe: universe), reference(f, items), "trial \(trial): \(f)")
+            XCTAssertEqual(try evaluate(index, f, universe: universe, cache: cache), reference(f, items), "trial \(trial): \(f)")
+        }
+        XCTAssertGreaterThan(cache.count, 0)
+        // After a change (a new generation) the cached rows are not reused.
+        for id in UInt64(0)..<100 { items[id] = nil; index.remove(id); universe.remove(id) }
+        for trial in 0..<100 {
+            let f = randomFilter(0)
+            XCTAssertEqual(try evaluate(index, f, universe: universe, cache: cache, generation: 1), reference(f, items), "after: trial \(trial): \(f)")
         }
     }
 
@@ -79,12 +99,12 @@ final class PayloadIndexTests: XCTestCase {
         var index = PayloadIndex()
         index.set(1, fields: ["year": [.number(1999)], "code": [.string("7")]])
         index.set(2, fields: ["year": [.number(2001.5)]])
-        XCTAssertEqual(try index.evaluate(.match(field: "year", values: [.string("1999")]), universe: [1, 2]), [1])
-        XCTAssertEqual(try index.evaluate(.match(field: "code", values: [.number(7)]), universe: [1, 2]), [1])
-        XCTAssertEqual(try index.evaluate(.range(field: "year", gt: 2000, gte: nil, lt: nil, lte: nil), universe: [1, 2]), [2])
-        XCTAssertEqual(try index.evaluate(.isNull(field: "code"), universe: [1, 2]), [2])
-        XCTAssertEqual(try index.evaluate(.match(field: "year", values: [.number(1999)]), universe: [2]), [], "only the universe")
-        XCTAssertThrowsError(try index.evaluate(.match(field: "colour", values: [.string("red")]), universe: [1])) {
+        XCTAssertEqual(try evaluate(index, .match(field: "year", values: [.string("1999")]), universe: [1, 2]), [1])
+        XCTAssertEqual(try evaluate(index, .match(field: "code", values: [.number(7)]), universe: [1, 2]), [1])
+        XCTAssertEqual(try evaluate(index, .range(field: "year", gt: 2000, gte: nil, lt: nil, lte: nil), universe: [1, 2]), [2])
+        XCTAssertEqual(try evaluate(index, .isNull(field: "code"), universe: [1, 2]), [2])
+        XCTAssertEqual(try evaluate(index, .match(field: "year", values: [.number(1999)]), universe: [2]), [], "only the universe")
+        XCTAssertThrowsError(try evaluate(index, .match(field: "colour", values: [.string("red")]), universe: [1])) {
             XCTAssertEqual("\($0)", "no payload has field 'colour'; fields: code, year")
         }
         index.remove(1)

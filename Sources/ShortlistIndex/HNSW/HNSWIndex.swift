@@ -245,8 +245,20 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         return max(parameters.ef ?? Self.defaultEf, k)
     }
 
+    /// The best `k` live items for `query`. With `parameters.allowedRows`, only those rows: all
+    /// of them scored when that is cheaper (`scansFilter`), otherwise the
+    /// filter-aware walk (`search(_:k:parameters:allowedRows:)`), which falls back to scoring them
+    /// all when it finds fewer than k.
     public func search(_ query: [Float], k: Int, parameters: SearchParameters = .default) throws -> [Neighbor] {
         let ef = try effectiveEf(k: k, parameters: parameters)
+        if let allowed = parameters.allowedRows {
+            let rows = allowed.covering(rows: self.rows)
+            let scan = parameters.filterStrategy.map { $0 == .scan } ?? scansFilter(allowed: rows.count, ef: ef)
+            if scan { return try exactSearch(query, k: k, allowedRows: rows) }
+            let found = try search(query, k: k, parameters: parameters.knobs, allowedRows: rows)
+            if found.count >= k { return found }
+            return try exactSearch(query, k: k, allowedRows: rows)
+        }
         return try scratchPool.with { scratch in
             try query.withUnsafeBufferPointer { try prepareQuery($0, into: scratch) }
             return searchPrepared(scratch, k: k, ef: ef)
@@ -255,6 +267,7 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
 
     public func search(_ queries: VectorMatrix, k: Int, parameters: SearchParameters = .default, threads: Int = 1) throws -> SearchResults {
         let ef = try effectiveEf(k: k, parameters: parameters)
+        if parameters.allowedRows != nil { return try searchEach(queries, k: k, parameters: parameters, threads: threads) }
         guard queries.dimension == dimension else { throw VectorError.dimensionMismatch(expected: dimension, actual: queries.dimension) }
         try queries.validateFinite()
         var results = SearchResults(queryCount: queries.count, k: k)
@@ -285,24 +298,23 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         return results
     }
 
-    /// The best `k` of the live items whose ids are in `allowedIds`, by a filter-aware walk of
-    /// the graph: the beam goes through items outside the set (as through deleted ones) and keeps
-    /// going until `ef` allowed items are found, so recall holds when a fair share passes. When
-    /// few pass, an exact scan of them is cheaper and exact: the caller's choice (see the
-    /// server's planner). Returns fewer than k only when fewer than k allowed items are live.
-    public func search(_ query: [Float], k: Int, parameters: SearchParameters = .default, allowedIds: Set<UInt64>) throws -> [Neighbor] {
-        try search(query, k: k, parameters: parameters, allowedRows: rowBitmap(of: allowedIds))
+    /// Whether a search with `allowed` rows allowed scores them all rather than walking the
+    /// graph. Both cost about one distance per row they touch: the scan touches `allowed` rows;
+    /// the walk expands about ef ÷ share nodes before it has ef allowed ones, each expansion
+    /// scoring up to 2m neighbours. So the scan is chosen when allowed ≤ 2m · ef ÷ share. The
+    /// crossing moves with the catalogue's size (unlike a fixed share): on WordNet-MiniLM
+    /// (107k × 384) it falls near 10% allowed at ef 64, where the measured crossing is
+    /// (bench/README.md, "Filtered search").
+    func scansFilter(allowed: Int, ef: Int) -> Bool {
+        let share = Double(allowed) / Double(max(rows, 1))
+        return Double(allowed) * share <= Double(m0 * ef)
     }
 
-    /// The rows of the live items among `ids`.
-    public func rowBitmap(of ids: Set<UInt64>) -> RowBitmap {
-        var bitmap = RowBitmap(rows: rows)
-        for id in ids { if let row = idMap.row(of: id) { bitmap.insert(row) } }
-        return bitmap
-    }
-
-    /// The same walk over a bitmap of rows (`rowBitmap(of:)`), for callers that keep their
-    /// filters as rows.
+    /// The best `k` of the live rows set in `allowedRows` by a filter-aware walk of the graph: the
+    /// beam goes through rows outside the set (as through deleted ones) and keeps going until `ef`
+    /// allowed rows are found, so recall holds when a fair share passes. When few pass, scoring
+    /// them all (`exactSearch`) is cheaper and exact: `search` with `parameters.allowedRows`
+    /// chooses. Returns fewer than k only when the walk cannot reach k allowed rows.
     public func search(_ query: [Float], k: Int, parameters: SearchParameters = .default, allowedRows: RowBitmap) throws -> [Neighbor] {
         let ef = try effectiveEf(k: k, parameters: parameters)
         guard allowedRows.rowCapacity >= rows else { throw IndexError.invalidParameter(name: "allowedRows", value: allowedRows.rowCapacity, allowed: rows...Int.max) }
@@ -452,6 +464,7 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
     }
 
     public var liveIds: [UInt64] { idMap.liveIds }
+    public func row(of id: UInt64) -> Int? { idMap.row(of: id) }
     public var rowIds: [UInt64] { idMap.ids }
 
     /// Whether `id` is live in the index.
