@@ -17,6 +17,43 @@ public struct PayloadIndex: Sendable {
     /// The fields some payload holds.
     public var fieldNames: [String] { present.keys.sorted() }
 
+    /// What a field holds, inferred from the payloads (for `info`).
+    public struct FieldSummary: Equatable, Sendable {
+        /// `keyword`, `keyword_list`, `integer`, `float`, `bool`, or `mixed` when the values
+        /// are of several kinds (`match` then compares each as it is; `range` reads the numbers).
+        public var type: String
+        /// Items holding the field.
+        public var items: Int
+        /// Distinct values held.
+        public var values: Int
+
+        public init(type: String, items: Int, values: Int) {
+            self.type = type
+            self.items = items
+            self.values = values
+        }
+    }
+
+    /// Every field's inferred type and counts, by name.
+    public func summary() -> [String: FieldSummary] {
+        var out: [String: FieldSummary] = [:]
+        for (field, ids) in present {
+            var strings = false, numbers = false, fractions = false, bools = false
+            for value in (inverted[field] ?? [:]).keys {
+                switch value {
+                case .string: strings = true
+                case let .number(x): numbers = true; fractions = fractions || x.rounded() != x
+                case .bool: bools = true
+                }
+            }
+            let kinds = [strings, numbers, bools].filter { $0 }.count
+            var type = kinds > 1 ? "mixed" : strings ? "keyword" : bools ? "bool" : fractions ? "float" : "integer"
+            if type == "keyword", ids.contains(where: { (fieldsOf[$0]?[field]?.count ?? 0) > 1 }) { type = "keyword_list" }
+            out[field] = FieldSummary(type: type, items: ids.count, values: inverted[field]?.count ?? 0)
+        }
+        return out
+    }
+
     /// The scalars `id` holds in `field` (empty when none).
     public func values(_ field: String, of id: UInt64) -> [PayloadValue] { fieldsOf[id]?[field] ?? [] }
 

@@ -466,6 +466,16 @@ public final class RequestProcessor: @unchecked Sendable {
             o.raw(",\"deleted_rows\":"); o.int(c.deadRows)
             o.raw(",\"spec\":"); o.string(c.spec)
             o.raw(",\"payloads\":"); o.int(c.payloadCount)
+            o.raw(",\"payload_fields\":{")
+            for (j, (field, f)) in c.payloadFields.sorted(by: { $0.key < $1.key }).enumerated() {
+                if j > 0 { o.comma() }
+                o.string(field)
+                o.raw(":{\"type\":"); o.string(f.type)
+                o.raw(",\"items\":"); o.int(f.items)
+                o.raw(",\"values\":"); o.int(f.values)
+                o.raw("}")
+            }
+            o.raw("}")
             o.raw(",\"recommend\":"); o.bool(c.recommender != nil)
             if let m = c.recommender {
                 o.raw(",\"model\":{\"history\":"); o.int(m.historyLength)

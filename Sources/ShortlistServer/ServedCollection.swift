@@ -231,6 +231,8 @@ public final class ServedCollection: @unchecked Sendable {
     /// product; IVF: shared coarse-quantizer products). HNSW walks each query alone anyway.
     let batchesWell: Bool
     var payloadCount: Int { lock.reading { payloads.count } }
+    /// The payloads' fields with their inferred types (`info`).
+    var payloadFields: [String: PayloadIndex.FieldSummary] { lock.reading { payloads.fields.summary() } }
     var memoryBytes: Int { lock.reading { index.memoryBytes + payloads.values.reduce(0) { $0 + $1.count + 32 } } }
     /// True when the collection changed since it was loaded or last saved.
     public var isDirty: Bool { changes.load(ordering: .acquiring) != savedChanges.load(ordering: .acquiring) }

@@ -110,4 +110,19 @@ final class PayloadIndexTests: XCTestCase {
         index.remove(1)
         XCTAssertEqual(index.fieldNames, ["year"], "a field no payload holds is gone")
     }
+
+    func testFieldTypesAreInferredFromTheValues() {
+        var index = PayloadIndex()
+        index.set(1, fields: ["genre": [.string("drama")], "tags": [.string("a")], "year": [.number(1999)], "rating": [.number(4)], "new": [.bool(true)], "odd": [.string("x")]])
+        index.set(2, fields: ["genre": [.string("comedy")], "tags": [.string("a"), .string("b")], "year": [.number(2001)], "rating": [.number(3.5)], "odd": [.number(1)]])
+        let s = index.summary()
+        XCTAssertEqual(s["genre"], .init(type: "keyword", items: 2, values: 2))
+        XCTAssertEqual(s["tags"], .init(type: "keyword_list", items: 2, values: 2))
+        XCTAssertEqual(s["year"], .init(type: "integer", items: 2, values: 2))
+        XCTAssertEqual(s["rating"], .init(type: "float", items: 2, values: 2))
+        XCTAssertEqual(s["new"], .init(type: "bool", items: 1, values: 1))
+        XCTAssertEqual(s["odd"], .init(type: "mixed", items: 2, values: 2))
+        index.remove(2)
+        XCTAssertEqual(index.summary()["tags"]?.type, "keyword", "a list no more")
+    }
 }

@@ -88,4 +88,62 @@ final class FilteredSearchTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(recall, 0.95, "share \(share)")
         }
     }
+
+    /// Payload filters on every index kind, through the row bitmaps and their cache: random
+    /// conditions (match, range, must_not, is_null, nested) and k give min(k, passing) hits, all
+    /// passing; writes between searches (which renumber a flat index's rows) are seen at once.
+    func testPayloadFiltersOnEveryIndexKindGiveKHitsAndFollowWrites() throws {
+        let dir = TemporaryDirectory()
+        var g = SeededGenerator(seed: 21)
+        let colours = ["red", "green", "blue", "grey"]
+        var payloads: [UInt64: (colour: String?, price: Int)] = [:]
+        var lines: [String] = []
+        for id in UInt64(0)..<2_000 {
+            let colour = g.next() % 10 == 0 ? nil : colours[Int(g.next() % 4)]
+            let price = Int(g.next() % 1_000)
+            payloads[id] = (colour, price)
+            lines.append(#"{"id":\#(id),"payload":{\#(colour.map { #""colour":"\#($0)","# } ?? "")"price":\#(price)}}"#)
+        }
+        dir.write("payloads.jsonl", text: lines.joined(separator: "\n") + "\n")
+        for (name, c, base) in try collections(in: dir) {
+            let c = try ServedCollection(.init(name: name, indexPath: c.indexPath, payloadPath: dir.file("payloads.jsonl")))
+            var live = payloads
+            for trial in 0..<30 {
+                // Random writes first: delete a few ids, move a few others (new price).
+                for _ in 0..<3 {
+                    let id = g.next() % 2_000
+                    if live[id] != nil, g.next() % 2 == 0 {
+                        _ = try c.deleteLogged([id])
+                        live[id] = nil
+                    } else {
+                        let price = Int(g.next() % 1_000)
+                        let colour = payloads[id]!.colour
+                        let text = #"{\#(colour.map { #""colour":"\#($0)","# } ?? "")"price":\#(price)}"#
+                        _ = try c.upsertLogged([.init(id: id, vector: base.rowArray(Int(id)), payload: Array(text.utf8))])
+                        live[id] = (colour, price)
+                    }
+                }
+                let colour = colours[Int(g.next() % 4)]
+                let low = Int(g.next() % 1_000), width = [2, 20, 200, 1_000][trial % 4]
+                let filter: PayloadFilter
+                let passes: ((colour: String?, price: Int)) -> Bool
+                switch trial % 3 {
+                case 0:
+                    filter = .group(must: [.match(field: "colour", values: [.string(colour)]), .range(field: "price", gt: nil, gte: Double(low), lt: Double(low + width), lte: nil)], should: [], mustNot: [])
+                    passes = { $0.colour == colour && $0.price >= low && $0.price < low + width }
+                case 1:
+                    filter = .group(must: [], should: [], mustNot: [.match(field: "colour", values: [.string(colour)]), .range(field: "price", gt: Double(width), gte: nil, lt: nil, lte: nil)])
+                    passes = { $0.colour != colour && $0.price <= width }
+                default:
+                    filter = .group(must: [], should: [.isNull(field: "colour"), .group(must: [.range(field: "price", gt: nil, gte: nil, lt: Double(width / 2), lte: nil)], should: [], mustNot: [])], mustNot: [])
+                    passes = { $0.colour == nil || $0.price < width / 2 }
+                }
+                let passing = Set(live.filter { passes($0.value) }.keys)
+                let k = 1 + Int(g.next() % 30)
+                let hits = try c.search(base.rowArray(Int(g.next() % 2_000)), k: k, parameters: SearchParameters(ef: 16, nprobe: 2), filter: .init(payload: filter), withPayload: false)
+                XCTAssertEqual(hits.count, min(k, passing.count), "\(name) trial \(trial): \(passing.count) passing, k \(k)")
+                XCTAssertTrue(hits.allSatisfy { passing.contains($0.id) }, "\(name) trial \(trial): \(hits.map(\.id).filter { !passing.contains($0) }) do not pass")
+            }
+        }
+    }
 }

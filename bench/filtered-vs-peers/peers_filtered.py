@@ -57,7 +57,8 @@ def main():
     ap.add_argument("--base", required=True)
     ap.add_argument("--query", required=True)
     ap.add_argument("--metric", choices=["l2", "cos"], required=True)
-    ap.add_argument("--masks", required=True, help="folder of allowed-SHARE.u8 files")
+    ap.add_argument("--masks", help="folder of allowed-SHARE.u8 files")
+    ap.add_argument("--build-only", action="store_true", help="build (and cache) the indexes, then stop")
     ap.add_argument("--share", type=float, action="append")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--limit", type=int, default=1000)
@@ -72,8 +73,8 @@ def main():
 
     import faiss
     import hnswlib
-    xb = np.ascontiguousarray(peers.read_matrix(a.base), dtype=np.float32)
-    xq = np.ascontiguousarray(peers.read_matrix(a.query, limit=a.limit), dtype=np.float32)
+    xb = np.array(peers.read_matrix(a.base), dtype=np.float32, order="C")
+    xq = np.array(peers.read_matrix(a.query, limit=a.limit), dtype=np.float32, order="C")
     if a.metric == "cos":
         xb /= np.linalg.norm(xb, axis=1, keepdims=True)
         xq /= np.linalg.norm(xq, axis=1, keepdims=True)
@@ -127,6 +128,8 @@ def main():
         built["faiss-ivfpq-rf"] = idx
         ivf_name = f"IVF{nlist},PQ{m} + RefineFlat"
     faiss.omp_set_num_threads(1)
+    if a.build_only:
+        return
 
     print(f"| library | index | allowed | setting | recall@{a.k} | queries/s | queries |")
     print("|---|---|---|---|---|---|---|")
