@@ -47,7 +47,7 @@ public struct SearchParameters: Sendable, Equatable {
     /// and returns k hits whenever k allowed rows are live:
     /// - flat: scores exactly the allowed rows;
     /// - HNSW: scores them all when that touches fewer rows than the walk would (allowed ≤
-    ///   2m · ef ÷ share allowed), else walks the graph through the others to reach them
+    ///   m · ef ÷ share allowed), else walks the graph through the others to reach them
     ///   (filter-aware traversal);
     /// - IVF: tests the filter while scanning lists and probes nprobe ÷ (share allowed) lists, so
     ///   about as many allowed codes are scanned as without a filter, then more until k pass; with

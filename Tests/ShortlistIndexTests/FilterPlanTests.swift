@@ -8,11 +8,12 @@ final class FilterPlanTests: XCTestCase {
     func testTheScanIsChosenWhenItTouchesFewerRowsThanTheWalk() throws {
         let base = Fixtures.clustered(count: 4_000, dimension: 8, seed: 3)
         let index = try HNSWIndex(metric: .l2, vectors: base, configuration: HNSWConfiguration(m: 8, efConstruction: 40))
-        // 2m · ef ÷ share at m 8 (16 links on layer 0), ef 64: 1,024 ÷ share.
-        XCTAssertTrue(index.scansFilter(allowed: 400, ef: 64), "10%: 400 rows against a walk of ~10,240")
-        XCTAssertTrue(index.scansFilter(allowed: 2_000, ef: 64), "50%: 2,000 rows against ~2,048")
-        XCTAssertFalse(index.scansFilter(allowed: 2_100, ef: 64), "52.5%: 2,100 rows against ~1,950")
-        XCTAssertFalse(index.scansFilter(allowed: 2_100, ef: 16) == index.scansFilter(allowed: 2_100, ef: 512), "a larger ef favours the scan")
+        // m · ef ÷ share at m 8, ef 64: 512 ÷ share.
+        XCTAssertTrue(index.scansFilter(allowed: 400, ef: 64), "10%: 400 rows against a walk of ~5,120")
+        XCTAssertTrue(index.scansFilter(allowed: 1_400, ef: 64), "35%: 1,400 rows against ~1,463")
+        XCTAssertFalse(index.scansFilter(allowed: 1_500, ef: 64), "37.5%: 1,500 rows against ~1,365")
+        XCTAssertFalse(index.scansFilter(allowed: 1_500, ef: 16), "a smaller ef favours the walk")
+        XCTAssertTrue(index.scansFilter(allowed: 1_500, ef: 512), "a larger ef favours the scan")
         XCTAssertTrue(index.scansFilter(allowed: 0, ef: 1))
     }
 }

@@ -51,6 +51,10 @@ final class FilteredIndexTests: XCTestCase {
                     if name == "ivfpq" {
                         // Without Refine the distances are the codes' (k hits, all allowed: above).
                         XCTAssertGreaterThanOrEqual(recall, 0.5, label)
+                    } else if name == "hnsw" && strategy == .index && share < 0.05 {
+                        // The two-hop walk forced where the planner scans: it loses recall as
+                        // the share falls (0.91 here at 2%), and is kept out of this range.
+                        XCTAssertGreaterThanOrEqual(recall, 0.85, label)
                     } else {
                         XCTAssertGreaterThanOrEqual(recall, 0.95, label)
                     }

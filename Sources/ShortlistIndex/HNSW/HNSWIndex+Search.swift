@@ -92,4 +92,73 @@ extension HNSWIndex {
             }
         }
     }
+
+    /// The filtered beam search of layer 0 (ACORN-1 style): only rows set in `allowed` are ever
+    /// scored. From each node the batch takes its allowed neighbours first, then, through each
+    /// neighbour that fails the filter, that neighbour's allowed neighbours (two hops; the
+    /// failing node is neither scored nor returned), up to 2m rows per expansion. So the walk
+    /// computes about as many distances as an unfiltered one whatever the share allowed, and
+    /// reaches allowed regions the one-hop graph would leave disconnected. Deleted rows are
+    /// walked through but not returned.
+    func searchLayerFiltered(_ q: UnsafePointer<Float>, entry: Int, entryDistance: Float, ef: Int,
+                             scratch: HNSWScratch, skipDeleted: Bool, allowed: UnsafePointer<UInt64>) {
+        let epoch = scratch.beginSearch(rows: rows)
+        let visited = scratch.visited
+        let batchNodes = scratch.batchNodes
+        let batchDistances = scratch.batchDistances
+        let tombstones = self.tombstones
+        let cap = m0
+        @inline(__always) func passes(_ row: Int) -> Bool { (allowed[row >> 6] >> UInt64(row & 63)) & 1 != 0 }
+        visited[entry] = epoch
+        scratch.candidates.push(entryDistance, UInt32(entry))
+        if passes(entry) && !(skipDeleted && tombstones[entry] != 0) { scratch.results.push(-entryDistance, UInt32(entry)) }
+        var bound: Float = scratch.results.count > 0 ? -scratch.results.topDistance : .infinity
+        while scratch.candidates.count > 0 {
+            if scratch.candidates.topDistance > bound && scratch.results.count >= ef { break }
+            let node = Int(scratch.candidates.topNode)
+            scratch.candidates.pop()
+            let list = links(node, 0)
+            let n = Int(list[0])
+            var fresh = 0
+            for j in 0..<n {
+                let v = Int(list[1 + j])
+                if passes(v) && visited[v] != epoch {
+                    visited[v] = epoch
+                    batchNodes[fresh] = UInt32(v)
+                    fresh += 1
+                }
+            }
+            var j = 0
+            while j < n && fresh < cap {
+                let v = Int(list[1 + j])
+                j += 1
+                guard !passes(v) else { continue }
+                let second = links(v, 0)
+                let n2 = Int(second[0])
+                var i = 0
+                while i < n2 && fresh < cap {
+                    let w = Int(second[1 + i])
+                    i += 1
+                    if visited[w] != epoch && passes(w) {
+                        visited[w] = epoch
+                        batchNodes[fresh] = UInt32(w)
+                        fresh += 1
+                    }
+                }
+            }
+            guard fresh > 0 else { continue }
+            distances(q, batchNodes, fresh, bound: scratch.results.count < ef ? .infinity : bound, batchDistances)
+            for j in 0..<fresh {
+                let d = batchDistances[j]
+                guard scratch.results.count < ef || d < bound else { continue }
+                let neighbour = batchNodes[j]
+                scratch.candidates.push(d, neighbour)
+                if !(skipDeleted && tombstones[Int(neighbour)] != 0) {
+                    scratch.results.push(-d, neighbour)
+                    if scratch.results.count > ef { scratch.results.pop() }
+                }
+                if scratch.results.count > 0 { bound = -scratch.results.topDistance }
+            }
+        }
+    }
 }

@@ -326,11 +326,7 @@ public final class IVFPQIndex: MutableVectorIndex, @unchecked Sendable {
         if let allowed = parameters.allowedRows {
             let rows = allowed.covering(rows: self.rows)
             guard rows.count > 0 else { return [] }
-            if let exact = rows.words.withUnsafeBufferPointer({
-                filteredCandidates(q, k: k, keep: keep, parameters: parameters, allowed: rows.count, bits: $0.baseAddress!, into: heap)
-            }) {
-                return exact
-            }
+            if let exact = filteredCandidates(q, k: k, keep: keep, parameters: parameters, allowed: rows, into: heap) { return exact }
         } else {
             scan(q, probes: given ?? nearestLists(q, nprobe: probeCount(parameters), ef: parameters.ef), allowed: nil, into: heap)
         }
@@ -350,9 +346,9 @@ public final class IVFPQIndex: MutableVectorIndex, @unchecked Sendable {
     /// are scanned as an unfiltered search scans codes; when fewer than `keep` allowed rows turn
     /// up, twice as many lists, and so on up to every list: never fewer than k hits while k
     /// allowed rows are live.
-    private func filteredCandidates(_ q: UnsafePointer<Float>, k: Int, keep: Int, parameters: SearchParameters, allowed: Int,
-                                    bits: UnsafePointer<UInt64>, into heap: TopKHeaps) -> [Neighbor]? {
-        let nlist = configuration.nlist
+    private func filteredCandidates(_ q: UnsafePointer<Float>, k: Int, keep: Int, parameters: SearchParameters, allowed bitmap: RowBitmap,
+                                    into heap: TopKHeaps) -> [Neighbor]? {
+        let nlist = configuration.nlist, allowed = bitmap.count
         let share = Double(allowed) / Double(max(rows, 1))
         var nprobe = min(nlist, Int((Double(probeCount(parameters)) / share).rounded(.up)))
         if parameters.filterStrategy == .scan { nprobe = nlist }
@@ -361,26 +357,23 @@ public final class IVFPQIndex: MutableVectorIndex, @unchecked Sendable {
             if parameters.filterStrategy.map({ $0 == .scan })
                 ?? (Double(allowed * dimension) <= Self.filterExactFactor * codes * Double(pq.m)) {
                 let exact = TopKHeaps(heapCount: 1, k: min(k, allowed))
-                for w in 0..<(rows + 63) / 64 where bits[w] != 0 {
-                    var word = bits[w]
-                    while word != 0 {
-                        let row = w * 64 + word.trailingZeroBitCount
-                        word &= word - 1
-                        guard row < rows, deletedCount == 0 || tombstones[row] == 0 else { continue }
-                        let d = VectorMath.distance(metric, q, vectors.row(row), dimension: dimension)
-                        if d < exact.threshold(0) { exact.push(0, distance: d, id: UInt64(row)) }
-                    }
+                bitmap.forEachRow { row in
+                    guard row < rows, deletedCount == 0 || tombstones[row] == 0 else { return }
+                    let d = VectorMath.distance(metric, q, vectors.row(row), dimension: dimension)
+                    if d < exact.threshold(0) { exact.push(0, distance: d, id: UInt64(row)) }
                 }
                 return exact.sorted(0).map { Neighbor(id: idMap.id(ofRow: Int($0.id)), distance: $0.distance) }
             }
         }
-        var scanned = 0
-        while true {
-            let probes = nearestLists(q, nprobe: nprobe, ef: parameters.ef)
-            scan(q, probes: Array(probes[min(scanned, probes.count)...]), allowed: bits, into: heap)
-            scanned = probes.count
-            if heap.size(0) >= min(keep, allowed) || nprobe >= nlist { return nil }
-            nprobe = min(nlist, nprobe * 2)
+        return bitmap.words.withUnsafeBufferPointer { bits in
+            var scanned = 0
+            while true {
+                let probes = nearestLists(q, nprobe: nprobe, ef: parameters.ef)
+                scan(q, probes: Array(probes[min(scanned, probes.count)...]), allowed: bits.baseAddress!, into: heap)
+                scanned = probes.count
+                if heap.size(0) >= min(keep, allowed) || nprobe >= nlist { return nil }
+                nprobe = min(nlist, nprobe * 2)
+            }
         }
     }
 
