@@ -165,8 +165,9 @@ public struct PayloadIndex: Sendable {
 }
 
 /// Row bitmaps of a `PayloadIndex`'s postings, kept between searches until the payloads or the
-/// index change (a new generation). Thread-safe; holds at most `capacity` bitmaps, forgetting
-/// them all when full (a workload with more distinct conditions than that rebuilds them).
+/// index change (a new generation). Thread-safe; holds at most `maximumBytes` of bitmaps (each
+/// rows ÷ 8 bytes), forgetting them all when full: a workload with more distinct conditions
+/// than fit rebuilds them.
 public final class PayloadRowCache: Sendable {
     enum Key: Hashable {
         case posting(String, PayloadValue)
@@ -177,14 +178,16 @@ public final class PayloadRowCache: Sendable {
     private struct State {
         var generation: UInt64 = .max
         var bitmaps: [Key: RowBitmap] = [:]
+        var bytes = 0
     }
 
     private let state = Mutex(State())
-    public let capacity: Int
+    public let maximumBytes: Int
 
-    /// `capacity`: bitmaps kept (each `rows / 8` bytes); default 1,024.
-    public init(capacity: Int = 1_024) {
-        self.capacity = capacity
+    /// `maximumBytes`: memory the kept bitmaps may take; default 64 MiB (about 5,000 bitmaps of
+    /// 100k rows, 50 of 10M).
+    public init(maximumBytes: Int = 64 << 20) {
+        self.maximumBytes = maximumBytes
     }
 
     /// Bitmaps currently kept.
@@ -195,6 +198,7 @@ public final class PayloadRowCache: Sendable {
             if s.generation != generation {
                 s.generation = generation
                 s.bitmaps.removeAll()
+                s.bytes = 0
             }
         }
     }
@@ -202,9 +206,13 @@ public final class PayloadRowCache: Sendable {
     func bitmap(_ key: Key, build: () -> RowBitmap) -> RowBitmap {
         if let hit = state.withLock({ $0.bitmaps[key] }) { return hit }
         let made = build()
+        let size = made.words.count * 8
         state.withLock { s in
-            if s.bitmaps.count >= capacity { s.bitmaps.removeAll() }
-            s.bitmaps[key] = made
+            if s.bytes + size > maximumBytes {
+                s.bitmaps.removeAll()
+                s.bytes = 0
+            }
+            if size <= maximumBytes, s.bitmaps.updateValue(made, forKey: key) == nil { s.bytes += size }
         }
         return made
     }

@@ -87,6 +87,13 @@ final class PayloadIndexTests: XCTestCase {
             XCTAssertEqual(try evaluate(index, f, universe: universe, cache: cache), reference(f, items), "trial \(trial): \(f)")
         }
         XCTAssertGreaterThan(cache.count, 0)
+        // A cache bounded to three bitmaps (200 rows: 32 bytes each) forgets and rebuilds.
+        let tiny = PayloadRowCache(maximumBytes: 96)
+        for trial in 0..<100 {
+            let f = randomFilter(0)
+            XCTAssertEqual(try evaluate(index, f, universe: universe, cache: tiny), reference(f, items), "tiny cache: trial \(trial): \(f)")
+            XCTAssertLessThanOrEqual(tiny.count, 3)
+        }
         // After a change (a new generation) the cached rows are not reused.
         for id in UInt64(0)..<100 { items[id] = nil; index.remove(id); universe.remove(id) }
         for trial in 0..<100 {
