@@ -51,7 +51,6 @@ extension HNSWIndex {
         let epoch = scratch.beginSearch(rows: rows)
         let visited = scratch.visited
         let batchNodes = scratch.batchNodes
-        let batchDistances = scratch.batchDistances
         let tombstones = self.tombstones
         @inline(__always) func returnable(_ row: Int) -> Bool {
             !(skipDeleted && tombstones[row] != 0) && (allowed.map { ($0[row >> 6] >> UInt64(row & 63)) & 1 != 0 } ?? true)
@@ -78,18 +77,27 @@ extension HNSWIndex {
                 }
             }
             guard fresh > 0 else { continue }
-            distances(q, batchNodes, fresh, bound: scratch.results.count < ef ? .infinity : bound, batchDistances)
-            for j in 0..<fresh {
-                let d = batchDistances[j]
-                guard scratch.results.count < ef || d < bound else { continue }
-                let neighbour = batchNodes[j]
-                scratch.candidates.push(d, neighbour)
-                if returnable(Int(neighbour)) {
-                    scratch.results.push(-d, neighbour)
-                    if scratch.results.count > ef { scratch.results.pop() }
-                }
-                if scratch.results.count > 0 { bound = -scratch.results.topDistance }
+            scoreBatch(q, fresh, ef: ef, scratch: scratch, bound: &bound, returnable: returnable)
+        }
+    }
+
+    /// Scores the `fresh` rows gathered in `scratch.batchNodes` and pushes those that can still
+    /// enter the best `ef` into the candidates, and the `returnable` ones into the results;
+    /// `bound` follows the worst result kept.
+    @inline(__always)
+    func scoreBatch(_ q: UnsafePointer<Float>, _ fresh: Int, ef: Int, scratch: HNSWScratch, bound: inout Float,
+                    returnable: (Int) -> Bool) {
+        distances(q, scratch.batchNodes, fresh, bound: scratch.results.count < ef ? .infinity : bound, scratch.batchDistances)
+        for j in 0..<fresh {
+            let d = scratch.batchDistances[j]
+            guard scratch.results.count < ef || d < bound else { continue }
+            let neighbour = scratch.batchNodes[j]
+            scratch.candidates.push(d, neighbour)
+            if returnable(Int(neighbour)) {
+                scratch.results.push(-d, neighbour)
+                if scratch.results.count > ef { scratch.results.pop() }
             }
+            if scratch.results.count > 0 { bound = -scratch.results.topDistance }
         }
     }
 
@@ -105,7 +113,6 @@ extension HNSWIndex {
         let epoch = scratch.beginSearch(rows: rows)
         let visited = scratch.visited
         let batchNodes = scratch.batchNodes
-        let batchDistances = scratch.batchDistances
         let tombstones = self.tombstones
         let cap = m0
         @inline(__always) func passes(_ row: Int) -> Bool { (allowed[row >> 6] >> UInt64(row & 63)) & 1 != 0 }
@@ -147,18 +154,7 @@ extension HNSWIndex {
                 }
             }
             guard fresh > 0 else { continue }
-            distances(q, batchNodes, fresh, bound: scratch.results.count < ef ? .infinity : bound, batchDistances)
-            for j in 0..<fresh {
-                let d = batchDistances[j]
-                guard scratch.results.count < ef || d < bound else { continue }
-                let neighbour = batchNodes[j]
-                scratch.candidates.push(d, neighbour)
-                if !(skipDeleted && tombstones[Int(neighbour)] != 0) {
-                    scratch.results.push(-d, neighbour)
-                    if scratch.results.count > ef { scratch.results.pop() }
-                }
-                if scratch.results.count > 0 { bound = -scratch.results.topDistance }
-            }
+            scoreBatch(q, fresh, ef: ef, scratch: scratch, bound: &bound) { !(skipDeleted && tombstones[$0] != 0) }
         }
     }
 }
