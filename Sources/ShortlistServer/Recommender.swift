@@ -26,6 +26,7 @@ final class Recommender: @unchecked Sendable {
 
     /// Loads `model.slm` (and `item_payloads.jsonl` when present) from the folder `directory`.
     init(directory: String) throws {
+        guard !ALSModelFolder.holdsModel(directory) else { throw TrainerError.needsTowers(directory) }
         modelPath = (directory as NSString).appendingPathComponent("model.slm")
         let model = try ModelFile.load(path: modelPath).model
         dimension = model.embeddingDimension

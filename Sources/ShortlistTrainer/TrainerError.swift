@@ -14,6 +14,8 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownId(UInt64)
     /// A request names a feature or context the model does not read.
     case badFeature(String)
+    /// The folder holds factors (`train --model als`), not the towers the operation needs.
+    case needsTowers(String)
 
     public var description: String {
         switch self {
@@ -25,6 +27,8 @@ public enum TrainerError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .emptySplit(name): return "the \(name) split has no users with interactions"
         case let .unknownId(id): return "id \(id) is not in the model"
         case let .badFeature(reason): return reason
+        case let .needsTowers(folder):
+            return "\(folder) holds an ALS model (als.json): user and item factors, no towers to serve; `serve` needs a two-tower model (train without --model als), or serve its item_embeddings.npy as a plain index and query with rows of user_embeddings.npy"
         }
     }
 }

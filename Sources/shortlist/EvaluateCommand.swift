@@ -51,8 +51,9 @@ struct EvaluateCommand: ParsableCommand {
         Runtime.prepare()
         guard split == "valid" || split == "test" else { throw ValidationError("--split is valid or test") }
         var isDirectory: ObjCBool = false
-        let path = FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory) && isDirectory.boolValue
-            ? (model as NSString).appendingPathComponent("model.slm") : model
+        let isFolder = FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory) && isDirectory.boolValue
+        if isFolder && ALSModelFolder.holdsModel(model) { return try evaluateALS() }
+        let path = isFolder ? (model as NSString).appendingPathComponent("model.slm") : model
         let loaded = try ModelFile.load(path: path)
         guard var source = loaded.source else {
             throw ValidationError("\(path) does not record its training data; it cannot be evaluated")
@@ -68,16 +69,32 @@ struct EvaluateCommand: ParsableCommand {
         if coldItems && interactions.coldItems == nil { throw ValidationError("--cold-items: the model was trained without held-out items (train with --cold-items)") }
         let watch = Stopwatch()
         let metrics = try ColdStartEvaluator.evaluateWarm(model: loaded.model, data: interactions, test: split == "test", threads: Runtime.threads(threads))
-        print("\(split) split: \(metrics.userCount) users, \(interactions.itemCount) items ranked (\(String(format: "%.1f", watch.seconds)) s)")
-        print("| metric | value |\n|---|---|")
-        for (name, value) in metrics.values { print("| \(name) | \(String(format: "%.4f", value)) |") }
-        var extra: [(String, RankingMetrics)] = []
-        if coldUsers || coldItems {
+        try report(metrics, users: metrics.userCount, items: interactions.itemCount, seconds: watch.seconds, extra: {
+            guard coldUsers || coldItems else { return [] }
             var data = interactions
             if !coldUsers { data.coldUsers = nil }
             if !coldItems { data.coldItems = nil }
-            extra = try ColdStartReport.print(model: loaded.model, data: data, threads: Runtime.threads(threads)).filter { !$0.0.hasPrefix("known") }
-        }
+            return try ColdStartReport.print(model: loaded.model, data: data, threads: Runtime.threads(threads)).filter { !$0.0.hasPrefix("known") }
+        })
+    }
+
+    /// A `train --model als` folder: the factors' inner products, ranked the same way.
+    private func evaluateALS() throws {
+        guard !coldUsers, !coldItems else { throw ValidationError("--cold-users / --cold-items: an ALS model embeds only the users and items it was trained on") }
+        let loaded = try ALSModelFolder.read(model)
+        let interactions = try loaded.interactions(path: data)
+        guard (split == "valid" ? interactions.valid : interactions.test).count > 0 else { throw TrainerError.emptySplit(split) }
+        let watch = Stopwatch()
+        let metrics = ALSModelFolder.evaluate(users: loaded.users, items: loaded.items, data: interactions, test: split == "test", threads: Runtime.threads(threads))
+        try report(metrics, users: metrics.userCount, items: interactions.itemCount, seconds: watch.seconds, extra: { [] })
+    }
+
+    /// Prints the metrics table (and the rows `extra` prints itself), and writes --json.
+    private func report(_ metrics: RankingMetrics, users: Int, items: Int, seconds: Double, extra makeExtra: () throws -> [(String, RankingMetrics)]) throws {
+        print("\(split) split: \(users) users, \(items) items ranked (\(String(format: "%.1f", seconds)) s)")
+        print("| metric | value |\n|---|---|")
+        for (name, value) in metrics.values { print("| \(name) | \(String(format: "%.4f", value)) |") }
+        let extra = try makeExtra()
         if let json {
             var fields = metrics.values.map { "  \"\($0.name)\": \(String(format: "%.6f", $0.value))" }
             fields.append("  \"users\": \(metrics.userCount)")

@@ -77,6 +77,7 @@ struct RecommendCommand: ParsableCommand {
         guard asksForUser != (like != nil) else { throw ValidationError("give --like, or any of --user, --history, --features and --context") }
         guard (1...SearchLimits.maximumK).contains(k) else { throw ValidationError("--k must be in 1...\(SearchLimits.maximumK)") }
         let folder = model
+        if ALSModelFolder.holdsModel(folder) { return try recommendALS() }
         let model = try ModelFile.load(path: (folder as NSString).appendingPathComponent("model.slm")).model
         var exclude = Set<UInt64>()
         let query: [Float]
@@ -105,23 +106,57 @@ struct RecommendCommand: ParsableCommand {
             query = row
             exclude.insert(like!)
         }
+        try show(query: query, excluding: exclude, itemIds: model.itemIds, embeddings: try model.itemEmbeddings(),
+                 metric: model.scoreMetric, payloads: (folder as NSString).appendingPathComponent("item_payloads.jsonl"))
+    }
+
+    /// A `train --model als` folder: the user's factor (or the item's) against the item factors
+    /// by inner product. It knows only the users and items it was trained on.
+    private func recommendALS() throws {
+        guard history == nil, features == nil, context == nil else {
+            throw ValidationError("an ALS model (\(model)) knows only the users it was trained on: give --user or --like; --history, --features and --context need a two-tower model")
+        }
+        let loaded = try ALSModelFolder.read(model)
+        var exclude = Set<UInt64>()
+        let query: [Float]
+        if let user {
+            guard let row = loaded.userIds.firstIndex(of: user) else { throw TrainerError.unknownId(user) }
+            query = loaded.users.rowArray(row)
+            if excludeSeen {
+                // The factors store no seen sets: they come from the training data, read again.
+                let data = try loaded.interactions()
+                for i in data.train.items(of: row) { exclude.insert(data.itemIds[Int(i)]) }
+                for i in data.valid.items(of: row) { exclude.insert(data.itemIds[Int(i)]) }
+            }
+        } else {
+            guard let row = loaded.itemIds.firstIndex(of: like!) else { throw TrainerError.unknownId(like!) }
+            query = loaded.items.rowArray(row)
+            exclude.insert(like!)
+        }
+        try show(query: query, excluding: exclude, itemIds: loaded.itemIds, embeddings: loaded.items, metric: .ip, payloads: nil)
+    }
+
+    /// Searches `--index` (checked to hold `embeddings` under `itemIds`) or, without it, the
+    /// embeddings exactly; prints the top k not in `exclude`, with titles from `payloads`.
+    private func show(query: [Float], excluding exclude: Set<UInt64>, itemIds: [UInt64], embeddings: VectorMatrix,
+                      metric: Metric, payloads: String?) throws {
         let searcher: any VectorIndex
         if let index {
             searcher = try IndexLoader.load(path: index)
-            guard searcher.dimension == model.embeddingDimension else {
-                throw ValidationError("\(index) holds \(searcher.dimension)-dimensional vectors; the model's are \(model.embeddingDimension)")
+            guard searcher.dimension == embeddings.dimension else {
+                throw ValidationError("\(index) holds \(searcher.dimension)-dimensional vectors; the model's are \(embeddings.dimension)")
             }
             if let mutable = searcher as? any MutableVectorIndex {
-                do { try ModelIndexMatch.verify(itemIds: model.itemIds, embeddings: try model.itemEmbeddings(), index: mutable) } catch {
+                do { try ModelIndexMatch.verify(itemIds: itemIds, embeddings: embeddings, index: mutable) } catch {
                     throw ValidationError("\(index): \(error)")
                 }
             }
         } else {
-            searcher = try FlatIndex(metric: model.scoreMetric, vectors: try model.itemEmbeddings(), ids: model.itemIds)
+            searcher = try FlatIndex(metric: metric, vectors: embeddings, ids: itemIds)
         }
         let hits = try searcher.search(query, k: min(searcher.count, k + exclude.count), parameters: SearchParameters(ef: ef))
             .filter { !exclude.contains($0.id) }.prefix(k)
-        let titles = try PayloadFile.titles(path: (folder as NSString).appendingPathComponent("item_payloads.jsonl"))
+        let titles = try payloads.map { try PayloadFile.titles(path: $0) } ?? [:]
         print("rank  item        score     title")
         for (rank, hit) in hits.enumerated() {
             let score = searcher.metric.score(fromDistance: hit.distance)

@@ -109,17 +109,34 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var dataOptions: DataOptions
 
+    /// What `--model` trains.
+    enum ModelKind: String, ExpressibleByArgument, CaseIterable {
+        case twotower, als
+    }
+
+    @Option(help: "twotower (default: the towers, served by `recommend`) or als (implicit-feedback matrix factorisation, iALS by conjugate gradient: user and item factors scored by inner product; --dim, --epochs, --regularization, --alpha, --cg-steps).")
+    var model: ModelKind = .twotower
+
+    @Option(help: "als: λ, the L2 penalty on every factor (default 10).")
+    var regularization: Float?
+
+    @Option(help: "als: α, the confidence of an observed pair (default 40; unobserved pairs weigh 1).")
+    var alpha: Float?
+
+    @Option(name: .customLong("cg-steps"), help: "als: conjugate-gradient steps per row and sweep (default 3).")
+    var cgSteps: Int?
+
     @Option(help: "Model folder to write.")
     var output: String
 
-    @Option(name: .customLong("dim"), help: "Embedding and output width.")
-    var dimension: Int = 64
+    @Option(name: .customLong("dim"), help: "Embedding and output width (default 64; als: the factors, default 128).")
+    var dimension: Int?
 
     @Option(help: "Hidden layer widths of each tower's MLP, comma separated (e.g. 128); none by default.")
     var hidden: String = ""
 
-    @Option(help: "Maximum epochs.")
-    var epochs: Int = 25
+    @Option(help: "Maximum epochs (default 25; als: sweeps, default 15).")
+    var epochs: Int?
 
     @Option(help: "Training pairs per step (and in-batch negatives).")
     var batch: Int = 2048
@@ -189,14 +206,18 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         Runtime.prepare()
+        if model == .als { return try runALS() }
+        guard regularization == nil, alpha == nil, cgSteps == nil else {
+            throw ValidationError("--regularization, --alpha and --cg-steps are settings of --model als")
+        }
         let watch = Stopwatch()
         var config = TwoTowerConfiguration()
-        config.dimension = dimension
+        config.dimension = dimension ?? 64
         config.hiddenWidths = try hidden.split(separator: ",").map {
             guard let w = Int($0.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--hidden takes widths like 128 or 256,128") }
             return w
         }
-        config.epochs = epochs
+        config.epochs = epochs ?? 25
         config.batchSize = batch
         config.temperature = temperature
         config.learnTemperature = learnTemperature
@@ -263,6 +284,50 @@ struct TrainCommand: ParsableCommand {
             let index = try spec.build(metric: model.scoreMetric, vectors: items, ids: model.itemIds, threads: config.threads, seed: seed)
             try index.save(to: path)
             print("built \(spec) index over \(index.count) items (\(model.scoreMetric)) → \(path)")
+        }
+        print(String(format: "done in %.1f s; evaluate with: shortlist evaluate --model %@ --split test", watch.seconds, output))
+    }
+
+    /// `--model als`: iALS on the training split, metrics on valid and test, the factors written.
+    private func runALS() throws {
+        guard !resume, hidden.isEmpty, history == 0, !userHistory, !itemBias, dataOptions.schema == nil else {
+            throw ValidationError("--model als takes the data options, --dim, --epochs, --regularization, --alpha, --cg-steps, --seed, --threads and --build-index; --resume, --hidden, --history, --user-history, --item-bias and --schema are two-tower settings")
+        }
+        let spec = try buildIndex.map { try IndexSpec(parsing: $0) }   // refused before training, not after
+        let watch = Stopwatch()
+        var c = ImplicitALSConfiguration()
+        c.factors = dimension ?? 128
+        c.iterations = epochs ?? 15
+        if let regularization { c.regularization = regularization }
+        if let alpha { c.alpha = alpha }
+        if let cgSteps { c.cgSteps = cgSteps }
+        c.seed = seed
+        c.threads = Runtime.threads(threads)
+        let source = try dataOptions.source()
+        let data = try InteractionData.read(source)
+        print("data: \(data.summary) (read in \(String(format: "%.1f", watch.seconds)) s)")
+        for note in data.notes { print("note: \(note)") }
+        let als = try ImplicitALS(train: data.train, itemCount: data.itemCount, configuration: c)
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        print("model: als, \(c.factors) factors, λ \(c.regularization), α \(c.alpha), \(c.cgSteps) CG steps, \(c.threads) thread(s)")
+        let training = Stopwatch()
+        als.run { sweep in
+            print(String(format: "sweep %3d  %.1f s", sweep, training.seconds))
+            fflush(stdout)
+        }
+        let trainSeconds = training.seconds
+        for (name, test) in [("valid", false), ("test", true)] where (test ? data.test : data.valid).count > 0 {
+            let m = ALSModelFolder.evaluate(users: als.userFactors, items: als.itemFactors, data: data, test: test, threads: c.threads)
+            print(String(format: "%@: recall@20 %.4f  ndcg@20 %.4f  recall@10 %.4f", name, m.value("recall@20") ?? 0, m.value("ndcg@20") ?? 0, m.value("recall@10") ?? 0))
+        }
+        try ALSModelFolder.write(als, data: data, source: source, to: output)
+        print(String(format: "trained in %.1f s; wrote %@/item_embeddings.npy (%d × %d), user_embeddings.npy (%d × %d), their ids, als.json", trainSeconds,
+                     output, als.itemFactors.count, c.factors, als.userFactors.count, c.factors))
+        if let spec {
+            let path = indexOutput ?? (output as NSString).appendingPathComponent("items.idx")
+            let index = try spec.build(metric: .ip, vectors: als.itemFactors, ids: data.itemIds, threads: c.threads, seed: seed)
+            try index.save(to: path)
+            print("built \(spec) index over \(index.count) items (ip) → \(path)")
         }
         print(String(format: "done in %.1f s; evaluate with: shortlist evaluate --model %@ --split test", watch.seconds, output))
     }

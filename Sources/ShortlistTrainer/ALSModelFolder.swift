@@ -1,0 +1,75 @@
+import Foundation
+import ShortlistCore
+import ShortlistData
+
+/// What `shortlist train --model als` writes, and reads back for `shortlist evaluate`: the
+/// factors as `user_embeddings` / `item_embeddings` (.npy and .fvecs, ids in `*_ids.txt`, the
+/// same files a two-tower model exports), `als.json` (the settings) and `source.txt` (where the
+/// interactions came from and how they were split, `InteractionSource.serialized`). Scores are
+/// inner products of the factors.
+public enum ALSModelFolder {
+    /// A folder read back.
+    public struct Loaded {
+        public var users: VectorMatrix
+        public var items: VectorMatrix
+        public var userIds: [UInt64]
+        public var itemIds: [UInt64]
+        public var source: InteractionSource
+
+        /// The interactions the model was trained on, read again from `source` (or from `path`
+        /// when the data has moved) and split the same way; throws unless they hold the
+        /// model's users and items.
+        public func interactions(path: String? = nil) throws -> InteractionData {
+            var source = source
+            if let path { source.path = path }
+            let data = try InteractionData.read(source)
+            guard data.userIds == userIds, data.itemIds == itemIds else {
+                throw TrainerError.dataMismatch("\(source.path) now holds other users or items than the model was trained on")
+            }
+            return data
+        }
+    }
+
+    /// Whether `folder` holds an ALS model.
+    public static func holdsModel(_ folder: String) -> Bool {
+        FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("als.json"))
+    }
+
+    public static func write(_ als: ImplicitALS, data: InteractionData, source: InteractionSource, to folder: String) throws {
+        func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
+        for (name, matrix, ids) in [("item", als.itemFactors, data.itemIds), ("user", als.userFactors, data.userIds)] {
+            for ext in ["npy", "fvecs"] { try VectorFile.write(matrix, to: path("\(name)_embeddings.\(ext)")) }
+            try IdFile.write(ids, to: path("\(name)_ids.txt"))
+        }
+        let c = als.configuration
+        let settings = """
+        {"model":"als","factors":\(c.factors),"regularization":\(c.regularization),"alpha":\(c.alpha),\
+        "iterations":\(als.iterationsDone),"cg_steps":\(c.cgSteps),"seed":\(c.seed)}
+
+        """
+        try AtomicFileWriter.write(Array(settings.utf8), to: path("als.json"))
+        try AtomicFileWriter.write(Array(source.serialized.utf8), to: path("source.txt"))
+    }
+
+    public static func read(_ folder: String) throws -> Loaded {
+        func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
+        let users = try VectorFile.read(path: path("user_embeddings.npy")).matrix
+        let items = try VectorFile.read(path: path("item_embeddings.npy")).matrix
+        let userIds = try IdFile.read(path: path("user_ids.txt")), itemIds = try IdFile.read(path: path("item_ids.txt"))
+        guard users.count == userIds.count, items.count == itemIds.count, users.dimension == items.dimension else {
+            throw TrainerError.corruptModel("\(folder): embeddings and ids do not match (\(users.count) users, \(userIds.count) ids; \(items.count) items, \(itemIds.count) ids)")
+        }
+        guard let text = FileManager.default.contents(atPath: path("source.txt")) else {
+            throw TrainerError.corruptModel("\(folder) has no source.txt (where the interactions came from)")
+        }
+        return Loaded(users: users, items: items, userIds: userIds, itemIds: itemIds,
+                      source: try InteractionSource(serialized: String(decoding: text, as: UTF8.self)))
+    }
+
+    /// Full-ranking metrics of `users` · `items`ᵀ on the validation split (training items
+    /// masked) or the test split (training and validation items masked).
+    public static func evaluate(users: VectorMatrix, items: VectorMatrix, data: InteractionData, test: Bool, threads: Int) -> RankingMetrics {
+        RankingEvaluator.evaluate(users: users, items: items, target: test ? data.test : data.valid,
+                                  mask: test ? data.train.union(data.valid) : data.train, threads: threads)
+    }
+}
