@@ -1,3 +1,5 @@
+import ShortlistCore
+
 /// Binary user × item interactions in compressed-row form: for user row `u`, the item rows
 /// `columns[offsets[u] ..< offsets[u + 1]]`, sorted ascending and without duplicates.
 public struct InteractionMatrix: Sendable, Equatable {
@@ -65,6 +67,20 @@ public struct InteractionMatrix: Sendable, Equatable {
         var f = [Int](repeating: 0, count: itemCount)
         for i in columns { f[Int(i)] += 1 }
         return f
+    }
+
+    /// The same rows for a seeded sample of at most `count` of the rows that have items; the
+    /// other rows are emptied (e.g. to score a tuning trial on fewer validation users).
+    public func sampledRows(_ count: Int, seed: UInt64) -> InteractionMatrix {
+        var rows = (0..<rowCount).filter { degree(of: $0) > 0 }
+        guard rows.count > count else { return self }
+        var g = SeededGenerator(seed: seed)
+        rows.shuffle(using: &g)
+        var users: [Int32] = [], items: [Int32] = []
+        for u in rows.prefix(count) {
+            for i in self.items(of: u) { users.append(Int32(u)); items.append(i) }
+        }
+        return InteractionMatrix(rowCount: rowCount, users: users, items: items)
     }
 
     /// The union of two matrices with the same rows (e.g. train + valid, for masking).

@@ -35,7 +35,10 @@ public enum ALSModelFolder {
         FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("als.json"))
     }
 
-    public static func write(_ als: ImplicitALS, data: InteractionData, source: InteractionSource, to folder: String) throws {
+    /// `tuning`: what `--tune-budget` did, kept in `als.json` and, record by record, in
+    /// `tuning.csv` (settings written by `describe`).
+    public static func write(_ als: ImplicitALS, data: InteractionData, source: InteractionSource, to folder: String,
+                             tuning: TuningSummary? = nil, describe: (Int) -> String = { _ in "" }) throws {
         func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
         for (name, matrix, ids) in [("item", als.itemFactors, data.itemIds), ("user", als.userFactors, data.userIds)] {
             for ext in ["npy", "fvecs"] { try VectorFile.write(matrix, to: path("\(name)_embeddings.\(ext)")) }
@@ -44,11 +47,12 @@ public enum ALSModelFolder {
         let c = als.configuration
         let settings = """
         {"model":"als","factors":\(c.factors),"regularization":\(c.regularization),"alpha":\(c.alpha),\
-        "iterations":\(als.iterationsDone),"cg_steps":\(c.cgSteps),"seed":\(c.seed)}
+        "iterations":\(als.iterationsDone),"cg_steps":\(c.cgSteps),"seed":\(c.seed),"tuning":\(tuning?.json ?? "null")}
 
         """
         try AtomicFileWriter.write(Array(settings.utf8), to: path("als.json"))
         try AtomicFileWriter.write(Array(source.serialized.utf8), to: path("source.txt"))
+        if let tuning { try AtomicFileWriter.write(Array(tuning.csv(describe: describe).utf8), to: path("tuning.csv")) }
     }
 
     public static func read(_ folder: String) throws -> Loaded {

@@ -50,13 +50,28 @@ public final class ImplicitALS {
     static let block = 256
 
     /// `train`: users × items of observed pairs (repeats count once).
-    public init(train: InteractionMatrix, itemCount: Int, configuration: ImplicitALSConfiguration) throws {
+    public convenience init(train: InteractionMatrix, itemCount: Int, configuration: ImplicitALSConfiguration) throws {
+        try self.init(byUser: train, byItem: Self.transpose(train, itemCount: itemCount), configuration: configuration)
+    }
+
+    /// The pairs by user and by item (`transpose` of the first), so that several models of the
+    /// same data (tuning trials) share one transpose.
+    init(byUser: InteractionMatrix, byItem: InteractionMatrix, configuration: ImplicitALSConfiguration) throws {
         guard configuration.factors >= 1, configuration.iterations >= 0, configuration.cgSteps >= 1,
               configuration.regularization >= 0, configuration.alpha >= 1 else {
             throw TrainerError.badConfiguration("ALS needs factors ≥ 1, iterations ≥ 0, cg steps ≥ 1, regularization ≥ 0 and alpha ≥ 1")
         }
         self.configuration = configuration
-        byUser = train
+        self.byUser = byUser
+        self.byItem = byItem
+        var rng = SeededGenerator(seed: configuration.seed)
+        let d = configuration.factors
+        userFactors = try VectorMatrix(dimension: d, values: (0..<byUser.rowCount * d).map { _ in rng.nextGaussian() * 0.01 })
+        itemFactors = try VectorMatrix(dimension: d, values: (0..<byItem.rowCount * d).map { _ in rng.nextGaussian() * 0.01 })
+    }
+
+    /// items × users of the same pairs.
+    static func transpose(_ train: InteractionMatrix, itemCount: Int) -> InteractionMatrix {
         var users: [Int32] = [], items: [Int32] = []
         users.reserveCapacity(train.count)
         items.reserveCapacity(train.count)
@@ -66,11 +81,7 @@ public final class ImplicitALS {
                 items.append(Int32(u))
             }
         }
-        byItem = InteractionMatrix(rowCount: itemCount, users: users, items: items)
-        var rng = SeededGenerator(seed: configuration.seed)
-        let d = configuration.factors
-        userFactors = try VectorMatrix(dimension: d, values: (0..<train.rowCount * d).map { _ in rng.nextGaussian() * 0.01 })
-        itemFactors = try VectorMatrix(dimension: d, values: (0..<itemCount * d).map { _ in rng.nextGaussian() * 0.01 })
+        return InteractionMatrix(rowCount: itemCount, users: users, items: items)
     }
 
     /// One sweep: every user given the items, then every item given the users.

@@ -126,6 +126,12 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("cg-steps"), help: "als: conjugate-gradient steps per row and sweep (default 3).")
     var cgSteps: Int?
 
+    @Option(name: .customLong("tune-budget"), help: "Search the settings that matter on the validation split within this wall time (e.g. 10m, 90s, 1h): successive halving from the settings given (candidate 0); the chosen ones are trained to the end, written with the model, and every trial to tuning.csv.")
+    var tuneBudget: String?
+
+    @Option(name: .customLong("tune-trials"), help: "Tune with exactly this many candidates instead of sizing the search from --tune-budget (the same result on any machine).")
+    var tuneTrials: Int?
+
     @Option(help: "Model folder to write.")
     var output: String
 
@@ -288,6 +294,21 @@ struct TrainCommand: ParsableCommand {
         print(String(format: "done in %.1f s; evaluate with: shortlist evaluate --model %@ --split test", watch.seconds, output))
     }
 
+    /// `--tune-budget` / `--tune-trials` as a runner (nil without either).
+    private func tuneRunner(firstUnits: Int, lastUnits: Int, unit: String) throws -> TuneRunner? {
+        guard tuneBudget != nil || tuneTrials != nil else { return nil }
+        var budget: Double?
+        if let tuneBudget {
+            guard let seconds = SuccessiveHalving.parseDuration(tuneBudget) else {
+                throw ValidationError("--tune-budget takes a duration like 10m, 90s, 1h30m or a number of seconds, not '\(tuneBudget)'")
+            }
+            budget = seconds
+        }
+        if let tuneTrials, !(1...10_000).contains(tuneTrials) { throw ValidationError("--tune-trials must be in 1...10000") }
+        guard !resume else { throw ValidationError("--resume continues one training; it does not combine with --tune-budget") }
+        return TuneRunner(budgetSeconds: budget, trials: tuneTrials, firstUnits: firstUnits, lastUnits: lastUnits, unit: unit)
+    }
+
     /// `--model als`: iALS on the training split, metrics on valid and test, the factors written.
     private func runALS() throws {
         guard !resume, hidden.isEmpty, history == 0, !userHistory, !itemBias, dataOptions.schema == nil else {
@@ -307,22 +328,33 @@ struct TrainCommand: ParsableCommand {
         let data = try InteractionData.read(source)
         print("data: \(data.summary) (read in \(String(format: "%.1f", watch.seconds)) s)")
         for note in data.notes { print("note: \(note)") }
-        let als = try ImplicitALS(train: data.train, itemCount: data.itemCount, configuration: c)
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        print("model: als, \(c.factors) factors, λ \(c.regularization), α \(c.alpha), \(c.cgSteps) CG steps, \(c.threads) thread(s)")
         let training = Stopwatch()
-        als.run { sweep in
-            print(String(format: "sweep %3d  %.1f s", sweep, training.seconds))
-            fflush(stdout)
+        let als: ImplicitALS
+        var tuning: TuningSummary?
+        let space = ALSSearchSpace.fixing(factors: dimension, regularization: regularization, alpha: alpha)
+        if let runner = try tuneRunner(firstUnits: min(2, c.iterations), lastUnits: c.iterations, unit: "sweeps") {
+            print("model: als, tuning factors, λ and α from \(c.factors) factors, λ \(c.regularization), α \(c.alpha); \(c.cgSteps) CG steps, \(c.threads) thread(s)")
+            let make = ALSTrial.factory(data: data, base: c, space: space)
+            let result = try runner.run(make: make) { space.candidate($0, base: c, seed: c.seed).summary }
+            als = result.trial.als
+            tuning = result.summary
+        } else {
+            als = try ImplicitALS(train: data.train, itemCount: data.itemCount, configuration: c)
+            print("model: als, \(c.factors) factors, λ \(c.regularization), α \(c.alpha), \(c.cgSteps) CG steps, \(c.threads) thread(s)")
+            als.run { sweep in
+                print(String(format: "sweep %3d  %.1f s", sweep, training.seconds))
+                fflush(stdout)
+            }
         }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let trainSeconds = training.seconds
         for (name, test) in [("valid", false), ("test", true)] where (test ? data.test : data.valid).count > 0 {
             let m = ALSModelFolder.evaluate(users: als.userFactors, items: als.itemFactors, data: data, test: test, threads: c.threads)
             print(String(format: "%@: recall@20 %.4f  ndcg@20 %.4f  recall@10 %.4f", name, m.value("recall@20") ?? 0, m.value("ndcg@20") ?? 0, m.value("recall@10") ?? 0))
         }
-        try ALSModelFolder.write(als, data: data, source: source, to: output)
+        try ALSModelFolder.write(als, data: data, source: source, to: output, tuning: tuning) { space.candidate($0, base: c, seed: c.seed).summary }
         print(String(format: "trained in %.1f s; wrote %@/item_embeddings.npy (%d × %d), user_embeddings.npy (%d × %d), their ids, als.json", trainSeconds,
-                     output, als.itemFactors.count, c.factors, als.userFactors.count, c.factors))
+                     output, als.itemFactors.count, als.configuration.factors, als.userFactors.count, als.configuration.factors))
         if let spec {
             let path = indexOutput ?? (output as NSString).appendingPathComponent("items.idx")
             let index = try spec.build(metric: .ip, vectors: als.itemFactors, ids: data.itemIds, threads: c.threads, seed: seed)
