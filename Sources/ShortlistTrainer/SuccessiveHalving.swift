@@ -81,10 +81,11 @@ public struct SuccessiveHalving: Sendable, Equatable {
     }
 
     /// Runs the plan. `make(i)` builds candidate i's trial (untrained); `first`, when given, is
-    /// candidate 0 already made (for example, trained to the first rung to time it).
+    /// candidate 0 already made (for example, trained to the first rung to time it), and
+    /// `firstSeconds` what that took.
     /// `onRecord` sees every trial's score at every rung as it is measured. Returns the winner:
     /// the best-scoring trial of the last rung.
-    public func run<Trial: TuningTrial>(first: Trial? = nil, make: (Int) throws -> Trial,
+    public func run<Trial: TuningTrial>(first: Trial? = nil, firstSeconds: Double = 0, make: (Int) throws -> Trial,
                                         onRecord: (TuningRecord) -> Void = { _ in }) throws -> (index: Int, trial: Trial, records: [TuningRecord]) {
         var records: [TuningRecord] = []
         var alive: [(index: Int, trial: Trial)] = []
@@ -101,8 +102,9 @@ public struct SuccessiveHalving: Sendable, Equatable {
                     trial = alive[position].trial
                 }
                 try trial.advance(to: rung.units)
-                let record = TuningRecord(candidate: index, rung: r, units: trial.unitsDone, score: trial.score,
-                                          seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                var seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if r == 0 && index == 0 && first != nil { seconds += firstSeconds }
+                let record = TuningRecord(candidate: index, rung: r, units: trial.unitsDone, score: trial.score, seconds: seconds)
                 records.append(record)
                 onRecord(record)
                 // Keep only the best `keep` so far (ties: the lower index), so eliminated trials

@@ -147,26 +147,26 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Training pairs per step (and in-batch negatives).")
     var batch: Int = 2048
 
-    @Option(help: "Softmax temperature τ.")
-    var temperature: Float = 0.1
+    @Option(help: "Softmax temperature τ (default 0.1).")
+    var temperature: Float?
 
     @Flag(name: .customLong("learn-temperature"), help: "Learn τ, starting at --temperature.")
     var learnTemperature = false
 
-    @Option(name: .customLong("lr"), help: "Learning rate.")
-    var learningRate: Float = 5e-3
+    @Option(name: .customLong("lr"), help: "Learning rate (default 0.005).")
+    var learningRate: Float?
 
     @Option(help: "Embedding optimiser: adam (lazy, sparse rows) or adagrad (row-wise).")
     var optimizer: String = "adam"
 
-    @Option(help: "Extra uniformly sampled negatives per step (mixed negative sampling).")
-    var negatives: Int = 0
+    @Option(help: "Extra uniformly sampled negatives per step (mixed negative sampling). (default: 0)")
+    var negatives: Int?
 
     @Flag(name: .customLong("no-logq"), help: "Disable the log-Q correction.")
     var noLogQ = false
 
-    @Flag(name: .customLong("user-history"), help: "Feed each known user's training items to the user tower (mean of an item-history embedding, fixed per user; see --history for request-time history).")
-    var userHistory = false
+    @Flag(name: .customLong("user-history"), inversion: .prefixedNo, help: "Feed each known user's training items to the user tower (mean of an item-history embedding, fixed per user; see --history for request-time history). (default: off)")
+    var userHistory: Bool?
 
     @Option(help: "Request-time history: the user tower pools the user's latest N items before each interaction, as it will pool a request's history; serves users it never saw. (default: 0, off)")
     var history: Int = 0
@@ -184,10 +184,10 @@ struct TrainCommand: ParsableCommand {
     var itemIdDropout: Float = 0
 
     @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay λ (AdamW): each update shrinks what it touches by learning rate × λ. (default: 0)")
-    var weightDecay: Float = 0
+    var weightDecay: Float?
 
-    @Flag(name: .customLong("item-bias"), help: "Learn a per-item logit bias (exported as one more column; index with metric ip).")
-    var itemBias = false
+    @Flag(name: .customLong("item-bias"), inversion: .prefixedNo, help: "Learn a per-item logit bias (exported as one more column; index with metric ip). (default: off)")
+    var itemBias: Bool?
 
     @Option(help: "Stop after this many epochs without better validation Recall@20 (0: never).")
     var patience: Int = 3
@@ -225,27 +225,29 @@ struct TrainCommand: ParsableCommand {
         }
         config.epochs = epochs ?? 25
         config.batchSize = batch
-        config.temperature = temperature
+        if let temperature { config.temperature = temperature }
         config.learnTemperature = learnTemperature
-        config.learningRate = learningRate
+        if let learningRate { config.learningRate = learningRate }
         guard let optimizer = EmbeddingOptimizer(rawValue: optimizer) else { throw ValidationError("--optimizer is adam or adagrad") }
         config.embeddingOptimizer = optimizer
-        config.uniformNegatives = negatives
+        if let negatives { config.uniformNegatives = negatives }
         config.logQCorrection = !noLogQ
         config.patience = patience
         config.plateauDecay = plateauDecay
-        config.userHistory = userHistory
+        if let userHistory { config.userHistory = userHistory }
         config.historyLength = history
         config.historyDecay = historyDecay
         config.userIdEmbedding = !noUserId
         config.userIdDropout = userIdDropout
         config.itemIdDropout = itemIdDropout
-        config.itemBias = itemBias
-        config.weightDecay = weightDecay
+        if let itemBias { config.itemBias = itemBias }
+        if let weightDecay { config.weightDecay = weightDecay }
         config.seed = seed
         config.threads = Runtime.threads(threads)
         try config.validate()
         let spec = try buildIndex.map { try IndexSpec(parsing: $0) }
+        let tuner = try tuneRunner(firstUnits: min(2, config.epochs), lastUnits: min(18, config.epochs), unit: "epochs",
+                                   extraUnits: max(0, config.epochs - 18))
 
         let source = try dataOptions.source()
         let data = try InteractionData.read(source)
@@ -255,9 +257,19 @@ struct TrainCommand: ParsableCommand {
         let checkpoint = (output as NSString).appendingPathComponent("checkpoint.slm")
         let trainer: TwoTowerTrainer
         if resume {
+            guard tuner == nil else { throw ValidationError("--resume continues one training; it does not combine with --tune-budget") }
             guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("--resume: \(checkpoint) does not exist") }
             trainer = try TwoTowerTrainer.resume(from: checkpoint, data: data)
             print("resumed from \(checkpoint) after epoch \(trainer.epoch)")
+        } else if let runner = tuner {
+            let space = towerSpace()
+            let result = try runner.run(make: { try TwoTowerTrial(configuration: space.candidate($0, base: config), data: data) }) {
+                space.candidate($0, base: config).tuningSummary
+            }
+            trainer = result.trial.trainer
+            try AtomicFileWriter.write(Array(result.summary.csv { space.candidate($0, base: config).tuningSummary }.utf8),
+                                       to: (output as NSString).appendingPathComponent("tuning.csv"))
+            print("training candidate \(result.summary.winner) on from epoch \(trainer.epoch) (best so far: epoch \(trainer.bestEpoch)); every trial is in \(output)/tuning.csv")
         } else {
             trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: config, data: data), data: data)
         }
@@ -295,7 +307,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// `--tune-budget` / `--tune-trials` as a runner (nil without either).
-    private func tuneRunner(firstUnits: Int, lastUnits: Int, unit: String) throws -> TuneRunner? {
+    private func tuneRunner(firstUnits: Int, lastUnits: Int, unit: String, extraUnits: Int = 0) throws -> TuneRunner? {
         guard tuneBudget != nil || tuneTrials != nil else { return nil }
         var budget: Double?
         if let tuneBudget {
@@ -305,14 +317,27 @@ struct TrainCommand: ParsableCommand {
             budget = seconds
         }
         if let tuneTrials, !(1...10_000).contains(tuneTrials) { throw ValidationError("--tune-trials must be in 1...10000") }
-        guard !resume else { throw ValidationError("--resume continues one training; it does not combine with --tune-budget") }
-        return TuneRunner(budgetSeconds: budget, trials: tuneTrials, firstUnits: firstUnits, lastUnits: lastUnits, unit: unit)
+        return TuneRunner(budgetSeconds: budget, trials: tuneTrials, firstUnits: firstUnits, lastUnits: lastUnits, unit: unit, extraUnits: extraUnits)
+    }
+
+    /// The two-tower search space with the settings given on the command line held fixed.
+    private func towerSpace() -> TwoTowerSearchSpace {
+        var space = TwoTowerSearchSpace()
+        if let dimension { space.dimensions = [dimension] }
+        if let temperature { space.temperature = temperature...temperature }
+        if let learningRate { space.learningRate = learningRate...learningRate }
+        if let weightDecay { space.weightDecay = [weightDecay] }
+        if let userHistory { space.userHistory = [userHistory] }
+        if history > 0 { space.userHistory = [false] }   // request-time history excludes it
+        if let itemBias { space.itemBias = [itemBias] }
+        if let negatives { space.negatives = [negatives] }
+        return space
     }
 
     /// `--model als`: iALS on the training split, metrics on valid and test, the factors written.
     private func runALS() throws {
-        guard !resume, hidden.isEmpty, history == 0, !userHistory, !itemBias, dataOptions.schema == nil else {
-            throw ValidationError("--model als takes the data options, --dim, --epochs, --regularization, --alpha, --cg-steps, --seed, --threads and --build-index; --resume, --hidden, --history, --user-history, --item-bias and --schema are two-tower settings")
+        guard !resume, hidden.isEmpty, history == 0, userHistory == nil, itemBias == nil, temperature == nil, learningRate == nil, negatives == nil, weightDecay == nil, dataOptions.schema == nil else {
+            throw ValidationError("--model als takes the data options, --dim, --epochs, --regularization, --alpha, --cg-steps, --seed, --threads and --build-index; --resume, --hidden, --history, --user-history, --item-bias, --temperature, --lr, --negatives, --weight-decay and --schema are two-tower settings")
         }
         let spec = try buildIndex.map { try IndexSpec(parsing: $0) }   // refused before training, not after
         let watch = Stopwatch()
@@ -324,6 +349,7 @@ struct TrainCommand: ParsableCommand {
         if let cgSteps { c.cgSteps = cgSteps }
         c.seed = seed
         c.threads = Runtime.threads(threads)
+        let tuner = try tuneRunner(firstUnits: min(2, c.iterations), lastUnits: c.iterations, unit: "sweeps")
         let source = try dataOptions.source()
         let data = try InteractionData.read(source)
         print("data: \(data.summary) (read in \(String(format: "%.1f", watch.seconds)) s)")
@@ -332,7 +358,7 @@ struct TrainCommand: ParsableCommand {
         let als: ImplicitALS
         var tuning: TuningSummary?
         let space = ALSSearchSpace.fixing(factors: dimension, regularization: regularization, alpha: alpha)
-        if let runner = try tuneRunner(firstUnits: min(2, c.iterations), lastUnits: c.iterations, unit: "sweeps") {
+        if let runner = tuner {
             print("model: als, tuning factors, λ and α from \(c.factors) factors, λ \(c.regularization), α \(c.alpha); \(c.cgSteps) CG steps, \(c.threads) thread(s)")
             let make = ALSTrial.factory(data: data, base: c, space: space)
             let result = try runner.run(make: make) { space.candidate($0, base: c, seed: c.seed).summary }

@@ -130,4 +130,51 @@ final class SuccessiveHalvingTests: XCTestCase {
         XCTAssertEqual(result.trial.als.configuration.factors, 4)
         XCTAssertEqual(result.trial.unitsDone, 6)
     }
+
+    func testTowerCandidatesStartWithTheBaseThenAnchorsAndHoldTheSettingsGiven() {
+        var base = TwoTowerConfiguration()
+        base.seed = 9
+        base.epochs = 7
+        let space = TwoTowerSearchSpace()
+        let first = (0..<30).map { space.candidate($0, base: base) }
+        XCTAssertEqual(first[0], base)
+        XCTAssertEqual(first[1].tuningSummary, "--dim 64 --temperature 0.1 --lr 0.005 --weight-decay 0.0 --user-history --item-bias")
+        XCTAssertEqual(first[2].tuningSummary, "--dim 128 --temperature 0.2 --lr 0.005 --weight-decay 0.1 --user-history --item-bias")
+        XCTAssertEqual(Set(first.map(\.tuningSummary)).count, 30)
+        for c in first {
+            XCTAssertNoThrow(try c.validate())
+            XCTAssertTrue(space.temperature.contains(c.temperature) && space.learningRate.contains(c.learningRate), c.tuningSummary)
+            XCTAssertEqual(c.epochs, 7)
+            XCTAssertEqual(c.seed, 9)
+        }
+        XCTAssertEqual((0..<30).map { space.candidate($0, base: base) }, first, "the same candidates on every call")
+        var held = TwoTowerSearchSpace()
+        held.temperature = 0.3...0.3
+        held.itemBias = [false]
+        base.temperature = 0.3
+        let fixed = (0..<12).map { held.candidate($0, base: base) }
+        XCTAssertTrue(fixed.allSatisfy { $0.temperature == 0.3 && !$0.itemBias })
+        XCTAssertEqual(Set(fixed.map(\.tuningSummary)).count, 12)
+    }
+
+    func testTuningTheTowersBeatsAPoorBase() throws {
+        let data = TrainerFixtures.groupedInteractions()
+        var base = TwoTowerConfiguration()
+        base.dimension = 16
+        base.batchSize = 64
+        base.epochs = 12
+        base.threads = 1
+        base.learningRate = 1e-6   // far too low to learn anything
+        var space = TwoTowerSearchSpace()
+        space.dimensions = [16]
+        space.anchors = []
+        space.learningRate = 0.01...0.05
+        let plan = SuccessiveHalving(candidates: 6, firstUnits: 2, lastUnits: 12)
+        let result = try plan.run(make: { try TwoTowerTrial(configuration: space.candidate($0, base: base), data: data) })
+        let alone = try TwoTowerTrial(configuration: base, data: data)
+        try alone.advance(to: 12)
+        XCTAssertGreaterThan(result.trial.score, alone.score + 0.2, "\(result.trial.score) vs \(alone.score)")
+        XCTAssertNotEqual(result.index, 0)
+        XCTAssertEqual(result.trial.trainer.model.configuration, space.candidate(result.index, base: base))
+    }
 }

@@ -1,0 +1,107 @@
+import Foundation
+import ShortlistCore
+import ShortlistData
+
+/// Where `--tune-budget` looks for two-tower settings: the few that matter (width, temperature,
+/// learning rate, weight decay, pooled user history, item bias, extra negatives). Candidate 0 is
+/// the base configuration; then the anchors; every later candidate draws its settings from its
+/// own seeded generator, so the first n candidates are the same whatever the budget. A setting
+/// given on the command line is held fixed (one value, or a single-point range).
+public struct TwoTowerSearchSpace: Sendable, Equatable {
+    /// Embedding widths (default 64, 128).
+    public var dimensions: [Int] = [64, 128]
+    /// τ, log-uniform (default 0.05 … 0.3): lower sharpens the softmax; dense, popular-item data
+    /// prefers higher.
+    public var temperature: ClosedRange<Float> = 0.05...0.3
+    /// Learning rate, log-uniform (default 0.002 … 0.015).
+    public var learningRate: ClosedRange<Float> = 0.002...0.015
+    /// Decoupled weight decay (default 0, 0.01, 0.03, 0.1, 0.3).
+    public var weightDecay: [Float] = [0, 0.01, 0.03, 0.1, 0.3]
+    /// `--user-history` (default off, on).
+    public var userHistory: [Bool] = [false, true]
+    /// `--item-bias` (default off, on).
+    public var itemBias: [Bool] = [false, true]
+    /// Extra uniform negatives per step (default 0, 0, 1024: off twice as often).
+    public var negatives: [Int] = [0, 0, 1024]
+    /// Settings tried right after the base, with held settings put in and without repeats: the
+    /// configurations chosen on Gowalla and on ml-1m (bench/README.md).
+    public var anchors: [Anchor] = [
+        Anchor(dimension: 64, temperature: 0.1, learningRate: 5e-3, weightDecay: 0, userHistory: true, itemBias: true, negatives: 0),
+        Anchor(dimension: 128, temperature: 0.2, learningRate: 5e-3, weightDecay: 0.1, userHistory: true, itemBias: true, negatives: 0),
+    ]
+
+    public struct Anchor: Sendable, Equatable {
+        public var dimension: Int
+        public var temperature: Float
+        public var learningRate: Float
+        public var weightDecay: Float
+        public var userHistory: Bool
+        public var itemBias: Bool
+        public var negatives: Int
+    }
+
+    public init() {}
+
+    /// Candidate `index` around `base` (whose other settings — epochs, batch, features,
+    /// history length, seed, threads — it keeps).
+    public func candidate(_ index: Int, base: TwoTowerConfiguration) -> TwoTowerConfiguration {
+        let placed = placedAnchors(base: base)
+        if index < placed.count { return placed[index] }
+        var g = SeededGenerator(seed: base.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
+        func pick<T>(_ values: [T]) -> T { values[Int(g.next() % UInt64(values.count))] }
+        var c = base
+        c.dimension = pick(dimensions)
+        c.temperature = ALSSearchSpace.logUniform(temperature, &g)
+        c.learningRate = ALSSearchSpace.logUniform(learningRate, &g)
+        c.weightDecay = pick(weightDecay)
+        c.userHistory = pick(userHistory)
+        c.itemBias = pick(itemBias)
+        c.uniformNegatives = pick(negatives)
+        return c
+    }
+
+    private func placedAnchors(base: TwoTowerConfiguration) -> [TwoTowerConfiguration] {
+        var out = [base]
+        for a in anchors {
+            var c = base
+            c.dimension = dimensions.count == 1 ? dimensions[0] : a.dimension
+            c.temperature = min(max(a.temperature, temperature.lowerBound), temperature.upperBound)
+            c.learningRate = min(max(a.learningRate, learningRate.lowerBound), learningRate.upperBound)
+            c.weightDecay = weightDecay.count == 1 ? weightDecay[0] : a.weightDecay
+            c.userHistory = userHistory.count == 1 ? userHistory[0] : a.userHistory
+            c.itemBias = itemBias.count == 1 ? itemBias[0] : a.itemBias
+            c.uniformNegatives = negatives.count == 1 ? negatives[0] : a.negatives
+            if !out.contains(c) { out.append(c) }
+        }
+        return out
+    }
+}
+
+extension TwoTowerConfiguration {
+    /// The settings tuning chooses among, as flags: "--dim 128 --temperature 0.2 …".
+    public var tuningSummary: String {
+        var parts = ["--dim \(dimension)", "--temperature \(temperature)", "--lr \(learningRate)", "--weight-decay \(weightDecay)"]
+        if userHistory { parts.append("--user-history") }
+        if itemBias { parts.append("--item-bias") }
+        if uniformNegatives > 0 { parts.append("--negatives \(uniformNegatives)") }
+        return parts.joined(separator: " ")
+    }
+}
+
+/// A two-tower training as a tuning trial: epochs are the units, the best validation Recall@20
+/// so far the score; early stopping ends a trial by itself.
+public final class TwoTowerTrial: TuningTrial {
+    public let trainer: TwoTowerTrainer
+
+    public init(configuration: TwoTowerConfiguration, data: InteractionData) throws {
+        try configuration.validate()
+        trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: configuration, data: data), data: data)
+    }
+
+    public var unitsDone: Int { trainer.epoch }
+    public var score: Double { max(trainer.bestRecall, 0) }
+
+    public func advance(to units: Int) throws {
+        while trainer.epoch < units && !trainer.isFinished { trainer.trainEpoch() }
+    }
+}
