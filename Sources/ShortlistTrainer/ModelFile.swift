@@ -68,7 +68,7 @@ public enum ModelFile {
             ("scores", "\(m.scoreMetric) over \(m.embeddingDimension)-dimensional embeddings, τ \(m.temperature)"),
             ("request inputs", requestInputs(m)),
             ("seen sets", m.seen.map { "\($0.items.count) items of \($0.rowCount) users (exclude_seen, history by user id)" } ?? "none"),
-            ("training", "batch \(c.batchSize), lr \(c.learningRate), \(c.embeddingOptimizer.rawValue), negatives \(c.uniformNegatives), log-Q \(c.logQCorrection), seed \(c.seed)"),
+            ("training", "batch \(c.batchSize), lr \(c.learningRate), weight decay \(c.weightDecay), item bias \(c.itemBias), \(c.embeddingOptimizer.rawValue), negatives \(c.uniformNegatives), log-Q \(c.logQCorrection), seed \(c.seed)"),
         ]
         if let source = loaded.source { lines.append(("data", "\(source.format.rawValue) \(source.path)")) }
         if let tran = sections["TRAN"] {
