@@ -33,6 +33,36 @@ public final class TwoTowerModel: @unchecked Sendable {
     public internal(set) var seen: InteractionSequence?
     private lazy var userRowById: [UInt64: Int] = Dictionary(uniqueKeysWithValues: userIds.enumerated().map { ($1, $0) })
     private lazy var itemRowById: [UInt64: Int32] = Dictionary(uniqueKeysWithValues: itemIds.enumerated().map { ($1, Int32($0)) })
+    /// Starts the id embeddings from other factors (e.g. `train --model als`): each user or item
+    /// whose id is in `userIds` / `itemIds` gets its row of `users` / `items` (count × dimension,
+    /// row-major, the model's width), rescaled to the length of a fresh row (0.1·√dimension) so
+    /// only its direction carries over. Returns how many users and items were set.
+    @discardableResult
+    public func warmStart(users: VectorMatrix, userIds: [UInt64], items: VectorMatrix, itemIds: [UInt64]) throws -> (users: Int, items: Int) {
+        let d = configuration.dimension
+        guard users.dimension == d, items.dimension == d, users.count == userIds.count, items.count == itemIds.count else {
+            throw TrainerError.dataMismatch("warm start: factors of width \(users.dimension) / \(items.dimension) for a \(d)-wide model (train with --dim \(users.dimension))")
+        }
+        let target = 0.1 * Float(d).squareRoot()
+        func copy(_ source: VectorMatrix, _ ids: [UInt64], into table: EmbeddingTable, rowOf: [UInt64: Int]) -> Int {
+            var set = 0
+            for (k, id) in ids.enumerated() {
+                guard let row = rowOf[id] else { continue }
+                let from = source.row(k)
+                var norm: Float = 0
+                for j in 0..<d { norm += from[j] * from[j] }
+                guard norm > 0, norm.isFinite else { continue }
+                let scale = target / norm.squareRoot(), to = table.row(row)
+                for j in 0..<d { to[j] = from[j] * scale }
+                set += 1
+            }
+            return set
+        }
+        let u = copy(users, userIds, into: userTower.idTable, rowOf: Dictionary(uniqueKeysWithValues: self.userIds.enumerated().map { ($1, $0) }))
+        let i = copy(items, itemIds, into: itemTower.idTable, rowOf: Dictionary(uniqueKeysWithValues: self.itemIds.enumerated().map { ($1, $0) }))
+        return (u, i)
+    }
+
     /// Workspaces of the serving calls (which are not concurrent).
     private let servingUserBatch: TowerBatch
     private let servingItemBatch: TowerBatch

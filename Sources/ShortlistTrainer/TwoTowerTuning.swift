@@ -93,9 +93,12 @@ extension TwoTowerConfiguration {
 public final class TwoTowerTrial: TuningTrial {
     public let trainer: TwoTowerTrainer
 
-    public init(configuration: TwoTowerConfiguration, data: InteractionData) throws {
+    /// `prepare` runs on the fresh model before training (e.g. a warm start).
+    public init(configuration: TwoTowerConfiguration, data: InteractionData, prepare: (TwoTowerModel) throws -> Void = { _ in }) throws {
         try configuration.validate()
-        trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: configuration, data: data), data: data)
+        let model = try TwoTowerModel(configuration: configuration, data: data)
+        try prepare(model)
+        trainer = try TwoTowerTrainer(model: model, data: data)
     }
 
     public var unitsDone: Int { trainer.epoch }

@@ -126,6 +126,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("cg-steps"), help: "als: conjugate-gradient steps per row and sweep (default 3).")
     var cgSteps: Int?
 
+    @Option(name: .customLong("warm-start"), help: "Start the towers' id embeddings from the factors in this folder (user_embeddings.npy + user_ids.txt, item_embeddings.npy + item_ids.txt, e.g. a `train --model als` output); --dim is their width.")
+    var warmStart: String?
+
     @Option(name: .customLong("tune-budget"), help: "Search the settings that matter on the validation split within this wall time (e.g. 10m, 90s, 1h): successive halving from the settings given (candidate 0); the chosen ones are trained to the end, written with the model, and every trial to tuning.csv.")
     var tuneBudget: String?
 
@@ -246,6 +249,19 @@ struct TrainCommand: ParsableCommand {
         config.threads = Runtime.threads(threads)
         try config.validate()
         let spec = try buildIndex.map { try IndexSpec(parsing: $0) }
+        let warm = try warmStart.map { try WarmStartFactors(folder: $0) }
+        if let warm {
+            guard !resume else { throw ValidationError("--warm-start starts a training; --resume continues one") }
+            guard dimension == nil || dimension == warm.width else {
+                throw ValidationError("--warm-start: the factors in \(warm.folder) are \(warm.width) wide, not --dim \(dimension!)")
+            }
+            config.dimension = warm.width
+        }
+        let prepare: (TwoTowerModel) throws -> Void = { model in
+            guard let warm else { return }
+            let set = try model.warmStart(users: warm.users, userIds: warm.userIds, items: warm.items, itemIds: warm.itemIds)
+            print("warm start from \(warm.folder): \(set.users) of \(model.userIds.count) users, \(set.items) of \(model.itemIds.count) items")
+        }
         let tuner = try tuneRunner(firstUnits: min(2, config.epochs), lastUnits: min(18, config.epochs), unit: "epochs",
                                    extraUnits: max(0, config.epochs - 18))
 
@@ -262,8 +278,8 @@ struct TrainCommand: ParsableCommand {
             trainer = try TwoTowerTrainer.resume(from: checkpoint, data: data)
             print("resumed from \(checkpoint) after epoch \(trainer.epoch)")
         } else if let runner = tuner {
-            let space = towerSpace()
-            let result = try runner.run(make: { try TwoTowerTrial(configuration: space.candidate($0, base: config), data: data) }) {
+            let space = towerSpace(warmWidth: warm?.width)
+            let result = try runner.run(make: { try TwoTowerTrial(configuration: space.candidate($0, base: config), data: data, prepare: prepare) }) {
                 space.candidate($0, base: config).tuningSummary
             }
             trainer = result.trial.trainer
@@ -271,7 +287,9 @@ struct TrainCommand: ParsableCommand {
                                        to: (output as NSString).appendingPathComponent("tuning.csv"))
             print("training candidate \(result.summary.winner) on from epoch \(trainer.epoch) (best so far: epoch \(trainer.bestEpoch)); every trial is in \(output)/tuning.csv")
         } else {
-            trainer = try TwoTowerTrainer(model: try TwoTowerModel(configuration: config, data: data), data: data)
+            let model = try TwoTowerModel(configuration: config, data: data)
+            try prepare(model)
+            trainer = try TwoTowerTrainer(model: model, data: data)
         }
         let model = trainer.model
         print("model: dimension \(model.dimension), hidden [\(model.configuration.hiddenWidths.map(String.init).joined(separator: ","))], \(model.parameterCount) parameters, batch \(model.configuration.batchSize), τ \(model.temperature), \(model.configuration.threads) thread(s)")
@@ -321,9 +339,10 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The two-tower search space with the settings given on the command line held fixed.
-    private func towerSpace() -> TwoTowerSearchSpace {
+    /// `warmWidth`: the width of --warm-start's factors, which fixes the dimension.
+    private func towerSpace(warmWidth: Int?) -> TwoTowerSearchSpace {
         var space = TwoTowerSearchSpace()
-        if let dimension { space.dimensions = [dimension] }
+        if let dimension = dimension ?? warmWidth { space.dimensions = [dimension] }
         if let temperature { space.temperature = temperature...temperature }
         if let learningRate { space.learningRate = learningRate...learningRate }
         if let weightDecay { space.weightDecay = [weightDecay] }
