@@ -17,6 +17,23 @@ public enum ModelIndexMatch {
         }
     }
 
+    /// The model ranks by inner product (its embeddings carry an item-bias column) but the index
+    /// by another metric: its order would differ from the model's.
+    public struct MetricMismatch: Error, Equatable, CustomStringConvertible {
+        public var model: Metric
+        public var index: Metric
+
+        public var description: String {
+            "the model ranks by \(model) (its item embeddings carry a bias column) but the index was built with metric \(index): rebuild it with --metric \(model) (shortlist train --build-index chooses it)"
+        }
+    }
+
+    /// Throws `MetricMismatch` when the model ranks by inner product and the index does not
+    /// (an index over unit-length embeddings ranks alike by cosine, inner product or L2).
+    public static func verify(metric: Metric, index: any VectorIndex) throws {
+        if metric == .ip && index.metric != .ip { throw MetricMismatch(model: metric, index: index.metric) }
+    }
+
     /// Samples up to `samples` of the model's items (evenly spaced) and checks that, for at least
     /// 90% of them, the index holds a vector under the item's id whose nearest model embedding
     /// among the sampled ones is the item's own (by cosine; robust to quantization and to

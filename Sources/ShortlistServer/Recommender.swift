@@ -41,9 +41,11 @@ final class Recommender: @unchecked Sendable {
         self.model = Mutex(model)
     }
 
-    /// Throws `ModelIndexMatch.Mismatch` unless `index` holds this model's items under their ids.
+    /// Throws `ModelIndexMatch.Mismatch` unless `index` holds this model's items under their ids,
+    /// `MetricMismatch` unless it ranks as the model does.
     func verify(_ index: any MutableVectorIndex) throws {
-        let (ids, embeddings) = try model.withLock { ($0.itemIds, try $0.itemEmbeddings()) }
+        let (ids, embeddings, metric) = try model.withLock { ($0.itemIds, try $0.itemEmbeddings(), $0.scoreMetric) }
+        try ModelIndexMatch.verify(metric: metric, index: index)
         try ModelIndexMatch.verify(itemIds: ids, embeddings: embeddings, index: index)
     }
 

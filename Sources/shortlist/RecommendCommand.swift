@@ -146,6 +146,7 @@ struct RecommendCommand: ParsableCommand {
             guard searcher.dimension == embeddings.dimension else {
                 throw ValidationError("\(index) holds \(searcher.dimension)-dimensional vectors; the model's are \(embeddings.dimension)")
             }
+            do { try ModelIndexMatch.verify(metric: metric, index: searcher) } catch { throw ValidationError("\(index): \(error)") }
             if let mutable = searcher as? any MutableVectorIndex {
                 do { try ModelIndexMatch.verify(itemIds: itemIds, embeddings: embeddings, index: mutable) } catch {
                     throw ValidationError("\(index): \(error)")

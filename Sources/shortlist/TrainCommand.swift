@@ -138,19 +138,19 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Model folder to write.")
     var output: String
 
-    @Option(name: .customLong("dim"), help: "Embedding and output width (default 64; als: the factors, default 128).")
+    @Option(name: .customLong("dim"), help: "Embedding and output width (default 128; als: the factors, default 128).")
     var dimension: Int?
 
     @Option(help: "Hidden layer widths of each tower's MLP, comma separated (e.g. 128); none by default.")
     var hidden: String = ""
 
-    @Option(help: "Maximum epochs (default 25; als: sweeps, default 15).")
+    @Option(help: "Maximum epochs; early stopping usually ends training sooner (default 60; als: sweeps, default 15).")
     var epochs: Int?
 
     @Option(help: "Training pairs per step (and in-batch negatives).")
     var batch: Int = 2048
 
-    @Option(help: "Softmax temperature τ (default 0.1).")
+    @Option(help: "Softmax temperature τ (default 0.2).")
     var temperature: Float?
 
     @Flag(name: .customLong("learn-temperature"), help: "Learn τ, starting at --temperature.")
@@ -168,7 +168,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("no-logq"), help: "Disable the log-Q correction.")
     var noLogQ = false
 
-    @Flag(name: .customLong("user-history"), inversion: .prefixedNo, help: "Feed each known user's training items to the user tower (mean of an item-history embedding, fixed per user; see --history for request-time history). (default: off)")
+    @Flag(name: .customLong("user-history"), inversion: .prefixedNo, help: "Feed each known user's training items to the user tower (mean of an item-history embedding, fixed per user; see --history for request-time history). (default: on, off with --history)")
     var userHistory: Bool?
 
     @Option(help: "Request-time history: the user tower pools the user's latest N items before each interaction, as it will pool a request's history; serves users it never saw. (default: 0, off)")
@@ -186,10 +186,10 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("item-id-dropout"), help: "Probability of hiding the item id in a training example (teaches the item tower to embed new items from features). (default: 0)")
     var itemIdDropout: Float = 0
 
-    @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay λ (AdamW): each update shrinks what it touches by learning rate × λ. (default: 0)")
+    @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay λ (AdamW): each update shrinks what it touches by learning rate × λ. (default: 0.1)")
     var weightDecay: Float?
 
-    @Flag(name: .customLong("item-bias"), inversion: .prefixedNo, help: "Learn a per-item logit bias (exported as one more column; index with metric ip). (default: off)")
+    @Flag(name: .customLong("item-bias"), inversion: .prefixedNo, help: "Learn a per-item logit bias (exported as one more column; index with metric ip). (default: on)")
     var itemBias: Bool?
 
     @Option(help: "Stop after this many epochs without better validation Recall@20 (0: never).")
@@ -220,13 +220,13 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--regularization, --alpha and --cg-steps are settings of --model als")
         }
         let watch = Stopwatch()
-        var config = TwoTowerConfiguration()
-        config.dimension = dimension ?? 64
+        var config = TwoTowerConfiguration.recommended
+        if let dimension { config.dimension = dimension }
         config.hiddenWidths = try hidden.split(separator: ",").map {
             guard let w = Int($0.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--hidden takes widths like 128 or 256,128") }
             return w
         }
-        config.epochs = epochs ?? 25
+        if let epochs { config.epochs = epochs }
         config.batchSize = batch
         if let temperature { config.temperature = temperature }
         config.learnTemperature = learnTemperature
@@ -237,7 +237,9 @@ struct TrainCommand: ParsableCommand {
         config.logQCorrection = !noLogQ
         config.patience = patience
         config.plateauDecay = plateauDecay
-        if let userHistory { config.userHistory = userHistory }
+        // Request-time history (--history) replaces the stored one unless both are asked for
+        // (which the model refuses).
+        config.userHistory = userHistory ?? (history == 0)
         config.historyLength = history
         config.historyDecay = historyDecay
         config.userIdEmbedding = !noUserId

@@ -36,6 +36,19 @@ final class ModelIndexMatchTests: XCTestCase {
         XCTAssertNoThrow(try ModelIndexMatch.verify(itemIds: itemIds, embeddings: embeddings, index: right))
     }
 
+    func testAModelThatRanksByInnerProductNeedsAnInnerProductIndex() throws {
+        let embeddings = Fixtures.clustered(count: 50, dimension: 8, seed: 2)
+        for metric in [Metric.cosine, .l2] {
+            let index = try FlatIndex(metric: metric, vectors: embeddings)
+            XCTAssertThrowsError(try ModelIndexMatch.verify(metric: .ip, index: index)) { error in
+                XCTAssertEqual(error as? ModelIndexMatch.MetricMismatch, ModelIndexMatch.MetricMismatch(model: .ip, index: metric))
+                XCTAssertTrue("\(error)".contains("rebuild it with --metric ip"), "\(error)")
+            }
+            XCTAssertNoThrow(try ModelIndexMatch.verify(metric: .cosine, index: index), "unit-length embeddings rank alike by any metric")
+        }
+        XCTAssertNoThrow(try ModelIndexMatch.verify(metric: .ip, index: try FlatIndex(metric: .ip, vectors: embeddings)))
+    }
+
     func testServeRefusesAModelWithAnIndexOfOtherIds() throws {
         let dir = TemporaryDirectory()
         let d = try ServerFixtures.writeRecommenderCollection(in: dir)

@@ -139,7 +139,10 @@ final class SuccessiveHalvingTests: XCTestCase {
         let first = (0..<30).map { space.candidate($0, base: base) }
         XCTAssertEqual(first[0], base)
         XCTAssertEqual(first[1].tuningSummary, "--dim 64 --temperature 0.1 --lr 0.005 --weight-decay 0.0 --user-history --item-bias")
-        XCTAssertEqual(first[2].tuningSummary, "--dim 128 --temperature 0.2 --lr 0.005 --weight-decay 0.1 --user-history --item-bias")
+        XCTAssertEqual(first[2].tuningSummary, "--dim 128 --temperature 0.15 --lr 0.005 --weight-decay 0.05 --user-history --item-bias")
+        XCTAssertEqual(first[3].tuningSummary, TwoTowerConfiguration.recommended.tuningSummary)
+        let fromRecommended = (0..<4).map { space.candidate($0, base: .recommended).tuningSummary }
+        XCTAssertEqual(Set(fromRecommended).count, 4, "an anchor equal to the base is not tried twice")
         XCTAssertEqual(Set(first.map(\.tuningSummary)).count, 30)
         for c in first {
             XCTAssertNoThrow(try c.validate())
