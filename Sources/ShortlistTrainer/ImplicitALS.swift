@@ -57,9 +57,10 @@ public final class ImplicitALS {
     /// The pairs by user and by item (`transpose` of the first), so that several models of the
     /// same data (tuning trials) share one transpose.
     init(byUser: InteractionMatrix, byItem: InteractionMatrix, configuration: ImplicitALSConfiguration) throws {
-        guard configuration.factors >= 1, configuration.iterations >= 0, configuration.cgSteps >= 1,
-              configuration.regularization >= 0, configuration.alpha >= 1 else {
-            throw TrainerError.badConfiguration("ALS needs factors ≥ 1, iterations ≥ 0, cg steps ≥ 1, regularization ≥ 0 and alpha ≥ 1")
+        guard (1...4096).contains(configuration.factors), (0...100_000).contains(configuration.iterations),
+              (1...1000).contains(configuration.cgSteps), configuration.regularization.isFinite, configuration.regularization >= 0,
+              configuration.alpha.isFinite, configuration.alpha >= 1 else {
+            throw TrainerError.badConfiguration("ALS needs factors in 1...4096, iterations in 0...100000, cg steps in 1...1000, a finite regularization ≥ 0 and a finite alpha ≥ 1")
         }
         self.configuration = configuration
         self.byUser = byUser

@@ -357,8 +357,8 @@ struct TrainCommand: ParsableCommand {
 
     /// `--model als`: iALS on the training split, metrics on valid and test, the factors written.
     private func runALS() throws {
-        guard !resume, hidden.isEmpty, history == 0, userHistory == nil, itemBias == nil, temperature == nil, learningRate == nil, negatives == nil, weightDecay == nil, dataOptions.schema == nil else {
-            throw ValidationError("--model als takes the data options, --dim, --epochs, --regularization, --alpha, --cg-steps, --seed, --threads and --build-index; --resume, --hidden, --history, --user-history, --item-bias, --temperature, --lr, --negatives, --weight-decay and --schema are two-tower settings")
+        guard !resume, warmStart == nil, hidden.isEmpty, history == 0, userHistory == nil, itemBias == nil, temperature == nil, learningRate == nil, negatives == nil, weightDecay == nil, dataOptions.schema == nil else {
+            throw ValidationError("--model als takes the data options, --dim, --epochs, --regularization, --alpha, --cg-steps, --seed, --threads and --build-index; --resume, --warm-start, --hidden, --history, --user-history, --item-bias, --temperature, --lr, --negatives, --weight-decay and --schema are two-tower settings")
         }
         let spec = try buildIndex.map { try IndexSpec(parsing: $0) }   // refused before training, not after
         let watch = Stopwatch()

@@ -112,7 +112,8 @@ final class ImplicitALSTests: XCTestCase {
 
     func testBadSettingsAreRefused() {
         let train = pairs(users: 5, items: 5, seed: 1)
-        for change in [{ (c: inout ImplicitALSConfiguration) in c.factors = 0 }, { $0.cgSteps = 0 }, { $0.alpha = 0.5 }, { $0.regularization = -1 }] {
+        for change in [{ (c: inout ImplicitALSConfiguration) in c.factors = 0 }, { $0.factors = 1 << 20 }, { $0.cgSteps = 0 }, { $0.alpha = 0.5 },
+                       { $0.alpha = .nan }, { $0.regularization = -1 }, { $0.regularization = .infinity }] {
             var c = ImplicitALSConfiguration()
             change(&c)
             XCTAssertThrowsError(try ImplicitALS(train: train, itemCount: 5, configuration: c))
