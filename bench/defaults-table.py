@@ -6,6 +6,9 @@ import csv, statistics, sys
 from collections import defaultdict
 
 rows = [r for p in sys.argv[1:] for r in csv.DictReader(open(p))]
+for r in rows:   # recpeers leaves seed empty for --eval-factors rows; ours carry it in params
+    if not r.get("seed") and r.get("params", "").startswith("seed="):
+        r["seed"] = r["params"][5:].split(";")[0]
 by = defaultdict(list)
 for r in rows:
     by[(r["dataset"], r["model"])].append(r)

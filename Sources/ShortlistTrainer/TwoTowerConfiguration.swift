@@ -80,7 +80,7 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     /// shapes — ml-100k, ml-latest-small, ml-1m, a thinned ml-1m, Gowalla and a quarter of
     /// Gowalla's users — where it was the best or within 3% of the best of the configurations
     /// tried (docs/trainer.md, bench/README.md "Defaults"). The plain defaults (64 wide, τ 0.1, no
-    /// history or bias) were 6–40% below implicit's iALS on five of them.
+    /// history or bias) were 8.5–39% below implicit's iALS on the five where they were run.
     public static var recommended: TwoTowerConfiguration {
         var c = TwoTowerConfiguration()
         c.dimension = 128

@@ -329,6 +329,9 @@ struct TrainCommand: ParsableCommand {
     /// `--tune-budget` / `--tune-trials` as a runner (nil without either).
     private func tuneRunner(firstUnits: Int, lastUnits: Int, unit: String, extraUnits: Int = 0) throws -> TuneRunner? {
         guard tuneBudget != nil || tuneTrials != nil else { return nil }
+        guard tuneBudget == nil || tuneTrials == nil else {
+            throw ValidationError("give --tune-budget (the search sized to a wall time) or --tune-trials (a fixed number of candidates), not both")
+        }
         var budget: Double?
         if let tuneBudget {
             guard let seconds = SuccessiveHalving.parseDuration(tuneBudget) else {
