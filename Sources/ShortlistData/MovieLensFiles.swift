@@ -29,7 +29,11 @@ enum MovieLensFiles {
         if let p = file("u.data") { layout = .hundredK; ratingsPath = p }
         else if let p = file("ratings.dat") { layout = .dat; ratingsPath = p }
         else if let p = file("ratings.csv") { layout = .latest; ratingsPath = p }
-        else { throw InteractionError.missingFile(path: dir, expected: "u.data, ratings.dat or ratings.csv") }
+        else if file("ratings.csv.gz") != nil {
+            // The shipped ml-latest-small is compressed; say how to unpack it rather than only
+            // that nothing was found.
+            throw InteractionError.missingFile(path: dir, expected: "ratings.csv (there is a ratings.csv.gz: unpack it first, e.g. gzip -dk \((dir as NSString).appendingPathComponent("ratings.csv.gz")); scripts/quickstart does)")
+        } else { throw InteractionError.missingFile(path: dir, expected: "u.data, ratings.dat or ratings.csv") }
 
         var contents = Contents(events: [])
         let separator: String? = layout == .hundredK ? nil : (layout == .dat ? "::" : ",")
