@@ -1,33 +1,5 @@
 import Foundation
 
-/// A configuration under trial: trained in budget units (epochs, sweeps) and scored on the
-/// validation split. `SuccessiveHalving` advances the promising ones further.
-public protocol TuningTrial: AnyObject {
-    /// Trains until `units` units are done in all, or fewer if the trial stops by itself (early
-    /// stopping).
-    func advance(to units: Int) throws
-    /// Units done so far.
-    var unitsDone: Int { get }
-    /// Validation score of the trial's best state so far; higher is better.
-    var score: Double { get }
-}
-
-/// One rung of a plan: how many trials are trained to how many units.
-public struct TuningRung: Sendable, Equatable {
-    public var trials: Int
-    public var units: Int
-}
-
-/// What one trial reached at one rung.
-public struct TuningRecord: Sendable, Equatable {
-    /// The candidate's index (0: the base configuration).
-    public var candidate: Int
-    public var rung: Int
-    public var units: Int
-    public var score: Double
-    public var seconds: Double
-}
-
 /// Successive halving (Jamieson and Talwalkar, 2016): `candidates` configurations are each
 /// trained for `firstUnits`; the best 1/`eta` of them go on to `eta` times as many units, and so
 /// on until one is left, which trains to `lastUnits`. Bad trials are stopped early, so many
@@ -134,42 +106,5 @@ public struct SuccessiveHalving: Sendable, Equatable {
             number = ""
         }
         return number.isEmpty && total > 0 ? total : nil
-    }
-}
-
-/// What a tuning run did, for the model's settings file and the log.
-public struct TuningSummary: Sendable, Equatable {
-    public var plan: SuccessiveHalving
-    /// The chosen candidate (0: the base configuration).
-    public var winner: Int
-    /// `--tune-budget`, when the plan came from it.
-    public var budgetSeconds: Double?
-    /// Wall time the search took, the winner's training included.
-    public var seconds: Double
-    public var records: [TuningRecord]
-
-    public init(plan: SuccessiveHalving, winner: Int, budgetSeconds: Double?, seconds: Double, records: [TuningRecord]) {
-        self.plan = plan
-        self.winner = winner
-        self.budgetSeconds = budgetSeconds
-        self.seconds = seconds
-        self.records = records
-    }
-
-    /// `{"candidates":…,"rungs":[[trials,units],…],"winner":…,"budget_s":…,"seconds":…}`.
-    public var json: String {
-        let rungs = plan.rungs.map { "[\($0.trials),\($0.units)]" }.joined(separator: ",")
-        let budget = budgetSeconds.map { String(format: "%.0f", $0) } ?? "null"
-        return "{\"candidates\":\(plan.candidates),\"eta\":\(plan.eta),\"rungs\":[\(rungs)],\"winner\":\(winner),\"budget_s\":\(budget),\"seconds\":\(String(format: "%.1f", seconds))}"
-    }
-
-    /// One CSV line per record: candidate, rung, units, score, seconds, and the candidate's
-    /// settings as `describe` writes them.
-    public func csv(describe: (Int) -> String) -> String {
-        var out = "candidate,rung,units,valid_recall@20,seconds,settings\n"
-        for r in records {
-            out += "\(r.candidate),\(r.rung),\(r.units),\(String(format: "%.5f", r.score)),\(String(format: "%.2f", r.seconds)),\"\(describe(r.candidate))\"\n"
-        }
-        return out
     }
 }
