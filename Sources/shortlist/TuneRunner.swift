@@ -13,7 +13,8 @@ struct TuneRunner {
     var lastUnits: Int
     /// "sweeps" or "epochs".
     var unit: String
-    /// Units the winner may still train after the last rung (kept out of the budget).
+    /// Units the winner is expected to train after the last rung (set aside from the budget; it
+    /// may train longer, until early stopping or --epochs).
     var extraUnits = 0
 
     func run<Trial: TuningTrial>(make: (Int) throws -> Trial, describe: (Int) -> String) throws -> (trial: Trial, summary: TuningSummary) {
@@ -31,7 +32,7 @@ struct TuneRunner {
         let rungs = plan.rungs.map { "\($0.trials) × \($0.units)" }.joined(separator: ", ")
         print(String(format: "tuning: %d candidates (0: the settings given), successive halving ÷%d: %@ %@; at most %d %@, about %.1f min at %.2f s per %@ (candidate 0)%@",
                      plan.candidates, plan.eta, rungs, unit, plan.plannedUnits, unit, Double(plan.plannedUnits) * perUnit / 60, perUnit, String(unit.dropLast()),
-                     extraUnits > 0 ? ", then the chosen one trains on (up to \(extraUnits) more)" : ""))
+                     extraUnits > 0 ? ", then the chosen one trains on until early stopping (\(extraUnits) more set aside)" : ""))
         fflush(stdout)
         let result = try plan.run(first: first, firstSeconds: perUnit * Double(first.unitsDone), make: make) { r in
             print(String(format: "trial %3d  rung %d  %3d %@  valid recall@20 %.4f  %5.1f s  %@", r.candidate, r.rung, r.units, unit, r.score, r.seconds, describe(r.candidate)))
