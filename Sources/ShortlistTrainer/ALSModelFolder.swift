@@ -40,10 +40,7 @@ public enum ALSModelFolder {
     public static func write(_ als: ImplicitALS, data: InteractionData, source: InteractionSource, to folder: String,
                              tuning: TuningSummary? = nil, describe: (Int) -> String = { _ in "" }) throws {
         func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
-        for (name, matrix, ids) in [("item", als.itemFactors, data.itemIds), ("user", als.userFactors, data.userIds)] {
-            for ext in ["npy", "fvecs"] { try VectorFile.write(matrix, to: path("\(name)_embeddings.\(ext)")) }
-            try IdFile.write(ids, to: path("\(name)_ids.txt"))
-        }
+        try FactorFiles(users: als.userFactors, userIds: data.userIds, items: als.itemFactors, itemIds: data.itemIds).write(to: folder)
         let c = als.configuration
         let settings = """
         {"model":"als","factors":\(c.factors),"regularization":\(c.regularization),"alpha":\(c.alpha),\
@@ -57,16 +54,11 @@ public enum ALSModelFolder {
 
     public static func read(_ folder: String) throws -> Loaded {
         func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
-        let users = try VectorFile.read(path: path("user_embeddings.npy")).matrix
-        let items = try VectorFile.read(path: path("item_embeddings.npy")).matrix
-        let userIds = try IdFile.read(path: path("user_ids.txt")), itemIds = try IdFile.read(path: path("item_ids.txt"))
-        guard users.count == userIds.count, items.count == itemIds.count, users.dimension == items.dimension else {
-            throw TrainerError.corruptModel("\(folder): embeddings and ids do not match (\(users.count) users, \(userIds.count) ids; \(items.count) items, \(itemIds.count) ids)")
-        }
+        let factors = try FactorFiles(folder: folder)
         guard let text = FileManager.default.contents(atPath: path("source.txt")) else {
             throw TrainerError.corruptModel("\(folder) has no source.txt (where the interactions came from)")
         }
-        return Loaded(users: users, items: items, userIds: userIds, itemIds: itemIds,
+        return Loaded(users: factors.users, items: factors.items, userIds: factors.userIds, itemIds: factors.itemIds,
                       source: try InteractionSource(serialized: String(decoding: text, as: UTF8.self)))
     }
 

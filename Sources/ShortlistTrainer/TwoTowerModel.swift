@@ -44,10 +44,10 @@ public final class TwoTowerModel: @unchecked Sendable {
             throw TrainerError.dataMismatch("warm start: factors of width \(users.dimension) / \(items.dimension) for a \(d)-wide model (train with --dim \(users.dimension))")
         }
         let target = 0.1 * Float(d).squareRoot()
-        func copy(_ source: VectorMatrix, _ ids: [UInt64], into table: EmbeddingTable, rowOf: [UInt64: Int]) -> Int {
+        func copy(_ source: VectorMatrix, _ ids: [UInt64], into table: EmbeddingTable, rowOf: (UInt64) -> Int?) -> Int {
             var set = 0
             for (k, id) in ids.enumerated() {
-                guard let row = rowOf[id] else { continue }
+                guard let row = rowOf(id) else { continue }
                 let from = source.row(k)
                 var norm: Float = 0
                 for j in 0..<d { norm += from[j] * from[j] }
@@ -58,8 +58,8 @@ public final class TwoTowerModel: @unchecked Sendable {
             }
             return set
         }
-        let u = copy(users, userIds, into: userTower.idTable, rowOf: Dictionary(uniqueKeysWithValues: self.userIds.enumerated().map { ($1, $0) }))
-        let i = copy(items, itemIds, into: itemTower.idTable, rowOf: Dictionary(uniqueKeysWithValues: self.itemIds.enumerated().map { ($1, $0) }))
+        let u = copy(users, userIds, into: userTower.idTable) { self.userRowById[$0] }
+        let i = copy(items, itemIds, into: itemTower.idTable, rowOf: itemRow(of:))
         return (u, i)
     }
 

@@ -251,18 +251,18 @@ struct TrainCommand: ParsableCommand {
         config.threads = Runtime.threads(threads)
         try config.validate()
         let spec = try buildIndex.map { try IndexSpec(parsing: $0) }
-        let warm = try warmStart.map { try WarmStartFactors(folder: $0) }
-        if let warm {
+        let warm = try warmStart.map { try FactorFiles(folder: $0) }
+        if let warm, let warmStart {
             guard !resume else { throw ValidationError("--warm-start starts a training; --resume continues one") }
             guard dimension == nil || dimension == warm.width else {
-                throw ValidationError("--warm-start: the factors in \(warm.folder) are \(warm.width) wide, not --dim \(dimension!)")
+                throw ValidationError("--warm-start: the factors in \(warmStart) are \(warm.width) wide, not --dim \(dimension!)")
             }
             config.dimension = warm.width
         }
         let prepare: (TwoTowerModel) throws -> Void = { model in
-            guard let warm else { return }
+            guard let warm, let warmStart else { return }
             let set = try model.warmStart(users: warm.users, userIds: warm.userIds, items: warm.items, itemIds: warm.itemIds)
-            print("warm start from \(warm.folder): \(set.users) of \(model.userIds.count) users, \(set.items) of \(model.itemIds.count) items")
+            print("warm start from \(warmStart): \(set.users) of \(model.userIds.count) users, \(set.items) of \(model.itemIds.count) items")
         }
         // The winner's epochs past the last rung are budgeted at up to 9: early stopping ended every
         // run of the default configuration on the six catalogues of bench/README.md by epoch 30,
@@ -309,12 +309,7 @@ struct TrainCommand: ParsableCommand {
         print("best epoch \(trainer.bestEpoch) of \(trainer.epoch); τ \(model.temperature)")
         try ModelFile.save(model, source: source, to: (output as NSString).appendingPathComponent("model.slm"))
         let items = try model.itemEmbeddings(), users = try model.userEmbeddings()
-        for (name, matrix, ids) in [("item", items, model.itemIds), ("user", users, model.userIds)] {
-            for ext in ["npy", "fvecs"] {
-                try VectorFile.write(matrix, to: (output as NSString).appendingPathComponent("\(name)_embeddings.\(ext)"))
-            }
-            try IdFile.write(ids, to: (output as NSString).appendingPathComponent("\(name)_ids.txt"))
-        }
+        try FactorFiles(users: users, userIds: model.userIds, items: items, itemIds: model.itemIds).write(to: output)
         if try ItemPayloads.write(model: model, data: data, to: (output as NSString).appendingPathComponent("item_payloads.jsonl")) {
             print("wrote \(output)/item_payloads.jsonl (titles and categories, the server's payloads)")
         }
