@@ -53,6 +53,14 @@ void sk_f32_to_f16(const float *in, uint16_t *out, size_t n);
 /// Converts `n` half-precision values to float (exact).
 void sk_f16_to_f32(const uint16_t *in, float *out, size_t n);
 
+/// 8-bit scalar-quantized rows: Σ_j q[j] · x[j] over `stride` components (a multiple of 32;
+/// rows and query zero-padded to it). The caller keeps Σ|q[j]| · 255 below 2³¹ (no overflow).
+int32_t sk_sq8_dot(const int16_t *q, const uint8_t *x, size_t stride);
+/// out[i] = base + factor · sk_sq8_dot(q, codes + ids[i]·stride) + (norms ? norms[ids[i]] : 0),
+/// prefetching the next rows: the estimated distances of an SQ8 graph walk.
+void sk_sq8_ids(const int16_t *q, const uint8_t *codes, size_t stride, const uint32_t *ids, size_t count,
+                float base, float factor, const float *norms, float *out);
+
 /// Like `sk_l2sq_ids`, but each row is summed in blocks of `SK_BOUND_BLOCK` components and stops
 /// being read once its partial sum reaches `bound`: its output is then that partial sum
 /// (≥ bound). Exact for callers that reject candidates at or beyond `bound`, and it reads fewer
