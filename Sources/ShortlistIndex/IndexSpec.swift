@@ -6,7 +6,8 @@ public enum IndexSpec: Equatable, Sendable, CustomStringConvertible {
     /// Exact search: every query is compared with every vector (SIMD scan; BLAS for batches).
     case flat
     /// A hierarchical navigable small-world graph with `m` links per node (2m on layer 0):
-    /// `HNSW16`, or `HNSW16,SQfp16` to hold vectors in half precision.
+    /// `HNSW16`; `HNSW16,SQfp16` to hold vectors in half precision; `HNSW16,SQ8` to walk the
+    /// graph on 8-bit codes and re-rank on half-precision rows.
     case hnsw(m: Int, storage: VectorStorage)
     /// Inverted lists over `nlist` coarse centroids, residuals product-quantized by `m`
     /// sub-quantizers of `bits` (8, or 4 in the fast-scan layout: `PQ<m>x4fs`), optionally after a
@@ -21,15 +22,15 @@ public enum IndexSpec: Equatable, Sendable, CustomStringConvertible {
         let cleaned = text.filter { !$0.isWhitespace }
         let parts = cleaned.split(separator: ",", omittingEmptySubsequences: false).map { $0.lowercased() }
         guard !cleaned.isEmpty else { throw IndexError.invalidSpec(text, reason: "the spec is empty") }
-        let supported = "this build supports Flat, HNSW<m>, HNSW<m>,SQfp16, and [OPQ<m>,]IVF<nlist>[_HNSW<M>],PQ<m>[x4fs][,Refine] (e.g. HNSW16, OPQ16,IVF1024,PQ16,Refine, IVF1024,PQ32x4fs,Refine, IVF16384_HNSW32,PQ16)"
+        let supported = "this build supports Flat, HNSW<m>, HNSW<m>,SQfp16, HNSW<m>,SQ8, and [OPQ<m>,]IVF<nlist>[_HNSW<M>],PQ<m>[x4fs][,Refine] (e.g. HNSW16, OPQ16,IVF1024,PQ16,Refine, IVF1024,PQ32x4fs,Refine, IVF16384_HNSW32,PQ16)"
         switch (parts.first ?? "", parts.dropFirst().joined(separator: ",")) {
         case ("flat", ""):
             self = .flat
-        case let (p, storage) where p.hasPrefix("hnsw") && (storage == "" || storage == "sqfp16"):
+        case let (p, storage) where p.hasPrefix("hnsw") && ["", "sqfp16", "sq8"].contains(storage):
             guard let m = Int(p.dropFirst(4)), HNSWConfiguration.mRange.contains(m) else {
                 throw IndexError.invalidSpec(text, reason: supported)
             }
-            self = .hnsw(m: m, storage: storage == "" ? .float32 : .float16)
+            self = .hnsw(m: m, storage: storage == "" ? .float32 : storage == "sq8" ? .sq8 : .float16)
         case let (p, rest) where p.hasPrefix("ivf") || p.hasPrefix("opq"):
             // [OPQ<m>,] IVF<nlist>, PQ<m> [, Refine]
             var tail = ([p] + rest.split(separator: ",").map(String.init)).filter { !$0.isEmpty }
@@ -77,7 +78,7 @@ public enum IndexSpec: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .flat: return "Flat"
-        case let .hnsw(m, storage): return "HNSW\(m)" + (storage == .float16 ? ",SQfp16" : "")
+        case let .hnsw(m, storage): return "HNSW\(m)" + [.float32: "", .float16: ",SQfp16", .sq8: ",SQ8"][storage]!
         case let .ivfpq(nlist, m, refine, opq, bits, coarseHNSW):
             return (opq ? "OPQ\(m)," : "") + "IVF\(nlist)" + (coarseHNSW > 0 ? "_HNSW\(coarseHNSW)" : "") + ",PQ\(m)"
                 + (bits == 4 ? "x4fs" : "") + (refine ? ",Refine" : "")

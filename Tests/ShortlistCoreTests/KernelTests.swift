@@ -95,6 +95,35 @@ final class KernelTests: XCTestCase {
     }
 
     /// Bounded L2: the full distance when it is below the bound, otherwise some value ≥ the bound.
+    /// The SQ8 walk's integer dot products are exact (no rounding, no overflow at the largest
+    /// query the index prepares) at every level, and the id batch applies its affine map.
+    func testEightBitCodeDotProductsAreExact() {
+        var g = SeededGenerator(seed: 17)
+        forEachLevel { isa in
+            for stride in [32, 64, 96, 384, 800] {
+                let limit = Int16(min(32_767, Int(Int32.max) / (255 * stride)))
+                let rows = 5
+                var codes = [UInt8](repeating: 0, count: rows * stride)
+                for i in codes.indices { codes[i] = UInt8(truncatingIfNeeded: g.next()) }
+                for i in 0..<stride { codes[i] = 255 }  // row 0: every code at its largest
+                var q = (0..<stride).map { _ in Int16(Int(g.next() % UInt64(2 * Int(limit) + 1)) - Int(limit)) }
+                for i in 0..<stride / 2 { q[i] = limit }
+                let norms: [Float] = (0..<rows).map { Float($0) * 0.5 }
+                var out = [Float](repeating: 0, count: 3)
+                let ids: [UInt32] = [4, 0, 2]
+                sk_sq8_ids(q, codes, stride, ids, 3, 1.5, -0.25, norms, &out)
+                for (j, row) in ids.enumerated() {
+                    let exact = (0..<stride).reduce(Int64(0)) { $0 + Int64(q[$1]) * Int64(codes[Int(row) * stride + $1]) }
+                    XCTAssertEqual(Int64(sk_sq8_dot(q, Array(codes[Int(row) * stride..<(Int(row) + 1) * stride]), stride)), exact, "stride \(stride) \(isa)")
+                    XCTAssertEqual(out[j], 1.5 - 0.25 * Float(exact) + norms[Int(row)], accuracy: 1e-6 * max(1, abs(0.25 * Float(exact))), "stride \(stride) \(isa)")
+                }
+                // All at their extremes: the guard keeps the sum inside Int32.
+                let extreme = [Int16](repeating: limit, count: stride), full = [UInt8](repeating: 255, count: stride)
+                XCTAssertEqual(Int64(sk_sq8_dot(extreme, full, stride)), Int64(limit) * 255 * Int64(stride), "extreme \(stride) \(isa)")
+            }
+        }
+    }
+
     func testBoundedDistancesAreExactBelowTheBoundAndAtLeastItAbove() {
         forEachLevel { isa in
             for d in [3, 128, 257, 300, 784] {

@@ -44,8 +44,9 @@ final class HNSWIndexTests: XCTestCase {
     /// Half precision scales rows by a power of two: values of any magnitude survive, integers
     /// (pixels) stay exact, and adding a much larger vector later rescales instead of overflowing.
     func testHalfPrecisionHandlesLargeAndSmallMagnitudes() throws {
+        for storage in [VectorStorage.float16, .sq8] {
         var half = configuration
-        half.storage = .float16
+        half.storage = storage
         for magnitude: Float in [1e-6, 1, 255, 1e6] {
             let base = Fixtures.clustered(count: 500, dimension: 8, seed: 101)
             let scaled = try VectorMatrix(dimension: 8, values: base.flatArray().map { $0 * magnitude })
@@ -71,8 +72,64 @@ final class HNSWIndexTests: XCTestCase {
         let loaded = try XCTUnwrap(try IndexLoader.load(path: dir.file("p.idx")) as? HNSWIndex)
         XCTAssertEqual(try loaded.search([0, 17, 255, 128], k: 1).first?.distance, 0)
         XCTAssertEqual(try loaded.search([3, 4, 5, 7], k: 1).first?.distance, 1)
-        XCTAssertEqual(loaded.configuration.storage, .float16)
-        XCTAssertEqual(loaded.spec.description, "HNSW12,SQfp16")
+        XCTAssertEqual(loaded.configuration.storage, storage)
+        XCTAssertEqual(loaded.spec.description, storage == .sq8 ? "HNSW12,SQ8" : "HNSW12,SQfp16")
+        }
+    }
+
+    /// The 8-bit code ranges follow the data: rows added far outside the ranges fitted at build
+    /// time (a drifting catalogue) are refitted once they are a few percent of the rows, so the
+    /// walk still tells them apart instead of clamping them all onto the ranges' edges.
+    func testEightBitCodesFollowRowsAddedOutsideTheirRanges() throws {
+        var sq8 = configuration
+        sq8.storage = .sq8
+        let first = Fixtures.clustered(count: 1400, dimension: 16, clusters: 8, seed: 111)
+        let later = Fixtures.clustered(count: 600, dimension: 16, clusters: 8, seed: 112, centreSeed: 9)
+        let shifted = try VectorMatrix(dimension: 16, values: later.flatArray().map { $0 * 3 + 40 })
+        let queries = try VectorMatrix(dimension: 16, values: Fixtures.clustered(count: 80, dimension: 16, clusters: 8, seed: 113, centreSeed: 9)
+            .flatArray().map { $0 * 3 + 40 })
+        let index = try HNSWIndex(metric: .l2, vectors: first, configuration: sq8)
+        for r in 0..<600 { try index.add(shifted.rowArray(r), id: UInt64(1000 + 1400 + r)) }
+        let all = try VectorMatrix(dimension: 16, values: first.flatArray() + shifted.flatArray())
+        let exact = try ExactSearch.groundTruth(base: all, queries: queries, metric: .l2, k: 10, threads: 2)
+        var hits = 0
+        for q in 0..<queries.count {
+            let found = try index.search(queries.rowArray(q), k: 10, parameters: SearchParameters(ef: 32)).map { $0.id >= 1000 + 1400 ? Int($0.id) - 1000 : Int($0.id) }
+            hits += Set(found).intersection(exact[q].map { Int($0.id) }).count
+        }
+        let recall = Double(hits) / Double(queries.count * 10)
+        XCTAssertGreaterThanOrEqual(recall, 0.9, "recall@10 \(recall) over rows added outside the fitted ranges")
+    }
+
+    /// SQ8 files carry their code ranges: a missing, short or non-finite `SQ8R` is refused.
+    func testEightBitCodeRangesAreCheckedOnLoading() throws {
+        let dir = TemporaryDirectory()
+        var sq8 = configuration
+        sq8.storage = .sq8
+        let index = try HNSWIndex(metric: .l2, vectors: Fixtures.clustered(count: 200, dimension: 6, seed: 121), configuration: sq8)
+        try index.save(to: dir.file("good.idx"))
+        let contents = try IndexFile.read(path: dir.file("good.idx"))
+        let cases: [(String, ([UInt8]) -> [UInt8]?, String)] = [
+            ("missing", { _ in nil }, "SQ8R"),
+            ("short", { Array($0.dropLast(4)) }, "SQ8R holds"),
+            ("nan", { var b = $0; b.replaceSubrange(0..<4, with: withUnsafeBytes(of: Float.nan.bitPattern.littleEndian, Array.init)); return b }, "non-finite"),
+        ]
+        for (name, change, expected) in cases {
+            var sections: [IndexFile.Section] = []
+            for entry in contents.sectionList {
+                let bytes = Array(contents.sections[entry.tag]!)
+                if entry.tag == "SQ8R" {
+                    guard let changed = change(bytes) else { continue }
+                    sections.append(IndexFile.Section(tag: entry.tag, payload: .bytes(changed)))
+                } else {
+                    sections.append(IndexFile.Section(tag: entry.tag, payload: .bytes(bytes)))
+                }
+            }
+            try IndexFile.write(path: dir.file("\(name).idx"), header: contents.header, sections: sections)
+            XCTAssertThrowsError(try IndexLoader.load(path: dir.file("\(name).idx")), name) { error in
+                XCTAssert("\(error)".contains(expected), "\(name): \(error)")
+            }
+        }
     }
 
     /// Two-tower outputs have widely varying norms; raw inner product on a graph loses recall there.

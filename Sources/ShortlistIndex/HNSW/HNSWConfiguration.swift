@@ -10,8 +10,10 @@ public struct HNSWConfiguration: Sendable, Equatable {
     public var efConstruction: Int
     /// Seed of the level sampling; a fixed seed and one build thread give the same graph every time.
     public var seed: UInt64
-    /// How vectors are held: `.float32` (exact, default) or `.float16` (half the memory, faster
-    /// searches where memory bandwidth bounds them; spec suffix `,SQfp16`).
+    /// How vectors are held: `.float32` (exact, default), `.float16` (half the memory, faster
+    /// searches where memory bandwidth bounds them; spec suffix `,SQfp16`), or `.sq8` (the walk
+    /// on 8-bit codes, re-ranked on float16 rows: 3 bytes per component, the fastest walk;
+    /// `,SQ8`).
     public var storage: VectorStorage
 
     public init(m: Int = 16, efConstruction: Int = 200, seed: UInt64 = SeededGenerator.defaultSeed, storage: VectorStorage = .float32) {

@@ -43,6 +43,7 @@ extension HNSWIndex {
         }
         if currentEntry < 0 { return }
         scratchPool.with { scratch in
+            scratch.walksCodes = false
             store.readScaledRow(row, into: scratch.query)
             let q = UnsafePointer(scratch.query)
             var entry = greedyDescent(q, from: Int(currentEntry), fromLevel: currentTop, toLevel: level + 1, locking: true,

@@ -3,7 +3,10 @@ import ShortlistCore
 /// HNSW in the v1 index file: `META` (settings, entry point, top level, the inner-product M,
 /// storage and float16 scale), `VECS` (rows × stored dimension float32) or `VECH` (the same in
 /// float16, values × scale), `IDS `, `LVLS` (u8 per row), `LNK0` (rows × (2m+1) u32),
-/// `LNKU` (upper-layer lists, u32, in row order) and `TOMB` (u8 per row, 1 = deleted).
+/// `LNKU` (upper-layer lists, u32, in row order) and `TOMB` (u8 per row, 1 = deleted); for
+/// storage `sq8` also `SQ8R` (the code ranges: stored dimension float32 lowers, then as many
+/// steps; META's `sq8_fitted_rows` says how many rows they were fitted on), from which the codes
+/// are rebuilt on loading, so they are the same codes the saved index walked on.
 extension HNSWIndex {
     public func fileDocument(extraSections: [IndexFile.Section]) -> IndexFile.Document {
         var meta = IndexMetadata()
@@ -19,7 +22,10 @@ extension HNSWIndex {
         meta["live"] = String(count)
         meta["storage"] = configuration.storage.rawValue
         meta["scale_bits"] = String(store.scale.bitPattern)
+        if configuration.storage == .sq8 { meta["sq8_fitted_rows"] = String(store.codeFittedRows) }
         let n = rows
+        let codeRanges = configuration.storage == .sq8
+            ? [IndexFile.Section(tag: "SQ8R", payload: .bytes(store.codeRangeFloats.withUnsafeBytes { Array($0) }))] : []
         return IndexFile.Document(
             header: IndexFile.Header(kind: .hnsw, metric: metric, dimension: dimension, count: n),
             sections: [
@@ -30,7 +36,7 @@ extension HNSWIndex {
                 IndexFile.Section.copy(tag: "LNK0", of: UnsafeRawBufferPointer(start: level0, count: n * (m0 + 1) * 4)),
                 IndexFile.Section.copy(tag: "LNKU", of: UnsafeRawBufferPointer(start: upperLinks, count: upperCount * 4)),
                 IndexFile.Section(tag: "TOMB", payload: .bytes(Array(UnsafeBufferPointer(start: tombstones, count: n)))),
-            ] + extraSections)
+            ] + codeRanges + extraSections)
     }
 
     /// Rebuilds an HNSW index from a checked file, validating every link so that a file that
@@ -51,7 +57,7 @@ extension HNSWIndex {
         guard let storage = VectorStorage(rawValue: meta["storage"] ?? VectorStorage.float32.rawValue),
               let scaleBits = UInt32(meta["scale_bits"] ?? "1065353216") else { throw bad("META storage or scale_bits") }
         let scale = Float(bitPattern: scaleBits)
-        guard scale.isFinite, scale > 0, storage == .float16 || scale == 1 else { throw bad("scale \(scale)") }
+        guard scale.isFinite, scale > 0, storage != .float32 || scale == 1 else { throw bad("scale \(scale)") }
         let configuration = HNSWConfiguration(m: m, efConstruction: efc, seed: seed, storage: storage)
         do { try configuration.validate() } catch { throw bad("\(error)") }
         guard storedDimension == h.dimension + (h.metric == .ip ? 1 : 0) else { throw bad("stored dimension \(storedDimension)") }
@@ -69,6 +75,7 @@ extension HNSWIndex {
         let store = HNSWVectorStore(storage: storage, dimension: storedDimension, capacity: n)
         store.load(rows: n, bytes: vecs, scale: scale)
         if let r = store.firstNonFiniteRow() { throw bad("row \(r) holds a NaN or infinite value") }
+        if storage == .sq8 { try loadCodeRanges(contents, meta: meta, into: store, bad: bad) }
         var idList = [UInt64](repeating: 0, count: n)
         for i in 0..<n { idList[i] = UInt64(littleEndian: ids.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) }
         let deleted = { (r: Int) in tomb[r] != 0 }
@@ -101,5 +108,17 @@ extension HNSWIndex {
         index.entryPoint = Int32(entry)
         index.maxLevel = top
         return index
+    }
+
+    /// Reads `SQ8R` and rebuilds the codes from the rows with those ranges.
+    private static func loadCodeRanges(_ contents: IndexFile.Contents, meta: IndexMetadata, into store: HNSWVectorStore,
+                                       bad: (String) -> IndexFileError) throws {
+        let d = store.dimension
+        guard let fitted = meta["sq8_fitted_rows"].flatMap({ Int($0) }), fitted >= 0 else { throw bad("META lacks a valid 'sq8_fitted_rows'") }
+        let ranges = try contents.section("SQ8R")
+        guard ranges.count == 2 * d * 4 else { throw bad("SQ8R holds \(ranges.count) bytes, expected \(2 * d * 4)") }
+        let values = (0..<2 * d).map { Float(bitPattern: UInt32(littleEndian: ranges.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+        guard values.allSatisfy(\.isFinite), values[d...].allSatisfy({ $0 >= 0 }) else { throw bad("SQ8R holds a non-finite value or a negative step") }
+        store.setCodeRanges(lower: Array(values[..<d]), step: Array(values[d...]), fittedRows: fitted)
     }
 }

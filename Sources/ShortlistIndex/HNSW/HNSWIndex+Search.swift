@@ -23,7 +23,9 @@ extension HNSWIndex {
     /// until none is closer; returns the closest node reached.
     func greedyDescent(_ q: UnsafePointer<Float>, from start: Int, fromLevel: Int, toLevel: Int, locking: Bool,
                        scratch: HNSWScratch) -> Entry {
-        var current = Entry(node: start, distance: distance(q, start))
+        var startRow = UInt32(start), startDistance: Float = 0
+        walkDistances(q, scratch, &startRow, 1, bound: .infinity, &startDistance)
+        var current = Entry(node: start, distance: startDistance)
         guard fromLevel >= toLevel else { return current }
         for level in stride(from: fromLevel, through: toLevel, by: -1) {
             var changed = true
@@ -31,7 +33,7 @@ extension HNSWIndex {
                 changed = false
                 let list = readLinks(current.node, level, locking: locking, copy: scratch.linkCopy)
                 let n = Int(list[0])
-                distances(q, list + 1, n, bound: current.distance, scratch.batchDistances)
+                walkDistances(q, scratch, list + 1, n, bound: current.distance, scratch.batchDistances)
                 for j in 0..<n where scratch.batchDistances[j] < current.distance {
                     current = Entry(node: Int(list[1 + j]), distance: scratch.batchDistances[j])
                     changed = true
@@ -87,7 +89,7 @@ extension HNSWIndex {
     @inline(__always)
     func scoreBatch(_ q: UnsafePointer<Float>, _ fresh: Int, ef: Int, scratch: HNSWScratch, bound: inout Float,
                     returnable: (Int) -> Bool) {
-        distances(q, scratch.batchNodes, fresh, bound: scratch.results.count < ef ? .infinity : bound, scratch.batchDistances)
+        walkDistances(q, scratch, scratch.batchNodes, fresh, bound: scratch.results.count < ef ? .infinity : bound, scratch.batchDistances)
         for j in 0..<fresh {
             let d = scratch.batchDistances[j]
             guard scratch.results.count < ef || d < bound else { continue }

@@ -87,7 +87,7 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
             if metric == .ip { maxNorm = max(maxNorm, sk_ip(input.row(r), input.row(r), d).squareRoot()) }
             if metric != .cosine { for j in 0..<d { maxAbs = max(maxAbs, abs(input.row(r)[j])) } }
         }
-        if configuration.storage == .float16 && metric != .cosine { store.chooseScale(maxAbs: max(maxAbs, maxNorm)) }
+        if configuration.storage != .float32 && metric != .cosine { store.chooseScale(maxAbs: max(maxAbs, maxNorm)) }
         _ = store.appendRows(input.count)
         try withUnsafeTemporaryAllocation(of: Float.self, capacity: storedDimension) { row in
             let p = row.baseAddress!
@@ -103,6 +103,7 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         for r in 0..<input.count { levels[r] = UInt8(level(forRow: r)) }
         layOutUpperLinks(from: 0)
         try build(rows: 0..<input.count, threads: threads, progress: progress)
+        store.fitCodes()
     }
 
     /// An empty graph over the rows in `store` (already in stored form); the caller fills levels and links.
@@ -125,8 +126,8 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         upperCapacity = 1024
         upperCount = 0
         upperLinks = AlignedMemory.allocate(UInt32.self, count: upperCapacity, repeating: 0)
-        let rowsForScratch = store.count, degree = 2 * configuration.m, sd = store.dimension
-        scratchPool = HNSWScratchPool { HNSWScratch(rows: rowsForScratch, maxDegree: degree, storedDimension: sd) }
+        let rowsForScratch = store.count, degree = 2 * configuration.m, sd = store.dimension, stride = store.codeStride
+        scratchPool = HNSWScratchPool { HNSWScratch(rows: rowsForScratch, maxDegree: degree, storedDimension: sd, codeStride: stride) }
     }
 
     deinit {
@@ -202,6 +203,8 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
                 store.setRow(r, from: p)
             }
         }
+        // The extra component's range moved with M.
+        if store.codeFittedRows > 0 { store.fitCodes() }
     }
 
     // MARK: Distances
@@ -226,6 +229,37 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         }
     }
 
+    /// The walk's distances: estimated from 8-bit codes when the search prepared a code query
+    /// (`scratch.walksCodes`), otherwise `distances`.
+    @inline(__always)
+    func walkDistances(_ q: UnsafePointer<Float>, _ scratch: HNSWScratch, _ nodes: UnsafePointer<UInt32>, _ count: Int,
+                       bound: Float, _ out: UnsafeMutablePointer<Float>) {
+        if scratch.walksCodes {
+            store.codeDistances(scratch.codeQuery, base: scratch.codeBase, factor: scratch.codeFactor, l2: metric != .cosine,
+                                nodes, count, out)
+        } else {
+            distances(q, nodes, count, bound: bound, out)
+        }
+    }
+
+    /// Re-ranks the walk's results (estimated distances) on the stored rows, keeping the best `k`.
+    func rerankResults(_ scratch: HNSWScratch, k: Int) {
+        let n = scratch.results.count
+        scratch.reserveRerank(n)
+        scratch.rerankNodes.update(from: scratch.results.nodes, count: n)
+        distances(scratch.query, scratch.rerankNodes, n, bound: .infinity, scratch.rerankDistances)
+        scratch.results.removeAll()
+        for i in 0..<n {
+            let d = scratch.rerankDistances[i]
+            if scratch.results.count < k {
+                scratch.results.push(-d, scratch.rerankNodes[i])
+            } else if d < -scratch.results.topDistance {
+                scratch.results.pop()
+                scratch.results.push(-d, scratch.rerankNodes[i])
+            }
+        }
+    }
+
     // MARK: Queries
 
     /// Writes `query` into `scratch.query` in stored form; validates shape and values.
@@ -236,6 +270,10 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         if metric == .cosine { try VectorMath.normalize(scratch.query, dimension: dimension, row: row) }
         if metric == .ip { scratch.query[dimension] = 0 }
         if store.scale != 1 { for i in 0..<storedDimension { scratch.query[i] *= store.scale } }
+        scratch.walksCodes = store.codeFittedRows > 0
+        if scratch.walksCodes {
+            (scratch.codeBase, scratch.codeFactor) = store.prepareCodeQuery(scratch.query, l2: metric != .cosine, into: scratch.codeQuery)
+        }
     }
 
     /// Validates `k` and the knobs, and returns the `ef` to search with.
@@ -362,6 +400,7 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
             if scratch.results.count >= want || ef >= rows { break }
             ef = min(rows, ef * 2)
         }
+        if scratch.walksCodes { rerankResults(scratch, k: k) }
         return collectResults(scratch, k: k)
     }
 
@@ -462,6 +501,7 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         levels[row] = UInt8(level(forRow: row))
         layOutUpperLinks(from: row)
         try build(rows: row..<row + 1, threads: 1, progress: nil)
+        store.refitCodesIfClamped()
     }
 
     /// A deleted row to reuse, or nil. The entry point is never reused (the graph is entered there).

@@ -29,8 +29,19 @@ final class HNSWScratch {
     var selected: [UInt32] = []
     /// (distance, node) pairs of a full list being re-chosen when a new link arrives.
     var pairs: [(Float, UInt32)] = []
+    /// Whether this search walks on 8-bit codes (`.sq8`, set by `prepareQuery`; never while building).
+    var walksCodes = false
+    /// The query in integer form for the code walk (`codeStride` values), and the affine map
+    /// from its dot products to estimated distances.
+    let codeQuery: UnsafeMutablePointer<Int16>
+    var codeBase: Float = 0
+    var codeFactor: Float = 0
+    /// The walk's results being re-ranked on exact rows.
+    private(set) var rerankNodes: UnsafeMutablePointer<UInt32>
+    private(set) var rerankDistances: UnsafeMutablePointer<Float>
+    private var rerankCapacity = 256
 
-    init(rows: Int, maxDegree: Int, storedDimension: Int) {
+    init(rows: Int, maxDegree: Int, storedDimension: Int, codeStride: Int = 0) {
         visitedCapacity = max(rows, 1)
         visited = AlignedMemory.allocate(UInt16.self, count: visitedCapacity, repeating: 0)
         candidates = NodeHeap(capacity: 256)
@@ -40,6 +51,19 @@ final class HNSWScratch {
         linkCopy = .allocate(capacity: maxDegree + 1)
         query = AlignedMemory.allocate(Float.self, count: storedDimension)
         rowBuffer = AlignedMemory.allocate(Float.self, count: storedDimension)
+        codeQuery = AlignedMemory.allocate(Int16.self, count: max(codeStride, 1), repeating: 0)
+        rerankNodes = .allocate(capacity: rerankCapacity)
+        rerankDistances = .allocate(capacity: rerankCapacity)
+    }
+
+    /// Makes room for `n` results to re-rank.
+    func reserveRerank(_ n: Int) {
+        guard n > rerankCapacity else { return }
+        rerankNodes.deallocate()
+        rerankDistances.deallocate()
+        rerankCapacity = max(n, rerankCapacity * 2)
+        rerankNodes = .allocate(capacity: rerankCapacity)
+        rerankDistances = .allocate(capacity: rerankCapacity)
     }
 
     deinit {
@@ -51,6 +75,9 @@ final class HNSWScratch {
         linkCopy.deallocate()
         AlignedMemory.free(query)
         AlignedMemory.free(rowBuffer)
+        AlignedMemory.free(codeQuery)
+        rerankNodes.deallocate()
+        rerankDistances.deallocate()
     }
 
     /// Starts a new search over `rows` nodes and returns the epoch that marks "visited".

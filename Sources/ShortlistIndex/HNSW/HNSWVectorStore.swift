@@ -9,9 +9,16 @@ public enum VectorStorage: String, Sendable, Equatable, CaseIterable {
     /// the bytes each graph step reads, so searches run faster where memory bandwidth bounds them.
     /// Values keep 11 significant bits (relative error ≤ 2⁻¹¹); integers up to 2048 are exact.
     case float16
+    /// 8-bit scalar quantization for the walk, float16 rows for the final ranking (`,SQ8`): the
+    /// graph is walked on one byte per component (a per-component range of 256 steps, fitted
+    /// to the rows), a quarter of the float32 bytes each step reads, with integer dot products;
+    /// the `ef` best found are then re-ranked on their float16 rows, so reported distances and
+    /// the order of the top k are those of `.float16`. 3 bytes per component in memory.
+    case sq8
 }
 
-/// The rows of an HNSW graph in stored form, in one aligned buffer, as float32 or float16.
+/// The rows of an HNSW graph in stored form, in one aligned buffer, as float32 or float16, and
+/// for `.sq8` also as 8-bit codes (`codes`, `codeStride` bytes per row).
 ///
 /// Float16 rows hold `value × scale`, where `scale` is a power of two chosen so the largest
 /// magnitude sits near 2¹⁰: far from overflow (65504) and above the subnormal range, and exact
@@ -27,6 +34,22 @@ final class HNSWVectorStore {
     private(set) var halves: UnsafeMutablePointer<UInt16>
     /// Stored = value × scale (1 for float32).
     private(set) var scale: Float = 1
+    /// `.sq8`: bytes per code row, `dimension` rounded up to a multiple of 32 (zero-padded), as
+    /// the integer kernels read it; 0 for the other storages.
+    let codeStride: Int
+    /// `.sq8`: one u8 per component, `capacity × codeStride`.
+    private(set) var codes: UnsafeMutablePointer<UInt8>
+    /// `.sq8`: ‖decoded row‖² per row (the L2 estimate's row term).
+    private(set) var codeNorms: UnsafeMutablePointer<Float>
+    /// `.sq8`: per component (stored, scaled form), the value of code 0 and the step between
+    /// codes; a component decodes to lower + code × step.
+    private(set) var codeLower: [Float]
+    private(set) var codeStep: [Float]
+    /// `.sq8`: how many rows the code ranges were fitted on (0: not fitted, and the walk reads
+    /// the float16 rows). The ranges are fitted again when the rows double (`refitCodesIfGrown`).
+    private(set) var codeFittedRows = 0
+    /// `.sq8`: rows encoded since the last fit with a component clamped by more than a step.
+    private(set) var clampedSinceFit = 0
 
     /// Largest stored magnitude allowed before the scale is lowered.
     static let halfCeiling: Float = 16_384
@@ -37,16 +60,26 @@ final class HNSWVectorStore {
         self.storage = storage
         self.dimension = dimension
         self.capacity = max(capacity, 16)
+        codeStride = storage == .sq8 ? (dimension + 31) / 32 * 32 : 0
         floats = AlignedMemory.allocate(Float.self, count: storage == .float32 ? self.capacity * dimension : 1)
-        halves = AlignedMemory.allocate(UInt16.self, count: storage == .float16 ? self.capacity * dimension : 1)
+        halves = AlignedMemory.allocate(UInt16.self, count: storage != .float32 ? self.capacity * dimension : 1)
+        codes = AlignedMemory.allocate(UInt8.self, count: max(self.capacity * codeStride, 1), repeating: 0)
+        codeNorms = AlignedMemory.allocate(Float.self, count: storage == .sq8 ? self.capacity : 1, repeating: 0)
+        codeLower = [Float](repeating: 0, count: storage == .sq8 ? dimension : 0)
+        codeStep = codeLower
     }
 
     deinit {
         AlignedMemory.free(floats)
         AlignedMemory.free(halves)
+        AlignedMemory.free(codes)
+        AlignedMemory.free(codeNorms)
     }
 
-    var bytes: Int { capacity * dimension * (storage == .float32 ? 4 : 2) }
+    /// Bytes per stored component of the float rows: 4, or 2 for half precision.
+    var bytesPerComponent: Int { storage == .float32 ? 4 : 2 }
+
+    var bytes: Int { capacity * (dimension * bytesPerComponent + (storage == .sq8 ? codeStride + 4 : 0)) }
 
     /// Chooses the float16 scale for data whose largest magnitude is `maxAbs` (no rows stored yet).
     func chooseScale(maxAbs: Float) {
@@ -64,7 +97,11 @@ final class HNSWVectorStore {
         let newCapacity = max(rows, capacity + capacity / 2)
         switch storage {
         case .float32: floats = AlignedMemory.grow(floats, oldCount: count * dimension, newCount: newCapacity * dimension, fill: 0)
-        case .float16: halves = AlignedMemory.grow(halves, oldCount: count * dimension, newCount: newCapacity * dimension, fill: 0)
+        case .float16, .sq8: halves = AlignedMemory.grow(halves, oldCount: count * dimension, newCount: newCapacity * dimension, fill: 0)
+        }
+        if storage == .sq8 {
+            codes = AlignedMemory.grow(codes, oldCount: count * codeStride, newCount: newCapacity * codeStride, fill: 0)
+            codeNorms = AlignedMemory.grow(codeNorms, oldCount: count, newCount: newCapacity, fill: 0)
         }
         capacity = newCapacity
     }
@@ -81,7 +118,7 @@ final class HNSWVectorStore {
         switch storage {
         case .float32:
             (floats + r * dimension).update(from: values, count: dimension)
-        case .float16:
+        case .float16, .sq8:
             var maxAbs: Float = 0
             for i in 0..<dimension { maxAbs = max(maxAbs, abs(values[i])) }
             if maxAbs * scale > Self.halfCeiling { rescale(to: Self.scale(for: maxAbs)) }
@@ -89,6 +126,7 @@ final class HNSWVectorStore {
                 for i in 0..<dimension { tmp[i] = values[i] * scale }
                 sk_f32_to_f16(tmp.baseAddress!, halves + r * dimension, dimension)
             }
+            if codeFittedRows > 0 && encodeRow(r) { clampedSinceFit += 1 }
         }
     }
 
@@ -97,7 +135,7 @@ final class HNSWVectorStore {
         switch storage {
         case .float32:
             out.update(from: floats + r * dimension, count: dimension)
-        case .float16:
+        case .float16, .sq8:
             sk_f16_to_f32(halves + r * dimension, out, dimension)
             let inverse = 1 / scale
             for i in 0..<dimension { out[i] *= inverse }
@@ -108,7 +146,7 @@ final class HNSWVectorStore {
     func readScaledRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
         switch storage {
         case .float32: out.update(from: floats + r * dimension, count: dimension)
-        case .float16: sk_f16_to_f32(halves + r * dimension, out, dimension)
+        case .float16, .sq8: sk_f16_to_f32(halves + r * dimension, out, dimension)
         }
     }
 
@@ -123,6 +161,98 @@ final class HNSWVectorStore {
             }
         }
         scale = newScale
+        // The code ranges live in the scaled space: fit them again.
+        if codeFittedRows > 0 { fitCodes() }
+    }
+
+    // MARK: 8-bit codes (`.sq8`)
+
+    /// Fits each component's range (min to max over the stored rows, 256 steps) and encodes
+    /// every row. A no-op for the other storages or without rows.
+    func fitCodes() {
+        guard storage == .sq8, count > 0 else { return }
+        var lower = [Float](repeating: .infinity, count: dimension), upper = [Float](repeating: -.infinity, count: dimension)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) { tmp in
+            for r in 0..<count {
+                readScaledRow(r, into: tmp.baseAddress!)
+                for j in 0..<dimension {
+                    lower[j] = min(lower[j], tmp[j])
+                    upper[j] = max(upper[j], tmp[j])
+                }
+            }
+        }
+        setCodeRanges(lower: lower, step: (0..<dimension).map { (upper[$0] - lower[$0]) / 255 }, fittedRows: count)
+    }
+
+    /// Fits the code ranges again once rows clamped onto their edges (a component beyond the
+    /// range by more than a step) exceed 1/64 of the rows they were fitted on (at least 16), or
+    /// for the first rows of an index built empty. A drifting catalogue's new rows are then told
+    /// apart by the walk instead of collapsing onto the range's edge; a refit costs one pass over
+    /// the rows, amortised over the rows added since the last.
+    func refitCodesIfClamped() {
+        guard storage == .sq8, count > 0 else { return }
+        if codeFittedRows == 0 || clampedSinceFit > max(16, codeFittedRows / 64) { fitCodes() }
+    }
+
+    /// Sets the code ranges (`dimension` each; from a file, or fitted) and encodes every row.
+    func setCodeRanges(lower: [Float], step: [Float], fittedRows: Int) {
+        precondition(storage == .sq8 && lower.count == dimension && step.count == dimension)
+        codeLower = lower
+        codeStep = step
+        codeFittedRows = fittedRows
+        guard fittedRows > 0 else { return }
+        for r in 0..<count { _ = encodeRow(r) }
+        clampedSinceFit = 0
+    }
+
+    /// Writes row `r`'s codes (nearest step, clamped to the range) and its decoded norm; returns
+    /// whether a component lay beyond the range by more than a step.
+    private func encodeRow(_ r: Int) -> Bool {
+        let out = codes + r * codeStride
+        var norm: Float = 0, clamped = false
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: dimension) { tmp in
+            readScaledRow(r, into: tmp.baseAddress!)
+            for j in 0..<dimension {
+                let step = codeStep[j]
+                let exact = step > 0 ? (tmp[j] - codeLower[j]) / step : 0
+                let code = min(255, max(0, exact.rounded()))
+                clamped = clamped || abs(tmp[j] - (codeLower[j] + code * step)) > max(step, abs(tmp[j]) * 1e-6)
+                out[j] = UInt8(code)
+                let decoded = codeLower[j] + code * step
+                norm += decoded * decoded
+            }
+        }
+        codeNorms[r] = norm
+        return clamped
+    }
+
+    /// The largest integer query component: Σ|q| · 255 over `codeStride` components then stays
+    /// below 2³¹ whatever the kernel's summation order.
+    var codeQueryLimit: Float { Float(min(32_767, Int(Int32.max) / (255 * max(codeStride, 1)))) }
+
+    /// Writes the integer form of the stored-form query `q` into `out` (`codeStride` values,
+    /// zero-padded) and returns the affine map from its dot product with a code row to the
+    /// estimated graph distance: `base + factor · dot`, plus the row's norm for L2 (`l2`), or
+    /// the negated inner product otherwise. The query is quantized to 15 bits or more per
+    /// component (relative error ≤ 2⁻¹⁴ of its largest), far below the codes' own.
+    func prepareCodeQuery(_ q: UnsafePointer<Float>, l2: Bool, into out: UnsafeMutablePointer<Int16>) -> (base: Float, factor: Float) {
+        var largest: Float = 0, offset: Float = 0, norm: Float = 0
+        for j in 0..<dimension {
+            largest = max(largest, abs(q[j] * codeStep[j]))
+            offset += q[j] * codeLower[j]
+            norm += q[j] * q[j]
+        }
+        let alpha = largest > 0 ? codeQueryLimit / largest : 1
+        for j in 0..<dimension { out[j] = Int16((q[j] * codeStep[j] * alpha).rounded()) }
+        for j in dimension..<codeStride { out[j] = 0 }
+        return l2 ? (norm - 2 * offset, -2 / alpha) : (-offset, -1 / alpha)
+    }
+
+    /// Estimated distances from a query prepared by `prepareCodeQuery` to the rows in `ids`.
+    @inline(__always)
+    func codeDistances(_ q: UnsafePointer<Int16>, base: Float, factor: Float, l2: Bool,
+                       _ ids: UnsafePointer<UInt32>, _ n: Int, _ out: UnsafeMutablePointer<Float>) {
+        sk_sq8_ids(q, codes, codeStride, ids, n, base, factor, l2 ? UnsafePointer(codeNorms) : nil, out)
     }
 
     /// `q · row` over the first `components` (scaled query against stored row).
@@ -162,9 +292,13 @@ final class HNSWVectorStore {
             : UnsafeRawBufferPointer(start: halves, count: count * dimension * 2)
     }
 
+    /// `.sq8`: the code ranges as `2 × dimension` floats (lower, then step), for saving.
+    var codeRangeFloats: [Float] { codeLower + codeStep
+    }
+
     /// Replaces the contents with `rows` stored rows from a file (same storage), and the scale.
     func load(rows: Int, bytes: UnsafeRawBufferPointer, scale: Float) {
-        precondition(count == 0 && bytes.count == rows * dimension * (storage == .float32 ? 4 : 2))
+        precondition(count == 0 && bytes.count == rows * dimension * bytesPerComponent)
         reserve(rows)
         let destination = storage == .float32 ? UnsafeMutableRawPointer(floats) : UnsafeMutableRawPointer(halves)
         if rows > 0 { destination.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
