@@ -17,6 +17,10 @@ public struct Benchmark {
     public var threads: Int
     /// Untimed queries run before each timed sweep point.
     public var warmupQueries = 500
+    /// Timed passes over the queries per sweep point (`bench --repeat`); the rows report the
+    /// median of each figure. The passes go round the points in turn, so a slow spell of the
+    /// machine falls on every point alike instead of on one. Default 1.
+    public var repeats = 1
 
     public init(dataset: String, base: VectorMatrix, queries: VectorMatrix, groundTruth: IntMatrix, metric: Metric, k: Int, threads: Int) {
         self.dataset = dataset
@@ -50,8 +54,12 @@ public struct Benchmark {
         let index = try IndexLoader.load(path: path)
         let resident = Double(max(0, MemoryProbe.residentBytes() - residentBefore)) / 1_048_576
         let points: [SearchParameters] = spec == .flat ? [SearchParameters()] : sweep
-        for parameters in points {
-            let single = try timeSingleQueries(index, parameters: parameters)
+        var passes = [[SingleQueryResult]](repeating: [], count: points.count)
+        for _ in 0..<max(1, repeats) {
+            for (i, parameters) in points.enumerated() { passes[i].append(try timeSingleQueries(index, parameters: parameters)) }
+        }
+        for (parameters, measured) in zip(points, passes) {
+            let single = SingleQueryResult.median(of: measured)
             let batchStart = DispatchTime.now().uptimeNanoseconds
             _ = try index.search(queries, k: k, parameters: parameters, threads: threads)
             let batchSeconds = Double(DispatchTime.now().uptimeNanoseconds - batchStart) / 1e9
@@ -72,6 +80,15 @@ public struct Benchmark {
 
     struct SingleQueryResult {
         var recall, qps, mean, p50, p99: Double
+
+        /// Each figure's median over the passes (the upper middle for an even count).
+        static func median(of passes: [SingleQueryResult]) -> SingleQueryResult {
+            func mid(_ key: KeyPath<SingleQueryResult, Double>) -> Double {
+                let sorted = passes.map { $0[keyPath: key] }.sorted()
+                return sorted[sorted.count / 2]
+            }
+            return SingleQueryResult(recall: mid(\.recall), qps: mid(\.qps), mean: mid(\.mean), p50: mid(\.p50), p99: mid(\.p99))
+        }
     }
 
     /// Every query once, one at a time on this thread, each timed; recall from the same answers.

@@ -14,7 +14,7 @@ struct BenchCommand: ParsableCommand {
 
         Example:
           shortlist bench --base base.fvecs --queries query.fvecs --groundtruth gt.ivecs --metric cosine \\
-            --spec HNSW16 --spec "HNSW16,SQfp16" --sweep "ef=16,32,64,128" --output bench/out/wordnet
+            --spec HNSW16 --spec "HNSW16,SQ8" --sweep "ef=16,32,64,128" --output bench/out/wordnet
         """
     )
 
@@ -32,11 +32,13 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Threads for builds and batch searches (default: every core).") var threads: Int?
     @Option(help: "Seed for builds.") var seed: UInt64 = SeededGenerator.defaultSeed
     @Option(help: "Data set label for the rows (default: the base file's folder name).") var dataset: String?
+    @Option(help: "Timed passes over the queries per sweep point, taken in turn across the points; rows report each figure's median (1 to 100).") var `repeat`: Int = 1
     @Option(help: "Output folder for results.csv, results.json, summary.md and recall-qps.svg.") var output: String
 
     func run() throws {
         Runtime.prepare(verbose: true)
         guard let metric = Metric(name: metric) else { throw ValidationError("unknown metric '\(self.metric)'") }
+        guard (1...100).contains(`repeat`) else { throw ValidationError("--repeat must be 1 to 100, not \(`repeat`)") }
         var grid = try sweepFile.map { try Self.readSweepFile($0) } ?? SweepGrid()
         for text in sweep {
             let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
@@ -66,7 +68,8 @@ struct BenchCommand: ParsableCommand {
         guard truth.count >= queryVectors.count, truth.width >= k else { throw ValidationError("ground truth has \(truth.count) rows × \(truth.width)") }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let label = dataset ?? URL(fileURLWithPath: base).deletingLastPathComponent().lastPathComponent
-        let bench = Benchmark(dataset: label, base: baseVectors, queries: queryVectors, groundTruth: truth, metric: metric, k: k, threads: threads)
+        var bench = Benchmark(dataset: label, base: baseVectors, queries: queryVectors, groundTruth: truth, metric: metric, k: k, threads: threads)
+        bench.repeats = `repeat`
         var rows: [BenchmarkRow] = []
         print(BenchmarkRow.csvHeader)
         for spec in specs {

@@ -20,7 +20,7 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Vector file to index.")
     var input: String
 
-    @Option(help: "Index spec: Flat; HNSW<m> such as HNSW16 (m links per node, 2m on layer 0); HNSW16,SQfp16 (vectors in half precision: half the memory, faster); IVF<nlist>,PQ<m>[,Refine] such as \"IVF1024,PQ16,Refine\".")
+    @Option(help: "Index spec: Flat; HNSW<m> such as HNSW16 (m links per node, 2m on layer 0); HNSW16,SQfp16 (vectors in half precision: half the memory, faster); HNSW16,SQ8 (walked on 8-bit codes, re-ranked in half precision: the fastest HNSW); IVF<nlist>,PQ<m>[,Refine] such as \"IVF1024,PQ16,Refine\".")
     var spec: String = "Flat"
 
     @Option(help: "Metric: l2, ip or cosine.")

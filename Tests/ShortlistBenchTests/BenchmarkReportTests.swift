@@ -7,6 +7,16 @@ import XCTest
 @testable import ShortlistBench
 
 final class BenchmarkReportTests: XCTestCase {
+    /// `bench --repeat`: every figure is its own median over the passes (one slow pass moves nothing).
+    func testRepeatedPassesReportEachFiguresMedian() {
+        typealias R = Benchmark.SingleQueryResult
+        let passes = [R(recall: 0.9, qps: 1000, mean: 10, p50: 9, p99: 40), R(recall: 0.9, qps: 200, mean: 50, p50: 45, p99: 400),
+                      R(recall: 0.9, qps: 1100, mean: 9, p50: 8, p99: 30)]
+        let m = R.median(of: passes)
+        XCTAssertEqual([m.recall, m.qps, m.mean, m.p50, m.p99], [0.9, 1000, 10, 9, 40])
+        XCTAssertEqual(R.median(of: [passes[1]]).qps, 200)
+    }
+
     func testParetoFrontierKeepsOnlyUndominatedPoints() {
         typealias P = BenchmarkReport.Point
         let points = [P(algo: "a", params: "1", recall: 0.90, qps: 1000), P(algo: "a", params: "2", recall: 0.95, qps: 800),
