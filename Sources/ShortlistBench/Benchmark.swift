@@ -51,7 +51,9 @@ public struct Benchmark {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let indexBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let residentBefore = MemoryProbe.residentBytes()
+        let loadStart = DispatchTime.now().uptimeNanoseconds
         let index = try IndexLoader.load(path: path)
+        let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
         let resident = Double(max(0, MemoryProbe.residentBytes() - residentBefore)) / 1_048_576
         let points: [SearchParameters] = spec == .flat ? [SearchParameters()] : sweep
         var passes = [[SingleQueryResult]](repeating: [], count: points.count)
@@ -63,13 +65,15 @@ public struct Benchmark {
             let batchStart = DispatchTime.now().uptimeNanoseconds
             _ = try index.search(queries, k: k, parameters: parameters, threads: threads)
             let batchSeconds = Double(DispatchTime.now().uptimeNanoseconds - batchStart) / 1e9
-            report(BenchmarkRow(
+            var row = BenchmarkRow(
                 dataset: dataset, algo: "shortlist-" + spec.description.lowercased(), params: Self.label(parameters),
                 threads: threads, k: k, metric: metric.rawValue, baseCount: base.count, dimension: base.dimension,
                 queryCount: queries.count, buildParams: buildParams, buildSeconds: buildSeconds, indexBytes: indexBytes,
                 indexResidentMB: resident, indexMemoryMB: Double(index.memoryBytes) / 1_048_576, recall: single.recall, singleQPS: single.qps, latencyMeanMicros: single.mean,
                 latencyP50Micros: single.p50, latencyP99Micros: single.p99, batchQPS: Double(queries.count) / batchSeconds,
-                lib: "shortlist 0.1.0", timestamp: ISO8601DateFormatter().string(from: Date())))
+                lib: "shortlist 0.1.0", timestamp: ISO8601DateFormatter().string(from: Date()))
+            row.loadSeconds = loadSeconds
+            report(row)
         }
     }
 
