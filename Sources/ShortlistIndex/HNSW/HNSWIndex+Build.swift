@@ -107,8 +107,7 @@ extension HNSWIndex {
         for i in 0..<candidates {
             let c = Int(scratch.sortedNodes[i])
             let dc = scratch.sortedDistances[i]
-            store.readScaledRow(c, into: scratch.rowBuffer)
-            let cRow = UnsafePointer(scratch.rowBuffer)
+            let cRow = store.scaledRow(c, buffer: scratch.rowBuffer)
             var keep = true
             for s in scratch.selected where distance(cRow, Int(s)) < dc {
                 keep = false
@@ -135,8 +134,7 @@ extension HNSWIndex {
             list[0] = UInt32(n + 1)
             return
         }
-        store.readScaledRow(node, into: scratch.rowBuffer)
-        let base = UnsafePointer(scratch.rowBuffer)
+        let base = store.scaledRow(node, buffer: scratch.rowBuffer)
         scratch.pairs.removeAll(keepingCapacity: true)
         for j in 0..<n { scratch.pairs.append((distance(base, Int(list[1 + j])), list[1 + j])) }
         scratch.pairs.append((distance(base, newNode), UInt32(newNode)))

@@ -67,6 +67,9 @@ extension HNSWIndex {
             if nearest > bound && (scratch.results.count >= ef || !walksThrough) { break }
             let node = Int(scratch.candidates.topNode)
             scratch.candidates.pop()
+            // The next node to expand is likely the new top: fetch its list while this one's
+            // neighbours are scored (a list read is a cache miss on large graphs).
+            if prefetchesLinks, scratch.candidates.count > 0 { sk_prefetch(links(Int(scratch.candidates.topNode), level)) }
             let list = readLinks(node, level, locking: locking, copy: scratch.linkCopy)
             let n = Int(list[0])
             var fresh = 0

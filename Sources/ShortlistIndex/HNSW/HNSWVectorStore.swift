@@ -142,6 +142,15 @@ final class HNSWVectorStore {
         }
     }
 
+    /// Row `r` in stored (scaled) form: in place for float32 rows (no copy), otherwise decoded
+    /// into `buffer` (`dimension` floats).
+    @inline(__always)
+    func scaledRow(_ r: Int, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        if storage == .float32 { return UnsafePointer(floats + r * dimension) }
+        readScaledRow(r, into: buffer)
+        return UnsafePointer(buffer)
+    }
+
     /// Reads row `r` in stored (scaled) form, for distances between stored rows.
     func readScaledRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
         switch storage {
