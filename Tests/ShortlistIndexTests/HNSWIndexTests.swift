@@ -101,7 +101,7 @@ final class HNSWIndexTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(recall, 0.9, "recall@10 \(recall) over rows added outside the fitted ranges")
     }
 
-    /// SQ8 files carry their code ranges: a missing, short or non-finite `SQ8R` is refused.
+    /// SQ8 files carry their code ranges, codes and norms: a missing, short or non-finite one is refused.
     func testEightBitCodeRangesAreCheckedOnLoading() throws {
         let dir = TemporaryDirectory()
         var sq8 = configuration
@@ -109,16 +109,20 @@ final class HNSWIndexTests: XCTestCase {
         let index = try HNSWIndex(metric: .l2, vectors: Fixtures.clustered(count: 200, dimension: 6, seed: 121), configuration: sq8)
         try index.save(to: dir.file("good.idx"))
         let contents = try IndexFile.read(path: dir.file("good.idx"))
-        let cases: [(String, ([UInt8]) -> [UInt8]?, String)] = [
-            ("missing", { _ in nil }, "SQ8R"),
-            ("short", { Array($0.dropLast(4)) }, "SQ8R holds"),
-            ("nan", { var b = $0; b.replaceSubrange(0..<4, with: withUnsafeBytes(of: Float.nan.bitPattern.littleEndian, Array.init)); return b }, "non-finite"),
+        let nan = withUnsafeBytes(of: Float.nan.bitPattern.littleEndian, Array.init)
+        let cases: [(String, String, ([UInt8]) -> [UInt8]?, String)] = [
+            ("missing", "SQ8R", { _ in nil }, "SQ8R"),
+            ("short", "SQ8R", { Array($0.dropLast(4)) }, "SQ8R holds"),
+            ("nan", "SQ8R", { var b = $0; b.replaceSubrange(0..<4, with: nan); return b }, "non-finite"),
+            ("no codes", "SQ8C", { _ in nil }, "SQ8C"),
+            ("short codes", "SQ8C", { Array($0.dropLast(1)) }, "SQ8C / SQ8N hold"),
+            ("nan norm", "SQ8N", { var b = $0; b.replaceSubrange(4..<8, with: nan); return b }, "SQ8N row 1"),
         ]
-        for (name, change, expected) in cases {
+        for (name, tag, change, expected) in cases {
             var sections: [IndexFile.Section] = []
             for entry in contents.sectionList {
                 let bytes = Array(contents.sections[entry.tag]!)
-                if entry.tag == "SQ8R" {
+                if entry.tag == tag {
                     guard let changed = change(bytes) else { continue }
                     sections.append(IndexFile.Section(tag: entry.tag, payload: .bytes(changed)))
                 } else {

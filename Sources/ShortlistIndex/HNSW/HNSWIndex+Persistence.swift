@@ -5,8 +5,9 @@ import ShortlistCore
 /// float16, values × scale), `IDS `, `LVLS` (u8 per row), `LNK0` (rows × (2m+1) u32),
 /// `LNKU` (upper-layer lists, u32, in row order) and `TOMB` (u8 per row, 1 = deleted); for
 /// storage `sq8` also `SQ8R` (the code ranges: stored dimension float32 lowers, then as many
-/// steps; META's `sq8_fitted_rows` says how many rows they were fitted on), from which the codes
-/// are rebuilt on loading, so they are the same codes the saved index walked on.
+/// steps; META's `sq8_fitted_rows` says how many rows they were fitted on), and once fitted
+/// `SQ8C` (rows × code stride u8 codes) and `SQ8N` (rows × f32 decoded norms), the walk's
+/// own data, so opening a file encodes nothing.
 extension HNSWIndex {
     public func fileDocument(extraSections: [IndexFile.Section]) -> IndexFile.Document {
         var meta = IndexMetadata()
@@ -24,8 +25,14 @@ extension HNSWIndex {
         meta["scale_bits"] = String(store.scale.bitPattern)
         if configuration.storage == .sq8 { meta["sq8_fitted_rows"] = String(store.codeFittedRows) }
         let n = rows
-        let codeRanges = configuration.storage == .sq8
-            ? [IndexFile.Section(tag: "SQ8R", payload: .bytes(store.codeRangeFloats.withUnsafeBytes { Array($0) }))] : []
+        var codeRanges: [IndexFile.Section] = []
+        if configuration.storage == .sq8 {
+            codeRanges.append(IndexFile.Section(tag: "SQ8R", payload: .bytes(store.codeRangeFloats.withUnsafeBytes { Array($0) })))
+            if store.codeFittedRows > 0 {
+                codeRanges.append(IndexFile.Section.copy(tag: "SQ8C", of: store.storedCodes))
+                codeRanges.append(IndexFile.Section.copy(tag: "SQ8N", of: store.storedCodeNorms))
+            }
+        }
         return IndexFile.Document(
             header: IndexFile.Header(kind: .hnsw, metric: metric, dimension: dimension, count: n),
             sections: [
@@ -119,6 +126,15 @@ extension HNSWIndex {
         guard ranges.count == 2 * d * 4 else { throw bad("SQ8R holds \(ranges.count) bytes, expected \(2 * d * 4)") }
         let values = (0..<2 * d).map { Float(bitPattern: UInt32(littleEndian: ranges.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
         guard values.allSatisfy(\.isFinite), values[d...].allSatisfy({ $0 >= 0 }) else { throw bad("SQ8R holds a non-finite value or a negative step") }
-        store.setCodeRanges(lower: Array(values[..<d]), step: Array(values[d...]), fittedRows: fitted)
+        guard fitted > 0 else { return store.setCodeRanges(lower: Array(values[..<d]), step: Array(values[d...]), fittedRows: 0) }
+        let codes = try contents.section("SQ8C"), norms = try contents.section("SQ8N")
+        guard codes.count == store.count * store.codeStride, norms.count == store.count * 4 else {
+            throw bad("SQ8C / SQ8N hold \(codes.count) / \(norms.count) bytes for \(store.count) rows of \(store.codeStride) codes")
+        }
+        for r in 0..<store.count {
+            let norm = Float(bitPattern: UInt32(littleEndian: norms.loadUnaligned(fromByteOffset: 4 * r, as: UInt32.self)))
+            guard norm.isFinite, norm >= 0 else { throw bad("SQ8N row \(r) holds \(norm)") }
+        }
+        store.loadCodes(lower: Array(values[..<d]), step: Array(values[d...]), fittedRows: fitted, codes: codes, norms: norms)
     }
 }

@@ -214,6 +214,24 @@ final class HNSWVectorStore {
         clampedSinceFit = 0
     }
 
+    /// Sets the code ranges and takes every row's codes (`count × codeStride` bytes) and decoded
+    /// norms (`count` floats) as saved, instead of encoding the rows again (a file being read).
+    func loadCodes(lower: [Float], step: [Float], fittedRows: Int, codes bytes: UnsafeRawBufferPointer, norms: UnsafeRawBufferPointer) {
+        precondition(storage == .sq8 && bytes.count == count * codeStride && norms.count == count * 4)
+        codeLower = lower
+        codeStep = step
+        codeFittedRows = fittedRows
+        clampedSinceFit = 0
+        if count > 0 {
+            UnsafeMutableRawPointer(codes).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            UnsafeMutableRawPointer(codeNorms).copyMemory(from: norms.baseAddress!, byteCount: norms.count)
+        }
+    }
+
+    /// `.sq8`: the stored codes and norms, for saving.
+    var storedCodes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: codes, count: count * codeStride) }
+    var storedCodeNorms: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: codeNorms, count: count * 4) }
+
     /// Writes row `r`'s codes (nearest step, clamped to the range) and its decoded norm; returns
     /// whether a component lay beyond the range by more than a step.
     private func encodeRow(_ r: Int) -> Bool {
