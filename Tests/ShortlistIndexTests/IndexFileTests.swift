@@ -112,4 +112,32 @@ final class IndexFileTests: XCTestCase {
         }
         XCTAssertEqual(dir.read("now.idx"), Array(expected), "the v1 writer's output changed: bump the format version instead")
     }
+
+    /// The HNSW16,SQ8 golden file: 48 seeded vectors of dimension 6, L2, built on one thread.
+    private func goldenSQ8Index() throws -> HNSWIndex {
+        let vectors = Fixtures.clustered(count: 48, dimension: 6, clusters: 4, seed: 131)
+        return try HNSWIndex(metric: .l2, vectors: vectors, ids: (0..<48).map { UInt64(1000 + $0) },
+                             configuration: HNSWConfiguration(m: 16, efConstruction: 40, seed: 5, storage: .sq8), threads: 1)
+    }
+
+    /// SQ8 files (codes, ranges, norms) of this version stay readable, give the answers they
+    /// gave, and today's writer still produces them byte for byte.
+    func testGoldenSQ8FileLoadsAndWriterIsStable() throws {
+        let golden = goldenPath("hnsw16-sq8-l2-v1.idx")
+        let dir = TemporaryDirectory()
+        try goldenSQ8Index().save(to: dir.file("now.idx"))
+        if ProcessInfo.processInfo.environment["SHORTLIST_WRITE_GOLDEN"] == "1" {
+            let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/hnsw16-sq8-l2-v1.idx")
+            try Data(dir.read("now.idx")).write(to: source)
+        }
+        let loaded = try XCTUnwrap(try IndexLoader.load(path: golden) as? HNSWIndex)
+        XCTAssertEqual(loaded.spec.description, "HNSW16,SQ8")
+        XCTAssertEqual(loaded.count, 48)
+        let vectors = Fixtures.clustered(count: 48, dimension: 6, clusters: 4, seed: 131)
+        for q in [0, 17, 40] {
+            let hits = try loaded.search(vectors.rowArray(q), k: 3, parameters: SearchParameters(ef: 48))
+            XCTAssertEqual(hits.map(\.id), Fixtures.referenceTopK(.l2, base: vectors, query: vectors.rowArray(q), k: 3).map { UInt64(1000 + $0) })
+        }
+        XCTAssertEqual(dir.read("now.idx"), Array(try Data(contentsOf: URL(fileURLWithPath: golden))), "the SQ8 writer's output changed: bump the format version instead")
+    }
 }
