@@ -12,6 +12,7 @@ final class FilteredIndexTests: XCTestCase {
         [
             ("flat", try FlatIndex(metric: .l2, vectors: try VectorMatrix(dimension: d, values: base.flatArray()))),
             ("hnsw", try HNSWIndex(metric: .l2, vectors: base, configuration: HNSWConfiguration(m: 16, efConstruction: 100))),
+            ("hnsw-sq8", try HNSWIndex(metric: .l2, vectors: base, configuration: HNSWConfiguration(m: 16, efConstruction: 100, storage: .sq8))),
             ("ivfpq-refine", try IVFPQIndex(metric: .l2, vectors: base, configuration: IVFPQConfiguration(nlist: 64, m: 8, refine: true, iterations: 6, seed: 3), threads: 2)),
             ("ivfpq4-refine", try IVFPQIndex(metric: .l2, vectors: base, configuration: IVFPQConfiguration(nlist: 64, m: 8, bits: 4, refine: true, iterations: 6, seed: 3), threads: 2)),
             ("ivfpq", try IVFPQIndex(metric: .l2, vectors: base, configuration: IVFPQConfiguration(nlist: 64, m: 8, iterations: 6, seed: 3), threads: 2)),
@@ -51,10 +52,12 @@ final class FilteredIndexTests: XCTestCase {
                     if name == "ivfpq" {
                         // Without Refine the distances are the codes' (k hits, all allowed: above).
                         XCTAssertGreaterThanOrEqual(recall, 0.5, label)
-                    } else if name == "hnsw" && strategy == .index && share < 0.05 {
+                    } else if name.hasPrefix("hnsw") && strategy == .index && share < 0.05 {
                         // The two-hop walk forced where the planner scans: it loses recall as
-                        // the share falls (0.91 here at 2%), and is kept out of this range.
-                        XCTAssertGreaterThanOrEqual(recall, 0.85, label)
+                        // the share falls (0.91 here at 2%; 0.79 walking 8-bit codes of 16
+                        // components, too few for the estimates to average out), and is kept
+                        // out of this range.
+                        XCTAssertGreaterThanOrEqual(recall, name == "hnsw" ? 0.85 : 0.7, label)
                     } else {
                         XCTAssertGreaterThanOrEqual(recall, 0.95, label)
                     }
