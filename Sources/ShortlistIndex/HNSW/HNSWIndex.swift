@@ -33,10 +33,6 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
     /// Deleted rows `add` may reuse (built from the tombstones when first needed).
     var freeRows: [Int]?
 
-    /// Whether the beam prefetches the next candidate's adjacency list (an A/B switch for
-    /// benchmarks: `SHORTLIST_HNSW_PREFETCH=0` turns it off).
-    let prefetchesLinks = ProcessInfo.processInfo.environment["SHORTLIST_HNSW_PREFETCH"] != "0"
-
     /// The `ef` used when a search does not give one.
     public static let defaultEf = 64
     /// Levels are capped here (a level above 30 has probability m^-30).
