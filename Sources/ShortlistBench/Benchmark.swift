@@ -60,6 +60,7 @@ public struct Benchmark {
         for _ in 0..<max(1, repeats) {
             for (i, parameters) in points.enumerated() { passes[i].append(try timeSingleQueries(index, parameters: parameters)) }
         }
+        let residentAfter = Double(max(0, MemoryProbe.residentBytes() - residentBefore)) / 1_048_576
         for (parameters, measured) in zip(points, passes) {
             let single = SingleQueryResult.median(of: measured)
             let batchStart = DispatchTime.now().uptimeNanoseconds
@@ -73,6 +74,7 @@ public struct Benchmark {
                 latencyP50Micros: single.p50, latencyP99Micros: single.p99, batchQPS: Double(queries.count) / batchSeconds,
                 lib: "shortlist 0.1.0", timestamp: ISO8601DateFormatter().string(from: Date()))
             row.loadSeconds = loadSeconds
+            row.residentAfterQueriesMB = residentAfter
             report(row)
         }
     }
