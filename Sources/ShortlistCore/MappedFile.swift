@@ -2,15 +2,21 @@
 import Glibc
 #endif
 
-/// A whole file mapped read-only into memory. The mapping lives as long as this object.
+/// A whole file mapped into memory, read-only, or private and writable (`copyOnWrite`: a page
+/// written is copied for this process alone; the file and other processes never see it). The
+/// mapping lives as long as this object.
 public final class MappedFile: @unchecked Sendable {
     /// The path the file was opened with.
     public let path: String
     /// The file's bytes.
     public let bytes: UnsafeRawBufferPointer
 
+    /// Whether pages may be written (privately).
+    public let copyOnWrite: Bool
+
     /// Maps `path`; throws `FileError.notFound` / `.cannotOpen` with the reason.
-    public init(path: String) throws {
+    public init(path: String, copyOnWrite: Bool = false) throws {
+        self.copyOnWrite = copyOnWrite
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -31,7 +37,7 @@ public final class MappedFile: @unchecked Sendable {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
-        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        let p = mmap(nil, size, copyOnWrite ? PROT_READ | PROT_WRITE : PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else {
             throw FileError.cannotOpen(path: path, reason: "mmap: " + String(cString: strerror(errno)))
         }
@@ -41,6 +47,11 @@ public final class MappedFile: @unchecked Sendable {
 
     deinit {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+
+    /// Stops the sequential read-ahead hint given when mapping (for mappings used in place).
+    public func adviseRandomAccess() {
+        if let base = bytes.baseAddress { _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_NORMAL) }
     }
 
     /// The file's size in bytes.

@@ -156,9 +156,11 @@ public enum IndexFile {
         try writer.commit()
     }
 
-    /// Maps `path`, checks magic, version, every checksum and every length, and returns the sections.
-    public static func read(path: String) throws -> Contents {
-        let file = try MappedFile(path: path)
+    /// Maps `path`, checks magic, version, every checksum and every length, and returns the
+    /// sections. With `copyOnWrite` the mapping is private and writable, so an index can use its
+    /// sections in place and still change (the file never does).
+    public static func read(path: String, copyOnWrite: Bool = false) throws -> Contents {
+        let file = try MappedFile(path: path, copyOnWrite: copyOnWrite)
         let bytes = file.bytes
         guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
             if bytes.count < magic.count && bytes.elementsEqual(magic.prefix(bytes.count)) && bytes.count > 0 {

@@ -1,15 +1,17 @@
 import ShortlistCore
 
-/// Opens any index file, whatever its kind.
+/// Opens any index file, whatever its kind. Files are mapped private and writable: an HNSW index
+/// uses its rows, codes and links in place (processes opening one file share those pages until
+/// one of them writes), the other kinds copy what they need.
 public enum IndexLoader {
     /// Loads and verifies the index at `path` (refusing truncated, corrupted or newer-version files).
     public static func load(path: String) throws -> any VectorIndex {
-        try load(IndexFile.read(path: path))
+        try load(IndexFile.read(path: path, copyOnWrite: true))
     }
 
     /// The index at `path` and the tuning table stored with it (nil when untuned), from one read.
     public static func loadTuned(path: String) throws -> (index: any VectorIndex, tuning: TuningTable?) {
-        let contents = try IndexFile.read(path: path)
+        let contents = try IndexFile.read(path: path, copyOnWrite: true)
         return (try load(contents), try TuningTable(contents))
     }
 

@@ -257,6 +257,34 @@ final class HNSWIndexTests: XCTestCase {
         }
     }
 
+    /// A loaded index uses its file's rows, codes and links in place (a private mapping): adds
+    /// and deletes that grow and rewrite them never change the file, and opening it again gives
+    /// the answers it gave before they happened.
+    func testAnIndexUsedInPlaceNeverChangesItsFile() throws {
+        let dir = TemporaryDirectory()
+        let base = Fixtures.clustered(count: 800, dimension: 12, seed: 141)
+        let queries = Fixtures.clustered(count: 30, dimension: 12, seed: 142)
+        for storage in VectorStorage.allCases {
+            var configuration = self.configuration
+            configuration.storage = storage
+            let path = dir.file("\(storage).idx")
+            try HNSWIndex(metric: .l2, vectors: base, configuration: configuration, threads: 2).save(to: path)
+            let before = dir.read("\(storage).idx")
+            let loaded = try XCTUnwrap(try IndexLoader.load(path: path) as? HNSWIndex)
+            let answers = try loaded.search(queries, k: 5, parameters: SearchParameters(ef: 40), threads: 1)
+            for id in stride(from: 0, to: 800, by: 3) { try loaded.delete(id: UInt64(id)) }
+            for r in 0..<600 { try loaded.add(base.rowArray(r % 800).map { $0 + 0.25 }, id: UInt64(10_000 + r)) }
+            XCTAssertEqual(loaded.count, 800 - 267 + 600)
+            XCTAssertGreaterThan(loaded.rows, 800, "\(storage): the adds grew the graph past the file's rows")
+            XCTAssertEqual(try loaded.search(base.rowArray(5).map { $0 + 0.25 }, k: 1).first?.id, 10_005, "\(storage)")
+            XCTAssertEqual(dir.read("\(storage).idx"), before, "\(storage): the file changed under the index")
+            let again = try XCTUnwrap(try IndexLoader.load(path: path) as? HNSWIndex)
+            let b = try again.search(queries, k: 5, parameters: SearchParameters(ef: 40), threads: 1)
+            XCTAssertEqual(b.ids, answers.ids, "\(storage)")
+            XCTAssertEqual(b.distances, answers.distances, "\(storage)")
+        }
+    }
+
     /// A file whose checksums are valid but whose graph points outside itself is refused, not followed.
     func testInconsistentGraphIsRefused() throws {
         let dir = TemporaryDirectory()

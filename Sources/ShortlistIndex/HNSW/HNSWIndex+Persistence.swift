@@ -79,8 +79,16 @@ extension HNSWIndex {
         guard (n == 0 && entry == -1 && top == -1) || (entry >= 0 && entry < n && top >= 0 && top <= maximumLevel) else {
             throw bad("entry point \(entry) / top level \(top) for \(n) rows")
         }
-        let store = HNSWVectorStore(storage: storage, dimension: storedDimension, capacity: n)
-        store.load(rows: n, bytes: vecs, scale: scale)
+        // Rows, codes and layer-0 links are used in place when the file is mapped private and
+        // writable (IndexLoader); otherwise copied.
+        let inPlace = contents.file.copyOnWrite && n > 0
+        let store = HNSWVectorStore(storage: storage, dimension: storedDimension, capacity: inPlace ? 1 : n)
+        let fitted = storage == .sq8 ? meta["sq8_fitted_rows"].flatMap({ Int($0) }) ?? 0 : 0
+        if inPlace {
+            store.adopt(rows: n, bytes: vecs, scale: scale, mapping: contents.file, codesFollow: fitted > 0)
+        } else {
+            store.load(rows: n, bytes: vecs, scale: scale)
+        }
         if let r = store.firstNonFiniteRow() { throw bad("row \(r) holds a NaN or infinite value") }
         if storage == .sq8 { try loadCodeRanges(contents, meta: meta, into: store, bad: bad) }
         var idList = [UInt64](repeating: 0, count: n)
@@ -88,18 +96,27 @@ extension HNSWIndex {
         let deleted = { (r: Int) in tomb[r] != 0 }
         let idMap: IdMap
         do { idMap = try IdMap(ids: idList, isLive: { !deleted($0) }) } catch { throw bad("\(error)") }
-        let index = HNSWIndex(metric: h.metric, dimension: h.dimension, configuration: configuration, store: store, idMap: idMap)
-        index.ipMaxNorm = Float(bitPattern: normBits)
         for r in 0..<n {
             guard lvls[r] <= maximumLevel, tomb[r] <= 1 else { throw bad("row \(r): level \(lvls[r]) or tombstone \(tomb[r])") }
-            index.levels[r] = lvls[r]
-            index.tombstones[r] = tomb[r]
+        }
+        func mutable<T>(_ section: UnsafeRawBufferPointer, _: T.Type) -> UnsafeMutablePointer<T> {
+            UnsafeMutableRawPointer(mutating: section.baseAddress!).bindMemory(to: T.self, capacity: section.count / MemoryLayout<T>.stride)
+        }
+        let mapped = inPlace ? MappedGraph(level0: mutable(lnk0, UInt32.self), levels: mutable(lvls, UInt8.self),
+                                           tombstones: mutable(tomb, UInt8.self), mapping: contents.file) : nil
+        let index = HNSWIndex(metric: h.metric, dimension: h.dimension, configuration: configuration, store: store, idMap: idMap, mapped: mapped)
+        index.ipMaxNorm = Float(bitPattern: normBits)
+        for r in 0..<n {
+            if !inPlace {
+                index.levels[r] = lvls[r]
+                index.tombstones[r] = tomb[r]
+            }
             if tomb[r] != 0 { index.deletedCount += 1 }
         }
         guard n == 0 || Int(index.levels[entry]) == top else { throw bad("entry point is not on the top level") }
         index.layOutUpperLinks(from: 0)
         guard index.upperCount * 4 == lnku.count else { throw bad("LNKU holds \(lnku.count / 4) links, levels need \(index.upperCount)") }
-        if n > 0 { UnsafeMutableRawPointer(index.level0).copyMemory(from: lnk0.baseAddress!, byteCount: lnk0.count) }
+        if n > 0 && !inPlace { UnsafeMutableRawPointer(index.level0).copyMemory(from: lnk0.baseAddress!, byteCount: lnk0.count) }
         if index.upperCount > 0 { UnsafeMutableRawPointer(index.upperLinks).copyMemory(from: lnku.baseAddress!, byteCount: lnku.count) }
         for r in 0..<n {
             for level in 0...Int(index.levels[r]) {
@@ -114,6 +131,7 @@ extension HNSWIndex {
         }
         index.entryPoint = Int32(entry)
         index.maxLevel = top
+        if inPlace { contents.file.adviseRandomAccess() }
         return index
     }
 
@@ -135,6 +153,10 @@ extension HNSWIndex {
             let norm = Float(bitPattern: UInt32(littleEndian: norms.loadUnaligned(fromByteOffset: 4 * r, as: UInt32.self)))
             guard norm.isFinite, norm >= 0 else { throw bad("SQ8N row \(r) holds \(norm)") }
         }
-        store.loadCodes(lower: Array(values[..<d]), step: Array(values[d...]), fittedRows: fitted, codes: codes, norms: norms)
+        if contents.file.copyOnWrite {
+            store.adoptCodes(lower: Array(values[..<d]), step: Array(values[d...]), fittedRows: fitted, codes: codes, norms: norms, mapping: contents.file)
+        } else {
+            store.loadCodes(lower: Array(values[..<d]), step: Array(values[d...]), fittedRows: fitted, codes: codes, norms: norms)
+        }
     }
 }

@@ -57,6 +57,8 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
     var upperCapacity: Int
     /// 1 where a row is deleted.
     var tombstones: UnsafeMutablePointer<UInt8>
+    /// Which of `level0`, `levels` and `tombstones` are used in place from a file mapping.
+    var buffers = BorrowedBuffers()
     /// Per-row spinlocks, used while the graph is built.
     var locks: UnsafeMutablePointer<UInt8>
     var rowCapacity: Int
@@ -106,8 +108,19 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         store.fitCodes()
     }
 
-    /// An empty graph over the rows in `store` (already in stored form); the caller fills levels and links.
-    init(metric: Metric, dimension: Int, configuration: HNSWConfiguration, store: HNSWVectorStore, idMap: IdMap) {
+    /// The per-row graph buffers of a file mapping, used in place (`load`): layer-0 lists, levels
+    /// and tombstones, `rows` each.
+    struct MappedGraph {
+        var level0: UnsafeMutablePointer<UInt32>
+        var levels: UnsafeMutablePointer<UInt8>
+        var tombstones: UnsafeMutablePointer<UInt8>
+        var mapping: MappedFile
+    }
+
+    /// An empty graph over the rows in `store` (already in stored form); the caller fills levels
+    /// and links, or passes them in place (`mapped`, one per stored row).
+    init(metric: Metric, dimension: Int, configuration: HNSWConfiguration, store: HNSWVectorStore, idMap: IdMap,
+         mapped: MappedGraph? = nil) {
         self.metric = metric
         self.dimension = dimension
         self.configuration = configuration
@@ -116,11 +129,23 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         m0 = 2 * configuration.m
         self.store = store
         self.idMap = idMap
-        rowCapacity = max(store.count, 16)
-        level0 = AlignedMemory.allocate(UInt32.self, count: rowCapacity * (2 * configuration.m + 1), repeating: 0)
-        levels = AlignedMemory.allocate(UInt8.self, count: rowCapacity, repeating: 0)
+        if let mapped {
+            rowCapacity = store.count
+            level0 = mapped.level0
+            levels = mapped.levels
+            tombstones = mapped.tombstones
+            var borrowed = BorrowedBuffers()
+            borrowed.borrow(mapped.level0, from: mapped.mapping)
+            borrowed.borrow(mapped.levels, from: mapped.mapping)
+            borrowed.borrow(mapped.tombstones, from: mapped.mapping)
+            buffers = borrowed
+        } else {
+            rowCapacity = max(store.count, 16)
+            level0 = AlignedMemory.allocate(UInt32.self, count: rowCapacity * (2 * configuration.m + 1), repeating: 0)
+            levels = AlignedMemory.allocate(UInt8.self, count: rowCapacity, repeating: 0)
+            tombstones = AlignedMemory.allocate(UInt8.self, count: rowCapacity, repeating: 0)
+        }
         upperOffset = AlignedMemory.allocate(Int32.self, count: rowCapacity, repeating: -1)
-        tombstones = AlignedMemory.allocate(UInt8.self, count: rowCapacity, repeating: 0)
         locks = AlignedMemory.allocate(UInt8.self, count: rowCapacity, repeating: 0)
         entrySpin = AlignedMemory.allocate(UInt8.self, count: 1, repeating: 0)
         upperCapacity = 1024
@@ -131,11 +156,11 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
     }
 
     deinit {
-        AlignedMemory.free(level0)
-        AlignedMemory.free(levels)
+        buffers.free(level0)
+        buffers.free(levels)
         AlignedMemory.free(upperOffset)
         AlignedMemory.free(upperLinks)
-        AlignedMemory.free(tombstones)
+        buffers.free(tombstones)
         AlignedMemory.free(locks)
         AlignedMemory.free(entrySpin)
     }
@@ -181,10 +206,10 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
     func reserveRows(_ rows: Int) {
         guard rows > rowCapacity else { return }
         let newCapacity = max(rows, rowCapacity + rowCapacity / 2)
-        level0 = AlignedMemory.grow(level0, oldCount: rowCapacity * (m0 + 1), newCount: newCapacity * (m0 + 1), fill: 0)
-        levels = AlignedMemory.grow(levels, oldCount: rowCapacity, newCount: newCapacity, fill: 0)
+        level0 = buffers.grow(level0, oldCount: rowCapacity * (m0 + 1), newCount: newCapacity * (m0 + 1), fill: 0)
+        levels = buffers.grow(levels, oldCount: rowCapacity, newCount: newCapacity, fill: 0)
         upperOffset = AlignedMemory.grow(upperOffset, oldCount: rowCapacity, newCount: newCapacity, fill: -1)
-        tombstones = AlignedMemory.grow(tombstones, oldCount: rowCapacity, newCount: newCapacity, fill: 0)
+        tombstones = buffers.grow(tombstones, oldCount: rowCapacity, newCount: newCapacity, fill: 0)
         locks = AlignedMemory.grow(locks, oldCount: rowCapacity, newCount: newCapacity, fill: 0)
         rowCapacity = newCapacity
         store.reserve(newCapacity)

@@ -50,6 +50,8 @@ final class HNSWVectorStore {
     private(set) var codeFittedRows = 0
     /// `.sq8`: rows encoded since the last fit with a component clamped by more than a step.
     private(set) var clampedSinceFit = 0
+    /// Buffers used in place from a file mapping (`adopt`).
+    private var buffers = BorrowedBuffers()
 
     /// Largest stored magnitude allowed before the scale is lowered.
     static let halfCeiling: Float = 16_384
@@ -70,10 +72,10 @@ final class HNSWVectorStore {
     }
 
     deinit {
-        AlignedMemory.free(floats)
-        AlignedMemory.free(halves)
-        AlignedMemory.free(codes)
-        AlignedMemory.free(codeNorms)
+        buffers.free(floats)
+        buffers.free(halves)
+        buffers.free(codes)
+        buffers.free(codeNorms)
     }
 
     /// Bytes per stored component of the float rows: 4, or 2 for half precision.
@@ -96,12 +98,12 @@ final class HNSWVectorStore {
         guard rows > capacity else { return }
         let newCapacity = max(rows, capacity + capacity / 2)
         switch storage {
-        case .float32: floats = AlignedMemory.grow(floats, oldCount: count * dimension, newCount: newCapacity * dimension, fill: 0)
-        case .float16, .sq8: halves = AlignedMemory.grow(halves, oldCount: count * dimension, newCount: newCapacity * dimension, fill: 0)
+        case .float32: floats = buffers.grow(floats, oldCount: count * dimension, newCount: newCapacity * dimension, fill: 0)
+        case .float16, .sq8: halves = buffers.grow(halves, oldCount: count * dimension, newCount: newCapacity * dimension, fill: 0)
         }
         if storage == .sq8 {
-            codes = AlignedMemory.grow(codes, oldCount: count * codeStride, newCount: newCapacity * codeStride, fill: 0)
-            codeNorms = AlignedMemory.grow(codeNorms, oldCount: count, newCount: newCapacity, fill: 0)
+            codes = buffers.grow(codes, oldCount: count * codeStride, newCount: newCapacity * codeStride, fill: 0)
+            codeNorms = buffers.grow(codeNorms, oldCount: count, newCount: newCapacity, fill: 0)
         }
         capacity = newCapacity
     }
@@ -332,6 +334,51 @@ final class HNSWVectorStore {
         if rows > 0 { destination.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
         count = rows
         self.scale = scale
+    }
+
+    /// Uses `rows` stored rows in place from `mapping` (a file's section, 64-byte aligned, in a
+    /// private writable mapping) instead of copying them; the store holds no rows yet. With
+    /// `codesFollow`, `adoptCodes` is called next and supplies the codes.
+    func adopt(rows: Int, bytes: UnsafeRawBufferPointer, scale: Float, mapping: MappedFile, codesFollow: Bool) {
+        precondition(count == 0 && mapping.copyOnWrite && bytes.count == rows * dimension * bytesPerComponent)
+        guard rows > 0, let base = bytes.baseAddress else { return load(rows: rows, bytes: bytes, scale: scale) }
+        let p = UnsafeMutableRawPointer(mutating: base)
+        if storage == .float32 {
+            buffers.free(floats)
+            floats = p.bindMemory(to: Float.self, capacity: rows * dimension)
+            buffers.borrow(floats, from: mapping)
+        } else {
+            buffers.free(halves)
+            halves = p.bindMemory(to: UInt16.self, capacity: rows * dimension)
+            buffers.borrow(halves, from: mapping)
+        }
+        if storage == .sq8 && !codesFollow && rows > capacity {
+            // Every buffer holds `capacity` rows.
+            codes = buffers.grow(codes, oldCount: 0, newCount: rows * codeStride, fill: 0)
+            codeNorms = buffers.grow(codeNorms, oldCount: 0, newCount: rows, fill: 0)
+        }
+        capacity = rows
+        count = rows
+        self.scale = scale
+    }
+
+    /// `loadCodes` in place: the codes and norms are used from `mapping` (see `adopt`).
+    func adoptCodes(lower: [Float], step: [Float], fittedRows: Int, codes bytes: UnsafeRawBufferPointer, norms: UnsafeRawBufferPointer,
+                    mapping: MappedFile) {
+        precondition(storage == .sq8 && mapping.copyOnWrite && bytes.count == count * codeStride && norms.count == count * 4 && capacity == count)
+        guard count > 0, let codeBase = bytes.baseAddress, let normBase = norms.baseAddress else {
+            return loadCodes(lower: lower, step: step, fittedRows: fittedRows, codes: bytes, norms: norms)
+        }
+        codeLower = lower
+        codeStep = step
+        codeFittedRows = fittedRows
+        clampedSinceFit = 0
+        buffers.free(codes)
+        buffers.free(codeNorms)
+        codes = UnsafeMutableRawPointer(mutating: codeBase).bindMemory(to: UInt8.self, capacity: bytes.count)
+        codeNorms = UnsafeMutableRawPointer(mutating: normBase).bindMemory(to: Float.self, capacity: count)
+        buffers.borrow(codes, from: mapping)
+        buffers.borrow(codeNorms, from: mapping)
     }
 
     /// Index of the first row holding a non-finite value, if any.
