@@ -153,7 +153,7 @@ extension HNSWIndex {
             let norm = Float(bitPattern: UInt32(littleEndian: norms.loadUnaligned(fromByteOffset: 4 * r, as: UInt32.self)))
             guard norm.isFinite, norm >= 0 else { throw bad("SQ8N row \(r) holds \(norm)") }
         }
-        if contents.file.copyOnWrite {
+        if contents.file.copyOnWrite && store.count > 0 {
             store.adoptCodes(lower: Array(values[..<d]), step: Array(values[d...]), fittedRows: fitted, codes: codes, norms: norms, mapping: contents.file)
         } else {
             store.loadCodes(lower: Array(values[..<d]), step: Array(values[d...]), fittedRows: fitted, codes: codes, norms: norms)

@@ -365,10 +365,11 @@ final class HNSWVectorStore {
     /// `loadCodes` in place: the codes and norms are used from `mapping` (see `adopt`).
     func adoptCodes(lower: [Float], step: [Float], fittedRows: Int, codes bytes: UnsafeRawBufferPointer, norms: UnsafeRawBufferPointer,
                     mapping: MappedFile) {
-        precondition(storage == .sq8 && mapping.copyOnWrite && bytes.count == count * codeStride && norms.count == count * 4 && capacity == count)
+        precondition(storage == .sq8 && mapping.copyOnWrite && bytes.count == count * codeStride && norms.count == count * 4)
         guard count > 0, let codeBase = bytes.baseAddress, let normBase = norms.baseAddress else {
             return loadCodes(lower: lower, step: step, fittedRows: fittedRows, codes: bytes, norms: norms)
         }
+        precondition(capacity == count, "rows adopted first")
         codeLower = lower
         codeStep = step
         codeFittedRows = fittedRows
