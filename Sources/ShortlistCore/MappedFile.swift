@@ -50,7 +50,7 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// Stops the sequential read-ahead hint given when mapping (for mappings used in place).
-    public func adviseRandomAccess() {
+    public func dropSequentialHint() {
         if let base = bytes.baseAddress { _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_NORMAL) }
     }
 

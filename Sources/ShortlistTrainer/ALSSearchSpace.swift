@@ -42,8 +42,8 @@ public struct ALSSearchSpace: Sendable, Equatable {
         var g = SeededGenerator(seed: seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
         var c = base
         c.factors = factors[Int(g.next() % UInt64(factors.count))]
-        c.regularization = Self.logUniform(regularization, &g)
-        c.alpha = Self.logUniform(alpha, &g)
+        c.regularization = regularization.logUniform(&g)
+        c.alpha = alpha.logUniform(&g)
         return c
     }
 
@@ -53,20 +53,11 @@ public struct ALSSearchSpace: Sendable, Equatable {
         for a in anchors {
             var c = base
             c.factors = factors.count == 1 ? factors[0] : a.factors
-            c.regularization = min(max(a.regularization, regularization.lowerBound), regularization.upperBound)
-            c.alpha = min(max(a.alpha, alpha.lowerBound), alpha.upperBound)
+            c.regularization = regularization.clamped(a.regularization)
+            c.alpha = alpha.clamped(a.alpha)
             if !out.contains(c) { out.append(c) }
         }
         return out
-    }
-
-    static func logUniform(_ range: ClosedRange<Float>, _ g: inout SeededGenerator) -> Float {
-        guard range.lowerBound < range.upperBound else { return range.lowerBound }
-        let lo = log(Double(range.lowerBound)), hi = log(Double(range.upperBound))
-        // Rounded to three significant digits, so logs and als.json read cleanly.
-        let v = exp(lo + (hi - lo) * g.nextUnitDouble())
-        let scale = pow(10, floor(log10(v)) - 2)
-        return Float((v / scale).rounded() * scale)
     }
 }
 

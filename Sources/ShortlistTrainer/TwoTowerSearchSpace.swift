@@ -54,8 +54,8 @@ public struct TwoTowerSearchSpace: Sendable, Equatable {
         func pick<T>(_ values: [T]) -> T { values[Int(g.next() % UInt64(values.count))] }
         var c = base
         c.dimension = pick(dimensions)
-        c.temperature = ALSSearchSpace.logUniform(temperature, &g)
-        c.learningRate = ALSSearchSpace.logUniform(learningRate, &g)
+        c.temperature = temperature.logUniform(&g)
+        c.learningRate = learningRate.logUniform(&g)
         c.weightDecay = pick(weightDecay)
         c.userHistory = pick(userHistory)
         c.itemBias = pick(itemBias)
@@ -68,8 +68,8 @@ public struct TwoTowerSearchSpace: Sendable, Equatable {
         for a in anchors {
             var c = base
             c.dimension = dimensions.count == 1 ? dimensions[0] : a.dimension
-            c.temperature = min(max(a.temperature, temperature.lowerBound), temperature.upperBound)
-            c.learningRate = min(max(a.learningRate, learningRate.lowerBound), learningRate.upperBound)
+            c.temperature = temperature.clamped(a.temperature)
+            c.learningRate = learningRate.clamped(a.learningRate)
             c.weightDecay = weightDecay.count == 1 ? weightDecay[0] : a.weightDecay
             c.userHistory = userHistory.count == 1 ? userHistory[0] : a.userHistory
             c.itemBias = itemBias.count == 1 ? itemBias[0] : a.itemBias

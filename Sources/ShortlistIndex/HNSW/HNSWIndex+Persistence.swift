@@ -131,7 +131,7 @@ extension HNSWIndex {
         }
         index.entryPoint = Int32(entry)
         index.maxLevel = top
-        if inPlace { contents.file.adviseRandomAccess() }
+        if inPlace { contents.file.dropSequentialHint() }
         return index
     }
 

@@ -207,22 +207,24 @@ final class HNSWVectorStore {
 
     /// Sets the code ranges (`dimension` each; from a file, or fitted) and encodes every row.
     func setCodeRanges(lower: [Float], step: [Float], fittedRows: Int) {
-        precondition(storage == .sq8 && lower.count == dimension && step.count == dimension)
-        codeLower = lower
-        codeStep = step
-        codeFittedRows = fittedRows
+        takeRanges(lower: lower, step: step, fittedRows: fittedRows)
         guard fittedRows > 0 else { return }
         for r in 0..<count { _ = encodeRow(r) }
         clampedSinceFit = 0
     }
 
-    /// Sets the code ranges and takes every row's codes (`count × codeStride` bytes) and decoded
-    /// norms (`count` floats) as saved, instead of encoding the rows again (a file being read).
-    func loadCodes(lower: [Float], step: [Float], fittedRows: Int, codes bytes: UnsafeRawBufferPointer, norms: UnsafeRawBufferPointer) {
-        precondition(storage == .sq8 && bytes.count == count * codeStride && norms.count == count * 4)
+    private func takeRanges(lower: [Float], step: [Float], fittedRows: Int) {
+        precondition(storage == .sq8 && lower.count == dimension && step.count == dimension)
         codeLower = lower
         codeStep = step
         codeFittedRows = fittedRows
+    }
+
+    /// Sets the code ranges and takes every row's codes (`count × codeStride` bytes) and decoded
+    /// norms (`count` floats) as saved, instead of encoding the rows again (a file being read).
+    func loadCodes(lower: [Float], step: [Float], fittedRows: Int, codes bytes: UnsafeRawBufferPointer, norms: UnsafeRawBufferPointer) {
+        precondition(bytes.count == count * codeStride && norms.count == count * 4)
+        takeRanges(lower: lower, step: step, fittedRows: fittedRows)
         clampedSinceFit = 0
         if count > 0 {
             UnsafeMutableRawPointer(codes).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
@@ -370,9 +372,7 @@ final class HNSWVectorStore {
             return loadCodes(lower: lower, step: step, fittedRows: fittedRows, codes: bytes, norms: norms)
         }
         precondition(capacity == count, "rows adopted first")
-        codeLower = lower
-        codeStep = step
-        codeFittedRows = fittedRows
+        takeRanges(lower: lower, step: step, fittedRows: fittedRows)
         clampedSinceFit = 0
         buffers.free(codes)
         buffers.free(codeNorms)
