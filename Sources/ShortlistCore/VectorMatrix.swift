@@ -21,6 +21,9 @@ public final class VectorMatrix: @unchecked Sendable {
     public private(set) var capacity: Int
     /// The first component of row 0; `count × dimension` valid floats.
     public private(set) var baseAddress: UnsafeMutablePointer<Float>
+    /// The mapping the rows are used from in place (`init(borrowing:)`), nil when the buffer is
+    /// owned. Borrowed rows are never freed; growing copies them into an owned buffer.
+    public private(set) var mapping: MappedFile?
 
     /// Creates a matrix of `count` rows, all zero, with room for at least `capacity` rows.
     public init(count: Int = 0, dimension: Int, capacity: Int = 0) throws {
@@ -45,7 +48,20 @@ public final class VectorMatrix: @unchecked Sendable {
         }
     }
 
-    deinit { free(baseAddress) }
+    /// Uses `count × dimension` floats at `base`, inside `mapping`, in place (no copy). The
+    /// mapping must be private and writable (`MappedFile(copyOnWrite: true)`), so writing a row
+    /// copies only its page for this process, and `base` must be 64-byte aligned.
+    public init(borrowing base: UnsafeMutablePointer<Float>, count: Int, dimension: Int, from mapping: MappedFile) throws {
+        guard dimension >= 1, dimension <= Self.maximumDimension else { throw VectorError.invalidDimension(dimension) }
+        precondition(count >= 1 && mapping.copyOnWrite && Int(bitPattern: base) % 64 == 0)
+        self.dimension = dimension
+        self.count = count
+        capacity = count
+        baseAddress = base
+        self.mapping = mapping
+    }
+
+    deinit { if mapping == nil { free(baseAddress) } }
 
     /// Bytes the row storage occupies (capacity, not just count).
     public var allocatedBytes: Int { capacity * dimension * MemoryLayout<Float>.stride }
@@ -101,7 +117,8 @@ public final class VectorMatrix: @unchecked Sendable {
         let newCapacity = max(rows, capacity + capacity / 2, 16)
         let newBase = Self.allocate(rows: newCapacity, dimension: dimension)
         newBase.update(from: baseAddress, count: count * dimension)
-        free(baseAddress)
+        if mapping == nil { free(baseAddress) }
+        mapping = nil
         baseAddress = newBase
         capacity = newCapacity
     }

@@ -125,6 +125,34 @@ final class IVFPQIndexTests: XCTestCase {
         }
     }
 
+    /// A loaded `Refine` index re-ranks from its file's rows in place (a private mapping): adds
+    /// that grow the rows and deletes never change the file, and opening it again gives the
+    /// answers it gave before they happened.
+    func testRefineRowsAreUsedInPlaceAndNeverChangeTheFile() throws {
+        let dir = TemporaryDirectory()
+        let base = Fixtures.clustered(count: 1500, dimension: 16, clusters: 20, seed: 31)
+        let queries = Fixtures.clustered(count: 30, dimension: 16, clusters: 20, seed: 32)
+        for (bits, opq) in [(8, false), (4, false), (8, true)] {
+            let name = "ivf-\(bits)-\(opq).idx", path = dir.file(name)
+            try IVFPQIndex(metric: .l2, vectors: base, configuration: IVFPQConfiguration(nlist: 16, m: 4, bits: bits, refine: true, opq: opq,
+                                                                                        iterations: 5, seed: 3), threads: 2).save(to: path)
+            let before = dir.read(name)
+            let loaded = try XCTUnwrap(try IndexLoader.load(path: path) as? IVFPQIndex)
+            XCTAssertNotNil(loaded.vectors?.mapping, "\(name): rows copied, not used in place")
+            let p = SearchParameters(nprobe: 6, rerank: 4)
+            let answers = try loaded.search(queries, k: 5, parameters: p, threads: 1)
+            for id in stride(from: 0, to: 1500, by: 3) { try loaded.delete(id: UInt64(id)) }
+            for r in 0..<400 { try loaded.add(base.rowArray(r).map { $0 + 0.25 }, id: UInt64(10_000 + r)) }
+            XCTAssertNil(loaded.vectors?.mapping, "\(name): growing moved the rows into memory")
+            XCTAssertEqual(try loaded.search(base.rowArray(5).map { $0 + 0.25 }, k: 1, parameters: p).first?.id, 10_005, name)
+            XCTAssertEqual(dir.read(name), before, "\(name): the file changed under the index")
+            let again = try IndexLoader.load(path: path)
+            let b = try again.search(queries, k: 5, parameters: p, threads: 1)
+            XCTAssertEqual(b.ids, answers.ids, name)
+            XCTAssertEqual(b.distances, answers.distances, name)
+        }
+    }
+
     /// The 4-bit fast scan: every distance it reports is the float-table distance of that code
     /// within m · step / 2 (step: the list's quantization step), for L2 and inner product.
     func testFastScanDistancesEqualTableDistancesWithinQuantization() throws {

@@ -7,6 +7,7 @@ import ShortlistCore
 /// `IDS `, `TOMB` (u8 per row), with `Refine` `VECS` (rows × dimension f32, rotated with OPQ),
 /// and with OPQ `ROTA` (dimension × dimension f32, row-major: rotated = x · R). A coarse HNSW
 /// graph is not stored: it is rebuilt from the centroids on load, identically (one thread, fixed seed).
+/// From a private writable mapping (`IndexLoader`), `VECS` is used in place; the rest is copied.
 extension IVFPQIndex {
     public func fileDocument(extraSections: [IndexFile.Section]) -> IndexFile.Document {
         var meta = IndexMetadata()
@@ -118,12 +119,20 @@ extension IVFPQIndex {
         if refine {
             let v = try contents.section("VECS")
             guard v.count == n * d * 4 else { throw bad("VECS holds \(v.count) bytes for \(n) × \(d)") }
-            let matrix = try VectorMatrix(count: n, dimension: d)
-            if n > 0 { UnsafeMutableRawPointer(matrix.baseAddress).copyMemory(from: v.baseAddress!, byteCount: v.count) }
+            let matrix: VectorMatrix
+            if n > 0 && contents.file.copyOnWrite && Int(bitPattern: v.baseAddress!) % 64 == 0 {
+                // Used in place: pages are shared with every process that maps the file, until written.
+                let base = UnsafeMutableRawPointer(mutating: v.baseAddress!).bindMemory(to: Float.self, capacity: n * d)
+                matrix = try VectorMatrix(borrowing: base, count: n, dimension: d, from: contents.file)
+            } else {
+                matrix = try VectorMatrix(count: n, dimension: d)
+                if n > 0 { UnsafeMutableRawPointer(matrix.baseAddress).copyMemory(from: v.baseAddress!, byteCount: v.count) }
+            }
             guard matrix.firstNonFinite() == nil else { throw bad("non-finite stored vectors") }
             vectors = matrix
         }
+        if vectors?.mapping != nil { contents.file.dropSequentialHint() }
         return try IVFPQIndex(metric: h.metric, dimension: d, configuration: configuration, rotation: rotation, centroids: centroids, pq: pq,
-                          listCodes: listCodes, listRows: listRows, vectors: vectors, tombstones: tombstones, idMap: idMap)
+                              listCodes: listCodes, listRows: listRows, vectors: vectors, tombstones: tombstones, idMap: idMap)
     }
 }
