@@ -2,7 +2,7 @@ import ShortlistCore
 
 /// NumPy's `.npy` format, versions 1.0–3.0: a 2-D C-order array of little-endian float32,
 /// float64 or float16. Other dtypes, big-endian data and Fortran order are refused by name.
-enum NPYFormat {
+public enum NPYFormat {
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
 
     struct Header {
@@ -98,7 +98,16 @@ enum NPYFormat {
 
     /// Writes a version 1.0 file of dtype `<f4`, its header padded so the data starts 64-byte aligned.
     static func write(_ matrix: VectorMatrix, to path: String) throws {
-        var dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(matrix.count), \(matrix.dimension)), }"
+        try write(descr: "'<f4'", shape: [matrix.count, matrix.dimension],
+                  data: UnsafeRawBufferPointer(start: matrix.baseAddress, count: matrix.count * matrix.dimension * 4), to: path)
+    }
+
+    /// Writes a version 1.0 file, atomically: `descr` is the dtype as a Python literal (`'<f4'`,
+    /// or a structured `[('id', '<i8'), ('score', '<f4')]`), `data` the C-order values of `shape`.
+    /// The header is padded so the data starts 64-byte aligned.
+    static func write(descr: String, shape: [Int], data: UnsafeRawBufferPointer, to path: String) throws {
+        let dims = shape.count == 1 ? "\(shape[0])," : shape.map(String.init).joined(separator: ", ")
+        var dict = "{'descr': \(descr), 'fortran_order': False, 'shape': (\(dims)), }"
         let unpadded = 10 + dict.utf8.count + 1
         dict += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
         var header = magic + [1, 0]
@@ -107,8 +116,22 @@ enum NPYFormat {
         header += Array(dict.utf8)
         let writer = try AtomicFileWriter(path: path)
         try writer.write(header)
-        try writer.write(UnsafeRawBufferPointer(start: matrix.baseAddress, count: matrix.count * matrix.dimension * 4))
+        if data.count > 0 { try writer.write(data) }
         try writer.commit()
+    }
+
+    /// Writes search results as one `rows × k` array of records `(id int64, score float32)`:
+    /// `numpy.load(path)["id"]` and `["score"]`. `ids` and `scores` are `rows × k`, row-major;
+    /// a missing hit is id −1, score −inf.
+    public static func writeHits(ids: [Int64], scores: [Float], rows: Int, k: Int, to path: String) throws {
+        precondition(ids.count == rows * k && scores.count == rows * k)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(rows * k * 12)
+        for i in 0..<ids.count {
+            withUnsafeBytes(of: ids[i].littleEndian) { bytes.append(contentsOf: $0) }
+            withUnsafeBytes(of: scores[i].bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        try bytes.withUnsafeBytes { try write(descr: "[('id', '<i8'), ('score', '<f4')]", shape: [rows, k], data: $0, to: path) }
     }
 
     // MARK: The header's Python-literal dict, read just enough.

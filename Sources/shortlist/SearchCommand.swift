@@ -38,7 +38,7 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "IVF with Refine: re-rank the best k × rerank candidates exactly. Default 4.")
     var rerank: Int?
 
-    @Option(help: "Where to write result ids (.ivecs, one row per query, -1 where fewer than k exist).")
+    @Option(help: "Where to write the results: .npy (queries × k records of id int64 and score float32, higher is better; id -1 and score -inf where fewer than k exist) or .ivecs (ids only, int32, -1 padding).")
     var output: String?
 
     @Option(help: "Ground-truth .ivecs to report recall@k against.")
@@ -93,12 +93,16 @@ struct SearchCommand: ParsableCommand {
         let seconds = watch.seconds
         print(String(format: "%d queries, k=%d, %d thread%@: %.3f s, %.0f queries/s (index loaded in %.3f s)",
                      queries.count, k, threads, threads == 1 ? "" : "s", seconds, Double(queries.count) / seconds, loadSeconds))
-        let matrix = try Self.idMatrix(results)
         if let output {
-            try matrix.write(to: output)
+            if output.lowercased().hasSuffix(".npy") {
+                try Self.writeNPY(results, metric: index.metric, to: output)
+            } else {
+                try Self.idMatrix(results).write(to: output)
+            }
             print("wrote \(output)")
         }
         if let groundtruth {
+            let matrix = try Self.idMatrix(results)
             let rows = try IntMatrix.read(path: groundtruth)
             guard rows.count >= queries.count, rows.width >= k else {
                 throw ValidationError("\(groundtruth) has \(rows.count) rows × \(rows.width); need \(queries.count) × \(k)")
@@ -114,6 +118,17 @@ struct SearchCommand: ParsableCommand {
     /// Right-aligns `text` in `width` columns.
     static func pad(_ text: String, _ width: Int) -> String {
         String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+
+    /// Results as `.npy` records (id int64, score float32; −1 / −inf padding); ids must fit in int64.
+    static func writeNPY(_ results: SearchResults, metric: Metric, to path: String) throws {
+        var ids = [Int64](repeating: -1, count: results.ids.count), scores = [Float](repeating: -.infinity, count: results.ids.count)
+        for (i, id) in results.ids.enumerated() where id != SearchResults.noId {
+            guard id <= UInt64(Int64.max) else { throw ValidationError("id \(id) does not fit in an int64 .npy column") }
+            ids[i] = Int64(id)
+            scores[i] = metric.score(fromDistance: results.distances[i])
+        }
+        try NPYFormat.writeHits(ids: ids, scores: scores, rows: results.queryCount, k: results.k, to: path)
     }
 
     /// Result ids as int32 rows for `.ivecs` (−1 padding); ids must fit in int32.

@@ -33,6 +33,12 @@ struct TuneRunner {
         print(String(format: "tuning: %d candidates (0: the settings given), successive halving ÷%d: %@ %@; at most %d %@, about %.1f min at %.2f s per %@ (candidate 0)%@",
                      plan.candidates, plan.eta, rungs, unit, plan.plannedUnits, unit, Double(plan.plannedUnits) * perUnit / 60, perUnit, String(unit.dropLast()),
                      extraUnits > 0 ? ", then the chosen one trains on until early stopping (\(extraUnits) more set aside)" : ""))
+        if trials == nil && plan.candidates == 1 {
+            // Say what a search would cost, so a user with a large catalogue knows the budget to ask for.
+            let searching = SuccessiveHalving(candidates: 6, firstUnits: firstUnits, lastUnits: lastUnits)
+            let minutes = (watch.seconds + Double(searching.plannedUnits + extraUnits) * perUnit) / 60
+            print(String(format: "tuning: the budget fits only the settings given (candidate 0); a search of 6 candidates needs about --tune-budget %.0fm on this data and machine", minutes.rounded(.up)))
+        }
         fflush(stdout)
         let result = try plan.run(first: first, firstSeconds: perUnit * Double(first.unitsDone), make: make) { r in
             print(String(format: "trial %3d  rung %d  %3d %@  valid recall@20 %.4f  %5.1f s  %@", r.candidate, r.rung, r.units, unit, r.score, r.seconds, describe(r.candidate)))

@@ -25,6 +25,21 @@ final class NPYFormatTests: XCTestCase {
         XCTAssertEqual(try VectorFile.read(path: dir.file("a.npy")).matrix.flatArray(), m.flatArray())
     }
 
+    /// Search results: one structured array of (id int64, score float32) records, the layout
+    /// `numpy.load(path)["id"]` reads.
+    func testHitsAreWrittenAsIdAndScoreRecords() throws {
+        let dir = TemporaryDirectory()
+        try NPYFormat.writeHits(ids: [7, -1, 1 << 40, 3], scores: [0.5, -.infinity, -2, 1], rows: 2, k: 2, to: dir.file("r.npy"))
+        let raw = dir.read("r.npy")
+        let headerLength = Int(raw[8]) | Int(raw[9]) << 8
+        let header = String(decoding: raw[10..<10 + headerLength], as: UTF8.self)
+        XCTAssert(header.hasPrefix("{'descr': [('id', '<i8'), ('score', '<f4')], 'fortran_order': False, 'shape': (2, 2), }"), header)
+        XCTAssertEqual((10 + headerLength) % 64, 0, "data starts 64-byte aligned")
+        let data = Array(raw[(10 + headerLength)...])
+        XCTAssertEqual(data, bytes([Int64(7)]) + bytes([Float(0.5)]) + bytes([Int64(-1)]) + bytes([-Float.infinity])
+                           + bytes([Int64(1 << 40)]) + bytes([Float(-2)]) + bytes([Int64(3)]) + bytes([Float(1)]))
+    }
+
     func testFloat64Float16AndVersion2AreRead() throws {
         let dir = TemporaryDirectory()
         let f8 = dir.write("f8.npy", npy(descr: "<f8", shape: "(2, 2)", data: bytes([1.5, -2.0, 3.25, 1e-3] as [Double])))

@@ -290,7 +290,11 @@ class Client(_Ops):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket, self._buffer = s, b""
         if self.token is not None:
-            self._exchange_locked([({"op": "auth", "token": self.token}, Pending(lambda r: r))], reconnect=False)[0].result()
+            try:
+                self._exchange_locked([({"op": "auth", "token": self.token}, Pending(lambda r: r))], reconnect=False)[0].result()
+            except ShortlistError:
+                self._close_socket()
+                raise
 
     def _close_socket(self) -> None:
         if self._socket is not None:

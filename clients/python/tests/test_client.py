@@ -210,6 +210,7 @@ class DownedServerTests(unittest.TestCase):
             server.process.wait()
             with self.assertRaises(sl.ConnectionLost):
                 client.ping()
+            client.close()
             server.stop()
             with self.assertRaises(sl.ConnectionLost):
                 sl.Client("127.0.0.1", server.port)
@@ -228,8 +229,8 @@ class AuthTests(unittest.TestCase):
             Path(folder, "token").write_text("s3cret\n")
             server = Server("--collection", f"v={index}", "--auth-token-file", os.path.join(folder, "token"))
             try:
-                with self.assertRaises(sl.Unauthorized):
-                    sl.Client("127.0.0.1", server.port).search("v", np.ones(4))
+                with self.assertRaises(sl.Unauthorized), sl.Client("127.0.0.1", server.port) as anonymous:
+                    anonymous.search("v", np.ones(4))
                 with self.assertRaises(sl.Unauthorized):
                     sl.Client("127.0.0.1", server.port, token="wrong")
                 with sl.Client("127.0.0.1", server.port, token="s3cret") as client:
