@@ -26,6 +26,7 @@ let package = Package(
         ),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(
             name: "ShortlistCore",
             dependencies: ["CShortlistKernels", "CBLAS", "CLAPACKE"],
@@ -33,7 +34,7 @@ let package = Package(
         ),
         .target(
             name: "ShortlistData",
-            dependencies: ["ShortlistCore"],
+            dependencies: ["ShortlistCore", "CZlib"],
             swiftSettings: computeFlags
         ),
         .target(

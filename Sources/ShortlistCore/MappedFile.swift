@@ -13,10 +13,13 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Whether pages may be written (privately).
     public let copyOnWrite: Bool
+    /// Whether `bytes` is a heap buffer this object owns (`init(path:adopting:)`), not a mapping.
+    private let ownsHeapBytes: Bool
 
     /// Maps `path`; throws `FileError.notFound` / `.cannotOpen` with the reason.
     public init(path: String, copyOnWrite: Bool = false) throws {
         self.copyOnWrite = copyOnWrite
+        ownsHeapBytes = false
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -45,13 +48,27 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: p, count: size)
     }
 
+    /// Contents made in memory for `path` (a decompressed file): `bytes` was allocated with
+    /// `UnsafeMutableRawPointer.allocate` and is freed with this object. Read-only.
+    public init(path: String, adopting bytes: UnsafeMutableRawBufferPointer) {
+        self.path = path
+        self.bytes = UnsafeRawBufferPointer(bytes)
+        copyOnWrite = false
+        ownsHeapBytes = true
+    }
+
     deinit {
-        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+        guard let base = bytes.baseAddress else { return }
+        if ownsHeapBytes {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
+        } else {
+            munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
+        }
     }
 
     /// Stops the sequential read-ahead hint given when mapping (for mappings used in place).
     public func dropSequentialHint() {
-        if let base = bytes.baseAddress { _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_NORMAL) }
+        if !ownsHeapBytes, let base = bytes.baseAddress { _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_NORMAL) }
     }
 
     /// The file's size in bytes.

@@ -35,7 +35,7 @@ public struct FeatureTable: Sendable {
     /// cells are missing values.
     public static func read(path: String, idColumn: String, columns wanted: Set<String>? = nil) throws -> FeatureTable {
         guard FileManager.default.fileExists(atPath: path) else { throw InteractionError.missingFile(path: path, expected: "the feature file") }
-        let file = try MappedFile(path: path)
+        let file = try TextInput.open(path)
         return path.hasSuffix(".jsonl") || path.hasSuffix(".ndjson")
             ? try readJSONLines(file, idColumn: idColumn, wanted: wanted)
             : try readDelimited(file, idColumn: idColumn, wanted: wanted)

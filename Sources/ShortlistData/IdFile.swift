@@ -5,7 +5,7 @@ import ShortlistCore
 public enum IdFile {
     /// Reads the ids; refuses malformed lines and duplicates with the line number.
     public static func read(path: String) throws -> [UInt64] {
-        let file = try MappedFile(path: path)
+        let file = try TextInput.open(path)
         var ids: [UInt64] = []
         var seen = Set<UInt64>()
         var lineNumber = 0

@@ -126,16 +126,14 @@ public struct InteractionData: Sendable {
 
     private static func readSplitFiles(_ source: InteractionSource, adjacency: Bool) throws -> InteractionData {
         let dir = source.path
-        let trainPath = (dir as NSString).appendingPathComponent("train.txt")
-        guard FileManager.default.fileExists(atPath: trainPath) else {
-            throw InteractionError.missingFile(path: dir, expected: "train.txt")
+        guard TextInput.existing((dir as NSString).appendingPathComponent("train.txt")) != nil else {
+            throw InteractionError.missingFile(path: dir, expected: "train.txt (or train.txt.gz)")
         }
         var splits: [[(UInt64, UInt64)]] = []
         var maxUser: UInt64 = 0, maxItem: UInt64 = 0
         for name in ["train.txt", "valid.txt", "test.txt"] {
-            let path = (dir as NSString).appendingPathComponent(name)
             var pairs: [(UInt64, UInt64)] = []
-            if FileManager.default.fileExists(atPath: path) {
+            if let path = TextInput.existing((dir as NSString).appendingPathComponent(name)) {
                 let events = adjacency ? try InteractionEvents.readAdjacencyFile(path) : try InteractionEvents.readPairsFile(path)
                 pairs = events.map { ($0.user, $0.item) }
             }

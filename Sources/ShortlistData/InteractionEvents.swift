@@ -14,7 +14,7 @@ struct InteractionEvent {
 enum InteractionEvents {
     static func readAdjacencyFile(_ path: String) throws -> [InteractionEvent] {
         var events: [InteractionEvent] = []
-        try TextTable.forEachRow(try MappedFile(path: path), separator: nil) { line, fields in
+        try TextTable.forEachRow(try TextInput.open(path), separator: nil) { line, fields in
             let user = try TextTable.id(fields[0], path: path, line: line, what: "user")
             for f in fields.dropFirst() {
                 events.append(InteractionEvent(user: user, item: try TextTable.id(f, path: path, line: line, what: "item"), time: 0))
@@ -25,7 +25,7 @@ enum InteractionEvents {
 
     static func readPairsFile(_ path: String) throws -> [InteractionEvent] {
         var events: [InteractionEvent] = []
-        try TextTable.forEachRow(try MappedFile(path: path), separator: nil) { line, fields in
+        try TextTable.forEachRow(try TextInput.open(path), separator: nil) { line, fields in
             guard fields.count == 2 || fields.count == 3 else {
                 throw InteractionError.badLine(path: path, line: line, reason: "expected 'user item [weight]', found \(fields.count) fields")
             }
@@ -40,7 +40,7 @@ enum InteractionEvents {
     /// A delimited file with a header; `contextColumns` are read as raw strings per event.
     static func readCSV(_ source: InteractionSource, contextColumns: [String]) throws -> [InteractionEvent] {
         let path = source.path
-        let file = try MappedFile(path: path)
+        let file = try TextInput.open(path)
         var events: [InteractionEvent] = []
         var columns: (user: Int, item: Int, rating: Int?, time: Int?, context: [Int])?
         var separator = ","

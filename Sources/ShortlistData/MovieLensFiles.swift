@@ -21,23 +21,17 @@ enum MovieLensFiles {
 
     static func read(_ source: InteractionSource) throws -> Contents {
         let dir = source.path
-        func file(_ name: String) -> String? {
-            let p = (dir as NSString).appendingPathComponent(name)
-            return FileManager.default.fileExists(atPath: p) ? p : nil
-        }
+        // Each file may also be gzip-compressed, as NAME.gz.
+        func file(_ name: String) -> String? { TextInput.existing((dir as NSString).appendingPathComponent(name)) }
         let layout: Layout, ratingsPath: String
         if let p = file("u.data") { layout = .hundredK; ratingsPath = p }
         else if let p = file("ratings.dat") { layout = .dat; ratingsPath = p }
         else if let p = file("ratings.csv") { layout = .latest; ratingsPath = p }
-        else if file("ratings.csv.gz") != nil {
-            // The shipped ml-latest-small is compressed; say how to unpack it rather than only
-            // that nothing was found.
-            throw InteractionError.missingFile(path: dir, expected: "ratings.csv (there is a ratings.csv.gz: unpack it first, e.g. gzip -dk \((dir as NSString).appendingPathComponent("ratings.csv.gz")); scripts/quickstart does)")
-        } else { throw InteractionError.missingFile(path: dir, expected: "u.data, ratings.dat or ratings.csv") }
+        else { throw InteractionError.missingFile(path: dir, expected: "u.data, ratings.dat or ratings.csv (each may be .gz)") }
 
         var contents = Contents(events: [])
         let separator: String? = layout == .hundredK ? nil : (layout == .dat ? "::" : ",")
-        try TextTable.forEachRow(try MappedFile(path: ratingsPath), separator: separator) { line, f in
+        try TextTable.forEachRow(try TextInput.open(ratingsPath), separator: separator) { line, f in
             if layout == .latest && line == 1 && f.first == "userId" { return }
             guard f.count >= 3 else {
                 throw InteractionError.badLine(path: ratingsPath, line: line, reason: "expected user, item, rating[, timestamp]")
@@ -56,9 +50,9 @@ enum MovieLensFiles {
             if let p = file("u.item") {
                 var names: [String] = []
                 if let g = file("u.genre") {
-                    try TextTable.forEachRow(try MappedFile(path: g), separator: "|") { _, f in if let n = f.first { names.append(String(n)) } }
+                    try TextTable.forEachRow(try TextInput.open(g), separator: "|") { _, f in if let n = f.first { names.append(String(n)) } }
                 }
-                try TextTable.forEachRow(try MappedFile(path: p), separator: "|") { line, f in
+                try TextTable.forEachRow(try TextInput.open(p), separator: "|") { line, f in
                     guard f.count >= 5 else { throw InteractionError.badLine(path: p, line: line, reason: "expected id|title|…|genre flags") }
                     let id = try TextTable.id(f[0], path: p, line: line, what: "movie id")
                     contents.titles[id] = String(f[1])
@@ -69,7 +63,7 @@ enum MovieLensFiles {
         case .dat, .latest:
             let name = layout == .dat ? "movies.dat" : "movies.csv"
             if let p = file(name) {
-                try TextTable.forEachRow(try MappedFile(path: p), separator: layout == .dat ? "::" : ",", quoted: layout == .latest) { line, f in
+                try TextTable.forEachRow(try TextInput.open(p), separator: layout == .dat ? "::" : ",", quoted: layout == .latest) { line, f in
                     if layout == .latest && line == 1 && f.first == "movieId" { return }
                     guard f.count >= 3 else { throw InteractionError.badLine(path: p, line: line, reason: "expected id, title, genres") }
                     let id = try TextTable.id(f[0], path: p, line: line, what: "movie id")
@@ -93,13 +87,13 @@ enum MovieLensFiles {
         guard source.useUserFeatures else { return contents }
         var userValues: [UInt64: [String]] = [:]   // [age group, gender, occupation]
         if layout == .hundredK, let p = file("u.user") {
-            try TextTable.forEachRow(try MappedFile(path: p), separator: "|") { line, f in
+            try TextTable.forEachRow(try TextInput.open(p), separator: "|") { line, f in
                 guard f.count >= 4 else { throw InteractionError.badLine(path: p, line: line, reason: "expected id|age|gender|occupation|zip") }
                 let age = try TextTable.number(f[1], path: p, line: line, what: "age")
                 userValues[try TextTable.id(f[0], path: p, line: line, what: "user id")] = [ageBucket(age), String(f[2]), String(f[3])]
             }
         } else if layout == .dat, let p = file("users.dat") {
-            try TextTable.forEachRow(try MappedFile(path: p), separator: "::") { line, f in
+            try TextTable.forEachRow(try TextInput.open(p), separator: "::") { line, f in
                 guard f.count >= 4 else { throw InteractionError.badLine(path: p, line: line, reason: "expected id::gender::age::occupation::zip") }
                 let age = try TextTable.number(f[2], path: p, line: line, what: "age")
                 userValues[try TextTable.id(f[0], path: p, line: line, what: "user id")] = [ageBucket(age), String(f[1]), String(f[3])]

@@ -1,3 +1,4 @@
+import Foundation
 import ShortlistCore
 import ShortlistData
 import ShortlistTestSupport
@@ -119,6 +120,31 @@ final class InteractionDataTests: XCTestCase {
         let genres = data.itemFeatures[0]
         XCTAssertEqual(Array(genres.indices(of: 0)).count, 2, "Animation, Children's")
         XCTAssertEqual(Array(genres.indices(of: 1)).count, 2, "Action, Adventure")
+    }
+
+    /// A gzip file (two members, as `cat a.gz b.gz` makes) reads as its text; a cut or corrupted
+    /// one is refused, naming the file.
+    func testGzipInputReadsAsItsTextAndBadStreamsAreRefused() throws {
+        let dir = TemporaryDirectory()
+        let text = (0..<6).flatMap { u in stride(from: u % 3, to: 8, by: 2).map { "\(u) \($0)\n" } }.joined()
+        // Python: gzip.compress(text[:30], mtime=0) + gzip.compress(text[30:], mtime=0).
+        let gz = Array(Data(base64Encoded: "H4sIAAAAAAACAzNQMOAyUDACYhMgNuMyVDAEYmMgNgViABYAyMkeAAAAH4sIAAAAAAACAw3JuQEAMAgDsd5TMEJ4DPtvlitU6VRRGKw6HgqD1USiYZzMmTP3AR8X36I6AAAA")!)
+        let plain = try InteractionData.read(InteractionSource(format: .pairs, path: dir.write("plain.txt", text: text)))
+        let packed = try InteractionData.read(InteractionSource(format: .pairs, path: dir.write("packed.txt.gz", gz)))
+        XCTAssertEqual(packed.train.count + packed.valid.count + packed.test.count, 22)
+        XCTAssertEqual(packed.train, plain.train)
+        XCTAssertEqual(packed.test, plain.test)
+        let split = TemporaryDirectory()
+        _ = split.write("train.txt.gz", gz)
+        XCTAssertEqual(try InteractionData.read(InteractionSource(format: .pairs, path: split.path)).train.count, 22, "train.txt.gz in a folder")
+        var corrupted = gz
+        corrupted[14] ^= 0xFF
+        for (name, bytes, reason) in [("cut.gz", Array(gz[..<40]), "truncated"), ("bad.gz", corrupted, "gzip:")] {
+            XCTAssertThrowsError(try InteractionData.read(InteractionSource(format: .pairs, path: dir.write(name, bytes)))) {
+                guard case let .readFailed(path, message)? = $0 as? FileError else { return XCTFail("\($0)") }
+                XCTAssert(path.hasSuffix(name) && message.contains(reason), message)
+            }
+        }
     }
 
     func testMalformedInputIsRefusedWithTheLine() throws {
