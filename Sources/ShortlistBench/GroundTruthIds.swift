@@ -29,12 +29,12 @@ public enum GroundTruthIds {
         return "warning: the index holds \(m.deadRows) deleted rows, so it changed since it was built; its rows may no longer be the base file's, and recall against this ground truth is approximate"
     }
 
-    /// `truth` (rows of the base file, −1 padding) in `index`'s external ids: row r becomes the
-    /// id of the index's row r. Unchanged when the index numbers its rows as its ids (built
-    /// without `--ids`). Returns the translated matrix and whether anything changed.
+    /// `truth` (rows of the base file, −1 padding) in `index`'s external ids: base row r becomes
+    /// the id the index gave it (`inputIds`). Unchanged when every base row's id is its row
+    /// number (built without `--ids`). Returns the translated matrix and whether anything changed.
     public static func translate(_ truth: IntMatrix, for index: any VectorIndex) throws -> (truth: IntMatrix, translated: Bool) {
         guard let mutable = index as? any MutableVectorIndex else { return (truth, false) }
-        let ids = mutable.rowIds
+        let ids = mutable.inputIds
         if ids.enumerated().allSatisfy({ UInt64($0.offset) == $0.element }) { return (truth, false) }
         var out = truth
         for i in out.values.indices where out.values[i] >= 0 {

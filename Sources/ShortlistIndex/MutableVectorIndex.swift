@@ -14,9 +14,12 @@ public protocol MutableVectorIndex: VectorIndex {
     func contains(id: UInt64) -> Bool
     /// Every live id, in no particular order.
     var liveIds: [UInt64] { get }
-    /// The external id of every row, in row order (deleted rows keep their last id): for a
-    /// freshly built index, row r is row r of the vectors it was built from.
+    /// The external id of every row, in row order (deleted rows keep their last id).
     var rowIds: [UInt64] { get }
+    /// The id given to each row of the vectors the index was built from, in their order: what
+    /// row-numbered ground truth translates through. `rowIds` for kinds that keep the input's
+    /// order; an HNSW index renumbers its rows for locality and remembers where each went.
+    var inputIds: [UInt64] { get }
     /// The row holding the live `id`, or nil: what `SearchParameters.allowedRows` is made of.
     /// Rows change with writes (a flat index moves its last row into a deleted one; compaction
     /// renumbers): a row bitmap is valid until the next change.
@@ -27,6 +30,8 @@ public protocol MutableVectorIndex: VectorIndex {
 }
 
 extension MutableVectorIndex {
+    public var inputIds: [UInt64] { rowIds }
+
     /// Rows that hold a deleted vector (kept until the index is compacted or rebuilt).
     public var deadRows: Int { rowIds.count - count }
 

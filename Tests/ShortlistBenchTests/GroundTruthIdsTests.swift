@@ -28,6 +28,17 @@ final class GroundTruthIdsTests: XCTestCase {
         XCTAssertThrowsError(try GroundTruthIds.translate(IntMatrix(count: 1, width: 1, values: [300]), for: index)) {
             XCTAssertEqual($0 as? GroundTruthIds.Failure, .rowOutOfRange(row: 300, rows: 300))
         }
+        // An HNSW build renumbers its rows for locality: translation goes through the row each
+        // input row went to, so row-numbered truth still means the base file's rows.
+        for ids in [nil, ids] {
+            let graph = try HNSWIndex(metric: .l2, vectors: base, ids: ids, configuration: HNSWConfiguration(m: 8, efConstruction: 100))
+            XCTAssertNotEqual(graph.rowIds, ids ?? (0..<300).map { UInt64($0) }, "the build moved rows")
+            let hits = try graph.search(queries, k: 5, parameters: SearchParameters(ef: 300), threads: 1)
+            let graphResults = IntMatrix(count: 20, width: 5, values: hits.ids.map { Int32($0) })
+            let (graphTruth, graphTranslated) = try GroundTruthIds.translate(truth, for: graph)
+            XCTAssertEqual(graphTranslated, ids != nil)
+            XCTAssertEqual(Recall.at(5, results: graphResults, groundTruth: graphTruth), 1, "ids: \(ids == nil ? "rows" : "given")")
+        }
         // An index changed since it was built is flagged.
         XCTAssertNil(GroundTruthIds.warning(for: index))
         let hnsw = try HNSWIndex(metric: .l2, vectors: base, configuration: HNSWConfiguration(m: 8))

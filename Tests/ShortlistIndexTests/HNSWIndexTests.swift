@@ -1,6 +1,6 @@
 import Foundation
 import ShortlistCore
-import ShortlistIndex
+@testable import ShortlistIndex
 import ShortlistTestSupport
 import XCTest
 
@@ -282,6 +282,44 @@ final class HNSWIndexTests: XCTestCase {
             let b = try again.search(queries, k: 5, parameters: SearchParameters(ef: 40), threads: 1)
             XCTAssertEqual(b.ids, answers.ids, "\(storage)")
             XCTAssertEqual(b.distances, answers.distances, "\(storage)")
+        }
+    }
+
+    /// A build leaves its rows in breadth-first order from the entry point, and renumbering rows
+    /// (any permutation) changes no answer and no input row's id, before and after a round trip.
+    func testRenumberingKeepsEveryAnswer() throws {
+        let dir = TemporaryDirectory()
+        let base = Fixtures.clustered(count: 700, dimension: 10, seed: 151)
+        let queries = Fixtures.clustered(count: 25, dimension: 10, seed: 152)
+        let ids = (0..<700).map { UInt64(5_000 + 7 * $0) }
+        for storage in VectorStorage.allCases {
+            for metric in [Metric.l2, .ip, .cosine] {
+                var configuration = self.configuration
+                configuration.storage = storage
+                let index = try HNSWIndex(metric: metric, vectors: base, ids: ids, configuration: configuration, threads: 2)
+                let label = "\(storage) \(metric)"
+                XCTAssertEqual(index.breadthFirstOrder(), (0..<700).map { UInt32($0) }, "\(label): rows are in breadth-first order")
+                XCTAssertEqual(index.inputIds, ids, label)
+                let p = SearchParameters(ef: 50)
+                let before = try index.search(queries, k: 8, parameters: p, threads: 1)
+                var shuffled = (0..<UInt32(700)).map { $0 }
+                var generator = SeededGenerator(seed: 153)
+                shuffled.shuffle(using: &generator)
+                index.renumber(shuffled)
+                XCTAssertNotEqual(index.rowIds, ids, label)
+                XCTAssertEqual(index.inputIds, ids, "\(label): input rows keep their ids")
+                let after = try index.search(queries, k: 8, parameters: p, threads: 1)
+                XCTAssertEqual(after.ids, before.ids, label)
+                XCTAssertEqual(after.distances, before.distances, label)
+                try index.save(to: dir.file("r.idx"))
+                let loaded = try XCTUnwrap(try IndexLoader.load(path: dir.file("r.idx")) as? HNSWIndex)
+                XCTAssertEqual(loaded.inputIds, ids, label)
+                XCTAssertEqual(try loaded.search(queries, k: 8, parameters: p, threads: 1).ids, before.ids, label)
+                try loaded.delete(id: ids[3])
+                try loaded.add(base.rowArray(3), id: 1)
+                XCTAssertTrue(loaded.contains(id: 1) && !loaded.contains(id: ids[3]), label)
+                if metric != .ip { XCTAssertEqual(try loaded.search(base.rowArray(3), k: 1, parameters: p).first?.id, 1, label) }
+            }
         }
     }
 

@@ -120,24 +120,29 @@ final class IndexFileTests: XCTestCase {
                              configuration: HNSWConfiguration(m: 16, efConstruction: 40, seed: 5, storage: .sq8), threads: 1)
     }
 
-    /// SQ8 files (codes, ranges, norms) of this version stay readable, give the answers they
-    /// gave, and today's writer still produces them byte for byte.
-    func testGoldenSQ8FileLoadsAndWriterIsStable() throws {
-        let golden = goldenPath("hnsw16-sq8-l2-v1.idx")
+    /// SQ8 files (codes, ranges, norms) of this version stay readable and give the answers they
+    /// gave: the first golden file was written before builds renumbered rows (no `INPR`), the
+    /// second by today's writer, which still produces it byte for byte.
+    func testGoldenSQ8FilesLoadAndWriterIsStable() throws {
         let dir = TemporaryDirectory()
         try goldenSQ8Index().save(to: dir.file("now.idx"))
         if ProcessInfo.processInfo.environment["SHORTLIST_WRITE_GOLDEN"] == "1" {
-            let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/hnsw16-sq8-l2-v1.idx")
+            let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/hnsw16-sq8-l2-v1-inpr.idx")
             try Data(dir.read("now.idx")).write(to: source)
         }
-        let loaded = try XCTUnwrap(try IndexLoader.load(path: golden) as? HNSWIndex)
-        XCTAssertEqual(loaded.spec.description, "HNSW16,SQ8")
-        XCTAssertEqual(loaded.count, 48)
         let vectors = Fixtures.clustered(count: 48, dimension: 6, clusters: 4, seed: 131)
-        for q in [0, 17, 40] {
-            let hits = try loaded.search(vectors.rowArray(q), k: 3, parameters: SearchParameters(ef: 48))
-            XCTAssertEqual(hits.map(\.id), Fixtures.referenceTopK(.l2, base: vectors, query: vectors.rowArray(q), k: 3).map { UInt64(1000 + $0) })
+        for (name, renumbered) in [("hnsw16-sq8-l2-v1.idx", false), ("hnsw16-sq8-l2-v1-inpr.idx", true)] {
+            let loaded = try XCTUnwrap(try IndexLoader.load(path: goldenPath(name)) as? HNSWIndex)
+            XCTAssertEqual(loaded.spec.description, "HNSW16,SQ8")
+            XCTAssertEqual(loaded.count, 48)
+            XCTAssertEqual(try IndexFile.read(path: goldenPath(name)).sections["INPR"] != nil, renumbered, name)
+            XCTAssertEqual(loaded.inputIds, (0..<48).map { UInt64(1000 + $0) }, "\(name): input row r has id 1000 + r")
+            for q in [0, 17, 40] {
+                let hits = try loaded.search(vectors.rowArray(q), k: 3, parameters: SearchParameters(ef: 48))
+                XCTAssertEqual(hits.map(\.id), Fixtures.referenceTopK(.l2, base: vectors, query: vectors.rowArray(q), k: 3).map { UInt64(1000 + $0) }, name)
+            }
         }
-        XCTAssertEqual(dir.read("now.idx"), Array(try Data(contentsOf: URL(fileURLWithPath: golden))), "the SQ8 writer's output changed: bump the format version instead")
+        XCTAssertEqual(dir.read("now.idx"), Array(try Data(contentsOf: URL(fileURLWithPath: goldenPath("hnsw16-sq8-l2-v1-inpr.idx")))),
+                       "the SQ8 writer's output changed: bump the format version instead")
     }
 }

@@ -7,7 +7,9 @@ import ShortlistCore
 /// storage `sq8` also `SQ8R` (the code ranges: stored dimension float32 lowers, then as many
 /// steps; META's `sq8_fitted_rows` says how many rows they were fitted on), and once fitted
 /// `SQ8C` (rows × code stride u8 codes) and `SQ8N` (rows × f32 decoded norms), the walk's
-/// own data, so opening a file encodes nothing.
+/// own data, so opening a file encodes nothing. `INPR` (u32 per row of the build's input: the
+/// row it went to), when the build renumbered its rows for locality; without it, input row r is
+/// row r (files written before renumbering).
 extension HNSWIndex {
     public func fileDocument(extraSections: [IndexFile.Section]) -> IndexFile.Document {
         var meta = IndexMetadata()
@@ -33,6 +35,7 @@ extension HNSWIndex {
                 codeRanges.append(IndexFile.Section.copy(tag: "SQ8N", of: store.storedCodeNorms))
             }
         }
+        let inputOrder = inputRows.map { [IndexFile.Section(tag: "INPR", payload: .bytes($0.withUnsafeBytes { Array($0) }))] } ?? []
         return IndexFile.Document(
             header: IndexFile.Header(kind: .hnsw, metric: metric, dimension: dimension, count: n),
             sections: [
@@ -43,7 +46,7 @@ extension HNSWIndex {
                 IndexFile.Section.copy(tag: "LNK0", of: UnsafeRawBufferPointer(start: level0, count: n * (m0 + 1) * 4)),
                 IndexFile.Section.copy(tag: "LNKU", of: UnsafeRawBufferPointer(start: upperLinks, count: upperCount * 4)),
                 IndexFile.Section(tag: "TOMB", payload: .bytes(Array(UnsafeBufferPointer(start: tombstones, count: n)))),
-            ] + codeRanges + extraSections)
+            ] + codeRanges + inputOrder + extraSections)
     }
 
     /// Rebuilds an HNSW index from a checked file, validating every link so that a file that
@@ -131,6 +134,19 @@ extension HNSWIndex {
         }
         index.entryPoint = Int32(entry)
         index.maxLevel = top
+        if let order = contents.sections["INPR"] {
+            // A permutation of rows, for the rows there were when it was built.
+            guard order.count % 4 == 0, order.count / 4 <= n else { throw bad("INPR holds \(order.count) bytes for \(n) rows") }
+            var taken = [Bool](repeating: false, count: n)
+            var rows = [UInt32](repeating: 0, count: order.count / 4)
+            for i in rows.indices {
+                let r = UInt32(littleEndian: order.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+                guard Int(r) < n, !taken[Int(r)] else { throw bad("INPR sends input row \(i) to row \(r), out of range or taken") }
+                taken[Int(r)] = true
+                rows[i] = r
+            }
+            index.inputRows = rows
+        }
         if inPlace { contents.file.dropSequentialHint() }
         return index
     }

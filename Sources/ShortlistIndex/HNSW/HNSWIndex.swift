@@ -66,7 +66,10 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
     var maxLevel = -1
     /// For `.ip`: the M of the L2 reduction (0 otherwise).
     var ipMaxNorm: Float = 0
-    public private(set) var idMap: IdMap
+    public internal(set) var idMap: IdMap
+    /// The row each row of the build's input went to when rows were renumbered (`renumber`);
+    /// nil: input row r is row r.
+    var inputRows: [UInt32]?
     /// Guards `entryPoint`/`maxLevel` while building (a one-byte spinlock).
     let entrySpin: UnsafeMutablePointer<UInt8>
     let scratchPool: HNSWScratchPool
@@ -105,6 +108,7 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         for r in 0..<input.count { levels[r] = UInt8(level(forRow: r)) }
         layOutUpperLinks(from: 0)
         try build(rows: 0..<input.count, threads: threads, progress: progress)
+        renumber(breadthFirstOrder())
         store.fitCodes()
     }
 
@@ -551,6 +555,11 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
     public var liveIds: [UInt64] { idMap.liveIds }
     public func row(of id: UInt64) -> Int? { idMap.row(of: id) }
     public var rowIds: [UInt64] { idMap.ids }
+
+    public var inputIds: [UInt64] {
+        guard let inputRows else { return idMap.ids }
+        return inputRows.map { idMap.ids[Int($0)] }
+    }
 
     /// Whether `id` is live in the index.
     public func contains(id: UInt64) -> Bool { idMap.row(of: id) != nil }

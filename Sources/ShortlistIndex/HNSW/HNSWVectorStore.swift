@@ -108,6 +108,26 @@ final class HNSWVectorStore {
         capacity = newCapacity
     }
 
+    /// Reorders the rows: row `i` becomes what row `order[i]` was (`order` is a permutation of
+    /// 0..<count). Rows, codes and norms move; ranges and scale stay.
+    func permuteRows(_ order: [UInt32]) {
+        precondition(order.count == count)
+        func permuted<T>(_ old: UnsafeMutablePointer<T>, stride: Int, fill: T) -> UnsafeMutablePointer<T> {
+            let new = AlignedMemory.allocate(T.self, count: max(capacity * stride, 1), repeating: fill)
+            for (i, r) in order.enumerated() { (new + i * stride).update(from: old + Int(r) * stride, count: stride) }
+            buffers.free(old)
+            return new
+        }
+        switch storage {
+        case .float32: floats = permuted(floats, stride: dimension, fill: 0)
+        case .float16, .sq8: halves = permuted(halves, stride: dimension, fill: 0)
+        }
+        if storage == .sq8 {
+            codes = permuted(codes, stride: codeStride, fill: 0)
+            codeNorms = permuted(codeNorms, stride: 1, fill: 0)
+        }
+    }
+
     /// Appends rows filled with zeros and returns the first new row.
     func appendRows(_ n: Int) -> Int {
         reserve(count + n)
