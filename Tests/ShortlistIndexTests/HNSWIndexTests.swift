@@ -101,7 +101,8 @@ final class HNSWIndexTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(recall, 0.9, "recall@10 \(recall) over rows added outside the fitted ranges")
     }
 
-    /// SQ8 files carry their code ranges, codes and norms: a missing, short or non-finite one is refused.
+    /// SQ8 files carry their code ranges, codes and norms: a missing, short or non-finite one is
+    /// refused; so is a map of input rows that is not part of a permutation.
     func testEightBitCodeRangesAreCheckedOnLoading() throws {
         let dir = TemporaryDirectory()
         var sq8 = configuration
@@ -117,6 +118,9 @@ final class HNSWIndexTests: XCTestCase {
             ("no codes", "SQ8C", { _ in nil }, "SQ8C"),
             ("short codes", "SQ8C", { Array($0.dropLast(1)) }, "SQ8C / SQ8N hold"),
             ("nan norm", "SQ8N", { var b = $0; b.replaceSubrange(4..<8, with: nan); return b }, "SQ8N row 1"),
+            ("input rows repeated", "INPR", { var b = $0; b.replaceSubrange(4..<8, with: b[0..<4]); return b }, "INPR sends input row 1"),
+            ("input rows out of range", "INPR", { var b = $0; b.replaceSubrange(0..<4, with: [200, 0, 0, 0]); return b }, "INPR sends input row 0 to row 200"),
+            ("input rows too many", "INPR", { $0 + [0, 0, 0, 0] }, "INPR holds 804 bytes"),
         ]
         for (name, tag, change, expected) in cases {
             var sections: [IndexFile.Section] = []
