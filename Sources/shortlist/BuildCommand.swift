@@ -44,6 +44,9 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Text file of external ids, one unsigned integer per line, row for row (default: row numbers, or the ids in a .jsonl input).")
     var ids: String?
 
+    @Flag(name: .customLong("keep-input-order"), help: "HNSW: store rows in the input's order instead of renumbering them for locality (searches are slower at scale; for comparisons).")
+    var keepInputOrder = false
+
     func run() throws {
         Runtime.prepare()
         guard let metric = Metric(name: metric) else {
@@ -68,7 +71,7 @@ struct BuildCommand: ParsableCommand {
         case .ivfpq: label = "training and adding \(spec)"
         }
         let index = try spec.build(metric: metric, vectors: file.matrix, ids: ids, efConstruction: efConstruction,
-                                   trainSize: trainSize, threads: threads, seed: seed, progress: Terminal.progress(label))
+                                   trainSize: trainSize, localityOrder: !keepInputOrder, threads: threads, seed: seed, progress: Terminal.progress(label))
         try index.save(to: output)
         print("built \(spec) index: \(index.count) vectors × \(index.dimension), metric \(metric), in \(String(format: "%.2f", watch.seconds)) s (\(threads) thread\(threads == 1 ? "" : "s")) → \(output)")
     }

@@ -15,8 +15,14 @@ public struct HNSWConfiguration: Sendable, Equatable {
     /// on 8-bit codes, re-ranked on float16 rows: 3 bytes per component, the fastest walk;
     /// `,SQ8`).
     public var storage: VectorStorage
+    /// Renumber rows after the build in breadth-first order from the entry point, so a node's
+    /// neighbours sit near it in memory (searches 13–35% faster at 60k–1M rows, no change on
+    /// WordNet; answers are the same). Default true; false keeps the input's order.
+    public var localityOrder: Bool
 
-    public init(m: Int = 16, efConstruction: Int = 200, seed: UInt64 = SeededGenerator.defaultSeed, storage: VectorStorage = .float32) {
+    public init(m: Int = 16, efConstruction: Int = 200, seed: UInt64 = SeededGenerator.defaultSeed, storage: VectorStorage = .float32,
+                localityOrder: Bool = true) {
+        self.localityOrder = localityOrder
         self.m = m
         self.efConstruction = efConstruction
         self.seed = seed

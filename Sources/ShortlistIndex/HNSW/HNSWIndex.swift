@@ -108,7 +108,7 @@ public final class HNSWIndex: MutableVectorIndex, @unchecked Sendable {
         for r in 0..<input.count { levels[r] = UInt8(level(forRow: r)) }
         layOutUpperLinks(from: 0)
         try build(rows: 0..<input.count, threads: threads, progress: progress)
-        renumber(breadthFirstOrder())
+        if configuration.localityOrder { renumber(breadthFirstOrder()) }
         store.fitCodes()
     }
 
