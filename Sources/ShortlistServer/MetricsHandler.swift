@@ -1,47 +1,68 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
 
-/// A minimal HTTP/1.x responder for Prometheus scrapes: `GET /metrics` (or `/`) gets the text
-/// exposition format, anything else 404; one request per connection.
+/// The server's HTTP side (NIOHTTP1): `GET /metrics` (or `/`), the Prometheus text exposition
+/// format; `GET /healthz`, 200 while the process serves; `GET /readyz`, 200 once the collections
+/// are loaded and until a shutdown begins, 503 after. With a token, `/metrics` needs
+/// `Authorization: Bearer TOKEN` (401 otherwise); the probes never do. Anything else is 404 (405
+/// for a method other than GET or HEAD). Keep-alive requests are answered in turn.
 final class MetricsHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private let render: () -> String
-    /// With a token, requests must carry `Authorization: Bearer TOKEN` (else 401).
+    private let isReady: () -> Bool
     private let token: String?
-    private var request: [UInt8] = []
-    private var answered = false
+    private var head: HTTPRequestHead?
 
-    init(token: String? = nil, render: @escaping () -> String) {
+    init(token: String? = nil, isReady: @escaping () -> Bool = { true }, render: @escaping () -> String) {
         self.token = token
+        self.isReady = isReady
         self.render = render
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !answered else { return }
-        var b = unwrapInboundIn(data)
-        request.append(contentsOf: b.readBytes(length: b.readableBytes) ?? [])
-        let text = String(decoding: request, as: UTF8.self)
-        guard text.contains("\r\n\r\n") || text.contains("\n\n") || request.count > 16 << 10 else { return }
-        answered = true
-        let firstLine = text.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
-        let parts = firstLine.split(separator: " ")
-        let path = parts.count > 1 ? parts[1] : ""
-        let found = parts.first == "GET" && (path == "/metrics" || path == "/")
-        let authorized = token.map { t in
-            text.split(whereSeparator: \.isNewline).contains { line in
-                let l = line.lowercased()
-                return l.hasPrefix("authorization:") && RequestProcessor.constantTimeEqual(
-                    Array(line.dropFirst("authorization:".count).trimmingCharacters(in: .whitespaces).utf8), Array("Bearer \(t)".utf8))
+        switch unwrapInboundIn(data) {
+        case .head(let request): head = request
+        case .body: break
+        case .end:
+            guard let request = head else { return }
+            head = nil
+            let (status, body) = answer(request)
+            respond(context: context, request: request, status: status, body: request.method == .HEAD ? "" : body,
+                    length: body.utf8.count)
+        }
+    }
+
+    private func answer(_ request: HTTPRequestHead) -> (HTTPResponseStatus, String) {
+        guard request.method == .GET || request.method == .HEAD else { return (.methodNotAllowed, "use GET\n") }
+        let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
+        switch path {
+        case "/healthz": return (.ok, "ok\n")
+        case "/readyz": return isReady() ? (.ok, "ready\n") : (.serviceUnavailable, "not ready: shutting down\n")
+        case "/metrics", "/":
+            if let token {
+                let given = request.headers["authorization"].first ?? ""
+                guard RequestProcessor.constantTimeEqual(Array(given.trimmingCharacters(in: .whitespaces).utf8), Array("Bearer \(token)".utf8)) else {
+                    return (.unauthorized, "unauthorized: send Authorization: Bearer <the server's auth token>\n")
+                }
             }
-        } ?? true
-        let ok = found && authorized
-        let body = ok ? render() : authorized ? "not found: try GET /metrics\n" : "unauthorized: send Authorization: Bearer <the server's auth token>\n"
-        let status = ok ? "200 OK" : authorized ? "404 Not Found" : "401 Unauthorized"
-        let head = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: head + body))).whenComplete { _ in
-            context.close(promise: nil)
+            return (.ok, render())
+        default: return (.notFound, "not found: try GET /metrics, /healthz or /readyz\n")
+        }
+    }
+
+    private func respond(context: ChannelHandlerContext, request: HTTPRequestHead, status: HTTPResponseStatus, body: String, length: Int) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: status == .ok && body.hasPrefix("#") ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(length))
+        let keepAlive = request.isKeepAlive
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        if !body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
         }
     }
 

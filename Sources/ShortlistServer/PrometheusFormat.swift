@@ -18,15 +18,6 @@ enum PrometheusFormat {
         for op in ops { out += "shortlist_request_errors_total{op=\"\(escape(op))\"} \(s.ops[op]!.errors)\n" }
         metric("shortlist_errors_total", "counter", "Error replies by code, including those outside any request.")
         for code in s.errorsByCode.keys.sorted() { out += "shortlist_errors_total{code=\"\(code)\"} \(s.errorsByCode[code]!)\n" }
-        metric("shortlist_request_duration_seconds", "summary", "Time from a line being read to its reply being encoded, by op.")
-        for op in ops {
-            let h = s.ops[op]!.latency
-            for q in [0.5, 0.9, 0.99, 0.999] {
-                out += "shortlist_request_duration_seconds{op=\"\(escape(op))\",quantile=\"\(q)\"} \(Double(h.value(atQuantile: q)) / 1e9)\n"
-            }
-            out += "shortlist_request_duration_seconds_sum{op=\"\(escape(op))\"} \(Double(h.sum) / 1e9)\n"
-            out += "shortlist_request_duration_seconds_count{op=\"\(escape(op))\"} \(h.count)\n"
-        }
         let scalars: [(String, String, String, String)] = [
             ("shortlist_connections_open", "gauge", "Open client connections.", "\(s.connectionsOpen)"),
             ("shortlist_connections_total", "counter", "Client connections accepted.", "\(s.connectionsTotal)"),
@@ -50,6 +41,37 @@ enum PrometheusFormat {
                 out += "\(name){collection=\"\(escape(c.name))\"} \(value(c))\n"
             }
         }
+        out += processMetrics()
+        return out + processor.stats.registry.emitToString()
+    }
+
+    /// The standard process metrics (names as Prometheus's own clients emit them), from /proc.
+    static func processMetrics() -> String {
+        var out = ""
+        func add(_ name: String, _ type: String, _ help: String, _ value: Double?) {
+            guard let value else { return }
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+        }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK))), page = Double(sysconf(Int32(_SC_PAGESIZE)))
+        // /proc/self/stat: fields after the parenthesised command name; utime, stime are 14 and 15,
+        // starttime 22, vsize 23, rss 24 (1-based, in the whole line).
+        let stat = (try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8)).flatMap { text -> [Substring]? in
+            guard let close = text.lastIndex(of: ")") else { return nil }
+            return text[text.index(after: close)...].split(separator: " ")
+        } ?? []
+        func field(_ n: Int) -> Double? { n - 3 < stat.count ? Double(stat[n - 3]) : nil }
+        let uptime = (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8))?.split(separator: " ").first.flatMap { Double($0) }
+        let bootTime = uptime.map { Date().timeIntervalSince1970 - $0 }
+        add("process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.",
+            field(14).flatMap { u in field(15).map { (u + $0) / ticks } })
+        add("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", field(24).map { $0 * page })
+        add("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", field(23))
+        add("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.",
+            bootTime.flatMap { boot in field(22).map { boot + $0 / ticks } })
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")).map { Double($0.count) }
+        add("process_open_fds", "gauge", "Open file descriptors.", fds)
+        var limit = rlimit()
+        add("process_max_fds", "gauge", "The limit of open file descriptors.", getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Double(limit.rlim_cur) : nil)
         return out
     }
 }

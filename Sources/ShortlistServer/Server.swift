@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import ShortlistCore
 
@@ -119,7 +120,9 @@ public final class Server: @unchecked Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(MetricsHandler(token: token) { PrometheusFormat.render(processor) })
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(MetricsHandler(
+                            token: token, isReady: { !processor.shuttingDown.load(ordering: .relaxed) }) { PrometheusFormat.render(processor) })
                     }
                 }
             do {

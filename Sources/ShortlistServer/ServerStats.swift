@@ -1,9 +1,12 @@
 import Foundation
+import Prometheus
 import ShortlistCore
 import Synchronization
 
 /// Counters and latency histograms for `stats` and the Prometheus endpoint. Latency is measured
-/// from the moment a request line is framed until its reply is encoded (queueing included).
+/// from the moment a request line is framed until its reply is encoded (queueing included):
+/// `stats` reads percentiles from `LatencyHistogram`s; `/metrics` serves Prometheus histograms
+/// with fixed buckets (`registry`), which a scraper can aggregate over any window.
 final class ServerStats: Sendable {
     struct OpRecord {
         var requests: UInt64 = 0
@@ -36,12 +39,29 @@ final class ServerStats: Sendable {
     /// Queued reads dropped because their connection had gone.
     let droppedForClosedConnections = Atomic<UInt64>(0)
     private let started = Date()
+    /// The Prometheus collectors: `shortlist_request_duration_seconds`, one histogram per op.
+    let registry = PrometheusCollectorRegistry()
+    private let durations: [DurationHistogram]
+    /// Upper bounds of the latency buckets: 25 µs to 10 s, about ×2–2.5 apart.
+    static let durationBuckets: [Duration] = [
+        .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+        .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(10),
+    ]
+
+    init() {
+        let descriptor = MetricNameDescriptor(namespace: "shortlist", metricName: "request_duration", unitName: "seconds",
+                                              helpText: "Time from a request line being read to its reply being encoded (queueing included), by op.")
+        let registry = self.registry
+        durations = Self.opNames.map { registry.makeDurationHistogram(descriptor: descriptor, labels: [("op", $0)], buckets: Self.durationBuckets) }
+    }
 
     private static let opIndex: [Request.Op: Int] = Dictionary(uniqueKeysWithValues: Request.Op.allCases.enumerated().map { ($1, $0) })
 
     /// Records one answered request: `op` is the request's op, nil when the line had no valid op.
     func record(op: Request.Op?, nanoseconds: UInt64, error: ProtocolError.Code?) {
         let i = op.map { Self.opIndex[$0]! } ?? Self.opNames.count - 1
+        durations[i].recordNanoseconds(Int64(clamping: nanoseconds))
         state.withLock { s in
             s.ops[i].requests &+= 1
             s.ops[i].latency.record(nanoseconds)

@@ -36,7 +36,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Port to listen on (0: any free port, printed at start).")
     var port = 7700
 
-    @Option(name: .customLong("metrics-port"), help: "Also serve Prometheus metrics (GET /metrics) on this port.")
+    @Option(name: .customLong("metrics-port"), help: "Also serve HTTP on this port: Prometheus metrics (GET /metrics, latency histograms and process metrics), GET /healthz and GET /readyz (503 once a shutdown begins).")
     var metricsPort: Int?
 
     @Option(name: .customLong("auth-token-file"), help: "File whose first line is the shared secret clients must send first ({\"op\":\"auth\",\"token\":…}).")
@@ -173,8 +173,8 @@ struct ServeCommand: ParsableCommand {
         let server = try Server(collections: loaded, configuration: config)
         try server.start()
         Terminal.error("listening on \(host):\(server.port) (\(config.workers) workers)" + (server.metricsPort.map { ", metrics on :\($0)/metrics" } ?? ""))
-        // Scripts read the port from this line (useful with --port 0).
-        print("ready \(host) \(server.port)")
+        // Scripts read the port from this line (useful with --port 0), and the metrics port after "metrics".
+        print("ready \(host) \(server.port)" + (server.metricsPort.map { " metrics \($0)" } ?? ""))
         fflush(nil)
         let problems = server.runUntilSignalled { Terminal.error($0) }
         for p in problems { Terminal.error("error: \(p)") }

@@ -183,7 +183,10 @@ final class RequestProcessorTests: XCTestCase {
         let text = PrometheusFormat.render(processor)
         XCTAssertTrue(text.contains("# TYPE shortlist_requests_total counter"))
         XCTAssertTrue(text.contains(#"shortlist_requests_total{op="ping"} 1"#))
-        XCTAssertTrue(text.contains(#"shortlist_request_duration_seconds{op="ping",quantile="0.99"}"#))
+        XCTAssertTrue(text.contains("# TYPE shortlist_request_duration_seconds histogram"))
+        XCTAssertTrue(text.contains(#"shortlist_request_duration_seconds_bucket{op="ping",le="+Inf"} 1"#), text)
+        XCTAssertFalse(text.contains("quantile="), "whole-uptime quantiles are not served")
+        XCTAssertTrue(text.contains("# TYPE process_cpu_seconds_total counter"))
         XCTAssertTrue(text.contains(#"shortlist_collection_vectors{collection="graph"} 2000"#))
         // Every sample line is `name{labels} value` or `name value`.
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {

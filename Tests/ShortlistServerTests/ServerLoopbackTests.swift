@@ -239,15 +239,24 @@ final class ServerLoopbackTests: XCTestCase {
     func testMetricsEndpoint() throws {
         let running = try RunningServer([items]) { $0.metricsPort = 0 }
         _ = try running.client().request(#"{"op":"ping"}"#)
-        let http = try LineClient(host: "127.0.0.1", port: try XCTUnwrap(running.server.metricsPort))
-        try http.send(Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-        var lines: [String] = []
-        while let l = try http.readLine() { lines.append(String(decoding: l, as: UTF8.self)) }
+        func get(_ path: String) throws -> [String] {
+            let http = try LineClient(host: "127.0.0.1", port: try XCTUnwrap(running.server.metricsPort))
+            try http.send(Array("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+            var lines: [String] = []
+            while let l = try http.readLine() { lines.append(String(decoding: l, as: UTF8.self)) }
+            return lines
+        }
+        let lines = try get("/metrics")
         XCTAssertEqual(lines.first, "HTTP/1.1 200 OK\r")
         XCTAssertTrue(lines.contains(#"shortlist_requests_total{op="ping"} 1"#), lines.joined(separator: "\n"))
-        let missing = try LineClient(host: "127.0.0.1", port: running.server.metricsPort!)
-        try missing.send(Array("GET /admin HTTP/1.0\r\n\r\n".utf8))
-        XCTAssertEqual(String(decoding: try XCTUnwrap(missing.readLine()), as: UTF8.self), "HTTP/1.1 404 Not Found\r")
+        // Latency as a Prometheus histogram: cumulative buckets, +Inf holding every request.
+        XCTAssertTrue(lines.contains("# TYPE shortlist_request_duration_seconds histogram"), lines.joined(separator: "\n"))
+        XCTAssertTrue(lines.contains(#"shortlist_request_duration_seconds_bucket{op="ping",le="+Inf"} 1"#), lines.joined(separator: "\n"))
+        XCTAssertTrue(lines.contains(#"shortlist_request_duration_seconds_count{op="ping"} 1"#))
+        XCTAssertTrue(lines.contains { $0.hasPrefix("process_resident_memory_bytes ") } && lines.contains { $0.hasPrefix("process_cpu_seconds_total ") })
+        XCTAssertEqual(try get("/healthz").last, "ok")
+        XCTAssertEqual(try get("/readyz").last, "ready")
+        XCTAssertEqual(try get("/admin").first, "HTTP/1.1 404 Not Found\r")
     }
 
     func testClientsThatVanishMidRequestLeaveAllOrNothing() throws {

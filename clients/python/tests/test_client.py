@@ -46,7 +46,9 @@ class Server:
         while True:
             line = self.process.stdout.readline()
             if line.startswith("ready "):
-                self.port = int(line.split()[2])
+                fields = line.split()
+                self.port = int(fields[2])
+                self.metrics_port = int(fields[4]) if len(fields) > 4 and fields[3] == "metrics" else None
                 break
             if not line or time.monotonic() > deadline:
                 self.process.kill()
@@ -77,7 +79,7 @@ class ClientTests(unittest.TestCase):
         with open(os.path.join(cls.folder, "items.idx.payloads.jsonl"), "w") as f:
             for i in range(COUNT):
                 f.write(json.dumps({"id": i, "payload": {"title": f"item {i}", "genre": f"g{i % 3}"}}) + "\n")
-        cls.server = Server("--collection", f"items={index}", "--idle-timeout", "2", "--fsync", "batch")
+        cls.server = Server("--collection", f"items={index}", "--idle-timeout", "2", "--fsync", "batch", "--metrics-port", "0")
         cls.client = sl.Client("127.0.0.1", cls.server.port)
 
     @classmethod
@@ -193,6 +195,32 @@ class ClientTests(unittest.TestCase):
         for t in threads:
             t.join()
         self.assertEqual([found[q] for q in range(60)], top_k(self.base, queries, 2).tolist())
+
+
+    def test_metrics_parse_as_prometheus_text_with_latency_histograms(self) -> None:
+        try:
+            from prometheus_client.parser import text_string_to_metric_families
+        except ImportError:
+            self.skipTest("prometheus_client is not installed")
+        import urllib.request
+        self.client.ping()
+        self.client.search("items", self.base[0], k=3)
+        base = f"http://127.0.0.1:{self.server.metrics_port}"
+        with urllib.request.urlopen(base + "/metrics") as reply:
+            text = reply.read().decode()
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        durations = families["shortlist_request_duration_seconds"]
+        self.assertEqual(durations.type, "histogram")
+        buckets = [s for s in durations.samples if s.name.endswith("_bucket") and s.labels["op"] == "search"]
+        self.assertGreaterEqual(len(buckets), 10)
+        self.assertEqual(buckets[-1].labels["le"], "+Inf")
+        self.assertGreaterEqual(buckets[-1].value, 1)
+        self.assertEqual(families["shortlist_requests"].type, "counter")
+        for name in ("process_cpu_seconds", "process_resident_memory_bytes", "process_open_fds"):
+            self.assertIn(name, families)
+        for path, body in (("/healthz", "ok"), ("/readyz", "ready")):
+            with urllib.request.urlopen(base + path) as reply:
+                self.assertEqual((reply.status, reply.read().decode().strip()), (200, body))
 
 
 class DownedServerTests(unittest.TestCase):
