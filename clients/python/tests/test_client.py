@@ -223,50 +223,47 @@ class ClientTests(unittest.TestCase):
                 self.assertEqual((reply.status, reply.read().decode().strip()), (200, body))
 
 
-class DownedServerTests(unittest.TestCase):
+class FourVectors(unittest.TestCase):
+    """A Flat index of the 4 × 4 identity matrix (ids 0–3) in a temporary folder: `self.index`."""
+
+    def setUp(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="shortlist-py-")
+        self.addCleanup(shutil.rmtree, self.folder, True)
+        np.save(os.path.join(self.folder, "v.npy"), np.eye(4, dtype=np.float32))
+        self.index = os.path.join(self.folder, "v.idx")
+        subprocess.run([shortlist_binary(), "build", "--input", os.path.join(self.folder, "v.npy"), "--output", self.index], check=True,
+                       capture_output=True)
+
+
+class DownedServerTests(FourVectors):
     def test_a_request_cut_off_by_the_server_raises_connection_lost(self) -> None:
-        folder = tempfile.mkdtemp(prefix="shortlist-py-")
-        try:
-            np.save(os.path.join(folder, "v.npy"), np.eye(4, dtype=np.float32))
-            index = os.path.join(folder, "v.idx")
-            subprocess.run([shortlist_binary(), "build", "--input", os.path.join(folder, "v.npy"), "--output", index], check=True,
-                           capture_output=True)
-            server = Server("--collection", f"v={index}")
-            client = sl.Client("127.0.0.1", server.port)
-            self.assertTrue(client.ping())
-            server.process.kill()
-            server.process.wait()
-            with self.assertRaises(sl.ConnectionLost):
-                client.ping()
-            client.close()
-            server.stop()
-            with self.assertRaises(sl.ConnectionLost):
-                sl.Client("127.0.0.1", server.port)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        server = Server("--collection", f"v={self.index}")
+        self.addCleanup(server.process.kill)
+        client = sl.Client("127.0.0.1", server.port)
+        self.assertTrue(client.ping())
+        server.process.kill()
+        server.process.wait()
+        with self.assertRaises(sl.ConnectionLost):
+            client.ping()
+        client.close()
+        server.stop()
+        with self.assertRaises(sl.ConnectionLost):
+            sl.Client("127.0.0.1", server.port)
 
 
-class AuthTests(unittest.TestCase):
+class AuthTests(FourVectors):
     def test_token(self) -> None:
-        folder = tempfile.mkdtemp(prefix="shortlist-py-")
+        Path(self.folder, "token").write_text("s3cret\n")
+        server = Server("--collection", f"v={self.index}", "--auth-token-file", os.path.join(self.folder, "token"))
         try:
-            np.save(os.path.join(folder, "v.npy"), np.eye(4, dtype=np.float32))
-            index = os.path.join(folder, "v.idx")
-            subprocess.run([shortlist_binary(), "build", "--input", os.path.join(folder, "v.npy"), "--output", index], check=True,
-                           capture_output=True)
-            Path(folder, "token").write_text("s3cret\n")
-            server = Server("--collection", f"v={index}", "--auth-token-file", os.path.join(folder, "token"))
-            try:
-                with self.assertRaises(sl.Unauthorized), sl.Client("127.0.0.1", server.port) as anonymous:
-                    anonymous.search("v", np.ones(4))
-                with self.assertRaises(sl.Unauthorized):
-                    sl.Client("127.0.0.1", server.port, token="wrong")
-                with sl.Client("127.0.0.1", server.port, token="s3cret") as client:
-                    self.assertEqual(client.search("v", [0, 0, 1, 0], k=1)[0].id, 2)
-            finally:
-                server.stop()
+            with self.assertRaises(sl.Unauthorized), sl.Client("127.0.0.1", server.port) as anonymous:
+                anonymous.search("v", np.ones(4))
+            with self.assertRaises(sl.Unauthorized):
+                sl.Client("127.0.0.1", server.port, token="wrong")
+            with sl.Client("127.0.0.1", server.port, token="s3cret") as client:
+                self.assertEqual(client.search("v", [0, 0, 1, 0], k=1)[0].id, 2)
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            server.stop()
 
 
 if __name__ == "__main__":
