@@ -2,6 +2,12 @@
 #ifndef SHORTLIST_SIMD_COMMON_H
 #define SHORTLIST_SIMD_COMMON_H
 
+// Supported platform: x86-64 Linux (the kernels are x86 SIMD; memory mapping, /proc and the
+// BLAS setup are Linux's). Anywhere else, stop here with the reason rather than deep in a build.
+#if !defined(__x86_64__) || !defined(__linux__)
+#error "Shortlist supports x86-64 Linux only (AVX2 / AVX-512 kernels, /proc, mmap); see README.md, 'Platforms'"
+#endif
+
 #include <immintrin.h>
 
 #define SK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
