@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Release builds of the Swift compute modules target x86-64-v3 (AVX2 + FMA): PERFORMANCE.md §2.
+/// Release builds of the Swift compute modules target x86-64-v3 (AVX2 + FMA): docs/performance.md §2.
 /// The C kernels build portable and pick AVX-512 / AVX2 / scalar at start-up.
 let computeFlags: [SwiftSetting] = [
     .unsafeFlags(["-Xcc", "-march=x86-64-v3", "-enforce-exclusivity=unchecked"], .when(platforms: [.linux], configuration: .release)),

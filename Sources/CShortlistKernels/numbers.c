@@ -1,5 +1,5 @@
 // A fast reader for JSON arrays of numbers into float32: the hot path of every search request
-// (PERFORMANCE.md §6). Anything unusual returns -1 and the Swift reader takes over.
+// (docs/performance.md §6). Anything unusual returns -1 and the Swift reader takes over.
 #include "shortlist_kernels.h"
 #include "simd_common.h"
 #include <math.h>

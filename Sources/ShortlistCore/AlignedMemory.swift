@@ -4,7 +4,7 @@ import Glibc
 
 /// Aligned allocations for hot data: 64-byte aligned (one cache line), and 2 MiB aligned with
 /// transparent huge pages requested for buffers of 8 MiB or more, which matters on this KVM
-/// guest where TLB misses are expensive (PERFORMANCE.md §5).
+/// guest where TLB misses are expensive (docs/performance.md §5).
 public enum AlignedMemory {
     /// Allocates `count` uninitialised elements; free with `free(_:)`. Never returns nil: running
     /// out of memory stops the process with a message.

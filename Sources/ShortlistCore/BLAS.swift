@@ -7,7 +7,7 @@ import Glibc
 /// The BLAS calls Shortlist makes, and the run-time facts about which BLAS is loaded.
 ///
 /// `-lblas` links the netlib `libblas.so.3`; on a machine with `libopenblas0-pthread` Debian's
-/// alternatives point that name at OpenBLAS, ~80× faster (PERFORMANCE.md §1). `runtime` tells
+/// alternatives point that name at OpenBLAS, ~80× faster (docs/performance.md §1). `runtime` tells
 /// which one actually runs.
 public enum BLAS {
     /// C (m × n) = alpha · A (m × k) · Bᵀ (B is n × k), + beta · C. All row-major with leading
@@ -89,7 +89,7 @@ public struct BLASRuntime: Sendable {
     }
 
     /// Sets OpenBLAS's own thread count (no effect with another BLAS). A process that runs its
-    /// own search threads should use 1 and parallelise across queries (PERFORMANCE.md §1).
+    /// own search threads should use 1 and parallelise across queries (docs/performance.md §1).
     public func setThreads(_ n: Int) {
         typealias SetFn = @convention(c) (Int32) -> Void
         guard let sym = dlsym(nil, "openblas_set_num_threads") else { return }

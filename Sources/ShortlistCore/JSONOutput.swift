@@ -1,5 +1,5 @@
 /// Builds JSON text into a byte array by hand: the reply path costs ~1 µs this way against
-/// ~20 µs through `JSONEncoder` (PERFORMANCE.md §6). Callers produce well-formed structure;
+/// ~20 µs through `JSONEncoder` (docs/performance.md §6). Callers produce well-formed structure;
 /// this type handles escaping and number formatting.
 public struct JSONOutput: Sendable {
     public var bytes: [UInt8] = []

@@ -6,7 +6,7 @@ import Glibc
 /// A strict, allocation-light JSON reader over UTF-8 bytes (RFC 8259), pulled value by value.
 ///
 /// It exists because Foundation's `JSONDecoder` costs ~100 µs for a 128-float request while this
-/// reads one in a few µs (PERFORMANCE.md §6). Numbers use the exact fast path (≤ 19 significant
+/// reads one in a few µs (docs/performance.md §6). Numbers use the exact fast path (≤ 19 significant
 /// digits and |exponent| ≤ 22 are correctly rounded to Double) and fall back to `strtod`
 /// otherwise. Hostile input cannot make it read out of bounds, recurse without limit, or build
 /// unbounded arrays: depth and element counts are capped.

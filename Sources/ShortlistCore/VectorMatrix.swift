@@ -7,7 +7,7 @@ import Glibc
 /// buffer (rows are contiguous with stride `dimension`).
 ///
 /// Large matrices are backed by transparent huge pages where the kernel allows it
-/// (PERFORMANCE.md §5). The matrix grows by `append`; after it is built, it is safe to read from
+/// (docs/performance.md §5). The matrix grows by `append`; after it is built, it is safe to read from
 /// many threads at once. It is a class so that indexes can share one copy without copying.
 public final class VectorMatrix: @unchecked Sendable {
     /// The largest dimension accepted anywhere (bounds memory for a single row).

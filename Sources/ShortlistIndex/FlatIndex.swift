@@ -6,7 +6,7 @@ import ShortlistCore
 /// Single queries scan the rows with the SIMD distance kernels in blocks, keeping the best `k`
 /// in a bounded heap. Batches of queries run as FAISS does above ~20 queries: tiles of
 /// `queries × base rows` inner products through `sgemm`, turned into distances and filtered
-/// against each query's current k-th distance by a vectorised kernel (PERFORMANCE.md §3).
+/// against each query's current k-th distance by a vectorised kernel (docs/performance.md §3).
 /// Vectors are stored once, row-major, L2-normalised for `.cosine`.
 public final class FlatIndex: MutableVectorIndex, @unchecked Sendable {
     public let metric: Metric
@@ -22,7 +22,7 @@ public final class FlatIndex: MutableVectorIndex, @unchecked Sendable {
     /// ‖x‖² per row, used by the L2 batch path (empty for other metrics).
     private var squaredNorms: [Float]
 
-    /// Query rows per sgemm tile and base rows per tile (PERFORMANCE.md §3: 1000 × 1024 was best).
+    /// Query rows per sgemm tile and base rows per tile (docs/performance.md §3: 1000 × 1024 was best).
     static let queryTile = 512
     static let baseTile = 1024
 

@@ -3,7 +3,7 @@ import ShortlistData
 import ShortlistIndex
 
 /// Reads one request line with `JSONScanner` (no Foundation on the hot path: ~4 µs for a
-/// 128-float search against ~100 µs for `JSONDecoder`, PERFORMANCE.md §6).
+/// 128-float search against ~100 µs for `JSONDecoder`, docs/performance.md §6).
 ///
 /// Malformed JSON stops the parse (`parse_error`). A well-formed line with a bad member (wrong
 /// type, out of range, unknown) is read to the end anyway, so the error reply can still echo the

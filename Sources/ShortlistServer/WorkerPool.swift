@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// A fixed set of threads (one per core by default) that run request jobs from a bounded queue,
-/// so CPU work never runs on the event loop (PERFORMANCE.md §6).
+/// so CPU work never runs on the event loop (docs/performance.md §6).
 ///
 /// Fairness: jobs are queued per lane (a connection) and taken round-robin across lanes, one job
 /// of each in turn; within a lane, in arrival order. A client that pipelines a thousand slow

@@ -1,4 +1,4 @@
-// Shortlist's C kernels: the few hot loops Swift cannot match (PERFORMANCE.md §2, §4, §5).
+// Shortlist's C kernels: the few hot loops Swift cannot match (docs/performance.md §2, §4, §5).
 // Pure functions on pointers. Each kernel has AVX-512, AVX2+FMA and scalar versions; the best
 // one the CPU supports is chosen once, at start-up, by CPU detection.
 #ifndef SHORTLIST_KERNELS_H

@@ -7,7 +7,7 @@ import Synchronization
 /// (Malkov & Yashunin, 2018): a layered proximity graph searched greedily from the top layer,
 /// then by a beam of width `ef` on layer 0.
 ///
-/// Storage follows PERFORMANCE.md §5: one aligned vector buffer (huge pages where the kernel
+/// Storage follows docs/performance.md §5: one aligned vector buffer (huge pages where the kernel
 /// allows), layer-0 adjacency as one flat array of `rows × (2m + 1)` u32 (a count, then ids),
 /// upper layers in one flat array, and a reusable visited set per thread.
 ///
