@@ -32,8 +32,9 @@ extension HNSWIndex {
     }
 
     /// Renumbers every row: new row i is old row `order[i]` (a permutation of 0..<rows). Rows,
-    /// codes, links (renamed), levels, tombstones and ids move; searches answer as before.
-    /// Needs exclusive access.
+    /// codes, links (renamed), levels, tombstones and ids move; searches answer as before, and
+    /// `inputRows` follows (when none were recorded, every current row counts as an input row,
+    /// as it does right after a build). Needs exclusive access.
     func renumber(_ order: [UInt32]) {
         let n = rows
         precondition(order.count == n)
