@@ -9,12 +9,15 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Recall-versus-speed sweep: build each spec, then measure every ef (CSV with peers' columns + Markdown).",
+        usage: "shortlist bench --base <f> --queries <f> --spec <s> --output <d> ...",
         discussion: """
         Single-query figures are one thread, one query per call, each timed; batch figures use --threads.
 
         Example:
-          shortlist bench --base base.fvecs --queries query.fvecs --groundtruth gt.ivecs --metric cosine \\
-            --spec HNSW16 --spec "HNSW16,SQ8" --sweep "ef=16,32,64,128" --output bench/out/wordnet
+          shortlist bench --base base.fvecs --queries query.fvecs \\
+              --groundtruth gt.ivecs --metric cosine \\
+            --spec HNSW16 --spec "HNSW16,SQ8" --sweep "ef=16,32,64,128" \\
+              --output bench/out/wordnet
         """
     )
 

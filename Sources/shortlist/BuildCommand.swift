@@ -7,13 +7,17 @@ struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
         abstract: "Build an index from a vector file and save it.",
+        usage: "shortlist build --input <file> --spec <spec> --output <file> [<options>]",
         discussion: """
         Reads .fvecs, .ivecs, .bvecs, .npy (float32/64/16, C order) or .jsonl ({"id":…,"vector":[…]} per line).
 
         Example:
-          shortlist build --input embeddings.npy --ids item_ids.txt --spec Flat --metric cosine --output index-data/items.idx
-          shortlist build --input base.fvecs --spec HNSW16 --ef-construction 200 --metric l2 --output index-data/base.idx
-          shortlist build --input base.fvecs --spec "IVF1024,PQ48,Refine" --train-size 100000 --metric l2 --output index-data/ivf.idx
+          shortlist build --input embeddings.npy --ids item_ids.txt --spec Flat \\
+              --metric cosine --output index-data/items.idx
+          shortlist build --input base.fvecs --spec HNSW16 --ef-construction 200 \\
+              --metric l2 --output index-data/base.idx
+          shortlist build --input base.fvecs --spec "IVF1024,PQ48,Refine" \\
+              --train-size 100000 --metric l2 --output index-data/ivf.idx
         """
     )
 

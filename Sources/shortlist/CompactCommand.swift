@@ -7,9 +7,9 @@ struct CompactCommand: ParsableCommand {
         commandName: "compact",
         abstract: "Rewrite an index without its deleted rows, reclaiming their memory.",
         discussion: """
-        HNSW is rebuilt from its live vectors; IVF-PQ's lists are rewritten without the deleted
-        rows (codes copied, answers unchanged); a flat index never holds deleted rows. The index is
-        replaced atomically (or written to --output). Ids and settings are kept. A server compacts
+        HNSW is rebuilt from its live vectors; IVF-PQ's lists are rewritten without the deleted \
+        rows (codes copied, answers unchanged); a flat index never holds deleted rows. The index is \
+        replaced atomically (or written to --output). Ids and settings are kept. A server compacts \
         its collections by itself as they change (docs/protocol.md).
 
         Example:

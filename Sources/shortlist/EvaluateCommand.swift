@@ -8,21 +8,24 @@ struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
         abstract: "Score a trained model by full ranking on its validation or test split.",
+        usage: "shortlist evaluate --model <folder> [--split test|valid] [<options>]",
         discussion: """
-        Every item is ranked for every user with at least one item in the split; the user's
-        training items are masked (and, for the test split, the validation items too). Each user
-        is embedded as a request at that moment would: with the items before it as history and the
-        context of the user's first held-out interaction. Prints Recall@10/20/50/100, NDCG@10/20
-        and HR@10; --json writes them with keys like "recall@20". The data is re-read from where
+        Every item is ranked for every user with at least one item in the split; the user's \
+        training items are masked (and, for the test split, the validation items too). Each user \
+        is embedded as a request at that moment would: with the items before it as history and the \
+        context of the user's first held-out interaction. Prints Recall@10/20/50/100, NDCG@10/20 \
+        and HR@10; --json writes them with keys like "recall@20". The data is re-read from where \
         the model was trained, split the same way (--data overrides the location).
 
-        --cold-users (and --cold-items) report the users (items) the model was trained without
-        (train --split-by users / --cold-users / --cold-items) beside the known ones, with the
+        --cold-users (and --cold-items) report the users (items) the model was trained without \
+        (train --split-by users / --cold-users / --cold-items) beside the known ones, with the \
         MostPop and random-vector baselines.
 
         Examples:
-          shortlist evaluate --model index-data/gowalla --split test --json test-metrics.json
-          shortlist evaluate --model index-data/ml100k --split test --cold-users --cold-items
+          shortlist evaluate --model index-data/gowalla --split test \\
+              --json test-metrics.json
+          shortlist evaluate --model index-data/ml100k --split test --cold-users \\
+              --cold-items
         """
     )
 

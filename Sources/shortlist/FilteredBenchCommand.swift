@@ -9,6 +9,7 @@ struct FilteredBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filtered-bench",
         abstract: "Filtered search: recall and queries/s at several shares of items allowed.",
+        usage: "shortlist filtered-bench --index <f> --base <f> --queries <f> [<options>]",
         discussion: """
         Each item is allowed with probability --share (seeded), as a categorical field with that \
         share of items would be. For every share, single queries on one thread, scored against \
@@ -19,7 +20,9 @@ struct FilteredBenchCommand: ParsableCommand {
         DIR/allowed-SHARE.u8 for bench/filtered-vs-peers.
 
         Example:
-          shortlist filtered-bench --index wordnet-hnsw16.idx --base base.fvecs --queries query.fvecs --share 0.5 --share 0.1 --share 0.01 --share 0.001
+          shortlist filtered-bench --index wordnet-hnsw16.idx --base base.fvecs \\
+              --queries query.fvecs --share 0.5 --share 0.1 --share 0.01 \\
+              --share 0.001
         """
     )
 

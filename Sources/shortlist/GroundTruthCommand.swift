@@ -7,11 +7,13 @@ struct GroundTruthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "groundtruth",
         abstract: "Compute the exact top-k base rows of every query (0-based rows, ties by lower row).",
+        usage: "shortlist groundtruth --base <f> --queries <f> --metric <m> --output <f>",
         discussion: """
         Distances are ranked in double precision, so the result matches ANN-benchmarks' ground truth.
 
         Example:
-          shortlist groundtruth --base base.fvecs --queries query.fvecs --k 100 --metric cosine --output groundtruth.ivecs
+          shortlist groundtruth --base base.fvecs --queries query.fvecs --k 100 \\
+              --metric cosine --output groundtruth.ivecs
         """
     )
 

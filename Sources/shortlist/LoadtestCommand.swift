@@ -10,14 +10,15 @@ struct LoadtestCommand: ParsableCommand {
         commandName: "loadtest",
         abstract: "Drive a running server with searches (or pings) and report throughput and latency percentiles.",
         discussion: """
-        Each connection keeps --pipeline requests in flight, cycling through the query file; the
-        connections are driven by --client-threads threads polling their sockets. Latency is the client's round trip; the server's own
-        took_us is reported beside it, and their difference is the protocol overhead (parsing,
-        queueing, encoding, loopback). Percentiles come from log-linear histograms (HdrHistogram
+        Each connection keeps --pipeline requests in flight, cycling through the query file; the \
+        connections are driven by --client-threads threads polling their sockets. Latency is the client's round trip; the server's own \
+        took_us is reported beside it, and their difference is the protocol overhead (parsing, \
+        queueing, encoding, loopback). Percentiles come from log-linear histograms (HdrHistogram \
         style, 1.6% resolution).
 
         Examples:
-          shortlist loadtest --collection items --queries queries.fvecs --connections 2 --duration 10 --ef 64
+          shortlist loadtest --collection items --queries queries.fvecs \\
+              --connections 2 --duration 10 --ef 64
           shortlist loadtest --op ping --connections 1 --duration 5
         """
     )
@@ -34,13 +35,13 @@ struct LoadtestCommand: ParsableCommand {
     @Option(help: "Query vectors (.fvecs, .npy, …), sent in turn.")
     var queries: String?
 
-    @Option(help: "search (default), upsert (each query vector becomes a point with id 10^9 + row), or ping.")
+    @Option(help: "search, upsert (each query vector becomes a point with id 10^9 + row), or ping.")
     var op = "search"
 
     @Option(help: "Connections.")
     var connections = 1
 
-    @Option(name: .customLong("client-threads"), help: "Client threads polling the connections (default 1, so the generator takes little CPU from a server on the same machine).")
+    @Option(name: .customLong("client-threads"), help: "Client threads polling the connections (one by default, so the generator takes little CPU from a server on the same machine).")
     var clientThreads = 1
 
     @Flag(name: .customLong("busy-poll"), help: "Client threads spin on their sockets instead of sleeping, so replies are seen without a scheduler wake-up (shows the server's turnaround; costs a core per client thread).")

@@ -7,6 +7,7 @@ struct MicrobenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "microbench",
         abstract: "Kernel timings: nanoseconds per code of the 8-bit PQ scan and the 4-bit fast scan.",
+        usage: "shortlist microbench [--m <m> ...] [--codes <n>] [--repeats <n>]",
         discussion: """
         Both scans run on one thread over the same number of codes and sub-quantizers, each keeping \
         about 1% of codes, as an IVF-PQ probe does. Medians of --repeats runs.

@@ -6,14 +6,16 @@ struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plot",
         abstract: "Draw recall-versus-QPS as SVG from results CSV files (ours and peers').",
+        usage: "shortlist plot --results <csv> ... --output <svg> [<options>]",
         discussion: """
-        Reads CSV rows with the columns algo, params, recall and single_qps (what `shortlist bench`
-        and ../shared/tools/peers write) and draws one line per algo: --results solid, --compare
-        dashed; rows that differ in more than the swept knob (ef, nprobe) get their own line.
+        Reads CSV rows with the columns algo, params, recall and single_qps (what `shortlist bench` \
+        and ../shared/tools/peers write) and draws one line per algo: --results solid, --compare \
+        dashed; rows that differ in more than the swept knob (ef, nprobe) get their own line. \
         `shortlist bench` already writes recall-qps.svg; this redraws or combines runs.
 
         Example:
-          shortlist plot --results bench/out/run/results.csv --compare peers.csv --title "WordNet-MiniLM" --output plot.svg
+          shortlist plot --results bench/out/run/results.csv --compare peers.csv \\
+              --title "WordNet-MiniLM" --output plot.svg
         """
     )
 

@@ -10,20 +10,24 @@ struct RecommendCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "recommend",
         abstract: "Top-k items for a user (through the user tower) or like an item, from a trained model.",
+        usage: "shortlist recommend --model <folder> [--user <id>] [<options>]",
         discussion: """
-        The user tower embeds what is known: --user (a user the model knows: its id embedding,
-        stored features and history), --history (item ids, oldest first: serves a user the model
-        never saw), --features and --context (name=value pairs; a value never seen in training
-        falls into the out-of-vocabulary row). The item index (or, without --index, exact search
-        over the model's item embeddings) returns the nearest items. With --exclude-seen the
-        user's stored items and the history are left out. --like ITEM gives the items nearest to
-        that item's embedding, the item itself excluded. Titles come from the model folder's
+        The user tower embeds what is known: --user (a user the model knows: its id embedding, \
+        stored features and history), --history (item ids, oldest first: serves a user the model \
+        never saw), --features and --context (name=value pairs; a value never seen in training \
+        falls into the out-of-vocabulary row). The item index (or, without --index, exact search \
+        over the model's item embeddings) returns the nearest items. With --exclude-seen the \
+        user's stored items and the history are left out. --like ITEM gives the items nearest to \
+        that item's embedding, the item itself excluded. Titles come from the model folder's \
         item_payloads.jsonl. Only the model folder is read, never the training data.
 
         Examples:
-          shortlist recommend --model index-data/movielens --user 1 --k 10 --exclude-seen
-          shortlist recommend --model index-data/movielens --history 1,260,1196 --context hour=21 --exclude-seen
-          shortlist recommend --model index-data/movielens --index index-data/movielens/items.idx --like 1
+          shortlist recommend --model index-data/movielens --user 1 --k 10 \\
+              --exclude-seen
+          shortlist recommend --model index-data/movielens --history 1,260,1196 \\
+              --context hour=21 --exclude-seen
+          shortlist recommend --model index-data/movielens \\
+              --index index-data/movielens/items.idx --like 1
         """
     )
 

@@ -9,11 +9,14 @@ struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
         abstract: "Search an index with a file of queries, or with one vector.",
+        usage: "shortlist search --index <file> --queries <file> [<options>]",
         discussion: """
         Examples:
-          shortlist search --index items.idx --queries query.fvecs --k 10 --output results.ivecs --groundtruth gt.ivecs
+          shortlist search --index items.idx --queries query.fvecs --k 10 \\
+              --output results.ivecs --groundtruth gt.ivecs
           shortlist search --index items.idx --vector '0.1,0.2,0.3' --k 5
-          shortlist search --index hnsw.idx --queries query.fvecs --k 10 --ef 128 --groundtruth gt.ivecs
+          shortlist search --index hnsw.idx --queries query.fvecs --k 10 --ef 128 \\
+              --groundtruth gt.ivecs
         """
     )
 

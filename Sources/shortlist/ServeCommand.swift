@@ -8,18 +8,18 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Answer top-k queries over line-delimited JSON on TCP (docs/protocol.md).",
         discussion: """
-        Each --collection is NAME=INDEX[,payloads=FILE][,model=DIR]: an index file, its payloads
-        (JSON lines {"id":…,"payload":{…}}; default INDEX.payloads.jsonl when it exists) and a
-        model folder from `shortlist train` (enables the recommend op). --data-dir serves every
-        *.idx in a folder, named after the file. Every upsert and delete is appended to INDEX.wal
-        and synced (--fsync) before its reply; at start the log is replayed over the index, and
-        `save` (or a log past --snapshot-wal-mb) writes a new index file and empties it. SIGINT or
-        SIGTERM stops the server gracefully: in-flight requests finish and changed collections
+        Each --collection is NAME=INDEX[,payloads=FILE][,model=DIR]: an index file, its payloads \
+        (JSON lines {"id":…,"payload":{…}}; default INDEX.payloads.jsonl when it exists) and a \
+        model folder from `shortlist train` (enables the recommend op). --data-dir serves every \
+        *.idx in a folder, named after the file. Every upsert and delete is appended to INDEX.wal \
+        and synced (--fsync) before its reply; at start the log is replayed over the index, and \
+        `save` (or a log past --snapshot-wal-mb) writes a new index file and empties it. SIGINT or \
+        SIGTERM stops the server gracefully: in-flight requests finish and changed collections \
         are saved.
 
         Examples:
           shortlist serve --collection items=index-data/items.idx
-          shortlist serve --collection movies=index-data/movielens/items.idx,model=index-data/movielens --port 7700
+          shortlist serve --collection movies=movies/items.idx,model=movies --port 7700
           echo '{"op":"ping"}' | nc -q1 127.0.0.1 7700
         """
     )
@@ -48,61 +48,61 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Worker threads for searches and writes (default: one per core).")
     var workers: Int?
 
-    @Option(help: "When a write's reply waits for the disk: always (every reply waits for its write-ahead log record to be synced; concurrent writers share syncs), batch (a sync every 10 ms; replies do not wait) or never (the OS decides). Default always.")
+    @Option(help: "When a write's reply waits for the disk: always (every reply waits for its write-ahead log record to be synced; concurrent writers share syncs), batch (a sync every 10 ms; replies do not wait) or never (the OS decides).")
     var fsync = "always"
 
     @Flag(name: .customLong("no-group-commit"), help: "With --fsync always, make every write sync on its own instead of sharing syncs with concurrent writers (slower; for measuring what group commit gains).")
     var noGroupCommit = false
 
-    @Option(name: .customLong("snapshot-wal-mb"), help: "Save a collection (new index file, empty log) once its write-ahead log passes this many MiB (default 64).")
+    @Option(name: .customLong("snapshot-wal-mb"), help: "Save a collection (new index file, empty log) once its write-ahead log passes this many MiB.")
     var snapshotWalMB = 64
 
-    @Option(name: .customLong("worker-spin-us"), help: "Microseconds an idle worker keeps checking for work before sleeping (default 200; 0: sleep at once). Keeps cores and caches warm under load; costs that much CPU after each burst.")
+    @Option(name: .customLong("worker-spin-us"), help: "Microseconds an idle worker keeps checking for work before sleeping (0: sleep at once). Keeps cores and caches warm under load; costs that much CPU after each burst.")
     var workerSpin = 200
 
     @Flag(name: .customLong("no-micro-batch"), help: "Run every search on its own. By default, plain searches on flat and IVF collections that a worker takes from the queue together run as one batch search (one matrix product against a flat index).")
     var noMicroBatch = false
 
-    @Option(name: .customLong("loop-spin-us"), help: "Microseconds the event loop keeps polling its sockets after traffic, while no search runs, before sleeping (default 0: sleep at once). Saves a client that waits for each reply the wake-up of an idle core; costs up to a core for that long after each request.")
+    @Option(name: .customLong("loop-spin-us"), help: "Microseconds the event loop keeps polling its sockets after traffic, while no search runs, before sleeping (0: sleep at once). Saves a client that waits for each reply the wake-up of an idle core; costs up to a core for that long after each request.")
     var loopSpin = 0
 
-    @Option(name: .customLong("max-line-bytes"), help: "Longest request line (default 4 MiB).")
+    @Option(name: .customLong("max-line-bytes"), help: "Longest request line, in bytes (4194304: 4 MiB).")
     var maxLineBytes = ServerLimits().maximumLineBytes
 
-    @Option(name: .customLong("max-k"), help: "Largest k (default 10000).")
+    @Option(name: .customLong("max-k"), help: "Largest k.")
     var maxK = ServerLimits().maximumK
 
-    @Option(name: .customLong("max-ef"), help: "Largest ef (default 10000).")
+    @Option(name: .customLong("max-ef"), help: "Largest ef.")
     var maxEf = ServerLimits().maximumEf
 
-    @Option(name: .customLong("max-batch"), help: "Most vectors per search_batch (default 1024).")
+    @Option(name: .customLong("max-batch"), help: "Most vectors per search_batch.")
     var maxBatch = ServerLimits().maximumBatch
 
-    @Option(name: .customLong("max-connections"), help: "Most open connections (default 1024).")
+    @Option(name: .customLong("max-connections"), help: "Most open connections.")
     var maxConnections = ServerLimits().maximumConnections
 
-    @Option(name: .customLong("idle-timeout"), help: "Seconds before a silent connection is closed (0: never; default 300).")
+    @Option(name: .customLong("idle-timeout"), help: "Seconds before a silent connection is closed (0: never).")
     var idleTimeout = ServerLimits().idleTimeoutSeconds
 
-    @Option(name: .customLong("max-results"), help: "Most hits one request may ask for, k × vectors of a search_batch (default 100000).")
+    @Option(name: .customLong("max-results"), help: "Most hits one request may ask for, k × vectors of a search_batch.")
     var maxResults = ServerLimits().maximumResultsPerRequest
 
-    @Option(name: .customLong("max-reply-mb"), help: "Longest reply in MiB; a longer one gets limit_exceeded (default 32).")
+    @Option(name: .customLong("max-reply-mb"), help: "Longest reply in MiB; a longer one gets limit_exceeded.")
     var maxReplyMB = ServerLimits().maximumReplyBytes >> 20
 
-    @Option(name: .customLong("output-pause-kb"), help: "Unsent reply KiB of one connection past which its requests are not read until the client reads (default 1024).")
+    @Option(name: .customLong("output-pause-kb"), help: "Unsent reply KiB of one connection past which its requests are not read until the client reads.")
     var outputPauseKB = ServerLimits().outputPauseBytes >> 10
 
-    @Option(name: .customLong("max-output-mb"), help: "Unsent reply MiB of one connection past which it is closed (default 64).")
+    @Option(name: .customLong("max-output-mb"), help: "Unsent reply MiB of one connection past which it is closed.")
     var maxOutputMB = ServerLimits().maximumOutputBytes >> 20
 
-    @Option(name: .customLong("auth-timeout"), help: "Seconds a connection has to authenticate when auth is on (0: no deadline; default 10).")
+    @Option(name: .customLong("auth-timeout"), help: "Seconds a connection has to authenticate when auth is on (0: no deadline).")
     var authTimeout = ServerLimits().authTimeoutSeconds
 
-    @Option(name: .customLong("line-timeout"), help: "Seconds a request line may take to arrive after its first byte (0: no deadline; default 30).")
+    @Option(name: .customLong("line-timeout"), help: "Seconds a request line may take to arrive after its first byte (0: no deadline).")
     var lineTimeout = ServerLimits().lineTimeoutSeconds
 
-    @Option(name: .customLong("max-unauthenticated"), help: "Most connections waiting to authenticate when auth is on (default 64).")
+    @Option(name: .customLong("max-unauthenticated"), help: "Most connections waiting to authenticate when auth is on.")
     var maxUnauthenticated = ServerLimits().maximumUnauthenticatedConnections
 
     func validate() throws {

@@ -10,8 +10,10 @@ struct Shortlist: ParsableCommand {
         abstract: "Candidate retrieval: build vector indexes, search them, and measure recall.",
         discussion: """
         Examples:
-          shortlist build --input items.fvecs --spec Flat --metric cosine --output index-data/items.idx
-          shortlist search --index index-data/items.idx --queries queries.fvecs --k 10 --output results.ivecs
+          shortlist build --input items.fvecs --spec Flat --metric cosine \\
+              --output index-data/items.idx
+          shortlist search --index index-data/items.idx --queries queries.fvecs \\
+              --k 10 --output results.ivecs
           shortlist inspect index-data/items.idx
         """,
         version: "0.1.0",

@@ -8,6 +8,7 @@ struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
         abstract: "Write seeded clustered vectors (base, queries, exact ground truth) for scale tests.",
+        usage: "shortlist synth --count <n> --dimension <d> --output <folder> [<options>]",
         discussion: """
         A Gaussian mixture shaped like embeddings: cluster sizes follow a Zipf law (--skew), \
         centres are --separation times a cluster's own spread apart, and later components \

@@ -8,13 +8,15 @@ struct TrainBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-bench",
         abstract: "Training throughput (examples/s) of the two-tower step, without evaluation.",
+        usage: "shortlist train-bench --data <data> [<options>]",
         discussion: """
         The same protocol as `recpeers --bench-twotower`: for each setting, 10 warm-up steps, then \
         --repeats runs of --steps steps on shuffled training pairs; the median and best run are \
         reported in examples per second.
 
         Example:
-          shortlist train-bench --data ../shared/data/interactions/gowalla --batch 1024,2048,4096 --hidden 0,128 --threads 2
+          shortlist train-bench --data ../shared/data/interactions/gowalla \\
+              --batch 1024,2048,4096 --hidden 0,128 --threads 2
         """
     )
 

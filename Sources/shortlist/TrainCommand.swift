@@ -28,7 +28,7 @@ struct DataOptions: ParsableArguments {
     @Option(name: .customLong("cold-users"), help: "Share of users held out of training entirely, for cold-start metrics (default 0; 0.1 with --split-by users).")
     var coldUsers: Double?
 
-    @Option(name: .customLong("cold-items"), help: "Share of items held out of training entirely; they are embedded from their features for cold-start metrics. (default: 0)")
+    @Option(name: .customLong("cold-items"), help: "Share of items held out of training entirely; they are embedded from their features for cold-start metrics.")
     var coldItems: Double = 0
 
     @Option(help: "Feature schema (JSON): item and user feature files, context columns; see docs/trainer.md.")
@@ -96,14 +96,17 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a two-tower model on interactions and export user and item embeddings.",
         discussion: """
-        Writes into --output: model.slm (both towers; the server embeds users with it),
-        item_embeddings.npy/.fvecs + item_ids.txt, user_embeddings.npy/.fvecs + user_ids.txt,
+        Writes into --output: model.slm (both towers; the server embeds users with it), \
+        item_embeddings.npy/.fvecs + item_ids.txt, user_embeddings.npy/.fvecs + user_ids.txt, \
         and checkpoint.slm after every epoch (--resume continues from it).
 
         Examples:
-          shortlist train --data ../shared/data/interactions/gowalla --format lightgcn --output index-data/gowalla
-          shortlist train --data index-data/ml-latest-small --format movielens --output index-data/movielens --build-index Flat
-          shortlist train --data ratings.csv --format csv --user-column userId --item-column movieId --rating-column rating --output m
+          shortlist train --data ../shared/data/interactions/gowalla \\
+              --format lightgcn --output index-data/gowalla
+          shortlist train --data index-data/ml-latest-small --format movielens \\
+              --output index-data/movielens --build-index Flat
+          shortlist train --data ratings.csv --format csv --user-column userId \\
+              --item-column movieId --rating-column rating --output m
         """
     )
 
@@ -162,7 +165,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Embedding optimiser: adam (lazy, sparse rows) or adagrad (row-wise).")
     var optimizer: String = "adam"
 
-    @Option(help: "Extra uniformly sampled negatives per step (mixed negative sampling). (default: 0)")
+    @Option(help: "Extra uniformly sampled negatives per step (mixed negative sampling).")
     var negatives: Int?
 
     @Flag(name: .customLong("no-logq"), help: "Disable the log-Q correction.")
@@ -171,7 +174,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("user-history"), inversion: .prefixedNo, help: "Feed each known user's training items to the user tower (mean of an item-history embedding, fixed per user; see --history for request-time history). (default: on, off with --history)")
     var userHistory: Bool?
 
-    @Option(help: "Request-time history: the user tower pools the user's latest N items before each interaction, as it will pool a request's history; serves users it never saw. (default: 0, off)")
+    @Option(help: "Request-time history: the user tower pools the user's latest N items before each interaction, as it will pool a request's history; serves users it never saw (0: off).")
     var history: Int = 0
 
     @Option(name: .customLong("history-decay"), help: "Recency weight of the history: the k-th latest item weighs decay^k (1: plain mean).")
@@ -180,13 +183,13 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("no-user-id"), help: "No user id embedding: the user tower reads features, history and context only.")
     var noUserId = false
 
-    @Option(name: .customLong("user-id-dropout"), help: "Probability of hiding the user id in a training example (teaches the tower to embed users without one). (default: 0)")
+    @Option(name: .customLong("user-id-dropout"), help: "Probability of hiding the user id in a training example (teaches the tower to embed users without one).")
     var userIdDropout: Float = 0
 
-    @Option(name: .customLong("item-id-dropout"), help: "Probability of hiding the item id in a training example (teaches the item tower to embed new items from features). (default: 0)")
+    @Option(name: .customLong("item-id-dropout"), help: "Probability of hiding the item id in a training example (teaches the item tower to embed new items from features).")
     var itemIdDropout: Float = 0
 
-    @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay λ (AdamW): each update shrinks what it touches by learning rate × λ. (default: 0.1)")
+    @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay λ (AdamW): each update shrinks what it touches by learning rate × λ.")
     var weightDecay: Float?
 
     @Flag(name: .customLong("item-bias"), inversion: .prefixedNo, help: "Learn a per-item logit bias (exported as one more column; index with metric ip). (default: on)")

@@ -9,15 +9,17 @@ struct TuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune",
         abstract: "Measure recall and speed for every knob setting of an index and store the table in it, so searches can ask for a recall.",
+        usage: "shortlist tune --index <f> --queries <f> --target-recall <r> [<options>]",
         discussion: """
-        The queries are split at random (seeded) in two: one part tunes (every candidate ef, or nprobe × rerank,
-        timed on one thread, recall against the ground truth), the second checks the setting
-        chosen for --target-recall on queries it was not chosen on. The table goes into the index
-        file (section TUNE); `shortlist serve` then accepts "params":{"target_recall":0.95} and
+        The queries are split at random (seeded) in two: one part tunes (every candidate ef, or nprobe × rerank, \
+        timed on one thread, recall against the ground truth), the second checks the setting \
+        chosen for --target-recall on queries it was not chosen on. The table goes into the index \
+        file (section TUNE); `shortlist serve` then accepts "params":{"target_recall":0.95} and \
         uses the fastest measured setting that reached it.
 
         Example:
-          shortlist tune --index index-data/items.idx --queries query.fvecs --groundtruth gt.ivecs --target-recall 0.95
+          shortlist tune --index index-data/items.idx --queries query.fvecs \\
+              --groundtruth gt.ivecs --target-recall 0.95
         """
     )
 
