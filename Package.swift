@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         .target(
@@ -56,6 +57,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: computeFlags
         ),
@@ -69,6 +71,7 @@ let package = Package(
             dependencies: [
                 "ShortlistCore", "ShortlistData", "ShortlistIndex", "ShortlistTrainer", "ShortlistBench", "ShortlistServer", "CShortlistKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -82,7 +85,8 @@ let package = Package(
         .testTarget(name: "ShortlistBenchTests", dependencies: ["ShortlistBench", "ShortlistTestSupport"]),
         .testTarget(
             name: "ShortlistServerTests",
-            dependencies: ["ShortlistServer", "ShortlistIndex", "ShortlistTrainer", "ShortlistData", "ShortlistCore", "ShortlistTestSupport"]
+            dependencies: ["ShortlistServer", "ShortlistIndex", "ShortlistTrainer", "ShortlistData", "ShortlistCore", "ShortlistTestSupport",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "ShortlistIndexTests",

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import ShortlistCore
 import ShortlistIndex
 import Synchronization
@@ -39,9 +40,10 @@ public final class ServedCollection: @unchecked Sendable {
     private let snapshotRecord = Mutex(SnapshotRecord())
     /// Test hook: runs in `save` after the copy is taken, before any file is written.
     var afterSnapshotCopy: (() -> Void)?
-    /// Where background-snapshot problems are reported (besides `stats`); default standard error.
+    /// Where background-snapshot problems and load notices are reported (besides `stats`);
+    /// default the server's log (swift-log, label "shortlist"), as warnings.
     var report: @Sendable (String) -> Void = { message in
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        Logger(label: "shortlist").warning("\(message)")
     }
     let recommender: Recommender?
     /// The knob settings `shortlist tune` measured, stored in the index file (nil: not tuned).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import ShortlistCore
 import ShortlistServer
 
@@ -23,6 +24,12 @@ struct ServeCommand: ParsableCommand {
           echo '{"op":"ping"}' | nc -q1 127.0.0.1 7700
         """
     )
+
+    @Option(name: .customLong("log-level"), help: "Least severe log messages written to standard error: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(name: .customLong("log-format"), help: "Log lines as text, or as one JSON object per line (ts, level, label, msg, then metadata) for log collectors.")
+    var logFormat: ServerLogHandler.Format = .text
 
     @Option(name: .customLong("collection"), help: "NAME=INDEX[,payloads=FILE][,model=DIR] (repeatable).")
     var collections: [String] = []
@@ -126,7 +133,10 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
-        Runtime.prepare(verbose: true)
+        let level = logLevel, format = logFormat
+        LoggingSystem.bootstrap { ServerLogHandler(label: $0, level: level, format: format) }
+        let log = Logger(label: "shortlist")
+        Runtime.prepare(verbose: true, log: log)
         var descriptions = try collections.map { try ServedCollection.Description(parsing: $0) }
         if let dir = dataDirectory {
             let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".idx") }.sorted()
@@ -139,11 +149,16 @@ struct ServeCommand: ParsableCommand {
         for d in descriptions {
             let watch = Stopwatch()
             let c = try ServedCollection(d, durability: WriteAheadLog.SyncMode(rawValue: fsync)!, groupCommit: !noGroupCommit, snapshotLogBytes: snapshotWalMB << 20)
-            Terminal.error(String(format: "collection %@: %@ %@, %d × %d, %@ (%.2f s)%@", c.name, c.kind, c.spec, c.count, c.dimension,
-                                  c.metric.rawValue, watch.seconds, d.modelDirectory == nil ? "" : ", recommend on"))
-            if c.replayed.records > 0 || c.replayed.discardedBytes > 0 {
-                Terminal.error("collection \(c.name): replayed \(c.replayed.records) write-ahead log record\(c.replayed.records == 1 ? "" : "s")" +
-                               (c.replayed.discardedBytes > 0 ? "; warning: cut a torn or corrupted tail of \(c.replayed.discardedBytes) bytes (never acknowledged)" : ""))
+            log.info("collection loaded", metadata: [
+                "collection": "\(c.name)", "kind": "\(c.kind)", "spec": "\(c.spec)", "count": "\(c.count)", "dimension": "\(c.dimension)",
+                "metric": "\(c.metric.rawValue)", "seconds": "\(String(format: "%.2f", watch.seconds))", "recommend": "\(d.modelDirectory != nil)",
+            ])
+            if c.replayed.records > 0 {
+                log.info("replayed the write-ahead log", metadata: ["collection": "\(c.name)", "records": "\(c.replayed.records)"])
+            }
+            if c.replayed.discardedBytes > 0 {
+                log.warning("cut a torn or corrupted write-ahead log tail (never acknowledged)",
+                            metadata: ["collection": "\(c.name)", "bytes": "\(c.replayed.discardedBytes)"])
             }
             loaded.append(c)
         }
@@ -172,14 +187,16 @@ struct ServeCommand: ParsableCommand {
         if let authTokenFile { config.authToken = try TokenFile.read(authTokenFile) }
         let server = try Server(collections: loaded, configuration: config)
         try server.start()
-        Terminal.error("listening on \(host):\(server.port) (\(config.workers) workers)" + (server.metricsPort.map { ", metrics on :\($0)/metrics" } ?? ""))
+        var listening: Logger.Metadata = ["host": "\(host)", "port": "\(server.port)", "workers": "\(config.workers)"]
+        if let metricsPort = server.metricsPort { listening["metrics_port"] = "\(metricsPort)" }
+        log.notice("listening", metadata: listening)
         // Scripts read the port from this line (useful with --port 0), and the metrics port after "metrics".
         print("ready \(host) \(server.port)" + (server.metricsPort.map { " metrics \($0)" } ?? ""))
         fflush(nil)
-        let problems = server.runUntilSignalled { Terminal.error($0) }
-        for p in problems { Terminal.error("error: \(p)") }
+        let problems = server.runUntilSignalled { log.notice("\($0)") }
+        for p in problems { log.error("\(p)") }
         if !problems.isEmpty { throw ExitCode(1) }
-        Terminal.error("stopped")
+        log.notice("stopped")
     }
 }
 
@@ -193,3 +210,6 @@ enum TokenFile {
         return token
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension ServerLogHandler.Format: ExpressibleByArgument {}

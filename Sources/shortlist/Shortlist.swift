@@ -1,6 +1,7 @@
 import ArgumentParser
 import CShortlistKernels
 import Foundation
+import Logging
 import ShortlistCore
 
 @main
@@ -29,15 +30,19 @@ struct Shortlist: ParsableCommand {
 /// Process-wide set-up for commands that compute: report the BLAS in use and stop OpenBLAS
 /// from starting its own threads (Shortlist parallelises across queries itself).
 enum Runtime {
-    static func prepare(verbose: Bool = false) {
+    /// With `log` (the server), the lines go to it, as info and warnings; else to standard error.
+    static func prepare(verbose: Bool = false, log: Logger? = nil) {
         let blas = BLAS.runtime
-        if let warning = blas.warning { Terminal.error(warning) }
+        let info: (String) -> Void = { message in if let log { log.info("\(message)") } else { Terminal.error(message) } }
+        // Messages to standard error carry their own "warning: " prefix.
+        let warn: (String) -> Void = { message in if let log { log.warning("\(message.dropFirst("warning: ".count))") } else { Terminal.error(message) } }
+        if let warning = blas.warning { warn(warning) }
         else if verbose {
             let coreType = getenv("OPENBLAS_CORETYPE").map { " (OPENBLAS_CORETYPE=\(String(cString: $0)))" } ?? ""
-            Terminal.error("BLAS: \(blas.summary)\(coreType); kernels: \(String(cString: sk_isa_name(sk_isa_active())))")
+            info("BLAS: \(blas.summary)\(coreType); kernels: \(String(cString: sk_isa_name(sk_isa_active())))")
         }
         if let core = blas.recommendedCoreType {
-            Terminal.error("warning: OpenBLAS runs its generic '\(blas.coreName ?? "?")' kernels; set OPENBLAS_CORETYPE=\(core) for ~3× faster batch search")
+            warn("warning: OpenBLAS runs its generic '\(blas.coreName ?? "?")' kernels; set OPENBLAS_CORETYPE=\(core) for ~3× faster batch search")
         }
         blas.setThreads(1)
     }
