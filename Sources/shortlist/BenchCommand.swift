@@ -24,7 +24,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Base vectors.") var base: String
     @Option(help: "Query vectors.") var queries: String
     @Option(help: "Ground truth (.ivecs); computed exactly when absent.") var groundtruth: String?
-    @Option(help: "Metric: l2, ip or cosine.") var metric: String
+    @Option(help: "Metric: l2, ip or cosine.") var metric: Metric
     @Option(help: "Index spec (repeatable).") var spec: [String]
     @Option(help: "Search knob values, \"ef=16,32,64\" (HNSW specs) or \"nprobe=1,4,16\" (IVF specs); repeatable, one per knob. Defaults: ef=10,16,32,48,64,96,128,256 and nprobe=1,2,4,8,16,32,64,128.") var sweep: [String] = []
     @Option(name: .customLong("sweep-file"), help: "A JSON sweep instead of --sweep: {\"ef\":[16,32],\"nprobe\":[1,4,16],\"rerank\":4}, any of the keys (see bench/sweeps/).") var sweepFile: String?
@@ -40,7 +40,6 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         Runtime.prepare(verbose: true)
-        guard let metric = Metric(name: metric) else { throw ValidationError("unknown metric '\(self.metric)'") }
         guard (1...100).contains(`repeat`) else { throw ValidationError("--repeat must be 1 to 100, not \(`repeat`)") }
         var grid = try sweepFile.map { try Self.readSweepFile($0) } ?? SweepGrid()
         for text in sweep {

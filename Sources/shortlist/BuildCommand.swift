@@ -28,7 +28,7 @@ struct BuildCommand: ParsableCommand {
     var spec: String = "Flat"
 
     @Option(help: "Metric: l2, ip or cosine.")
-    var metric: String = "l2"
+    var metric: Metric = .l2
 
     @Option(help: "Where to write the index file.")
     var output: String
@@ -53,9 +53,6 @@ struct BuildCommand: ParsableCommand {
 
     func run() throws {
         Runtime.prepare()
-        guard let metric = Metric(name: metric) else {
-            throw ValidationError("unknown metric '\(self.metric)'; use l2, ip or cosine")
-        }
         let spec = try IndexSpec(parsing: spec)
         let watch = Stopwatch()
         let file = try VectorFile.read(path: input, progress: Terminal.progress("reading \(input)"))

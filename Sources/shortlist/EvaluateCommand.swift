@@ -36,7 +36,7 @@ struct EvaluateCommand: ParsableCommand {
     var data: String?
 
     @Option(help: "valid or test.")
-    var split: String = "test"
+    var split: EvaluationSplit = .test
 
     @Option(help: "Also write the metrics as JSON to this file.")
     var json: String?
@@ -52,7 +52,6 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         Runtime.prepare()
-        guard split == "valid" || split == "test" else { throw ValidationError("--split is valid or test") }
         var isDirectory: ObjCBool = false
         let isFolder = FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory) && isDirectory.boolValue
         if isFolder && ALSModelFolder.holdsModel(model) { return try evaluateALS() }
@@ -66,12 +65,12 @@ struct EvaluateCommand: ParsableCommand {
         guard interactions.userIds == loaded.model.userIds, interactions.itemIds == loaded.model.itemIds else {
             throw TrainerError.dataMismatch("\(source.path) now holds other users or items than the model was trained on")
         }
-        let target = split == "valid" ? interactions.valid : interactions.test
-        guard target.count > 0 else { throw TrainerError.emptySplit(split) }
+        let target = split == .valid ? interactions.valid : interactions.test
+        guard target.count > 0 else { throw TrainerError.emptySplit(split.rawValue) }
         if coldUsers && interactions.coldUsers == nil { throw ValidationError("--cold-users: the model was trained without held-out users (train with --split-by users or --cold-users)") }
         if coldItems && interactions.coldItems == nil { throw ValidationError("--cold-items: the model was trained without held-out items (train with --cold-items)") }
         let watch = Stopwatch()
-        let metrics = try ColdStartEvaluator.evaluateWarm(model: loaded.model, data: interactions, test: split == "test", threads: Runtime.threads(threads))
+        let metrics = try ColdStartEvaluator.evaluateWarm(model: loaded.model, data: interactions, test: split == .test, threads: Runtime.threads(threads))
         try report(metrics, users: metrics.userCount, items: interactions.itemCount, seconds: watch.seconds, extra: {
             guard coldUsers || coldItems else { return [] }
             var data = interactions
@@ -86,9 +85,9 @@ struct EvaluateCommand: ParsableCommand {
         guard !coldUsers, !coldItems else { throw ValidationError("--cold-users / --cold-items: an ALS model embeds only the users and items it was trained on") }
         let loaded = try ALSModelFolder.read(model)
         let interactions = try loaded.interactions(path: data)
-        guard (split == "valid" ? interactions.valid : interactions.test).count > 0 else { throw TrainerError.emptySplit(split) }
+        guard (split == .valid ? interactions.valid : interactions.test).count > 0 else { throw TrainerError.emptySplit(split.rawValue) }
         let watch = Stopwatch()
-        let metrics = ALSModelFolder.evaluate(users: loaded.users, items: loaded.items, data: interactions, test: split == "test", threads: Runtime.threads(threads))
+        let metrics = ALSModelFolder.evaluate(users: loaded.users, items: loaded.items, data: interactions, test: split == .test, threads: Runtime.threads(threads))
         try report(metrics, users: metrics.userCount, items: interactions.itemCount, seconds: watch.seconds, extra: { [] })
     }
 

@@ -27,7 +27,7 @@ struct GroundTruthCommand: ParsableCommand {
     var k: Int = 100
 
     @Option(help: "Metric: l2, ip or cosine.")
-    var metric: String
+    var metric: Metric
 
     @Option(help: "Where to write the ground truth (.ivecs).")
     var output: String
@@ -37,7 +37,6 @@ struct GroundTruthCommand: ParsableCommand {
 
     func run() throws {
         Runtime.prepare(verbose: true)
-        guard let metric = Metric(name: metric) else { throw ValidationError("unknown metric '\(self.metric)'; use l2, ip or cosine") }
         let baseVectors = try VectorFile.read(path: base, progress: Terminal.progress("reading \(base)")).matrix
         let queryVectors = try VectorFile.read(path: queries).matrix
         guard k <= baseVectors.count else { throw ValidationError("--k \(k) exceeds the \(baseVectors.count) base rows") }

@@ -56,7 +56,7 @@ struct ServeCommand: ParsableCommand {
     var workers: Int?
 
     @Option(help: "When a write's reply waits for the disk: always (every reply waits for its write-ahead log record to be synced; concurrent writers share syncs), batch (a sync every 10 ms; replies do not wait) or never (the OS decides).")
-    var fsync = "always"
+    var fsync: WriteAheadLog.SyncMode = .always
 
     @Flag(name: .customLong("no-group-commit"), help: "With --fsync always, make every write sync on its own instead of sharing syncs with concurrent writers (slower; for measuring what group commit gains).")
     var noGroupCommit = false
@@ -126,7 +126,6 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("limits must be positive (--idle-timeout may be 0)")
         }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
-        guard WriteAheadLog.SyncMode(rawValue: fsync) != nil else { throw ValidationError("--fsync is always, batch or never") }
         guard snapshotWalMB >= 1 else { throw ValidationError("--snapshot-wal-mb must be at least 1") }
         guard (0...100_000).contains(workerSpin) else { throw ValidationError("--worker-spin-us must be in 0...100000") }
         guard (0...100_000).contains(loopSpin) else { throw ValidationError("--loop-spin-us must be in 0...100000") }
@@ -148,7 +147,7 @@ struct ServeCommand: ParsableCommand {
         var loaded: [ServedCollection] = []
         for d in descriptions {
             let watch = Stopwatch()
-            let c = try ServedCollection(d, durability: WriteAheadLog.SyncMode(rawValue: fsync)!, groupCommit: !noGroupCommit, snapshotLogBytes: snapshotWalMB << 20)
+            let c = try ServedCollection(d, durability: fsync, groupCommit: !noGroupCommit, snapshotLogBytes: snapshotWalMB << 20)
             log.info("collection loaded", metadata: [
                 "collection": "\(c.name)", "kind": "\(c.kind)", "spec": "\(c.spec)", "count": "\(c.count)", "dimension": "\(c.dimension)",
                 "metric": "\(c.metric.rawValue)", "seconds": "\(String(format: "%.2f", watch.seconds))", "recommend": "\(d.modelDirectory != nil)",
@@ -211,5 +210,3 @@ enum TokenFile {
     }
 }
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
-extension ServerLogHandler.Format: ExpressibleByArgument {}

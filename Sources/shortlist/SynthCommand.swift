@@ -29,13 +29,12 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Zipf exponent of cluster sizes (0: equal).") var skew: Double = 0.5
     @Option(help: "Seed of centres, sizes and rows.") var seed: UInt64 = SeededGenerator.defaultSeed
     @Option(help: "Neighbours per query in the ground truth; 0 skips it.") var k: Int = 100
-    @Option(help: "Metric of the ground truth: l2, ip or cosine.") var metric: String = "l2"
+    @Option(help: "Metric of the ground truth: l2, ip or cosine.") var metric: Metric = .l2
     @Option(help: "Threads (default: every core).") var threads: Int?
     @Option(help: "Output folder.") var output: String
 
     func run() throws {
         Runtime.prepare(verbose: true)
-        guard let metric = Metric(name: metric) else { throw ValidationError("unknown metric '\(self.metric)'; use l2, ip or cosine") }
         guard (1...2_000_000_000).contains(count), (1...10_000_000).contains(queries) else {
             throw ValidationError("--count must be 1 to 2000000000 and --queries 1 to 10000000")
         }

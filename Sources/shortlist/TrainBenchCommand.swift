@@ -24,7 +24,7 @@ struct TrainBenchCommand: ParsableCommand {
     var data: String
 
     @Option(help: "Data layout.")
-    var format: String = "lightgcn"
+    var format: InteractionFormat = .lightgcn
 
     @Option(help: "Batch sizes, comma separated.")
     var batch: String = "1024,2048,4096"
@@ -52,7 +52,6 @@ struct TrainBenchCommand: ParsableCommand {
 
     func run() throws {
         Runtime.prepare()
-        guard let format = InteractionFormat(rawValue: format) else { throw ValidationError("unknown format '\(self.format)'") }
         guard (1...100_000).contains(steps), (1...100).contains(repeats) else { throw ValidationError("--steps 1…100000, --repeats 1…100") }
         func ints(_ text: String, _ name: String) throws -> [Int] {
             try text.split(separator: ",").map {

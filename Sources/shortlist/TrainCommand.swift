@@ -11,7 +11,7 @@ struct DataOptions: ParsableArguments {
     var data: String
 
     @Option(help: "Layout: lightgcn, pairs, movielens or csv.")
-    var format: String = "lightgcn"
+    var format: InteractionFormat = .lightgcn
 
     @Option(name: .customLong("min-rating"), help: "movielens / csv with --rating-column: ratings at or above this are positives.")
     var minRating: Double = 4
@@ -23,7 +23,7 @@ struct DataOptions: ParsableArguments {
     var testFraction: Double = 0.1
 
     @Option(name: .customLong("split-by"), help: "Single-file data: 'random' (seeded, per user), 'time' (each user's latest are held out), or 'users' (time, and --cold-users of the users, default 0.1, held out of training entirely).")
-    var splitBy: String = "random"
+    var splitBy: SplitBy = .random
 
     @Option(name: .customLong("cold-users"), help: "Share of users held out of training entirely, for cold-start metrics (default 0; 0.1 with --split-by users).")
     var coldUsers: Double?
@@ -62,22 +62,18 @@ struct DataOptions: ParsableArguments {
     var textBuckets: Int = 4096
 
     func source() throws -> InteractionSource {
-        guard let format = InteractionFormat(rawValue: format) else {
-            throw ValidationError("unknown format '\(self.format)'; use \(InteractionFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard ["random", "time", "users"].contains(splitBy) else { throw ValidationError("--split-by is 'random', 'time' or 'users'") }
         // Stored absolute, so `shortlist evaluate` finds the data from any directory.
         func absolute(_ path: String) -> String {
             ((path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path) as NSString).standardizingPath
         }
         var s = InteractionSource(format: format, path: absolute(data))
         s.schemaPath = schema.map(absolute)
-        s.coldUserFraction = coldUsers ?? (splitBy == "users" ? 0.1 : 0)
+        s.coldUserFraction = coldUsers ?? (splitBy == .users ? 0.1 : 0)
         s.coldItemFraction = coldItems
         s.minRating = minRating
         s.validFraction = validFraction
         s.testFraction = testFraction
-        s.splitByTime = splitBy != "random"
+        s.splitByTime = splitBy != .random
         s.splitSeed = splitSeed
         s.userColumn = userColumn
         s.itemColumn = itemColumn
@@ -163,7 +159,7 @@ struct TrainCommand: ParsableCommand {
     var learningRate: Float?
 
     @Option(help: "Embedding optimiser: adam (lazy, sparse rows) or adagrad (row-wise).")
-    var optimizer: String = "adam"
+    var optimizer: EmbeddingOptimizer = .adam
 
     @Option(help: "Extra uniformly sampled negatives per step (mixed negative sampling).")
     var negatives: Int?
@@ -234,7 +230,6 @@ struct TrainCommand: ParsableCommand {
         if let temperature { config.temperature = temperature }
         config.learnTemperature = learnTemperature
         if let learningRate { config.learningRate = learningRate }
-        guard let optimizer = EmbeddingOptimizer(rawValue: optimizer) else { throw ValidationError("--optimizer is adam or adagrad") }
         config.embeddingOptimizer = optimizer
         if let negatives { config.uniformNegatives = negatives }
         config.logQCorrection = !noLogQ
