@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import Synchronization
 #if canImport(Glibc)
@@ -74,9 +73,6 @@ final class LineHandler: ChannelInboundHandler {
 
     /// This connection's queue in the worker pool.
     private let lane = WorkerPool.Lane()
-    /// The batch requests run inline use (never open, so replies go out at once; a search it
-    /// gathers for micro-batching runs right after its job). Made on this connection's loop.
-    private lazy var inlineBatch = WorkerPool.Batch()
 
     init(processor: RequestProcessor, pool: WorkerPool, spinner: LoopSpinner? = nil) {
         self.processor = processor
@@ -94,14 +90,9 @@ final class LineHandler: ChannelInboundHandler {
                 // Unauthenticated connections make room for new ones, oldest first: a crowd of
                 // silent sockets cannot keep a client with the token out.
                 if pending.count >= limits.maximumUnauthenticatedConnections { _ = pending.evictOldest() }
-                let loop = context.eventLoop
                 pending.add(ObjectIdentifier(self)) { [self] in
-                    // Called from whichever loop needed the room: close on this connection's own.
-                    let close = { [self] in
-                        processor.stats.connectionRefused()
-                        closeWithError(ProtocolError(.tooManyConnections, "closed to make room: too many connections were waiting to authenticate (the most is \(limits.maximumUnauthenticatedConnections))"), context: context, counted: true)
-                    }
-                    if loop.inEventLoop { close() } else { loop.execute(close) }
+                    processor.stats.connectionRefused()
+                    closeWithError(ProtocolError(.tooManyConnections, "closed to make room: too many connections were waiting to authenticate (the most is \(limits.maximumUnauthenticatedConnections))"), context: context, counted: true)
                 }
             }
             if limits.authTimeoutSeconds > 0 {
@@ -328,22 +319,12 @@ final class LineHandler: ChannelInboundHandler {
             case nil: break
             case let .reply(bytes)?: write(bytes, context: context)
             case let .parsed(request, start)?:
-                // A lone cheap read (nothing else of this connection in flight or waiting) runs
-                // here on the loop: no hand-over to a worker and back.
-                let inline = inFlight == 0 && pendingJobs.isEmpty && processor.runsInline(request)
-                dispatch(id: request.id, isWrite: request.op.isWrite, bytes: 0, inline: inline, context: context) { [processor] batch, later in
+                dispatch(id: request.id, isWrite: request.op.isWrite, bytes: 0, context: context) { [processor] batch, later in
                     processor.execute(request, start: start, batcher: batch.searches, later: later)
                 }
             case let .raw(bytes, start, op)?:
-                // A long line is parsed by a worker, unless it is a lone cheap read: then here.
-                if inFlight == 0, pendingJobs.isEmpty, let request = processor.inlineRequest(raw: bytes, op: op) {
-                    dispatch(id: request.id, isWrite: false, bytes: 0, inline: true, context: context) { [processor] batch, later in
-                        processor.execute(request, start: start, batcher: batch.searches, later: later)
-                    }
-                } else {
-                    dispatch(id: nil, isWrite: op?.isWrite ?? false, bytes: bytes.count, context: context) { [processor] batch, later in
-                        processor.execute(raw: bytes, start: start, batcher: batch.searches, later: later)
-                    }
+                dispatch(id: nil, isWrite: op?.isWrite ?? false, bytes: bytes.count, context: context) { [processor] batch, later in
+                    processor.execute(raw: bytes, start: start, batcher: batch.searches, later: later)
                 }
             }
         }
@@ -397,9 +378,7 @@ final class LineHandler: ChannelInboundHandler {
     ///
     /// A write (`isWrite`) holds the connection's later lines until a worker has applied it.
     /// A read whose connection has gone by the time a worker takes it is dropped unrun.
-    /// Queues a request for the workers, or with `inline` runs it now on this loop (its reply
-    /// takes the same path: the outbox, drained on the loop).
-    private func dispatch(id: [UInt8]?, isWrite: Bool, bytes: Int, inline: Bool = false, context: ChannelHandlerContext,
+    private func dispatch(id: [UInt8]?, isWrite: Bool, bytes: Int, context: ChannelHandlerContext,
                           _ job: @escaping (WorkerPool.Batch, @escaping ([UInt8]) -> Void) -> RequestProcessor.Outcome) {
         guard inFlight < processor.limits.maximumInFlightPerConnection else {
             let limit = processor.limits.maximumInFlightPerConnection
@@ -411,7 +390,7 @@ final class LineHandler: ChannelInboundHandler {
         pendingBytes.add(bytes)
         let loop = context.eventLoop
         let channel = context.channel
-        let run: WorkerPool.Job = { batch in
+        pendingJobs.append { batch in
             defer { self.requestBytesDone(bytes, loop: loop, context: context) }
             if !isWrite && self.gone.load(ordering: .relaxed) {
                 self.processor.stats.recordDropped()
@@ -429,13 +408,6 @@ final class LineHandler: ChannelInboundHandler {
             if case let .reply(reply) = job(batch, deliver) { deliver(reply) }
             if isWrite { loop.execute { self.writeApplied(context: context) } }
         }
-        if inline && !isWrite {
-            processor.stats.recordInline()
-            run(inlineBatch)
-            inlineBatch.searches.run()
-            return
-        }
-        pendingJobs.append(run)
         pendingRequests.append((id, isWrite, bytes))
     }
 
@@ -481,39 +453,31 @@ final class LineHandler: ChannelInboundHandler {
 }
 
 /// Connections that have not authenticated yet, oldest first, each with a way to close it.
-/// Used from every event loop (a lock guards it); `evict` closures hop to their own loop.
+/// Changed only on the server's one event loop; `count` may be read anywhere (`stats`).
 final class PendingAuthentication: @unchecked Sendable {
     private var entries: [(id: ObjectIdentifier, evict: () -> Void)] = []
-    private let lock = NSLock()
     private let size = Atomic<Int>(0)
 
     var count: Int { size.load(ordering: .relaxed) }
 
     func add(_ id: ObjectIdentifier, evict: @escaping () -> Void) {
-        lock.withLock {
-            entries.append((id, evict))
-            size.store(entries.count, ordering: .relaxed)
-        }
+        entries.append((id, evict))
+        size.store(entries.count, ordering: .relaxed)
     }
 
     func remove(_ id: ObjectIdentifier) {
-        lock.withLock {
-            guard let i = entries.firstIndex(where: { $0.id == id }) else { return }
-            entries.remove(at: i)
-            size.store(entries.count, ordering: .relaxed)
-        }
+        guard let i = entries.firstIndex(where: { $0.id == id }) else { return }
+        entries.remove(at: i)
+        size.store(entries.count, ordering: .relaxed)
     }
 
     /// Closes the oldest unauthenticated connection; false when there is none.
     func evictOldest() -> Bool {
-        let oldest: (id: ObjectIdentifier, evict: () -> Void)? = lock.withLock { () -> (id: ObjectIdentifier, evict: () -> Void)? in
-            guard !entries.isEmpty else { return nil }
-            let first = entries.removeFirst()
-            size.store(entries.count, ordering: .relaxed)
-            return first
-        }
-        oldest?.evict()
-        return oldest != nil
+        guard !entries.isEmpty else { return false }
+        let oldest = entries.removeFirst()
+        size.store(entries.count, ordering: .relaxed)
+        oldest.evict()
+        return true
     }
 }
 

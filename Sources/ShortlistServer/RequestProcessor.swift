@@ -28,35 +28,6 @@ public final class RequestProcessor: @unchecked Sendable {
     /// Plain searches on flat and IVF collections that one worker takes together run as one
     /// batch search (`SearchBatcher`; default on).
     var microBatching = true
-    /// Lone cheap reads run on the event loop that read them (`runsInline`; default on).
-    var inlineCheapRequests = true
-
-    /// Whether `r` is cheap enough to run on the event loop that read it, a few hundred
-    /// microseconds at most, so the loop's other connections barely wait: a search, similar or
-    /// recommend on an HNSW or IVF collection, or a flat one of at most 16,384 rows, with k ≤ 1,000,
-    /// ef ≤ 512, nprobe ≤ 64 and no diversity or group stage (they weigh every candidate); or a
-    /// get of at most 100 ids. Anything else, and everything when turned off, goes to the workers.
-    func runsInline(_ r: Request) -> Bool {
-        guard inlineCheapRequests else { return false }
-        switch r.op {
-        case .search, .similar, .recommend:
-            guard r.k <= 1_000, r.rerank.lambda == nil, r.rerank.groupBy == nil, (r.parameters.ef ?? 0) <= 512,
-                  (r.parameters.nprobe ?? 0) <= 64, let name = r.collection, let c = collections[name] else { return false }
-            return c.kind != "flat" || c.count <= 16_384
-        case .get:
-            return r.ids.count <= 100
-        default:
-            return false
-        }
-    }
-
-    /// A long line (`Route.raw`) whose sniffed `op` may run inline, parsed now: the request when
-    /// `runsInline` accepts it, else nil (the line then goes to a worker as before, parsed there).
-    func inlineRequest(raw: [UInt8], op: Request.Op?) -> Request? {
-        guard inlineCheapRequests, let op, op == .search || op == .similar || op == .recommend || op == .get,
-              case let .request(r) = raw.withUnsafeBufferPointer({ parser.parse($0) }), runsInline(r) else { return nil }
-        return r
-    }
 
     /// Lines up to this long are parsed on the event loop (ping, info and such are answered
     /// there); longer ones are parsed by a worker.

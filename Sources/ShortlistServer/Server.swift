@@ -16,14 +16,6 @@ public final class Server: @unchecked Sendable {
         public var metricsPort: Int?
         /// Worker threads for searches and writes (default: one per core).
         public var workers = ProcessInfo.processInfo.activeProcessorCount
-        /// Event loop threads reading and writing connections (default: one per core); each
-        /// connection stays on one.
-        public var eventLoops = ProcessInfo.processInfo.activeProcessorCount
-        /// A lone cheap read (a search, similar, recommend or get that `RequestProcessor.runsInline`
-        /// accepts, with nothing else of its connection in flight) runs to completion on the
-        /// event loop that read it instead of a worker: no hand-over between threads each way.
-        /// Default true.
-        public var inlineCheapRequests = true
         /// Microseconds an idle worker keeps looking for work before it sleeps (default 200; 0
         /// sleeps at once). Spinning keeps the core and its caches warm between requests at the
         /// cost of up to this much CPU after each burst.
@@ -65,10 +57,9 @@ public final class Server: @unchecked Sendable {
                                          authToken: configuration.authToken, workerCount: max(1, configuration.workers))
         pool = WorkerPool(threads: configuration.workers, capacity: configuration.limits.maximumQueuedRequests,
                           spinNanoseconds: UInt64(max(0, configuration.workerSpinMicroseconds)) * 1000)
-        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoops))
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         processor.pendingWork = { [pool] in pool.pending }
         processor.microBatching = configuration.microBatching
-        processor.inlineCheapRequests = configuration.inlineCheapRequests
     }
 
     static func isLoopback(_ host: String) -> Bool {
@@ -85,12 +76,10 @@ public final class Server: @unchecked Sendable {
     /// Binds and starts answering.
     public func start() throws {
         let processor = self.processor, pool = self.pool, limits = configuration.limits
-        // One spinner per event loop, shared by the connections on it.
-        var spinners: [ObjectIdentifier: LoopSpinner] = [:]
-        for loop in group.makeIterator() {
-            spinners[ObjectIdentifier(loop)] = LoopSpinner(loop: loop, windowNanoseconds: UInt64(max(0, configuration.loopSpinMicroseconds)) * 1000,
-                                                           poolIdle: { pool.isIdle })
-        }
+        // The server runs one event loop (`group` has one thread), so one spinner serves every connection.
+        let loop = group.next()
+        let spinner = LoopSpinner(loop: loop, windowNanoseconds: UInt64(max(0, configuration.loopSpinMicroseconds)) * 1000,
+                                  poolIdle: { pool.isIdle })
         let pending = processor.pendingAuthentication
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -114,8 +103,7 @@ public final class Server: @unchecked Sendable {
                     if limits.idleTimeoutSeconds > 0 {
                         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(limits.idleTimeoutSeconds))))
                     }
-                    try channel.pipeline.syncOperations.addHandler(LineHandler(processor: processor, pool: pool,
-                                                                               spinner: spinners[ObjectIdentifier(channel.eventLoop)]))
+                    try channel.pipeline.syncOperations.addHandler(LineHandler(processor: processor, pool: pool, spinner: spinner))
                 }
             }
         do {

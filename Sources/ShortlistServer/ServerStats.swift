@@ -42,8 +42,6 @@ final class ServerStats: Sendable {
     /// The Prometheus collectors: `shortlist_request_duration_seconds`, one histogram per op.
     let registry = PrometheusCollectorRegistry()
     private let durations: [DurationHistogram]
-    /// Requests run on an event loop instead of a worker (`shortlist_inline_requests_total`).
-    private let inlineRequests: Prometheus.Counter
     /// Upper bounds of the latency buckets: 25 µs to 10 s, about ×2–2.5 apart.
     static let durationBuckets: [Duration] = [
         .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
@@ -55,9 +53,6 @@ final class ServerStats: Sendable {
         let descriptor = MetricNameDescriptor(namespace: "shortlist", metricName: "request_duration", unitName: "seconds",
                                               helpText: "Time from a request line being read to its reply being encoded (queueing included), by op.")
         let registry = self.registry
-        inlineRequests = registry.makeCounter(descriptor: MetricNameDescriptor(
-            namespace: "shortlist", metricName: "inline_requests", unitName: "total",
-            helpText: "Lone cheap reads run to completion on the event loop that read them instead of a worker."))
         durations = Self.opNames.map { registry.makeDurationHistogram(descriptor: descriptor, labels: [("op", $0)], buckets: Self.durationBuckets) }
     }
 
@@ -83,8 +78,6 @@ final class ServerStats: Sendable {
     }
 
     func recordDropped() { droppedForClosedConnections.add(1, ordering: .relaxed) }
-
-    func recordInline() { inlineRequests.increment() }
 
     func connectionOpened() {
         connectionsOpen.add(1, ordering: .relaxed)

@@ -67,12 +67,6 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("worker-spin-us"), help: "Microseconds an idle worker keeps checking for work before sleeping (0: sleep at once). Keeps cores and caches warm under load; costs that much CPU after each burst.")
     var workerSpin = 200
 
-    @Option(name: .customLong("event-loops"), help: "Event loop threads reading and writing connections (default: one per core).")
-    var eventLoops: Int?
-
-    @Flag(name: .customLong("no-inline"), help: "Send every search to the workers. By default a lone cheap read (a search, similar, recommend or get on an HNSW or IVF collection or a small flat one, nothing else of its connection in flight) runs on the event loop that read it, saving two hand-overs between threads.")
-    var noInline = false
-
     @Flag(name: .customLong("no-micro-batch"), help: "Run every search on its own. By default, plain searches on flat and IVF collections that a worker takes from the queue together run as one batch search (one matrix product against a flat index).")
     var noMicroBatch = false
 
@@ -132,7 +126,6 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("limits must be positive (--idle-timeout may be 0)")
         }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
-        if let eventLoops, !(1...256).contains(eventLoops) { throw ValidationError("--event-loops must be in 1...256") }
         guard snapshotWalMB >= 1 else { throw ValidationError("--snapshot-wal-mb must be at least 1") }
         guard (0...100_000).contains(workerSpin) else { throw ValidationError("--worker-spin-us must be in 0...100000") }
         guard (0...100_000).contains(loopSpin) else { throw ValidationError("--loop-spin-us must be in 0...100000") }
@@ -177,8 +170,6 @@ struct ServeCommand: ParsableCommand {
         config.workerSpinMicroseconds = workerSpin
         config.loopSpinMicroseconds = loopSpin
         config.microBatching = !noMicroBatch
-        config.inlineCheapRequests = !noInline
-        if let eventLoops { config.eventLoops = eventLoops }
         config.limits.maximumLineBytes = maxLineBytes
         config.limits.maximumK = maxK
         config.limits.maximumEf = maxEf
