@@ -116,6 +116,26 @@ final class WriteAheadLogTests: XCTestCase {
         XCTAssertEqual(dir.read("z.wal"), whole)
     }
 
+    /// A version-2 log written by this version (the four records above, appended in two
+    /// batches): it replays to those records, and today's writer produces the same bytes.
+    func testGoldenVersion2LogReplaysAndTheWriterIsStable() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("now.wal")
+        do {
+            let log = try WriteAheadLog(path: path, mode: .always)
+            _ = try log.append(Array(records[0..<2]))
+            try log.waitUntilDurable(try log.append(Array(records[2...])))
+        }
+        if ProcessInfo.processInfo.environment["SHORTLIST_WRITE_GOLDEN"] == "1" { return print("golden WAL: \(Data(dir.read("now.wal")).base64EncodedString())") }
+        let golden = try XCTUnwrap(Data(base64Encoded: Self.goldenVersion2Base64).map(Array.init))
+        let (got, report) = try replay(dir.write("golden.wal", golden))
+        XCTAssertEqual(got, records)
+        XCTAssertEqual(report.discardedBytes, 0)
+        XCTAssertEqual(dir.read("now.wal"), golden, "the version-2 log writer changed: bump the log version instead")
+    }
+
+    static let goldenVersion2Base64 = "U0xXQUwwMDImAAAAPk0HWw5TUAgBAQAAAAAAAAADAAAAAACAPwAAAMAAAGBACQAAAHsidCI6ImEifR0AAABXAiDxHi+XSAH//////////wMAAAAAAAAAAAAAAAAAgD//////CQAAAJmCZmMej1mrAgEAAAAAAAAAEQAAAEJQRnzr0++ZAQcAAAAAAAAAAAAAAAAAAAA="
+
     func testAVersion1LogIsReadAndSetAsideAsASegment() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("v1.wal")
