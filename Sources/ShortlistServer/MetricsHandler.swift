@@ -29,33 +29,35 @@ final class MetricsHandler: ChannelInboundHandler {
         case .end:
             guard let request = head else { return }
             head = nil
-            let (status, body) = answer(request)
+            let (status, body, isMetrics) = answer(request)
             respond(context: context, request: request, status: status, body: request.method == .HEAD ? "" : body,
-                    length: body.utf8.count)
+                    length: body.utf8.count, contentType: isMetrics ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8")
         }
     }
 
-    private func answer(_ request: HTTPRequestHead) -> (HTTPResponseStatus, String) {
-        guard request.method == .GET || request.method == .HEAD else { return (.methodNotAllowed, "use GET\n") }
+    /// The status, the body, and whether it is the Prometheus exposition.
+    private func answer(_ request: HTTPRequestHead) -> (HTTPResponseStatus, String, Bool) {
+        guard request.method == .GET || request.method == .HEAD else { return (.methodNotAllowed, "use GET\n", false) }
         let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
         switch path {
-        case "/healthz": return (.ok, "ok\n")
-        case "/readyz": return isReady() ? (.ok, "ready\n") : (.serviceUnavailable, "not ready: shutting down\n")
+        case "/healthz": return (.ok, "ok\n", false)
+        case "/readyz": return isReady() ? (.ok, "ready\n", false) : (.serviceUnavailable, "not ready: shutting down\n", false)
         case "/metrics", "/":
             if let token {
                 let given = request.headers["authorization"].first ?? ""
                 guard RequestProcessor.constantTimeEqual(Array(given.trimmingCharacters(in: .whitespaces).utf8), Array("Bearer \(token)".utf8)) else {
-                    return (.unauthorized, "unauthorized: send Authorization: Bearer <the server's auth token>\n")
+                    return (.unauthorized, "unauthorized: send Authorization: Bearer <the server's auth token>\n", false)
                 }
             }
-            return (.ok, render())
-        default: return (.notFound, "not found: try GET /metrics, /healthz or /readyz\n")
+            return (.ok, render(), true)
+        default: return (.notFound, "not found: try GET /metrics, /healthz or /readyz\n", false)
         }
     }
 
-    private func respond(context: ChannelHandlerContext, request: HTTPRequestHead, status: HTTPResponseStatus, body: String, length: Int) {
+    private func respond(context: ChannelHandlerContext, request: HTTPRequestHead, status: HTTPResponseStatus, body: String, length: Int,
+                         contentType: String) {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: status == .ok && body.hasPrefix("#") ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8")
+        headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(length))
         let keepAlive = request.isKeepAlive
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")

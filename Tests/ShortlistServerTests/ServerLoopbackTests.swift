@@ -257,6 +257,11 @@ final class ServerLoopbackTests: XCTestCase {
         XCTAssertEqual(try get("/healthz").last, "ok")
         XCTAssertEqual(try get("/readyz").last, "ready")
         XCTAssertEqual(try get("/admin").first, "HTTP/1.1 404 Not Found\r")
+        // Once a shutdown begins, the server is alive but no longer ready.
+        running.server.processor.shuttingDown.store(true, ordering: .relaxed)
+        XCTAssertEqual(try get("/readyz").first, "HTTP/1.1 503 Service Unavailable\r")
+        XCTAssertEqual(try get("/healthz").last, "ok")
+        running.server.processor.shuttingDown.store(false, ordering: .relaxed)
     }
 
     func testClientsThatVanishMidRequestLeaveAllOrNothing() throws {
