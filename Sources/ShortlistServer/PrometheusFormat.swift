@@ -41,20 +41,21 @@ enum PrometheusFormat {
                 out += "\(name){collection=\"\(escape(c.name))\"} \(value(c))\n"
             }
         }
-        out += processMetrics()
+        out += processMetrics(residentBytes: s.residentBytes)
         return out + processor.stats.registry.emitToString()
     }
 
-    /// The standard process metrics (names as Prometheus's own clients emit them), from /proc.
-    static func processMetrics() -> String {
+    /// The standard process metrics (names as Prometheus's own clients emit them), from /proc;
+    /// resident memory is the snapshot's (read once per scrape).
+    static func processMetrics(residentBytes: Int) -> String {
         var out = ""
         func add(_ name: String, _ type: String, _ help: String, _ value: Double?) {
             guard let value else { return }
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
         }
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK))), page = Double(sysconf(Int32(_SC_PAGESIZE)))
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         // /proc/self/stat: fields after the parenthesised command name; utime, stime are 14 and 15,
-        // starttime 22, vsize 23, rss 24 (1-based, in the whole line).
+        // starttime 22, vsize 23 (1-based, in the whole line).
         let stat = (try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8)).flatMap { text -> [Substring]? in
             guard let close = text.lastIndex(of: ")") else { return nil }
             return text[text.index(after: close)...].split(separator: " ")
@@ -64,7 +65,7 @@ enum PrometheusFormat {
         let bootTime = uptime.map { Date().timeIntervalSince1970 - $0 }
         add("process_cpu_seconds_total", "counter", "User and system CPU time spent, in seconds.",
             field(14).flatMap { u in field(15).map { (u + $0) / ticks } })
-        add("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", field(24).map { $0 * page })
+        add("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", Double(residentBytes))
         add("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", field(23))
         add("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch, in seconds.",
             bootTime.flatMap { boot in field(22).map { boot + $0 / ticks } })

@@ -34,8 +34,11 @@ enum Runtime {
     static func prepare(verbose: Bool = false, log: Logger? = nil) {
         let blas = BLAS.runtime
         let info: (String) -> Void = { message in if let log { log.info("\(message)") } else { Terminal.error(message) } }
-        // Messages to standard error carry their own "warning: " prefix.
-        let warn: (String) -> Void = { message in if let log { log.warning("\(message.dropFirst("warning: ".count))") } else { Terminal.error(message) } }
+        // Messages to standard error carry their own "warning: " prefix; the log has levels instead.
+        let warn: (String) -> Void = { message in
+            guard let log else { return Terminal.error(message) }
+            log.warning("\(message.hasPrefix("warning: ") ? String(message.dropFirst("warning: ".count)) : message)")
+        }
         if let warning = blas.warning { warn(warning) }
         else if verbose {
             let coreType = getenv("OPENBLAS_CORETYPE").map { " (OPENBLAS_CORETYPE=\(String(cString: $0)))" } ?? ""
