@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "shortlist", targets: ["shortlist"]),
         .library(name: "ShortlistIndex", targets: ["ShortlistIndex"]),
         .library(name: "ShortlistData", targets: ["ShortlistData"]),
+        .library(name: "ShortlistModel", targets: ["ShortlistModel"]),
         .library(name: "ShortlistTrainer", targets: ["ShortlistTrainer"]),
     ],
     dependencies: [
@@ -35,8 +36,18 @@ let package = Package(
             swiftSettings: computeFlags
         ),
         .target(
+            name: "ShortlistFeatures",
+            dependencies: ["ShortlistCore"],
+            swiftSettings: computeFlags
+        ),
+        .target(
+            name: "ShortlistModel",
+            dependencies: ["ShortlistCore", "ShortlistFeatures", "CShortlistKernels", "CBLAS"],
+            swiftSettings: computeFlags
+        ),
+        .target(
             name: "ShortlistData",
-            dependencies: ["ShortlistCore", "CZlib"],
+            dependencies: ["ShortlistCore", "ShortlistFeatures", "CZlib"],
             swiftSettings: computeFlags
         ),
         .target(
@@ -46,13 +57,13 @@ let package = Package(
         ),
         .target(
             name: "ShortlistTrainer",
-            dependencies: ["ShortlistCore", "ShortlistData", "CShortlistKernels"],
+            dependencies: ["ShortlistCore", "ShortlistFeatures", "ShortlistModel", "ShortlistData", "CShortlistKernels"],
             swiftSettings: computeFlags
         ),
         .target(
             name: "ShortlistServer",
             dependencies: [
-                "ShortlistCore", "ShortlistIndex", "ShortlistTrainer", "ShortlistData",
+                "ShortlistCore", "ShortlistIndex", "ShortlistFeatures", "ShortlistModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -69,23 +80,23 @@ let package = Package(
         .executableTarget(
             name: "shortlist",
             dependencies: [
-                "ShortlistCore", "ShortlistData", "ShortlistIndex", "ShortlistTrainer", "ShortlistBench", "ShortlistServer", "CShortlistKernels",
+                "ShortlistCore", "ShortlistFeatures", "ShortlistModel", "ShortlistData", "ShortlistIndex", "ShortlistTrainer", "ShortlistBench", "ShortlistServer", "CShortlistKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "ShortlistTestSupport",
-            dependencies: ["ShortlistCore", "ShortlistData", "ShortlistTrainer"],
+            dependencies: ["ShortlistCore", "ShortlistFeatures", "ShortlistModel", "ShortlistData", "ShortlistTrainer"],
             path: "Tests/ShortlistTestSupport"
         ),
         .testTarget(name: "ShortlistCoreTests", dependencies: ["ShortlistCore", "CShortlistKernels", "ShortlistTestSupport"]),
-        .testTarget(name: "ShortlistDataTests", dependencies: ["ShortlistData", "ShortlistTestSupport"]),
-        .testTarget(name: "ShortlistTrainerTests", dependencies: ["ShortlistTrainer", "ShortlistData", "ShortlistTestSupport"]),
+        .testTarget(name: "ShortlistDataTests", dependencies: ["ShortlistData", "ShortlistFeatures", "ShortlistTestSupport"]),
+        .testTarget(name: "ShortlistTrainerTests", dependencies: ["ShortlistTrainer", "ShortlistModel", "ShortlistFeatures", "ShortlistData", "ShortlistTestSupport"]),
         .testTarget(name: "ShortlistBenchTests", dependencies: ["ShortlistBench", "ShortlistTestSupport"]),
         .testTarget(
             name: "ShortlistServerTests",
-            dependencies: ["ShortlistServer", "ShortlistIndex", "ShortlistTrainer", "ShortlistData", "ShortlistCore", "ShortlistTestSupport",
+            dependencies: ["ShortlistServer", "ShortlistIndex", "ShortlistModel", "ShortlistFeatures", "ShortlistTrainer", "ShortlistData", "ShortlistCore", "ShortlistTestSupport",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import ShortlistFeatures
 /// Users held out of training entirely (`InteractionSource.coldUserFraction`): what a request
 /// for them would carry, and what they went on to do.
 public struct ColdUsers: Sendable {

@@ -1,3 +1,4 @@
+import ShortlistFeatures
 import Foundation
 
 /// Which side features a model reads and how: item and user feature files with their columns,
@@ -126,7 +127,7 @@ public struct FeatureSchema: Sendable, Equatable {
                 case let .text(s):
                     if s.contains("|") { piped += 1 }
                     if v.number != nil { numeric += 1 }
-                    words += TextTable.tokens(Substring(s)).count
+                    words += TextTokens.tokens(Substring(s)).count
                 }
                 if distinct.count <= 20 { distinct.insert(v.strings.joined(separator: "\u{1f}")) }
             }

@@ -1,5 +1,6 @@
 import Foundation
 import ShortlistCore
+import ShortlistFeatures
 
 /// Raw feature values of users or items by external id, as read from feature files: for each id
 /// and column, every value the file gives (a file may hold several rows per id, as
@@ -93,7 +94,7 @@ public struct FeatureTable: Sendable {
                         return
                     }
                     guard wanted?.contains(key) ?? true else { return try s.skipValue() }
-                    if let value = try readValue(&s, bad: bad) { values.append((key, value)) }
+                    if let value = try FeatureValue.read(&s, bad: bad) { values.append((key, value)) }
                 }
                 guard s.isAtEnd() else { throw bad("text after the object") }
             } catch let e as JSONError {
@@ -103,31 +104,5 @@ public struct FeatureTable: Sendable {
             for (key, value) in values { table.add(value, column: key, id: id) }
         }
         return table
-    }
-
-    /// A JSON value as a feature value: string, number, boolean (as "true"/"false"), array of
-    /// strings or numbers, or null (nil: missing).
-    static func readValue(_ s: inout JSONScanner, bad: (String) -> InteractionError) throws -> FeatureValue? {
-        switch s.peek() {
-        case UInt8(ascii: "\""): return .text(try s.readString())
-        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .text(try s.readBool() ? "true" : "false")
-        case UInt8(ascii: "n"): try s.skipValue(); return nil
-        case UInt8(ascii: "["):
-            var list: [String] = []
-            try s.readArray { s in
-                switch s.peek() {
-                case UInt8(ascii: "\""): list.append(try s.readString())
-                case let c? where c == UInt8(ascii: "-") || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")):
-                    list.append(FeatureValue.number(try s.readDouble()).strings[0])
-                default: throw bad("a list value must hold strings or numbers")
-                }
-            }
-            return .list(list)
-        case let c? where c == UInt8(ascii: "-") || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")):
-            let d = try s.readDouble()
-            guard d.isFinite else { throw bad("a number is not finite") }
-            return .number(d)
-        default: throw bad("a feature value must be a string, number, boolean, list or null")
-        }
     }
 }

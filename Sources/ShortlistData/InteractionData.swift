@@ -1,5 +1,6 @@
 import Foundation
 import ShortlistCore
+import ShortlistFeatures
 
 /// Implicit-feedback interactions split into train / valid / test, with the external ids of
 /// user and item rows, the side features and context the data carries (encoded by its schema),

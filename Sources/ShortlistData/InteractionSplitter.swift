@@ -1,4 +1,5 @@
 import ShortlistCore
+import ShortlistFeatures
 
 /// Turns events into rows and splits them: optionally a seeded share of items and of users is
 /// held out of training entirely (cold start), then each remaining user's items go to train /

@@ -1,5 +1,6 @@
 import Foundation
 import ShortlistCore
+import ShortlistFeatures
 
 /// The three MovieLens layouts: 100K (`u.data`, `u.item`, `u.user`, `u.genre`), 1M/10M
 /// (`ratings.dat`, `movies.dat`, `users.dat`, `::` separated) and latest (`ratings.csv`,

@@ -1,3 +1,4 @@
+import ShortlistFeatures
 /// Raw user and item feature tables with their columns, before encoding.
 struct SideTables {
     var items = FeatureTable()

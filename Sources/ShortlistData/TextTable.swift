@@ -83,28 +83,4 @@ enum TextTable {
         }
         return v
     }
-
-    /// Lower-case alphanumeric tokens of a text (titles), for hashed bags of words.
-    static func tokens(_ text: Substring) -> [Substring] {
-        text.split(whereSeparator: { !($0.isLetter || $0.isNumber) })
-    }
-
-    /// FNV-1a hash of a token's lower-cased UTF-8 bytes: stable across runs and machines.
-    static func hash(_ token: Substring) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in token.lowercased().utf8 {
-            h ^= UInt64(b)
-            h &*= 0x100_0000_01b3
-        }
-        return h
-    }
-}
-
-extension Substring {
-    var trimmingSpaces: Substring {
-        var s = self
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return s
-    }
 }

@@ -1,7 +1,7 @@
+import ShortlistFeatures
+import ShortlistModel
 import Foundation
-import ShortlistData
 import ShortlistIndex
-import ShortlistTrainer
 import Synchronization
 
 /// What `recommend` needs beside the item index, all from the model folder written by
@@ -26,8 +26,8 @@ final class Recommender: @unchecked Sendable {
 
     /// Loads `model.slm` (and `item_payloads.jsonl` when present) from the folder `directory`.
     init(directory: String) throws {
-        guard !ALSModelFolder.holdsModel(directory) else { throw TrainerError.needsTowers(directory) }
-        modelPath = (directory as NSString).appendingPathComponent("model.slm")
+        guard !ModelFolder.holdsALSModel(directory) else { throw TrainerError.needsTowers(directory) }
+        modelPath = ModelFolder.path(directory, ModelFolder.modelFileName)
         let model = try ModelFile.load(path: modelPath).model
         dimension = model.embeddingDimension
         userCount = model.userIds.count
@@ -36,7 +36,7 @@ final class Recommender: @unchecked Sendable {
         embedsUnseenUsers = model.embedsUnseenUsers
         embedsItems = model.embedsItemsFromFeatures
         historyLength = model.configuration.historyLength
-        let payloadPath = (directory as NSString).appendingPathComponent("item_payloads.jsonl")
+        let payloadPath = ModelFolder.path(directory, ModelFolder.itemPayloadsName)
         payloads = FileManager.default.fileExists(atPath: payloadPath) ? try PayloadFile.read(path: payloadPath) : [:]
         self.model = Mutex(model)
     }

@@ -1,4 +1,4 @@
-import ShortlistData
+import ShortlistFeatures
 import ShortlistIndex
 
 /// One parsed request line. Fields an op does not use are rejected by the parser (`unknown_field`),

@@ -1,5 +1,5 @@
 import ShortlistCore
-import ShortlistData
+import ShortlistFeatures
 import ShortlistIndex
 
 /// Reads one request line with `JSONScanner` (no Foundation on the hot path: ~4 µs for a
@@ -366,11 +366,11 @@ struct RequestParser {
             let start = s.position
             do {
                 if let v = try FeatureValue.read(&s, name: "\(name).\(key)") { out[key] = v }
-            } catch let e as InteractionError {
+            } catch FeatureError.badSchema(let reason) {
                 // Rewind, so the rest of the request is still read.
                 s.position = start
                 try s.skipValue()
-                throw ProtocolError(.invalidRequest, "\(e)".replacingOccurrences(of: "bad feature schema: ", with: "") + " (a value is a string, number, boolean or list of strings)")
+                throw ProtocolError(.invalidRequest, reason + " (a value is a string, number, boolean or list of strings)")
             }
         }
         return out

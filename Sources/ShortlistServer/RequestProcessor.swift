@@ -4,7 +4,7 @@ import Glibc
 import Foundation
 import ShortlistCore
 import ShortlistIndex
-import ShortlistTrainer
+import ShortlistModel
 import Synchronization
 
 /// Everything the server does with a request line, without the network: routing (what may run

@@ -1,3 +1,4 @@
+import ShortlistModel
 import Foundation
 import ShortlistCore
 import ShortlistData
@@ -32,7 +33,7 @@ public enum ALSModelFolder {
 
     /// Whether `folder` holds an ALS model.
     public static func holdsModel(_ folder: String) -> Bool {
-        FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("als.json"))
+        ModelFolder.holdsALSModel(folder)
     }
 
     /// `tuning`: what `--tune-budget` did, kept in `als.json` and, record by record, in

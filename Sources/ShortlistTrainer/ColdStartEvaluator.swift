@@ -1,3 +1,4 @@
+import ShortlistModel
 import ShortlistCore
 import ShortlistData
 

@@ -1,3 +1,4 @@
+import ShortlistModel
 import Foundation
 import ShortlistCore
 import ShortlistData

@@ -1,3 +1,4 @@
+import ShortlistModel
 import ArgumentParser
 import Logging
 import ShortlistCore

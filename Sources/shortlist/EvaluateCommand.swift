@@ -1,3 +1,4 @@
+import ShortlistModel
 import ArgumentParser
 import Foundation
 import ShortlistCore
@@ -57,7 +58,7 @@ struct EvaluateCommand: ParsableCommand {
         if isFolder && ALSModelFolder.holdsModel(model) { return try evaluateALS() }
         let path = isFolder ? (model as NSString).appendingPathComponent("model.slm") : model
         let loaded = try ModelFile.load(path: path)
-        guard var source = loaded.source else {
+        guard var source = try loaded.source() else {
             throw ValidationError("\(path) does not record its training data; it cannot be evaluated")
         }
         if let data { source.path = data }

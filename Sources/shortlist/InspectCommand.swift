@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ShortlistCore
 import ShortlistIndex
+import ShortlistModel
 import ShortlistServer
 import ShortlistTrainer
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import ShortlistCore
+import ShortlistFeatures
+import ShortlistModel
 import ShortlistData
 import ShortlistIndex
 import ShortlistServer

@@ -3,6 +3,7 @@ import Foundation
 import ShortlistCore
 import ShortlistData
 import ShortlistIndex
+import ShortlistModel
 import ShortlistTrainer
 
 struct TrainCommand: ParsableCommand {

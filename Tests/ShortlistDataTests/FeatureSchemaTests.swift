@@ -1,6 +1,7 @@
 import ShortlistCore
 @testable import ShortlistData
 import ShortlistTestSupport
+@testable import ShortlistFeatures
 import XCTest
 
 final class FeatureSchemaTests: XCTestCase {

@@ -4,6 +4,7 @@ import ShortlistData
 import ShortlistIndex
 import ShortlistTestSupport
 import ShortlistTrainer
+import ShortlistModel
 import XCTest
 @testable import ShortlistServer
 

@@ -3,6 +3,7 @@ import ShortlistCore
 import ShortlistIndex
 import ShortlistTestSupport
 import ShortlistTrainer
+import ShortlistModel
 import XCTest
 @testable import ShortlistServer
 

@@ -5,6 +5,7 @@ import ShortlistIndex
 import ShortlistTrainer
 import ShortlistServer
 import ShortlistTestSupport
+import ShortlistModel
 import XCTest
 
 /// Collections on disk for the server tests, and a running server on a free loopback port.

@@ -2,6 +2,7 @@ import ShortlistCore
 import ShortlistData
 @testable import ShortlistTrainer
 import ShortlistTestSupport
+@testable import ShortlistModel
 import XCTest
 
 /// Models with request-time history, features and context, trained on `FeatureFixtures`

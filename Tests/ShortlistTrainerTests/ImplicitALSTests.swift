@@ -1,6 +1,7 @@
 import ShortlistCore
 import ShortlistData
 import XCTest
+@testable import ShortlistModel
 @testable import ShortlistTrainer
 
 /// iALS by conjugate gradient against a direct solve of the same normal equations, and on data

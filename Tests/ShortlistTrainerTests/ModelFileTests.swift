@@ -3,6 +3,7 @@ import ShortlistCore
 import ShortlistData
 import ShortlistTestSupport
 @testable import ShortlistTrainer
+@testable import ShortlistModel
 import XCTest
 
 final class ModelFileTests: XCTestCase {
@@ -30,7 +31,7 @@ final class ModelFileTests: XCTestCase {
         let dir = TemporaryDirectory()
         try ModelFile.save(model, source: source, to: dir.file("model.slm"))
         let loaded = try ModelFile.load(path: dir.file("model.slm"))
-        XCTAssertEqual(loaded.source, source)
+        XCTAssertEqual(try loaded.source(), source)
         XCTAssertEqual(loaded.model.configuration, model.configuration)
         XCTAssertEqual(loaded.model.userIds, model.userIds)
         XCTAssertEqual(loaded.model.itemIds, model.itemIds)
@@ -45,7 +46,7 @@ final class ModelFileTests: XCTestCase {
         let dir = TemporaryDirectory()
         try ModelFile.save(model, source: nil, to: dir.file("model.slm"))
         let good = dir.read("model.slm")
-        XCTAssertNil(try ModelFile.load(path: dir.file("model.slm")).source)
+        XCTAssertNil(try ModelFile.load(path: dir.file("model.slm")).source())
 
         var flipped = good
         flipped[good.count / 2] ^= 0x40

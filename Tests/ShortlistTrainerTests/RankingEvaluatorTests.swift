@@ -1,5 +1,6 @@
 import ShortlistCore
 import ShortlistData
+@testable import ShortlistModel
 @testable import ShortlistTrainer
 import XCTest
 

@@ -1,5 +1,6 @@
 import Foundation
 import ShortlistCore
+@testable import ShortlistModel
 @testable import ShortlistTrainer
 import XCTest
 

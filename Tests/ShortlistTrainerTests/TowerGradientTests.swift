@@ -1,6 +1,8 @@
 import ShortlistCore
 import ShortlistData
 @testable import ShortlistTrainer
+import ShortlistFeatures
+@testable import ShortlistModel
 import XCTest
 
 /// Every layer of a tower (feature pooling, dense layers with ReLU, L2 normalisation) against

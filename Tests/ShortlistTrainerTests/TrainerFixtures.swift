@@ -1,3 +1,4 @@
+import ShortlistFeatures
 import ShortlistCore
 import ShortlistData
 

@@ -2,6 +2,7 @@ import ShortlistCore
 import ShortlistData
 import ShortlistTestSupport
 @testable import ShortlistTrainer
+@testable import ShortlistModel
 import XCTest
 
 final class TwoTowerTrainerTests: XCTestCase {

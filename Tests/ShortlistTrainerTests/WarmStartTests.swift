@@ -1,5 +1,6 @@
 import ShortlistCore
 import ShortlistData
+@testable import ShortlistModel
 import XCTest
 @testable import ShortlistTrainer
 

@@ -95,7 +95,7 @@ public struct TwoTowerConfiguration: Sendable, Equatable {
     /// Whether either tower must also embed without an id (request-time history, dropped or
     /// absent ids): both towers then get a learned bias row, so an input with nothing known
     /// still has a direction (the population's).
-    var embedsWithoutIds: Bool { historyLength > 0 || !userIdEmbedding || userIdDropout > 0 || itemIdDropout > 0 }
+    package var embedsWithoutIds: Bool { historyLength > 0 || !userIdEmbedding || userIdDropout > 0 || itemIdDropout > 0 }
 
     /// Checks ranges; returns the first problem.
     public func validate() throws {

@@ -1,5 +1,5 @@
 import ShortlistCore
-import ShortlistData
+import ShortlistFeatures
 
 /// One tower of the two-tower model. For a batch row with id row e (a user or an item; none for
 /// an unseen one) and a weighted bag of rows per field (`TowerBatch`):
@@ -10,7 +10,7 @@ import ShortlistData
 ///
 /// With no hidden layers x_L = x₀. Activations live in workspace buffers sized for the largest
 /// batch seen, so a step allocates nothing once warm.
-final class Tower: @unchecked Sendable {
+package final class Tower: @unchecked Sendable {
     let entityCount: Int
     /// Width of the embeddings (x₀) and of the output.
     let dimension: Int
@@ -25,14 +25,14 @@ final class Tower: @unchecked Sendable {
     private var activations: [UnsafeMutablePointer<Float>] = []
     private let widths: [Int]
     /// Unit-length outputs z (capacity × dimension).
-    private(set) var output: UnsafeMutablePointer<Float>
+    package private(set) var output: UnsafeMutablePointer<Float>
     private var inverseNorms: UnsafeMutablePointer<Float>
     private var gradientA: UnsafeMutablePointer<Float>
     private var gradientB: UnsafeMutablePointer<Float>
     /// The batch of the last `forward`, for `backward`.
     private var lastBatch: TowerBatch?
     /// Threads for the dense layers' `sgemm` (set by the trainer).
-    var threads = 1
+    package var threads = 1
 
     /// `hiddenWidths` are the MLP's hidden layers (empty: no MLP); embeddings start N(0, 0.1²).
     init(entityCount: Int, dimension: Int, hiddenWidths: [Int], fieldSizes: [Int],
@@ -68,7 +68,7 @@ final class Tower: @unchecked Sendable {
     }
 
     /// Every trainable buffer, in the fixed order the model file stores them.
-    var parameterBuffers: [ParameterBuffer] {
+    package var parameterBuffers: [ParameterBuffer] {
         [idTable.parameters] + fieldTables.map(\.parameters) + layers.flatMap { [$0.weight, $0.bias] }
     }
 
@@ -89,7 +89,7 @@ final class Tower: @unchecked Sendable {
     /// Computes z for `batch`; returns `output` (batch.count × dimension). The batch is kept
     /// for `backward`.
     @discardableResult
-    func forward(_ batch: TowerBatch) -> UnsafeMutablePointer<Float> {
+    package func forward(_ batch: TowerBatch) -> UnsafeMutablePointer<Float> {
         precondition(batch.fieldCount == fieldSizes.count)
         let n = batch.count
         reserve(n)
@@ -136,7 +136,7 @@ final class Tower: @unchecked Sendable {
 
     /// Back-propagates dL/dz (n × dimension, for the batch of the last `forward`) into the
     /// layers' dense gradients and the tables' sparse gradients.
-    func backward(_ dz: UnsafePointer<Float>) {
+    package func backward(_ dz: UnsafePointer<Float>) {
         guard let batch = lastBatch else { preconditionFailure("backward before forward") }
         let n = batch.count, d = dimension
         // Through the normalisation: dx = (dz − z·(z·dz)) / ‖x‖.
@@ -175,7 +175,7 @@ final class Tower: @unchecked Sendable {
     }
 
     /// Applies and clears every accumulated gradient. `step` counts from 1.
-    func applyGradients(embeddingOptimizer: EmbeddingOptimizer, embedding: AdamHyperparameters,
+    package func applyGradients(embeddingOptimizer: EmbeddingOptimizer, embedding: AdamHyperparameters,
                         dense: AdamHyperparameters, step: Int) {
         idTable.applyGradient(embeddingOptimizer, embedding, step: step, threads: threads)
         for t in fieldTables { t.applyGradient(embeddingOptimizer, embedding, step: step, threads: threads) }

@@ -20,7 +20,7 @@ final class DenseLayer: @unchecked Sendable {
     }
 
     /// y (n × outputWidth) = x (n × inputWidth) · W + b.
-    func forward(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
+    package func forward(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
         for r in 0..<n { (y + r * outputWidth).update(from: bias.values, count: outputWidth) }
         ParallelGemm.gemm(transposeA: false, transposeB: false, m: n, n: outputWidth, k: inputWidth,
                           a: x, lda: inputWidth, b: weight.values, ldb: outputWidth, beta: 1, c: y, ldc: outputWidth,
@@ -28,7 +28,7 @@ final class DenseLayer: @unchecked Sendable {
     }
 
     /// Accumulates dW += xᵀ·dy and db += Σ dy, and writes dx = dy·Wᵀ when `dx` is given.
-    func backward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, count n: Int, dx: UnsafeMutablePointer<Float>?,
+    package func backward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, count n: Int, dx: UnsafeMutablePointer<Float>?,
                   threads: Int) {
         ParallelGemm.gemm(transposeA: true, transposeB: false, m: inputWidth, n: outputWidth, k: n,
                           a: x, lda: inputWidth, b: dy, ldb: outputWidth, beta: 1, c: weight.gradient, ldc: outputWidth,

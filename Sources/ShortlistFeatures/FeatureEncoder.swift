@@ -103,8 +103,8 @@ public struct FeatureEncoder: Sendable, Equatable {
             let buckets = UInt64(column.bucketCount)
             for v in values {
                 for s in v.strings {
-                    for token in TextTable.tokens(Substring(s)) {
-                        let r = Int32(1 + TextTable.hash(token) % buckets)
+                    for token in TextTokens.tokens(Substring(s)) {
+                        let r = Int32(1 + TextTokens.hash(token) % buckets)
                         if !rows[start...].contains(r) { rows.append(r) }
                     }
                 }
@@ -176,7 +176,7 @@ public struct FeatureEncoder: Sendable, Equatable {
     public static func read(from r: inout BinaryReader) throws -> FeatureEncoder {
         let name = try r.readString(), source = try r.readString()
         let kindName = try r.readString()
-        guard let kind = FeatureColumn.Kind(rawValue: kindName) else { throw InteractionError.badSchema(reason: "unknown column kind '\(kindName)'") }
+        guard let kind = FeatureColumn.Kind(rawValue: kindName) else { throw FeatureError.badSchema(reason: "unknown column kind '\(kindName)'") }
         let separator = try r.readString()
         let buckets = Int(try r.readUInt64()), minCount = Int(try r.readUInt64())
         let column = FeatureColumn(name: name, column: source, kind: kind, separator: separator, buckets: buckets == 0 ? nil : buckets, minCount: max(1, minCount))
@@ -188,7 +188,7 @@ public struct FeatureEncoder: Sendable, Equatable {
         try r.require(boundaryCount * 8)
         let boundaries = try (0..<boundaryCount).map { _ in Double(bitPattern: try r.readUInt64()) }
         guard boundaries.allSatisfy(\.isFinite), zip(boundaries, boundaries.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw InteractionError.badSchema(reason: "column '\(name)': bucket boundaries are not ascending")
+            throw FeatureError.badSchema(reason: "column '\(name)': bucket boundaries are not ascending")
         }
         return FeatureEncoder(column: column, vocabulary: vocabulary, boundaries: boundaries)
     }

@@ -1,7 +1,7 @@
 /// The inputs of one tower for a batch of rows: each row's id row (or none), and for each of the
 /// tower's fields a weighted bag of embedding rows, x₀ = idTable[id] + Σ_f Σ_k w_k · table_f[row_k].
 /// Arrays keep their capacity between batches, so a warm batch allocates nothing.
-final class TowerBatch: @unchecked Sendable {
+package final class TowerBatch: @unchecked Sendable {
     /// Id row of each batch row; −1: none (an unseen user, a new item, a dropped id).
     private(set) var ids: [Int32] = []
     /// Per field: `offsets` (rows + 1), then `rows` and `weights` of every bag, row after row.
@@ -9,16 +9,16 @@ final class TowerBatch: @unchecked Sendable {
     private(set) var rows: [[Int32]]
     private(set) var weights: [[Float]]
 
-    init(fieldCount: Int) {
+    package init(fieldCount: Int) {
         offsets = Array(repeating: [0], count: fieldCount)
         rows = Array(repeating: [], count: fieldCount)
         weights = Array(repeating: [], count: fieldCount)
     }
 
-    var count: Int { ids.count }
+    package var count: Int { ids.count }
     var fieldCount: Int { offsets.count }
 
-    func removeAll() {
+    package func removeAll() {
         ids.removeAll(keepingCapacity: true)
         for f in 0..<offsets.count {
             offsets[f].removeAll(keepingCapacity: true)

@@ -44,12 +44,12 @@ public struct FeatureColumn: Sendable, Equatable {
     public var bucketCount: Int { buckets ?? (kind == .text ? 4096 : 10) }
 
     /// Checks the settings; returns a message naming the column.
-    func validate() throws {
-        guard !name.isEmpty, name.utf8.count <= 64 else { throw InteractionError.badSchema(reason: "a column name must have 1 to 64 bytes") }
+    package func validate() throws {
+        guard !name.isEmpty, name.utf8.count <= 64 else { throw FeatureError.badSchema(reason: "a column name must have 1 to 64 bytes") }
         if let buckets {
-            guard (1...(1 << 20)).contains(buckets) else { throw InteractionError.badSchema(reason: "column '\(name)': buckets must be in 1...1048576") }
+            guard (1...(1 << 20)).contains(buckets) else { throw FeatureError.badSchema(reason: "column '\(name)': buckets must be in 1...1048576") }
         }
-        guard minCount >= 1 else { throw InteractionError.badSchema(reason: "column '\(name)': min_count must be ≥ 1") }
-        guard !separator.isEmpty else { throw InteractionError.badSchema(reason: "column '\(name)': the separator is empty") }
+        guard minCount >= 1 else { throw FeatureError.badSchema(reason: "column '\(name)': min_count must be ≥ 1") }
+        guard !separator.isEmpty else { throw FeatureError.badSchema(reason: "column '\(name)': the separator is empty") }
     }
 }

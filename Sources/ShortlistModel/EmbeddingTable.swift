@@ -17,7 +17,7 @@ final class EmbeddingTable: @unchecked Sendable {
     let rows: Int
     let dimension: Int
     let parameters: ParameterBuffer
-    let gradient: SparseGradient
+    package let gradient: SparseGradient
 
     init(rows: Int, dimension: Int, batchCapacity: Int) {
         self.rows = rows
@@ -69,7 +69,7 @@ final class SparseGradient: @unchecked Sendable {
     private let slot: UnsafeMutablePointer<Int32>
     private(set) var capacity: Int
     /// Gradient rows (touchedCount × dimension).
-    private(set) var values: UnsafeMutablePointer<Float>
+    package private(set) var values: UnsafeMutablePointer<Float>
     /// Table row of each slot.
     private(set) var touchedRows: UnsafeMutablePointer<Int32>
     private(set) var touchedCount = 0
@@ -107,7 +107,7 @@ final class SparseGradient: @unchecked Sendable {
     }
 
     /// The accumulated gradient of `row`, if the batch touched it.
-    func gradient(of row: Int) -> UnsafePointer<Float>? {
+    package func gradient(of row: Int) -> UnsafePointer<Float>? {
         let s = Int(slot[row])
         return s < 0 ? nil : UnsafePointer(values + s * dimension)
     }

@@ -1,6 +1,6 @@
 import Foundation
 import ShortlistCore
-import ShortlistData
+import ShortlistFeatures
 
 /// What a recommendation request knows about its user. Any combination; at least one.
 public struct UserQuery: Sendable, Equatable {

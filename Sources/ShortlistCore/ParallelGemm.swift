@@ -1,11 +1,9 @@
-import ShortlistCore
-
 /// `sgemm` split by rows of C across Shortlist's own threads, each calling a single-threaded
 /// BLAS. One thread pool instead of two: OpenBLAS's idle workers otherwise spin (sched_yield)
 /// while the row-parallel softmax runs, and on two cores they steal ~20% of a step.
-enum ParallelGemm {
+package enum ParallelGemm {
     /// C (m × n) = alpha · op(A) · op(B) + beta · C, row-major, as `BLAS.gemm`, on `threads`.
-    static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+    package static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
         let parts = max(1, min(threads, m / 64))

@@ -1,6 +1,6 @@
 import Foundation
 import ShortlistCore
-import ShortlistData
+import ShortlistFeatures
 
 /// A two-tower retrieval model: a user tower and an item tower (`Tower`), each mapping what is
 /// known about a user or an item to a unit vector of `configuration.dimension`; a user's score
@@ -17,20 +17,20 @@ public final class TwoTowerModel: @unchecked Sendable {
     public let userIds: [UInt64]
     /// External id of each item row.
     public let itemIds: [UInt64]
-    let userFields: [ModelField]
-    let itemFields: [ModelField]
+    package let userFields: [ModelField]
+    package let itemFields: [ModelField]
     /// The user fields with the context role, in field order (one context row each).
-    let contextFields: [ModelField]
-    let userTower: Tower
-    let itemTower: Tower
+    package let contextFields: [ModelField]
+    package let userTower: Tower
+    package let itemTower: Tower
     /// log(1/τ), one value.
-    let logScale: ParameterBuffer
+    package let logScale: ParameterBuffer
     /// Per-item logit bias (items), with `configuration.itemBias`.
-    let itemBias: ParameterBuffer?
+    package let itemBias: ParameterBuffer?
     /// Each known user's items, training then validation, in time order: their history when a
     /// request names only the user, and what `exclude_seen` leaves out. Nil for models that
     /// were written without it.
-    public internal(set) var seen: InteractionSequence?
+    public package(set) var seen: InteractionSequence?
     private lazy var userRowById: [UInt64: Int] = Dictionary(uniqueKeysWithValues: userIds.enumerated().map { ($1, $0) })
     private lazy var itemRowById: [UInt64: Int32] = Dictionary(uniqueKeysWithValues: itemIds.enumerated().map { ($1, Int32($0)) })
     /// Starts the id embeddings from other factors (e.g. `train --model als`): each user or item
@@ -69,39 +69,9 @@ public final class TwoTowerModel: @unchecked Sendable {
     private var scratch: [Int32] = []
     private var historyScratch: [Int32] = []
 
-    /// A freshly initialised model for the users, items, side features and context of `data`.
-    public convenience init(configuration: TwoTowerConfiguration, data: InteractionData) throws {
-        guard !(configuration.userHistory && configuration.historyLength > 0) else {
-            throw TrainerError.badConfiguration("--user-history (every training item, per known user) and --history (request-time) exclude each other")
-        }
-        func attributes(_ fields: [FeatureField], _ encoders: [FeatureEncoder]) -> [ModelField] {
-            fields.enumerated().map { k, f in
-                ModelField(name: f.name, role: .attribute, vocabularySize: f.vocabularySize, stored: f,
-                           encoder: encoders.count == fields.count ? encoders[k] : nil)
-            }
-        }
-        var user = attributes(data.userFeatures, data.userEncoders)
-        var item = attributes(data.itemFeatures, data.itemEncoders)
-        if configuration.userHistory {
-            user.append(ModelField(name: "history", role: .attribute, vocabularySize: data.itemCount,
-                                   stored: FeatureField(name: "history", vocabularySize: data.itemCount, offsets: data.train.offsets, indices: data.train.columns),
-                                   encoder: nil))
-        }
-        if configuration.historyLength > 0 {
-            user.append(ModelField(name: "history", role: .history, vocabularySize: data.itemCount, stored: nil, encoder: nil))
-        }
-        for e in data.contextEncoders {
-            user.append(ModelField(name: e.name, role: .context, vocabularySize: e.rowCount, stored: nil, encoder: e))
-        }
-        if configuration.embedsWithoutIds || !data.contextEncoders.isEmpty {
-            user.append(.bias())
-            item.append(.bias())
-        }
-        try self.init(configuration: configuration, userIds: data.userIds, itemIds: data.itemIds, userFields: user, itemFields: item)
-        seen = data.seenSequence
-    }
-
-    init(configuration: TwoTowerConfiguration, userIds: [UInt64], itemIds: [UInt64],
+    /// A freshly initialised model. `userFields` / `itemFields` are each tower's inputs in order
+    /// (stored fields cover every user / item); `ShortlistTrainer` builds them from the data.
+    package init(configuration: TwoTowerConfiguration, userIds: [UInt64], itemIds: [UInt64],
          userFields: [ModelField], itemFields: [ModelField]) throws {
         try configuration.validate()
         guard !userIds.isEmpty, !itemIds.isEmpty else { throw TrainerError.dataMismatch("no users or no items") }
@@ -157,7 +127,7 @@ public final class TwoTowerModel: @unchecked Sendable {
     public var scoreMetric: Metric { itemBias == nil ? .cosine : .ip }
 
     /// Every trainable buffer, in file order.
-    var parameterBuffers: [ParameterBuffer] {
+    package var parameterBuffers: [ParameterBuffer] {
         userTower.parameterBuffers + itemTower.parameterBuffers + [logScale] + (itemBias.map { [$0] } ?? [])
     }
 
@@ -192,7 +162,7 @@ public final class TwoTowerModel: @unchecked Sendable {
     /// from `attributes` (one entry per user field; nil entries fall back to the stored row
     /// `storedRow`, else nothing), history from `history` (item rows, oldest first), context
     /// rows from `context` (one per context field, in field order; nil: nothing).
-    func appendUser<H: BidirectionalCollection, C: RandomAccessCollection>(
+    package func appendUser<H: BidirectionalCollection, C: RandomAccessCollection>(
         to batch: TowerBatch, id: Int32, storedRow: Int?, attributes: [[Int32]?]? = nil, history: H, context: C?
     ) where H.Element == Int32, C.Element == Int32, C.Index == Int {
         batch.beginRow(id: configuration.userIdEmbedding ? id : -1)
@@ -214,7 +184,7 @@ public final class TwoTowerModel: @unchecked Sendable {
 
     /// Appends one item to `batch`: id row (−1: none), attributes from `attributes` (nil: the
     /// stored row `storedRow`), bias.
-    func appendItem(to batch: TowerBatch, id: Int32, storedRow: Int?, attributes: [[Int32]?]? = nil) {
+    package func appendItem(to batch: TowerBatch, id: Int32, storedRow: Int?, attributes: [[Int32]?]? = nil) {
         batch.beginRow(id: id)
         for (f, field) in itemFields.enumerated() {
             switch field.role {

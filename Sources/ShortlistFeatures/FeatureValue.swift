@@ -35,9 +35,34 @@ public enum FeatureValue: Sendable, Equatable, Hashable {
 extension FeatureValue {
     /// Reads one JSON value as a feature value: a string, number, boolean (as "true"/"false"),
     /// array of strings or numbers; nil for null. Anything else (objects, nested arrays) throws
-    /// `InteractionError.badSchema` naming the problem.
+    /// `FeatureError.badSchema` naming the problem.
     public static func read(_ s: inout JSONScanner, name: String) throws -> FeatureValue? {
-        try FeatureTable.readValue(&s) { .badSchema(reason: "'\(name)': \($0)") }
+        try read(&s) { FeatureError.badSchema(reason: "'\(name)': \($0)") }
+    }
+
+    /// `read(_:name:)` throwing `bad(reason)` for a value that is not a feature value.
+    public static func read(_ s: inout JSONScanner, bad: (String) -> any Error) throws -> FeatureValue? {
+        switch s.peek() {
+        case UInt8(ascii: "\""): return .text(try s.readString())
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .text(try s.readBool() ? "true" : "false")
+        case UInt8(ascii: "n"): try s.skipValue(); return nil
+        case UInt8(ascii: "["):
+            var list: [String] = []
+            try s.readArray { s in
+                switch s.peek() {
+                case UInt8(ascii: "\""): list.append(try s.readString())
+                case let c? where c == UInt8(ascii: "-") || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")):
+                    list.append(FeatureValue.number(try s.readDouble()).strings[0])
+                default: throw bad("a list value must hold strings or numbers")
+                }
+            }
+            return .list(list)
+        case let c? where c == UInt8(ascii: "-") || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")):
+            let d = try s.readDouble()
+            guard d.isFinite else { throw bad("a number is not finite") }
+            return .number(d)
+        default: throw bad("a feature value must be a string, number, boolean, list or null")
+        }
     }
 }
 

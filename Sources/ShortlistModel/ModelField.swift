@@ -1,4 +1,4 @@
-import ShortlistData
+import ShortlistFeatures
 
 /// What an input field of a tower carries.
 public enum FieldRole: UInt8, Sendable, CaseIterable {
@@ -24,18 +24,26 @@ public enum FieldRole: UInt8, Sendable, CaseIterable {
 
 /// One input field of a tower: its embedding table's size, where its rows come from, and how
 /// a request's raw values become rows.
-struct ModelField: Sendable, Equatable {
-    let name: String
-    let role: FieldRole
-    let vocabularySize: Int
+package struct ModelField: Sendable, Equatable {
+    package let name: String
+    package let role: FieldRole
+    package let vocabularySize: Int
     /// attribute: the rows of every known entity (one bag per user or item row); nil when the
     /// field is only ever sent with requests.
-    let stored: FeatureField?
+    package let stored: FeatureField?
     /// attribute / context: encodes request values; nil for fields built without a schema
     /// (they cannot be sent in a request).
-    let encoder: FeatureEncoder?
+    package let encoder: FeatureEncoder?
 
-    static func bias() -> ModelField {
+    package init(name: String, role: FieldRole, vocabularySize: Int, stored: FeatureField?, encoder: FeatureEncoder?) {
+        self.name = name
+        self.role = role
+        self.vocabularySize = vocabularySize
+        self.stored = stored
+        self.encoder = encoder
+    }
+
+    package static func bias() -> ModelField {
         ModelField(name: "bias", role: .bias, vocabularySize: 1, stored: nil, encoder: nil)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import ShortlistCore
-import ShortlistData
+import ShortlistFeatures
 
 /// The model file (`model.slm`) and training checkpoint (`checkpoint.slm`), little-endian:
 ///
@@ -28,14 +28,16 @@ public enum ModelFile {
     /// The format version this build writes and the newest it reads.
     public static let version: UInt32 = 2
 
-    /// A model read back, with the data description it was trained on (if stored).
+    /// A model read back, with the description of the data it was trained on (if stored).
     public struct Loaded {
         public let model: TwoTowerModel
-        public let source: InteractionSource?
+        /// `InteractionSource.serialized` text (key=value lines), as `save` was given it.
+        public let dataDescription: String?
     }
 
-    /// Writes the model's weights (no optimiser state).
-    public static func save(_ model: TwoTowerModel, source: InteractionSource?, to path: String) throws {
+    /// Writes the model's weights (no optimiser state) and, when given, the description of its
+    /// training data (`InteractionSource.serialized`: key=value lines).
+    public static func save(_ model: TwoTowerModel, dataDescription source: String?, to path: String) throws {
         try write(path: path, sections: modelSections(model, source: source))
     }
 
@@ -70,7 +72,11 @@ public enum ModelFile {
             ("seen sets", m.seen.map { "\($0.items.count) items of \($0.rowCount) users (exclude_seen, history by user id)" } ?? "none"),
             ("training", "batch \(c.batchSize), lr \(c.learningRate), weight decay \(c.weightDecay), item bias \(c.itemBias), \(c.embeddingOptimizer.rawValue), negatives \(c.uniformNegatives), log-Q \(c.logQCorrection), seed \(c.seed)"),
         ]
-        if let source = loaded.source { lines.append(("data", "\(source.format.rawValue) \(source.path)")) }
+        if let text = loaded.dataDescription {
+            var values: [Substring: Substring] = [:]
+            for line in text.split(separator: "\n") { if let eq = line.firstIndex(of: "=") { values[line[..<eq]] = line[line.index(after: eq)...] } }
+            if let format = values["format"], let path = values["path"] { lines.append(("data", "\(format) \(path)")) }
+        }
         if let tran = sections["TRAN"] {
             var r = BinaryReader(tran)
             lines.append(("epochs done", "\(try r.readUInt64())"))
@@ -92,101 +98,17 @@ public enum ModelFile {
     }
 
     /// Turns a short read inside a section into `corruptModel` naming the file.
-    static func readerErrorsAsCorrupt<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    package static func readerErrorsAsCorrupt<T>(_ path: String, _ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as BinaryReaderError {
             throw TrainerError.corruptModel("\(path): \(error)")
         }
     }
 
-    // MARK: checkpoints
-
-    static func saveCheckpoint(_ trainer: TwoTowerTrainer, source: InteractionSource?, to path: String) throws {
-        let buffers = trainer.model.parameterBuffers
-        var sections = modelSections(trainer.model, source: source)
-        var optimizer = BinaryWriter()
-        optimizer.write(UInt32(buffers.count))
-        for b in buffers {
-            appendFloats(&optimizer, UnsafeBufferPointer(start: b.firstMoment, count: b.count))
-            appendFloats(&optimizer, UnsafeBufferPointer(start: b.secondMoment, count: b.count))
-        }
-        sections.append(("OPTM", optimizer.bytes))
-        var state = BinaryWriter()
-        state.write(UInt64(trainer.epoch))
-        state.write(UInt64(trainer.step))
-        for w in trainer.generator.stateWords { state.write(w) }
-        state.write(trainer.bestRecall.bitPattern)
-        state.write(UInt64(trainer.bestEpoch))
-        state.write(UInt64(trainer.badEpochs))
-        state.write(trainer.learningRateScale)
-        state.write(UInt32(trainer.history.count))
-        for h in trainer.history {
-            state.write(UInt64(h.epoch))
-            for v in [h.loss, h.validRecall20 ?? .nan, h.examplesPerSecond, h.seconds] { state.write(v.bitPattern) }
-        }
-        sections.append(("TRAN", state.bytes))
-        if let best = trainer.bestSnapshot {
-            var w = BinaryWriter()
-            w.write(UInt32(best.count))
-            for values in best { values.withUnsafeBufferPointer { appendFloats(&w, $0) } }
-            sections.append(("BEST", w.bytes))
-        }
-        try write(path: path, sections: sections)
-    }
-
-    /// Restores a trainer from a checkpoint: weights, optimiser state, generator, epoch and
-    /// early-stopping state. `data` must be the same data it was trained on.
-    static func loadCheckpoint(path: String, data: InteractionData) throws -> TwoTowerTrainer {
-        let file = try MappedFile(path: path)
-        let (sections, version) = try readSections(file)
-        return try readerErrorsAsCorrupt(path) { try restoreTrainer(sections, version: version, data: data) }
-    }
-
-    private static func restoreTrainer(_ sections: [String: UnsafeRawBufferPointer], version: UInt32, data: InteractionData) throws -> TwoTowerTrainer {
-        let loaded = try buildModel(sections, version: version)
-        let trainer = try TwoTowerTrainer(model: loaded.model, data: data)
-        let buffers = loaded.model.parameterBuffers
-        var optimizer = BinaryReader(try section(sections, "OPTM"))
-        guard Int(try optimizer.readUInt32()) == buffers.count else { throw TrainerError.corruptModel("optimizer state buffer count") }
-        for b in buffers {
-            try readFloats(&optimizer, into: b.firstMoment, count: b.count)
-            try readFloats(&optimizer, into: b.secondMoment, count: b.count)
-        }
-        var state = BinaryReader(try section(sections, "TRAN"))
-        trainer.epoch = Int(try state.readUInt64())
-        trainer.step = Int(try state.readUInt64())
-        guard let generator = SeededGenerator(stateWords: try (0..<4).map { _ in try state.readUInt64() }) else {
-            throw TrainerError.corruptModel("generator state")
-        }
-        trainer.generator = generator
-        trainer.bestRecall = Double(bitPattern: try state.readUInt64())
-        trainer.bestEpoch = Int(try state.readUInt64())
-        trainer.badEpochs = Int(try state.readUInt64())
-        trainer.learningRateScale = try state.readFloat()
-        guard trainer.learningRateScale.isFinite, trainer.learningRateScale > 0 else { throw TrainerError.corruptModel("learning rate scale") }
-        let historyCount = Int(try state.readUInt32())
-        guard historyCount <= 1_000_000 else { throw TrainerError.corruptModel("history length") }
-        trainer.history = try (0..<historyCount).map { _ in
-            let epoch = Int(try state.readUInt64())
-            let v = try (0..<4).map { _ in Double(bitPattern: try state.readUInt64()) }
-            return EpochRecord(epoch: epoch, loss: v[0], validRecall20: v[1].isNaN ? nil : v[1], examplesPerSecond: v[2], seconds: v[3])
-        }
-        if let best = sections["BEST"] {
-            var r = BinaryReader(best)
-            guard Int(try r.readUInt32()) == buffers.count else { throw TrainerError.corruptModel("best weights buffer count") }
-            trainer.bestSnapshot = try buffers.map { b in
-                var values = [Float](repeating: 0, count: b.count)
-                try values.withUnsafeMutableBufferPointer { try readFloats(&r, into: $0.baseAddress!, count: b.count) }
-                return values
-            }
-        }
-        return trainer
-    }
-
     // MARK: encoding
 
-    private static func modelSections(_ model: TwoTowerModel, source: InteractionSource?) -> [(String, [UInt8])] {
+    package static func modelSections(_ model: TwoTowerModel, source: String?) -> [(String, [UInt8])] {
         var sections: [(String, [UInt8])] = [("CONF", Array(model.configuration.serialized.utf8))]
-        if let source { sections.append(("SRCE", Array(source.serialized.utf8))) }
+        if let source { sections.append(("SRCE", Array(source.utf8))) }
         var shape = BinaryWriter()
         shape.write(UInt64(model.userIds.count))
         shape.write(UInt64(model.itemIds.count))
@@ -228,15 +150,15 @@ public enum ModelFile {
         return sections
     }
 
-    private static func buildModel(_ sections: [String: UnsafeRawBufferPointer], version: UInt32) throws -> Loaded {
+    package static func buildModel(_ sections: [String: UnsafeRawBufferPointer], version: UInt32) throws -> Loaded {
         guard let configText = String(validating: try section(sections, "CONF"), as: UTF8.self) else {
             throw TrainerError.corruptModel("configuration is not UTF-8")
         }
         let configuration = try TwoTowerConfiguration(serialized: configText)
-        var source: InteractionSource?
+        var source: String?
         if let raw = sections["SRCE"] {
             guard let text = String(validating: raw, as: UTF8.self) else { throw TrainerError.corruptModel("data description is not UTF-8") }
-            source = try InteractionSource(serialized: text)
+            source = text
         }
         var shape = BinaryReader(try section(sections, "SHAP"))
         let userCount = Int(try shape.readUInt64()), itemCount = Int(try shape.readUInt64())
@@ -277,7 +199,7 @@ public enum ModelFile {
                 }
                 var encoder: FeatureEncoder?
                 if flags & 2 != 0 {
-                    do { encoder = try FeatureEncoder.read(from: &shape) } catch let e as InteractionError {
+                    do { encoder = try FeatureEncoder.read(from: &shape) } catch let e as FeatureError {
                         throw TrainerError.corruptModel("field \(name): \(e)")
                     }
                     guard encoder!.rowCount == vocabulary else { throw TrainerError.corruptModel("field \(name): the encoder's rows do not match the table") }
@@ -308,21 +230,21 @@ public enum ModelFile {
         let buffers = model.parameterBuffers
         guard Int(try parameters.readUInt32()) == buffers.count else { throw TrainerError.corruptModel("parameter buffer count") }
         for b in buffers { try readFloats(&parameters, into: b.values, count: b.count) }
-        return Loaded(model: model, source: source)
+        return Loaded(model: model, dataDescription: source)
     }
 
-    private static func readIds(_ raw: UnsafeRawBufferPointer, count: Int) throws -> [UInt64] {
+    package static func readIds(_ raw: UnsafeRawBufferPointer, count: Int) throws -> [UInt64] {
         guard raw.count == count * 8 else { throw TrainerError.corruptModel("id list length") }
         var r = BinaryReader(raw)
         return try (0..<count).map { _ in try r.readUInt64() }
     }
 
-    private static func appendFloats(_ w: inout BinaryWriter, _ values: UnsafeBufferPointer<Float>) {
+    package static func appendFloats(_ w: inout BinaryWriter, _ values: UnsafeBufferPointer<Float>) {
         w.write(UInt64(values.count))
         w.write(bytes: Array(UnsafeRawBufferPointer(values)))
     }
 
-    private static func readFloats(_ r: inout BinaryReader, into out: UnsafeMutablePointer<Float>, count: Int) throws {
+    package static func readFloats(_ r: inout BinaryReader, into out: UnsafeMutablePointer<Float>, count: Int) throws {
         guard Int(try r.readUInt64()) == count else { throw TrainerError.corruptModel("parameter buffer size") }
         let raw = try r.readBytes(count * 4)
         UnsafeMutableRawPointer(out).copyMemory(from: raw.baseAddress!, byteCount: count * 4)
@@ -331,7 +253,7 @@ public enum ModelFile {
 
     // MARK: container
 
-    private static func write(path: String, sections: [(String, [UInt8])]) throws {
+    package static func write(path: String, sections: [(String, [UInt8])]) throws {
         var header = BinaryWriter()
         header.write(bytes: magic)
         header.write(version)
@@ -351,7 +273,7 @@ public enum ModelFile {
         try writer.commit()
     }
 
-    private static func readSections(_ file: MappedFile) throws -> ([String: UnsafeRawBufferPointer], UInt32) {
+    package static func readSections(_ file: MappedFile) throws -> ([String: UnsafeRawBufferPointer], UInt32) {
         var r = BinaryReader(file.bytes)
         do {
             guard file.count >= 24, Array(try r.readBytes(8)) == magic else {
@@ -384,7 +306,7 @@ public enum ModelFile {
         }
     }
 
-    private static func section(_ sections: [String: UnsafeRawBufferPointer], _ tag: String) throws -> UnsafeRawBufferPointer {
+    package static func section(_ sections: [String: UnsafeRawBufferPointer], _ tag: String) throws -> UnsafeRawBufferPointer {
         guard let s = sections[tag] else { throw TrainerError.corruptModel("missing section \(tag)") }
         return s
     }

@@ -3,18 +3,18 @@ import ShortlistCore
 
 /// A flat, 64-byte aligned block of trainable floats with its gradient and optimiser state
 /// (Adam's first and second moments, or Adagrad's accumulator in `secondMoment`).
-final class ParameterBuffer: @unchecked Sendable {
+package final class ParameterBuffer: @unchecked Sendable {
     /// Number of floats.
-    let count: Int
+    package let count: Int
     /// The values.
-    let values: UnsafeMutablePointer<Float>
+    package let values: UnsafeMutablePointer<Float>
     /// Dense gradient (used by dense layers and the temperature; embedding tables use
     /// `SparseGradient` instead and leave it zero).
-    let gradient: UnsafeMutablePointer<Float>
+    package let gradient: UnsafeMutablePointer<Float>
     /// Adam's first moment.
-    let firstMoment: UnsafeMutablePointer<Float>
+    package let firstMoment: UnsafeMutablePointer<Float>
     /// Adam's second moment, or the Adagrad accumulator.
-    let secondMoment: UnsafeMutablePointer<Float>
+    package let secondMoment: UnsafeMutablePointer<Float>
 
     init(count: Int) {
         self.count = count
@@ -41,26 +41,31 @@ final class ParameterBuffer: @unchecked Sendable {
         for i in 0..<count { values[i] = (generator.nextUnitFloat() * 2 - 1) * bound }
     }
 
-    func zeroGradient() { gradient.update(repeating: 0, count: count) }
+    package func zeroGradient() { gradient.update(repeating: 0, count: count) }
 
     /// One dense Adam step over every value with the accumulated gradient; `step` counts from 1.
-    func adamStep(_ hyper: AdamHyperparameters, step: Int) {
+    package func adamStep(_ hyper: AdamHyperparameters, step: Int) {
         hyper.update(values: values, firstMoment: firstMoment, secondMoment: secondMoment, gradient: gradient,
                      count: count, step: step)
     }
 
     /// A copy of the values.
-    var valueArray: [Float] { Array(UnsafeBufferPointer(start: values, count: count)) }
+    package var valueArray: [Float] { Array(UnsafeBufferPointer(start: values, count: count)) }
 }
 
 /// Adam's settings: learning rate (default 5e-3, the step size), β₁ 0.9, β₂ 0.999, ε 1e-8, and
 /// decoupled weight decay λ (AdamW; default 0).
-struct AdamHyperparameters: Sendable {
-    var learningRate: Float
-    var weightDecay: Float = 0
-    var beta1: Float = 0.9
-    var beta2: Float = 0.999
-    var epsilon: Float = 1e-8
+package struct AdamHyperparameters: Sendable {
+    package var learningRate: Float
+    package var weightDecay: Float = 0
+    package var beta1: Float = 0.9
+    package var beta2: Float = 0.999
+    package var epsilon: Float = 1e-8
+
+    package init(learningRate: Float, weightDecay: Float = 0) {
+        self.learningRate = learningRate
+        self.weightDecay = weightDecay
+    }
 
     /// What an update keeps of each value before its step: 1 − lr·λ.
     var decayFactor: Float { 1 - learningRate * weightDecay }
