@@ -61,9 +61,14 @@ let package = Package(
             swiftSettings: computeFlags
         ),
         .target(
+            name: "ShortlistProtocol",
+            dependencies: ["ShortlistCore", "ShortlistFeatures", "ShortlistIndex"],
+            swiftSettings: computeFlags
+        ),
+        .target(
             name: "ShortlistServer",
             dependencies: [
-                "ShortlistCore", "ShortlistIndex", "ShortlistFeatures", "ShortlistModel",
+                "ShortlistCore", "ShortlistIndex", "ShortlistFeatures", "ShortlistModel", "ShortlistProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -80,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "shortlist",
             dependencies: [
-                "ShortlistCore", "ShortlistFeatures", "ShortlistModel", "ShortlistData", "ShortlistIndex", "ShortlistTrainer", "ShortlistBench", "ShortlistServer", "CShortlistKernels",
+                "ShortlistCore", "ShortlistFeatures", "ShortlistModel", "ShortlistData", "ShortlistIndex", "ShortlistTrainer", "ShortlistBench", "ShortlistProtocol", "ShortlistServer", "CShortlistKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -96,8 +101,12 @@ let package = Package(
         .testTarget(name: "ShortlistBenchTests", dependencies: ["ShortlistBench", "ShortlistTestSupport"]),
         .testTarget(
             name: "ShortlistServerTests",
-            dependencies: ["ShortlistServer", "ShortlistIndex", "ShortlistModel", "ShortlistFeatures", "ShortlistTrainer", "ShortlistData", "ShortlistCore", "ShortlistTestSupport",
+            dependencies: ["ShortlistServer", "ShortlistProtocol", "ShortlistIndex", "ShortlistModel", "ShortlistFeatures", "ShortlistTrainer", "ShortlistData", "ShortlistCore", "ShortlistTestSupport",
                            .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "ShortlistProtocolTests",
+            dependencies: ["ShortlistProtocol", "ShortlistFeatures", "ShortlistIndex", "ShortlistCore", "ShortlistTestSupport"]
         ),
         .testTarget(
             name: "ShortlistIndexTests",

@@ -1,4 +1,6 @@
 import NIOCore
+import ShortlistCore
+import ShortlistProtocol
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -28,7 +30,7 @@ final class LineHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let processor: RequestProcessor
-    private let pool: WorkerPool
+    private let pool: RequestPool
     private let session: RequestProcessor.Session
     private var buffer: ByteBuffer?
     /// Bytes of `buffer` (from its reader index) already known to hold no newline.
@@ -37,7 +39,7 @@ final class LineHandler: ChannelInboundHandler {
     private var inFlight = 0
     private var needsFlush = false
     /// Jobs gathered while reading, submitted together.
-    private var pendingJobs: [WorkerPool.Job] = []
+    private var pendingJobs: [RequestPool.Job] = []
     /// What `submitPending` needs to know of each of `pendingJobs` if the pool refuses it.
     private var pendingRequests: [(id: [UInt8]?, isWrite: Bool, bytes: Int)] = []
     /// Replies finished by workers, waiting for the event loop to write them.
@@ -72,9 +74,9 @@ final class LineHandler: ChannelInboundHandler {
     private let spinner: LoopSpinner?
 
     /// This connection's queue in the worker pool.
-    private let lane = WorkerPool.Lane()
+    private let lane = RequestPool.Lane()
 
-    init(processor: RequestProcessor, pool: WorkerPool, spinner: LoopSpinner? = nil) {
+    init(processor: RequestProcessor, pool: RequestPool, spinner: LoopSpinner? = nil) {
         self.processor = processor
         self.pool = pool
         self.spinner = spinner
@@ -318,13 +320,9 @@ final class LineHandler: ChannelInboundHandler {
             switch route {
             case nil: break
             case let .reply(bytes)?: write(bytes, context: context)
-            case let .parsed(request, start)?:
-                dispatch(id: request.id, isWrite: request.op.isWrite, bytes: 0, context: context) { [processor] batch, later in
-                    processor.execute(request, start: start, batcher: batch.searches, later: later)
-                }
-            case let .raw(bytes, start, op)?:
-                dispatch(id: nil, isWrite: op?.isWrite ?? false, bytes: bytes.count, context: context) { [processor] batch, later in
-                    processor.execute(raw: bytes, start: start, batcher: batch.searches, later: later)
+            case let .work(bytes, start, envelope)?:
+                dispatch(id: envelope.id, isWrite: envelope.op?.isWrite ?? false, bytes: bytes.count, context: context) { [processor] batch, later in
+                    processor.execute(line: bytes, start: start, batcher: batch.context, later: later)
                 }
             }
         }
@@ -379,7 +377,7 @@ final class LineHandler: ChannelInboundHandler {
     /// A write (`isWrite`) holds the connection's later lines until a worker has applied it.
     /// A read whose connection has gone by the time a worker takes it is dropped unrun.
     private func dispatch(id: [UInt8]?, isWrite: Bool, bytes: Int, context: ChannelHandlerContext,
-                          _ job: @escaping (WorkerPool.Batch, @escaping ([UInt8]) -> Void) -> RequestProcessor.Outcome) {
+                          _ job: @escaping (RequestPool.Batch, @escaping ([UInt8]) -> Void) -> RequestProcessor.Outcome) {
         guard inFlight < processor.limits.maximumInFlightPerConnection else {
             let limit = processor.limits.maximumInFlightPerConnection
             writeError(ProtocolError(.overloaded, "this connection already has \(limit) request\(limit == 1 ? "" : "s") in flight, the most allowed; retry when a reply arrives"), id: id, context: context)
@@ -402,7 +400,7 @@ final class LineHandler: ChannelInboundHandler {
             }
             if !isWrite && self.unsent.load(ordering: .relaxed) > self.processor.limits.outputPauseBytes {
                 let limit = self.processor.limits.outputPauseBytes
-                return deliver(self.processor.failure(id: id, op: nil, start: RequestProcessor.now(),
+                return deliver(self.processor.failure(id: id, op: nil, start: MonotonicClock.nanoseconds(),
                                                       ProtocolError(.overloaded, "this connection has more than \(limit) bytes of replies it has not read; read them, then retry")))
             }
             if case let .reply(reply) = job(batch, deliver) { deliver(reply) }

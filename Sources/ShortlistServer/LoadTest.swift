@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 #endif
 import ShortlistCore
+import ShortlistProtocol
 
 /// A closed-loop load generator: `connections` connections, each keeping `pipeline` requests in
 /// flight, cycling through prepared requests for `duration` seconds. The connections are served
@@ -68,7 +69,7 @@ public struct LoadTest {
     public static func run(_ c: Configuration) throws -> Report {
         precondition(!c.bodies.isEmpty && c.connections > 0 && c.pipeline > 0)
         let shared = Shared()
-        let startAt = RequestProcessor.now()
+        let startAt = MonotonicClock.nanoseconds()
         let measureFrom = startAt + UInt64(c.warmup * 1e9)
         let stopAt = measureFrom + UInt64(c.duration * 1e9)
         let group = DispatchGroup()
@@ -128,7 +129,7 @@ public struct LoadTest {
             for _ in 0..<n {
                 k.outgoing.append(contentsOf: "{\"id\":\(k.nextId),".utf8)
                 k.outgoing.append(contentsOf: c.bodies[k.cursor])
-                k.sentAt[k.nextId % ring] = RequestProcessor.now()
+                k.sentAt[k.nextId % ring] = MonotonicClock.nanoseconds()
                 k.nextId += 1
                 k.cursor = (k.cursor + 1) % c.bodies.count
             }
@@ -141,14 +142,14 @@ public struct LoadTest {
             let ready = poll(&polls, nfds_t(polls.count), c.busyPoll ? 0 : 10_000)
             if ready < 0 && errno == EINTR { continue }
             if ready == 0 && c.busyPoll {
-                if RequestProcessor.now() > stopAt + 10_000_000_000 { throw ClientError.timeout }
+                if MonotonicClock.nanoseconds() > stopAt + 10_000_000_000 { throw ClientError.timeout }
                 continue
             }
             guard ready > 0 else { throw ClientError.timeout }
             for (i, k) in connections.enumerated() where polls[i].revents != 0 {
                 var answered = 0
                 let open = try k.client.receiveLines { reply in
-                    let now = RequestProcessor.now()
+                    let now = MonotonicClock.nanoseconds()
                     answered += 1
                     let parsed = parseReply(reply)
                     guard let id = parsed.id else {
@@ -169,7 +170,7 @@ public struct LoadTest {
                 guard open else { throw ClientError.closed }
                 k.inFlight -= answered
                 // Replace every answered request in one send.
-                if RequestProcessor.now() < stopAt && answered > 0 { try enqueue(k, answered) }
+                if MonotonicClock.nanoseconds() < stopAt && answered > 0 { try enqueue(k, answered) }
                 if k.inFlight == 0 { polls[i].events = 0 }
             }
         }

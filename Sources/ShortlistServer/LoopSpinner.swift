@@ -1,4 +1,5 @@
 import NIOCore
+import ShortlistCore
 
 /// Adaptive busy-polling of the event loop: after traffic, the loop keeps polling its sockets
 /// (a non-blocking `epoll_wait` between runs of a self-rescheduling task) for a short while
@@ -28,14 +29,14 @@ final class LoopSpinner {
     /// Traffic happened: keep polling until `window` from now (while the pool is idle).
     func poke() {
         guard window > 0 else { return }
-        deadline = RequestProcessor.now() + window
+        deadline = MonotonicClock.nanoseconds() + window
         guard !spinning, poolIdle() else { return }
         spinning = true
         loop.execute { self.tick() }
     }
 
     private func tick() {
-        guard RequestProcessor.now() < deadline, poolIdle() else {
+        guard MonotonicClock.nanoseconds() < deadline, poolIdle() else {
             spinning = false
             return
         }

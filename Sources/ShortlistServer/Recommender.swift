@@ -1,4 +1,5 @@
 import ShortlistFeatures
+import ShortlistProtocol
 import ShortlistModel
 import Foundation
 import ShortlistIndex

@@ -1,4 +1,5 @@
 import NIOCore
+import ShortlistProtocol
 
 /// Placed first on connections beyond the limit: says why, then closes.
 final class RefuseHandler: ChannelInboundHandler {

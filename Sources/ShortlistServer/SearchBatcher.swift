@@ -8,7 +8,7 @@ import ShortlistIndex
 /// shared coarse-quantizer products for IVF). Each request still gets its own reply and
 /// `took_us`. Filtered searches and HNSW collections (whose batch search is a loop anyway) run
 /// one at a time. Used on one worker thread.
-final class SearchBatcher {
+final class SearchBatcher: WorkerContext {
     /// One gathered search and where its hits go.
     struct Pending {
         let collection: ServedCollection
@@ -20,6 +20,10 @@ final class SearchBatcher {
     }
 
     private var pending: [Pending] = []
+
+    init() {}
+
+    func finishBatch() { run() }
 
     func add(_ search: Pending) { pending.append(search) }
 
@@ -56,3 +60,6 @@ final class SearchBatcher {
         }
     }
 }
+
+/// The server's worker pool: each worker gathers plain searches in a `SearchBatcher`.
+typealias RequestPool = WorkerPool<SearchBatcher>

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ShortlistCore
+import ShortlistProtocol
 import ShortlistIndex
 import Synchronization
 
@@ -286,7 +287,7 @@ public final class ServedCollection: @unchecked Sendable {
     /// the boosts of their payload values, then chosen by MMR over the stored vectors (similarity
     /// in the collection's metric) and the group limit. Scores in the reply are the boosted ones.
     func searchReranked(_ query: [Float], k: Int, parameters: SearchParameters, filter: Filter, withPayload: Bool,
-                        rerank: Request.Rerank, maximumCandidates: Int) throws -> [Hit] {
+                        rerank: QueryOptions.Rerank, maximumCandidates: Int) throws -> [Hit] {
         try lock.reading {
             let pool = min(maximumCandidates, max(k, rerank.candidates ?? (rerank.lambda != nil || rerank.groupBy != nil ? 100 : k)))
             let found = try filteredSearch(query, k: pool, parameters: parameters, filter: filter)
@@ -536,7 +537,7 @@ public final class ServedCollection: @unchecked Sendable {
         guard journal == nil else { return }
         let dead = index.deadRows
         guard dead >= compactionMinimumDeadRows, Double(dead) >= compactionDeadFraction * Double(index.rowIds.count) else { return }
-        let started = RequestProcessor.now()
+        let started = MonotonicClock.nanoseconds()
         switch index {
         case let ivf as IVFPQIndex:
             do {
@@ -583,7 +584,7 @@ public final class ServedCollection: @unchecked Sendable {
             } else {
                 $0.completed += 1
                 $0.lastError = nil
-                $0.lastMilliseconds = Double(RequestProcessor.now() - started) / 1e6
+                $0.lastMilliseconds = Double(MonotonicClock.nanoseconds() - started) / 1e6
             }
         }
         if let error { report("collection '\(name)': compaction failed (the index is unchanged): \(error)") }
@@ -610,7 +611,7 @@ public final class ServedCollection: @unchecked Sendable {
         defer { snapshotMutex.unlock() }
         // Join: a snapshot that ended while this call waited holds every change made before it.
         if snapshotRecord.withLock({ $0.completed }) > finishedBefore && savedChanges.load(ordering: .acquiring) >= wanted { return }
-        let started = RequestProcessor.now()
+        let started = MonotonicClock.nanoseconds()
         var copied = started
         do {
             let hadPayloadFile = payloadSource != nil || FileManager.default.fileExists(atPath: payloadPath)
@@ -622,14 +623,14 @@ public final class ServedCollection: @unchecked Sendable {
                 let segment = try log?.seal()
                 return (document, payloads, segment, generation)
             }
-            copied = RequestProcessor.now()
+            copied = MonotonicClock.nanoseconds()
             afterSnapshotCopy?()
             try log?.finishSeal()
             try IndexFile.write(path: indexPath, header: document.header, sections: document.sections)
             if !payloadCopy.texts.isEmpty || hadPayloadFile { try PayloadFile.write(payloadCopy.texts, path: payloadPath) }
             if let segment { try log?.dropSegments(through: segment) }
             savedChanges.store(generation, ordering: .releasing)
-            let end = RequestProcessor.now()
+            let end = MonotonicClock.nanoseconds()
             snapshotRecord.withLock {
                 $0.completed += 1
                 $0.lastError = nil

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ShortlistCore
+import ShortlistProtocol
 
 /// The TCP server: line-delimited JSON on `host:port` (SwiftNIO, one event loop), a worker pool
 /// for the searches, and optionally Prometheus metrics over HTTP on `metricsPort`.
@@ -39,7 +40,7 @@ public final class Server: @unchecked Sendable {
 
     public let configuration: Configuration
     public let processor: RequestProcessor
-    private let pool: WorkerPool
+    private let pool: RequestPool
     private let group: MultiThreadedEventLoopGroup
     private var channel: Channel?
     private var metricsChannel: Channel?
@@ -55,7 +56,7 @@ public final class Server: @unchecked Sendable {
         self.configuration = configuration
         processor = try RequestProcessor(collections: collections, limits: configuration.limits,
                                          authToken: configuration.authToken, workerCount: max(1, configuration.workers))
-        pool = WorkerPool(threads: configuration.workers, capacity: configuration.limits.maximumQueuedRequests,
+        pool = RequestPool(threads: configuration.workers, capacity: configuration.limits.maximumQueuedRequests,
                           spinNanoseconds: UInt64(max(0, configuration.workerSpinMicroseconds)) * 1000)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         processor.pendingWork = { [pool] in pool.pending }

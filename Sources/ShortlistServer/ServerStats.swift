@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import ShortlistCore
+import ShortlistProtocol
 import Synchronization
 
 /// Counters and latency histograms for `stats` and the Prometheus endpoint. Latency is measured

@@ -1,4 +1,5 @@
 import Foundation
+import ShortlistCore
 import Synchronization
 
 /// A fixed set of threads (one per core by default) that run request jobs from a bounded queue,
@@ -12,13 +13,16 @@ import Synchronization
 /// A worker runs the jobs it finds waiting back to back as one batch (up to 64, or 4 ms), taking
 /// them one at a time; the replies they hand to `Batch.hand` are delivered when the batch is
 /// done, all of one connection's together, so one wake-up of the event loop carries them all.
-final class WorkerPool: @unchecked Sendable {
+///
+/// The pool knows nothing of requests: each worker owns a `Context` its jobs may leave work in
+/// (the server's is a `SearchBatcher`), finished when the batch ends, before replies go out.
+final class WorkerPool<Context: WorkerContext>: @unchecked Sendable {
     typealias Job = (Batch) -> Void
 
-    /// What the jobs one worker took together leave for the end: gathered searches and replies.
+    /// What the jobs one worker took together leave for the end: the context's work and replies.
     final class Batch {
-        /// Plain searches the jobs handed over, run together once every job has run.
-        let searches = SearchBatcher()
+        /// The worker's context; `finishBatch` runs once every job of the batch has run.
+        let context = Context()
         /// The worker thread that owns the batch.
         fileprivate let owner = pthread_self()
         /// Jobs are running (only read and written on `owner`).
@@ -47,11 +51,11 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// Jobs one worker runs as one batch at most (their replies are handed over together)…
-    static let maximumBatch = 64
+    static var maximumBatch: Int { 64 }
     /// …and the time after which it takes no more into the batch (4 ms): long enough that
     /// hand-overs stay rare under pipelined load, short enough that a request taken into a
     /// batch does not wait long for its reply.
-    static let batchNanoseconds: UInt64 = 4_000_000
+    static var batchNanoseconds: UInt64 { 4_000_000 }
     /// Threads in the pool.
     let threadCount: Int
     /// Jobs that may wait at most; `submit` refuses more.
@@ -199,8 +203,8 @@ final class WorkerPool: @unchecked Sendable {
         let batch = Batch()
         while true {
             if waiting.load(ordering: .relaxed) == 0 && spinNanoseconds > 0 {
-                let until = RequestProcessor.now() + spinNanoseconds
-                while waiting.load(ordering: .relaxed) == 0 && RequestProcessor.now() < until { sched_yield() }
+                let until = MonotonicClock.nanoseconds() + spinNanoseconds
+                while waiting.load(ordering: .relaxed) == 0 && MonotonicClock.nanoseconds() < until { sched_yield() }
             }
             pthread_mutex_lock(mutex)
             while queued == 0 && !stopping { pthread_cond_wait(condition, mutex) }
@@ -212,7 +216,7 @@ final class WorkerPool: @unchecked Sendable {
             // open: it closes (and hands its replies over) when the queue is empty, after
             // `maximumBatch` jobs or after `batchNanoseconds`. A request that arrives behind a
             // long queue of slow jobs waits for the jobs running, not for a share of the queue.
-            let started = RequestProcessor.now()
+            let started = MonotonicClock.nanoseconds()
             var taken = 0
             batch.open = true
             repeat {
@@ -223,9 +227,9 @@ final class WorkerPool: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
                 job(batch)
                 pthread_mutex_lock(mutex)
-            } while queued > 0 && taken < Self.maximumBatch && RequestProcessor.now() - started < Self.batchNanoseconds
+            } while queued > 0 && taken < Self.maximumBatch && MonotonicClock.nanoseconds() - started < Self.batchNanoseconds
             pthread_mutex_unlock(mutex)
-            batch.searches.run()
+            batch.context.finishBatch()
             batch.close()
             pthread_mutex_lock(mutex)
             running -= taken
@@ -234,4 +238,11 @@ final class WorkerPool: @unchecked Sendable {
             pthread_mutex_unlock(mutex)
         }
     }
+}
+
+/// What a worker of a `WorkerPool` keeps between the jobs of one batch.
+protocol WorkerContext: AnyObject {
+    init()
+    /// Runs what the batch's jobs left (on the worker, before their replies are delivered).
+    func finishBatch()
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ShortlistCore
+import ShortlistProtocol
 #if canImport(Glibc)
 import Glibc
 #endif

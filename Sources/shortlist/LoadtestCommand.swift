@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShortlistCore
+import ShortlistProtocol
 import ShortlistData
 import ShortlistIndex
 import ShortlistServer

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ShortlistCore
+import ShortlistProtocol
 import ShortlistServer
 
 struct ServeCommand: ParsableCommand {

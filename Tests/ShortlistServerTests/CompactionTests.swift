@@ -4,6 +4,7 @@ import ShortlistIndex
 import ShortlistTestSupport
 import XCTest
 @testable import ShortlistServer
+import ShortlistProtocol
 
 /// Online compaction: a collection that passes the deleted-row thresholds drops its deleted rows
 /// by itself, without losing a write made while it does.

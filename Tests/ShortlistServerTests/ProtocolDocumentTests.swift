@@ -3,6 +3,7 @@ import ShortlistCore
 import ShortlistTestSupport
 import XCTest
 @testable import ShortlistServer
+import ShortlistProtocol
 
 /// Runs every example in docs/protocol.md against live servers over loopback and checks each
 /// reply. Blocks are fenced as ```protocol [setting]; lines starting "→ " are sent, lines

@@ -8,6 +8,7 @@ import XCTest
 import Glibc
 #endif
 @testable import ShortlistServer
+import ShortlistProtocol
 
 /// One client must not take the server down: backpressure, reply bounds, deadlines, work for
 /// vanished clients, and the order of one connection's requests. Over real loopback sockets.

@@ -5,6 +5,7 @@ import ShortlistIndex
 import ShortlistTestSupport
 import XCTest
 @testable import ShortlistServer
+import ShortlistProtocol
 
 /// Snapshots (`ServedCollection.save`): one at a time, from a consistent copy, never blocking
 /// searches or writes on the disk, never writing a file the user owns.

@@ -4,6 +4,7 @@ import ShortlistIndex
 import ShortlistTestSupport
 import XCTest
 @testable import ShortlistServer
+import ShortlistProtocol
 
 final class WriteAheadLogTests: XCTestCase {
     private let records: [WriteAheadLog.Record] = [

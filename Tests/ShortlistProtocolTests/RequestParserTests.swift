@@ -2,7 +2,7 @@ import ShortlistCore
 import ShortlistData
 import ShortlistTestSupport
 import XCTest
-@testable import ShortlistServer
+@testable import ShortlistProtocol
 
 final class RequestParserTests: XCTestCase {
     private var limits: ServerLimits {
@@ -17,7 +17,7 @@ final class RequestParserTests: XCTestCase {
         Array(text.utf8).withUnsafeBufferPointer { RequestParser(limits: limits).parse($0) }
     }
 
-    private func request(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> Request? {
+    private func request(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> RequestLine? {
         switch parse(text) {
         case let .request(r): return r
         case let .failure(_, e):

@@ -53,7 +53,7 @@ public struct ProtocolError: Error, Equatable, Sendable, CustomStringConvertible
     public var description: String { "\(code.rawValue): \(message)" }
 
     /// Maps errors thrown by the library to wire errors.
-    static func from(_ error: Error) -> ProtocolError {
+    package static func from(_ error: Error) -> ProtocolError {
         switch error {
         case let e as ProtocolError: return e
         case let e as VectorError:
