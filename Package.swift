@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "ShortlistIndex", targets: ["ShortlistIndex"]),
         .library(name: "ShortlistData", targets: ["ShortlistData"]),
         .library(name: "ShortlistModel", targets: ["ShortlistModel"]),
+        .library(name: "ShortlistProtocol", targets: ["ShortlistProtocol"]),
+        .library(name: "ShortlistClient", targets: ["ShortlistClient"]),
         .library(name: "ShortlistTrainer", targets: ["ShortlistTrainer"]),
     ],
     dependencies: [
@@ -66,6 +68,10 @@ let package = Package(
             swiftSettings: computeFlags
         ),
         .target(
+            name: "ShortlistClient",
+            dependencies: ["ShortlistCore", "ShortlistProtocol"]
+        ),
+        .target(
             name: "ShortlistServer",
             dependencies: [
                 "ShortlistCore", "ShortlistIndex", "ShortlistFeatures", "ShortlistModel", "ShortlistProtocol",
@@ -79,13 +85,13 @@ let package = Package(
         ),
         .target(
             name: "ShortlistBench",
-            dependencies: ["ShortlistCore", "ShortlistData", "ShortlistIndex"],
+            dependencies: ["ShortlistCore", "ShortlistData", "ShortlistIndex", "ShortlistProtocol", "ShortlistClient", "ShortlistServer"],
             swiftSettings: computeFlags
         ),
         .executableTarget(
             name: "shortlist",
             dependencies: [
-                "ShortlistCore", "ShortlistFeatures", "ShortlistModel", "ShortlistData", "ShortlistIndex", "ShortlistTrainer", "ShortlistBench", "ShortlistProtocol", "ShortlistServer", "CShortlistKernels",
+                "ShortlistCore", "ShortlistFeatures", "ShortlistModel", "ShortlistData", "ShortlistIndex", "ShortlistTrainer", "ShortlistBench", "ShortlistProtocol", "ShortlistClient", "ShortlistServer", "CShortlistKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -101,7 +107,7 @@ let package = Package(
         .testTarget(name: "ShortlistBenchTests", dependencies: ["ShortlistBench", "ShortlistTestSupport"]),
         .testTarget(
             name: "ShortlistServerTests",
-            dependencies: ["ShortlistServer", "ShortlistProtocol", "ShortlistIndex", "ShortlistModel", "ShortlistFeatures", "ShortlistTrainer", "ShortlistData", "ShortlistCore", "ShortlistTestSupport",
+            dependencies: ["ShortlistServer", "ShortlistProtocol", "ShortlistClient", "ShortlistBench", "ShortlistIndex", "ShortlistModel", "ShortlistFeatures", "ShortlistTrainer", "ShortlistData", "ShortlistCore", "ShortlistTestSupport",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

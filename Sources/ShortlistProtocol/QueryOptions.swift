@@ -2,7 +2,7 @@ import ShortlistIndex
 
 /// What `search`, `search_batch`, `similar` and `recommend` share: how many hits, the index's
 /// knobs, filters, payloads and the re-ranking stage.
-public struct QueryOptions: Sendable {
+public struct QueryOptions: Equatable, Sendable {
     /// Hits wanted (default 10; at most the server's `max_k`).
     public var k: Int
     /// `params`: ef, nprobe, rerank for this query only.

@@ -3,7 +3,7 @@ import ShortlistIndex
 
 /// One request: what an op asks, with the members that op takes and nothing else
 /// (`docs/protocol.md`). `RequestParser` reads it from a line, `RequestEncoder` writes one.
-public enum Request: Sendable {
+public enum Request: Equatable, Sendable {
     case ping
     case info
     case stats
@@ -27,7 +27,7 @@ public enum Request: Sendable {
     case save(collection: String?)
 
     /// `search`: a query vector (`dimension` floats) and the query's options.
-    public struct Search: Sendable {
+    public struct Search: Equatable, Sendable {
         public var collection: String
         public var vector: [Float]
         public var query: QueryOptions
@@ -41,7 +41,7 @@ public enum Request: Sendable {
 
     /// `search_batch`: `count` vectors of equal length, row-major (`count × length`), one k
     /// and set of options for all (no re-ranking stage).
-    public struct SearchBatch: Sendable {
+    public struct SearchBatch: Equatable, Sendable {
         public var collection: String
         public var vectors: [Float]
         public var count: Int
@@ -56,7 +56,7 @@ public enum Request: Sendable {
     }
 
     /// `similar`: the stored item whose neighbours are wanted.
-    public struct Similar: Sendable {
+    public struct Similar: Equatable, Sendable {
         public var collection: String
         public var itemId: UInt64
         public var query: QueryOptions
@@ -70,7 +70,7 @@ public enum Request: Sendable {
 
     /// `recommend`: what is known of the user (at least one of the four), and whether to leave
     /// out the items they have seen (`history`, and by `userId` the model's seen sets).
-    public struct Recommend: Sendable {
+    public struct Recommend: Equatable, Sendable {
         public var collection: String
         public var userId: UInt64?
         /// Item ids the user interacted with, oldest first.
@@ -95,7 +95,7 @@ public enum Request: Sendable {
     }
 
     /// One point of an `upsert`: a vector, or features the collection's item tower embeds.
-    public struct Point: Sendable {
+    public struct Point: Equatable, Sendable {
         public var id: UInt64
         /// Empty when the point came with `features` instead (filled in before it is logged).
         public var vector: [Float]
@@ -145,7 +145,7 @@ public enum Request: Sendable {
 
 /// A request as it travels on one line: the client's `id` (raw JSON text, echoed verbatim in
 /// the reply; nil when absent, and the reply has `"id":null`) and the request.
-public struct RequestLine: Sendable {
+public struct RequestLine: Equatable, Sendable {
     public var id: [UInt8]?
     public var request: Request
 

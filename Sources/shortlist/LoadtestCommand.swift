@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ShortlistCore
+import ShortlistBench
 import ShortlistProtocol
 import ShortlistData
 import ShortlistIndex
@@ -103,33 +104,25 @@ struct LoadtestCommand: ParsableCommand {
         c.busyPoll = busyPoll
         c.duration = duration
         c.warmup = warmup
-        if let authTokenFile {
-            c.preamble = ["{\"op\":\"auth\",\"token\":\(Self.jsonString(try TokenFile.read(authTokenFile)))}"]
-        }
+        c.vectorEncoding = vectorEncoding == .base64 ? .base64 : .decimal
+        if let authTokenFile { c.token = try TokenFile.read(authTokenFile) }
+        let options = QueryOptions(k: k, parameters: SearchParameters(ef: ef, nprobe: nprobe, rerank: rerank))
+        var matrix: VectorMatrix?
         if op == "ping" {
-            c.bodies = [Array("\"op\":\"ping\"}\n".utf8)]
+            c.requests = [.ping]
         } else {
-            let matrix = try VectorFile.read(path: queries!).matrix
-            var params: [String] = []
-            if let ef { params.append("\"ef\":\(ef)") }
-            if let nprobe { params.append("\"nprobe\":\(nprobe)") }
-            if let rerank { params.append("\"rerank\":\(rerank)") }
-            let paramsText = params.isEmpty ? "" : ",\"params\":{\(params.joined(separator: ","))}"
-            let name = Self.jsonString(collection!)
-            c.bodies = (0..<matrix.count).map { r in
-                let row = matrix.rowArray(r)
-                let v = vectorEncoding == .base64 ? "\"\(Base64Vector.encode(row))\"" : "[" + row.map { "\($0)" }.joined(separator: ",") + "]"
-                if op == "upsert" {
-                    return Array("\"op\":\"upsert\",\"collection\":\(name),\"points\":[{\"id\":\(1_000_000_000 + r),\"vector\":\(v)}]}\n".utf8)
-                }
-                return Array("\"op\":\"search\",\"collection\":\(name),\"vector\":\(v),\"k\":\(k)\(paramsText)}\n".utf8)
+            let m = try VectorFile.read(path: queries!).matrix
+            matrix = m
+            c.requests = (0..<m.count).map { r in
+                op == "upsert"
+                    ? .upsert(collection: collection!, points: [Request.Point(id: 1_000_000_000 + UInt64(r), vector: m.rowArray(r))])
+                    : .search(.init(collection: collection!, vector: m.rowArray(r), query: options))
             }
         }
         var baseline: InProcessBaseline?
-        if let compareIndex, op == "search" {
+        if let compareIndex, let matrix, op == "search" {
             Runtime.prepare()
-            baseline = try InProcessBaseline(indexPath: compareIndex, queries: queries!, bodies: c.bodies, k: k,
-                                             parameters: SearchParameters(ef: ef, nprobe: nprobe, rerank: rerank))
+            baseline = try InProcessBaseline(indexPath: compareIndex, queries: matrix, options: options, vectorEncoding: c.vectorEncoding)
         }
         let cores = Parallel.availableCores
         let measureSeconds = min(duration, 5)
@@ -192,10 +185,5 @@ struct LoadtestCommand: ParsableCommand {
             try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]).write(to: URL(fileURLWithPath: json))
         }
         if report.errors > 0 { throw ExitCode(1) }
-    }
-
-    /// `text` as a JSON string literal, quotes included.
-    static func jsonString(_ text: String) -> String {
-        String(decoding: try! JSONEncoder().encode(text), as: UTF8.self)
     }
 }

@@ -5,6 +5,7 @@ import ShortlistIndex
 import ShortlistTestSupport
 import XCTest
 @testable import ShortlistServer
+import ShortlistClient
 
 /// Kill-and-restart: a client streams upserts, deletes and saves to a real `shortlist serve`
 /// process and records what was acknowledged; the process is killed with SIGKILL at a random

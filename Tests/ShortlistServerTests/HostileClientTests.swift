@@ -8,6 +8,7 @@ import XCTest
 import Glibc
 #endif
 @testable import ShortlistServer
+import ShortlistClient
 
 /// Every attack at once against a real `shortlist serve` process: clients that never read their
 /// replies, requests for huge replies, bytes trickled in one at a time, and ten times the

@@ -4,6 +4,7 @@ import ShortlistData
 import ShortlistIndex
 import ShortlistTrainer
 import ShortlistServer
+import ShortlistClient
 import ShortlistTestSupport
 import ShortlistModel
 import XCTest

@@ -8,6 +8,7 @@ import XCTest
 import Glibc
 #endif
 @testable import ShortlistServer
+import ShortlistClient
 import ShortlistProtocol
 
 /// One client must not take the server down: backpressure, reply bounds, deadlines, work for

@@ -4,6 +4,7 @@ import ShortlistIndex
 import ShortlistTestSupport
 import XCTest
 @testable import ShortlistServer
+import ShortlistClient
 import ShortlistProtocol
 
 /// The smaller defects of the trust review: each test fails without its fix.

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import ShortlistClient
 import ShortlistCore
 import ShortlistProtocol
 
@@ -26,11 +27,12 @@ public struct LoadTest {
         public var duration = 10.0
         /// Seconds of load before measuring starts (default 1).
         public var warmup = 1.0
-        /// Request bodies after the id: each is `"op":…}` (without the opening brace and id),
-        /// e.g. `"op":"search","collection":"items","vector":[…],"k":10}`.
-        public var bodies: [[UInt8]] = []
-        /// Lines sent once on each connection before the load (e.g. an auth line).
-        public var preamble: [String] = []
+        /// The requests, sent in turn (each connection starting at its own place).
+        public var requests: [Request] = []
+        /// How their vectors go on the wire (default base64).
+        public var vectorEncoding = RequestEncoder.VectorEncoding.base64
+        /// The token each connection authenticates with first, when the server wants one.
+        public var token: String?
 
         public init() {}
     }
@@ -67,7 +69,7 @@ public struct LoadTest {
     }
 
     public static func run(_ c: Configuration) throws -> Report {
-        precondition(!c.bodies.isEmpty && c.connections > 0 && c.pipeline > 0)
+        precondition(!c.requests.isEmpty && c.connections > 0 && c.pipeline > 0)
         let shared = Shared()
         let startAt = MonotonicClock.nanoseconds()
         let measureFrom = startAt + UInt64(c.warmup * 1e9)
@@ -114,11 +116,17 @@ public struct LoadTest {
 
     private static func runConnections(_ c: Configuration, indices: [Int], measureFrom: UInt64, stopAt: UInt64, shared: Shared) throws {
         let ring = max(16, c.pipeline * 2)
+        // Each request encoded once, after its id: `"op":…}` and a newline.
+        let encoder = RequestEncoder(vectorEncoding: c.vectorEncoding)
+        let bodies = c.requests.map { encoder.encodeAfterId($0) }
         var connections: [Connection] = []
         for index in indices {
             let client = try LineClient(host: c.host, port: c.port)
-            for line in c.preamble { _ = try client.request(line) }
-            connections.append(Connection(client: client, ring: ring, cursor: index * 7919 % c.bodies.count))
+            if let token = c.token {
+                guard let line = try client.request(encoder.encode(RequestLine(.auth(token: token)))) else { throw ClientError.closed }
+                _ = try line.withUnsafeBufferPointer { try Reply(line: $0) }.result()
+            }
+            connections.append(Connection(client: client, ring: ring, cursor: index * 7919 % bodies.count))
         }
         var latency = LatencyHistogram(), serverTime = LatencyHistogram()
         var requests = 0, errors = 0
@@ -128,10 +136,10 @@ public struct LoadTest {
             k.outgoing.removeAll(keepingCapacity: true)
             for _ in 0..<n {
                 k.outgoing.append(contentsOf: "{\"id\":\(k.nextId),".utf8)
-                k.outgoing.append(contentsOf: c.bodies[k.cursor])
+                k.outgoing.append(contentsOf: bodies[k.cursor])
                 k.sentAt[k.nextId % ring] = MonotonicClock.nanoseconds()
                 k.nextId += 1
-                k.cursor = (k.cursor + 1) % c.bodies.count
+                k.cursor = (k.cursor + 1) % bodies.count
             }
             try k.client.send(k.outgoing)
             k.inFlight += n

@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// A blocking TCP client for the line protocol: send lines, read reply lines. Used by
-/// `shortlist loadtest`, the tests and anyone scripting the server from Swift.
+/// A blocking TCP connection speaking lines: send bytes, read reply lines. `ShortlistClient`
+/// is built on it; the load generator and the tests use it directly to send any bytes at all.
 public final class LineClient {
     private let fd: Int32
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -125,22 +125,21 @@ public final class LineClient {
         return String(decoding: reply, as: UTF8.self)
     }
 
+    /// Sends `bytes` (a whole line with its newline) and returns the next line, or nil when the
+    /// server closed the connection.
+    public func request(_ bytes: [UInt8]) throws -> [UInt8]? {
+        try send(bytes)
+        return try readLine()
+    }
+
+    /// Whether bytes or the end of the stream are waiting to be read (without blocking). With no
+    /// request outstanding this means the server has closed, or is closing, an idle connection.
+    public var hasInputWaiting: Bool {
+        if end > start { return true }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) > 0
+    }
+
     /// Half-closes the sending side (the server sees end of input).
     public func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
-}
-
-public enum ClientError: Error, Equatable, CustomStringConvertible {
-    case connectFailed(String)
-    case io(String)
-    case timeout
-    case closed
-
-    public var description: String {
-        switch self {
-        case let .connectFailed(s): return "cannot connect to \(s)"
-        case let .io(s): return s
-        case .timeout: return "no reply in time"
-        case .closed: return "the server closed the connection"
-        }
-    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import ShortlistCore
 import ShortlistData
 import ShortlistIndex
+import ShortlistProtocol
 import ShortlistServer
 
 /// Single-thread, in-process reference figures for `loadtest --compare-index`: the index's own
@@ -9,7 +10,7 @@ import ShortlistServer
 /// server's protocol code (parse, search, encode) without a network. Each figure is the median
 /// of three timed passes after a warm-up pass. Loaded once, measured as often as the load test
 /// has rounds, so every round's ratio compares figures taken back to back.
-final class InProcessBaseline {
+public final class InProcessBaseline {
     private let index: any VectorIndex
     private let vectors: [[Float]]
     private let processor: RequestProcessor
@@ -19,30 +20,30 @@ final class InProcessBaseline {
     private let parameters: SearchParameters
     private var cursor = 0
 
-    init(indexPath: String, queries: String, bodies: [[UInt8]], k: Int, parameters: SearchParameters) throws {
+    /// Loads the index at `indexPath` twice: as an index, and as the one collection of an
+    /// in-memory `RequestProcessor` that is sent `search` lines for `queries` (count ×
+    /// dimension) with `options`, encoded as a client would with `vectorEncoding`.
+    public init(indexPath: String, queries matrix: VectorMatrix, options: QueryOptions, vectorEncoding: RequestEncoder.VectorEncoding) throws {
         let collection = try ServedCollection(ServedCollection.Description(name: "baseline", indexPath: indexPath))
         index = try IndexLoader.load(path: indexPath)
-        let matrix = try VectorFile.read(path: queries).matrix
         vectors = (0..<matrix.count).map { matrix.rowArray($0) }
-        // The load test's bodies name the server's collection; the baseline's is "baseline".
         processor = try RequestProcessor(collections: [collection])
         session = processor.makeSession()
-        lines = bodies.map { body in
-            var text = "{" + String(decoding: body, as: UTF8.self)
-            if let r = text.range(of: #""collection":"[^"]*""#, options: .regularExpression) { text.replaceSubrange(r, with: #""collection":"baseline""#) }
-            return text
+        let encoder = RequestEncoder(vectorEncoding: vectorEncoding)
+        lines = vectors.map { v in
+            String(decoding: encoder.encode(RequestLine(.search(.init(collection: "baseline", vector: v, query: options)))), as: UTF8.self)
         }
-        self.k = k
-        self.parameters = parameters
+        k = options.k
+        parameters = options.parameters
     }
 
     /// `index.search` queries per second on this thread, over about `seconds`.
-    func searchQPS(seconds: Double) throws -> Double {
+    public func searchQPS(seconds: Double) throws -> Double {
         try rate(seconds: seconds) { q in _ = try index.search(vectors[q], k: k, parameters: parameters) }
     }
 
     /// The request lines through the protocol code, per second on this thread, over about `seconds`.
-    func protocolQPS(seconds: Double) -> Double {
+    public func protocolQPS(seconds: Double) -> Double {
         rate(seconds: seconds) { q in
             let reply = processor.handle(lines[q], session: session)
             precondition(reply.hasPrefix("{\"id\":null,\"ok\":true"), reply)
