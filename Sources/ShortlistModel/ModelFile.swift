@@ -2,11 +2,9 @@ import Foundation
 import ShortlistCore
 import ShortlistFeatures
 
-/// The model file (`model.slm`) and training checkpoint (`checkpoint.slm`), little-endian:
-///
-///     header (24 bytes): "SLMODEL1" · u32 version · u32 section count · u32 CRC-32C of the
-///                        previous 16 bytes · u32 reserved (0)
-///     sections:          4-byte tag · u64 payload length · u32 CRC-32C of the payload · payload
+/// The model file (`model.slm`) and training checkpoint (`checkpoint.slm`). Version 3 is a
+/// `SectionFile` (the container index files use) with magic `SLMODEL1` and zero facts; versions
+/// 1 and 2 used a container of their own, still read (`ModelFile+Legacy.swift`).
 ///
 /// Sections: `CONF` configuration (key=value text), `SRCE` the data description (key=value
 /// text, optional), `SHAP` user and item counts and each tower's input fields, `UIDS` / `IIDS`
@@ -26,7 +24,7 @@ import ShortlistFeatures
 public enum ModelFile {
     static let magic = Array("SLMODEL1".utf8)
     /// The format version this build writes and the newest it reads.
-    public static let version: UInt32 = 2
+    public static let version: UInt32 = 3
 
     /// A model read back, with the description of the data it was trained on (if stored).
     public struct Loaded {
@@ -43,9 +41,8 @@ public enum ModelFile {
 
     /// Reads a model file or checkpoint (its current weights).
     public static func load(path: String) throws -> Loaded {
-        let file = try MappedFile(path: path)
-        let (sections, version) = try readSections(file)
-        return try readerErrorsAsCorrupt(path) { try buildModel(sections, version: version) }
+        let (sections, version, file) = try readSections(path: path)
+        return try withExtendedLifetime(file) { try readerErrorsAsCorrupt(path) { try buildModel(sections, version: version) } }
     }
 
     /// Whether `path` starts with the model file's magic bytes.
@@ -56,12 +53,11 @@ public enum ModelFile {
 
     /// A verified model file or checkpoint described as (label, value) lines for `shortlist inspect`.
     public static func describe(path: String) throws -> [(String, String)] {
-        let file = try MappedFile(path: path)
-        let (sections, fileVersion) = try readSections(file)
-        let loaded = try readerErrorsAsCorrupt(path) { try buildModel(sections, version: fileVersion) }
+        let (sections, fileVersion, file) = try readSections(path: path)
+        let loaded = try withExtendedLifetime(file) { try readerErrorsAsCorrupt(path) { try buildModel(sections, version: fileVersion) } }
         let m = loaded.model, c = m.configuration
         var lines: [(String, String)] = [
-            ("file", path), ("format version", "v\(version)"),
+            ("file", path), ("format version", "v\(fileVersion)"),
             ("kind", sections["TRAN"] == nil ? "two-tower model" : "two-tower training checkpoint"),
             ("users × items", "\(m.userIds.count) × \(m.itemIds.count)"),
             ("towers", "dimension \(c.dimension), hidden [\(c.hiddenWidths.map(String.init).joined(separator: ","))], \(m.parameterCount) parameters"),
@@ -254,55 +250,35 @@ public enum ModelFile {
     // MARK: container
 
     package static func write(path: String, sections: [(String, [UInt8])]) throws {
-        var header = BinaryWriter()
-        header.write(bytes: magic)
-        header.write(version)
-        header.write(UInt32(sections.count))
-        header.write(Checksum.crc32c(header.bytes))
-        header.write(UInt32(0))
-        let writer = try AtomicFileWriter(path: path)
-        try writer.write(header.bytes)
-        for (tag, payload) in sections {
-            var s = BinaryWriter()
-            s.write(bytes: Array(tag.utf8))
-            s.write(UInt64(payload.count))
-            s.write(Checksum.crc32c(payload))
-            try writer.write(s.bytes)
-            try writer.write(payload)
-        }
-        try writer.commit()
+        try SectionFile.write(path: path, magic: magic, version: version, facts: [],
+                              sections: sections.map { SectionFile.Section(tag: $0.0, payload: .bytes($0.1)) })
     }
 
-    package static func readSections(_ file: MappedFile) throws -> ([String: UnsafeRawBufferPointer], UInt32) {
-        var r = BinaryReader(file.bytes)
+    /// The sections of the model file or checkpoint at `path`, its version, and the mapping
+    /// they are views into (keep it alive while they are used).
+    package static func readSections(path: String) throws -> ([String: UnsafeRawBufferPointer], UInt32, MappedFile) {
+        let file = try MappedFile(path: path)
+        guard file.count >= 12, Array(file.bytes[0..<8]) == magic else {
+            throw TrainerError.corruptModel("\(path) is not a Shortlist model file")
+        }
+        let version = file.bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian
+        if version < 3 {
+            let (sections, version) = try legacySections(file)
+            return (sections, version, file)
+        }
         do {
-            guard file.count >= 24, Array(try r.readBytes(8)) == magic else {
-                throw TrainerError.corruptModel("\(file.path) is not a Shortlist model file")
+            let contents = try SectionFile.read(path: path, magic: magic) { version, _ in
+                guard version <= Self.version else { throw TrainerError.unsupportedVersion(found: version, supported: Self.version) }
             }
-            let version = try r.readUInt32()
-            let count = Int(try r.readUInt32())
-            let crc = try r.readUInt32()
-            guard crc == Checksum.crc32c(UnsafeRawBufferPointer(rebasing: file.bytes[0..<16])) else {
-                throw TrainerError.corruptModel("\(file.path): header checksum mismatch")
+            return (contents.sections, contents.version, contents.file)
+        } catch let failure as SectionFile.Failure {
+            switch failure {
+            case .wrongMagic: throw TrainerError.corruptModel("\(path) is not a Shortlist model file")
+            case let .truncated(reason): throw TrainerError.corruptModel("\(path): truncated: \(reason)")
+            case .corruptedHeader: throw TrainerError.corruptModel("\(path): header checksum mismatch")
+            case let .corruptedSection(tag): throw TrainerError.corruptModel("\(path): section \(tag) checksum mismatch")
+            case let .inconsistent(reason): throw TrainerError.corruptModel("\(path): \(reason)")
             }
-            guard version <= Self.version else { throw TrainerError.unsupportedVersion(found: version, supported: Self.version) }
-            guard version >= 1 else { throw TrainerError.corruptModel("\(file.path): version \(version)") }
-            _ = try r.readUInt32()
-            var sections: [String: UnsafeRawBufferPointer] = [:]
-            for _ in 0..<count {
-                let tag = String(decoding: try r.readBytes(4), as: UTF8.self)
-                let length = try r.readUInt64()
-                let sum = try r.readUInt32()
-                guard length <= UInt64(r.remaining) else { throw TrainerError.corruptModel("\(file.path): section \(tag) is truncated") }
-                let payload = try r.readBytes(Int(length))
-                guard Checksum.crc32c(payload) == sum else { throw TrainerError.corruptModel("\(file.path): section \(tag) checksum mismatch") }
-                guard sections[tag] == nil else { throw TrainerError.corruptModel("\(file.path): section \(tag) appears twice") }
-                sections[tag] = payload
-            }
-            guard r.remaining == 0 else { throw TrainerError.corruptModel("\(file.path): \(r.remaining) bytes after the last section") }
-            return (sections, version)
-        } catch let error as BinaryReaderError {
-            throw TrainerError.corruptModel("\(file.path): truncated (\(error))")
         }
     }
 

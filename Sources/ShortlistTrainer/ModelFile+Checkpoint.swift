@@ -48,9 +48,8 @@ extension ModelFile {
     /// Restores a trainer from a checkpoint: weights, optimiser state, generator, epoch and
     /// early-stopping state. `data` must be the same data it was trained on.
     static func loadCheckpoint(path: String, data: InteractionData) throws -> TwoTowerTrainer {
-        let file = try MappedFile(path: path)
-        let (sections, version) = try readSections(file)
-        return try readerErrorsAsCorrupt(path) { try restoreTrainer(sections, version: version, data: data) }
+        let (sections, version, file) = try readSections(path: path)
+        return try withExtendedLifetime(file) { try readerErrorsAsCorrupt(path) { try restoreTrainer(sections, version: version, data: data) } }
     }
 
     private static func restoreTrainer(_ sections: [String: UnsafeRawBufferPointer], version: UInt32, data: InteractionData) throws -> TwoTowerTrainer {

@@ -65,12 +65,12 @@ final class ModelFileTests: XCTestCase {
         XCTAssertThrowsError(try ModelFile.load(path: dir.file("index.slm")))
 
         var newer = good
-        newer[8] = 3   // version 3, with the header checksum recomputed
-        let crc = Checksum.crc32c(Array(newer[0..<16]))
-        for j in 0..<4 { newer[16 + j] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(j))) }
+        newer[8] = 4   // version 4, with the header checksum recomputed
+        let crc = Checksum.crc32c(Array(newer[0..<60]))
+        for j in 0..<4 { newer[60 + j] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(j))) }
         _ = dir.write("newer.slm", newer)
         XCTAssertThrowsError(try ModelFile.load(path: dir.file("newer.slm"))) {
-            XCTAssertEqual($0 as? TrainerError, .unsupportedVersion(found: 3, supported: 2))
+            XCTAssertEqual($0 as? TrainerError, .unsupportedVersion(found: 4, supported: 3))
         }
         XCTAssertThrowsError(try ModelFile.load(path: dir.file("missing.slm")))
     }
@@ -107,11 +107,30 @@ final class ModelFileCompatibilityTests: XCTestCase {
         for (a, b) in zip(user, ModelFileGolden.version1User2) { XCTAssertEqual(a, b, accuracy: 1e-6) }
         let item = try model.itemEmbeddings().rowArray(0)
         for (a, b) in zip(item, ModelFileGolden.version1Item1) { XCTAssertEqual(a, b, accuracy: 1e-6) }
-        // Written again, it is a version-2 file with the same model.
-        try ModelFile.save(model, source: nil, to: dir.file("v2.slm"))
-        XCTAssertEqual(dir.read("v2.slm")[8], 2)
-        XCTAssertEqual(try ModelFile.load(path: dir.file("v2.slm")).model.embedUser(id: 2), user)
+        // Written again, it is a version-3 file with the same model.
+        try ModelFile.save(model, source: nil, to: dir.file("v3.slm"))
+        XCTAssertEqual(dir.read("v3.slm")[8], 3)
+        XCTAssertEqual(try ModelFile.load(path: dir.file("v3.slm")).model.embedUser(id: 2), user)
         XCTAssertTrue(try ModelFile.describe(path: path).contains { $0.0 == "user features" && $0.1 == "history" })
+    }
+
+    /// Versions 2 (the old container) and 3 (`SectionFile`) hold the same model; the version-3
+    /// file is what today's writer produces, byte for byte.
+    func testVersion2And3FilesLoadAndVersion3IsRewrittenExactly() throws {
+        let dir = TemporaryDirectory()
+        let description = "format=movielens\npath=/tmp/tinyml\n"
+        for (version, text) in [(2, ModelFileGolden.version2Base64), (3, ModelFileGolden.version3Base64)] {
+            let bytes = Array(Data(base64Encoded: text, options: .ignoreUnknownCharacters)!)
+            XCTAssertEqual(bytes[8], UInt8(version))
+            let path = dir.write("v\(version).slm", bytes)
+            let loaded = try ModelFile.load(path: path)
+            XCTAssertEqual(loaded.dataDescription, description)
+            for (a, b) in zip(try loaded.model.embedUser(id: 2), ModelFileGolden.version1User2) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+            for (a, b) in zip(try loaded.model.itemEmbeddings().rowArray(0), ModelFileGolden.version1Item1) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+            XCTAssertTrue(try ModelFile.describe(path: path).contains { $0.0 == "format version" && $0.1 == "v\(version)" })
+            try ModelFile.save(loaded.model, dataDescription: description, to: dir.file("again.slm"))
+            if version == 3 { XCTAssertEqual(dir.read("again.slm"), bytes, "the version-3 writer changed") }
+        }
     }
 
     func testDuplicateSectionsAreRefused() throws {
