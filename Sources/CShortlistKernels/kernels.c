@@ -12,54 +12,6 @@
 #define AVX2 SK_AVX2
 
 // ---------------------------------------------------------------------------------------------
-// Scalar versions (the reference for tests, and the fallback on old CPUs).
-
-static float l2sq_scalar(const float *a, const float *b, size_t d) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    for (; i + 4 <= d; i += 4) {
-        float t0 = a[i] - b[i], t1 = a[i + 1] - b[i + 1], t2 = a[i + 2] - b[i + 2], t3 = a[i + 3] - b[i + 3];
-        s0 += t0 * t0; s1 += t1 * t1; s2 += t2 * t2; s3 += t3 * t3;
-    }
-    for (; i < d; i++) { float t = a[i] - b[i]; s0 += t * t; }
-    return (s0 + s1) + (s2 + s3);
-}
-
-static float ip_scalar(const float *a, const float *b, size_t d) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    for (; i + 4 <= d; i += 4) {
-        s0 += a[i] * b[i]; s1 += a[i + 1] * b[i + 1]; s2 += a[i + 2] * b[i + 2]; s3 += a[i + 3] * b[i + 3];
-    }
-    for (; i < d; i++) s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
-/// Appends the tail [j, n) through the scalar path, shifting its indices by j.
-static size_t select_affine_tail(const float *ip, const float *bias, float alpha, size_t j, size_t n,
-                                 float threshold, uint32_t *out_index, float *out_dist) {
-    size_t w = 0;
-    for (; j < n; j++) {
-        float v = (bias ? bias[j] : 0.0f) + alpha * ip[j];
-        if (v < threshold) { out_index[w] = (uint32_t)j; out_dist[w] = v; w++; }
-    }
-    return w;
-}
-
-static size_t select_affine_scalar(const float *ip, const float *bias, float alpha, size_t n, float threshold,
-                                   uint32_t *out_index, float *out_dist) {
-    return select_affine_tail(ip, bias, alpha, 0, n, threshold, out_index, out_dist);
-}
-
-static size_t select_below_scalar(const float *values, size_t n, float threshold, uint32_t *out_index) {
-    size_t w = 0;
-    for (size_t j = 0; j < n; j++) {
-        if (values[j] < threshold) out_index[w++] = (uint32_t)j;
-    }
-    return w;
-}
-
-// ---------------------------------------------------------------------------------------------
 // AVX2 + FMA versions.
 
 
@@ -112,7 +64,7 @@ AVX2 static size_t select_affine_avx2(const float *ip, const float *bias, float 
             }
         }
     }
-    return w + select_affine_tail(ip, bias, alpha, j, n, threshold, out_index + w, out_dist + w);
+    return w + sk_select_affine_tail(ip, bias, alpha, j, n, threshold, out_index + w, out_dist + w);
 }
 
 AVX2 static size_t select_below_avx2(const float *values, size_t n, float threshold, uint32_t *out_index) {
@@ -190,7 +142,7 @@ AVX512 static size_t select_affine_avx512(const float *ip, const float *bias, fl
         }
         idx = _mm512_add_epi32(idx, step);
     }
-    return w + select_affine_tail(ip, bias, alpha, j, n, threshold, out_index + w, out_dist + w);
+    return w + sk_select_affine_tail(ip, bias, alpha, j, n, threshold, out_index + w, out_dist + w);
 }
 
 AVX512 static size_t select_below_avx512(const float *values, size_t n, float threshold, uint32_t *out_index) {
@@ -243,7 +195,7 @@ static struct {
     pair_fn l2sq, ip;
     affine_fn select_affine;
     below_fn select_below;
-} table = {SK_ISA_SCALAR, l2sq_scalar, ip_scalar, select_affine_scalar, select_below_scalar};
+} table = {SK_ISA_SCALAR, sk_l2sq_scalar, sk_ip_scalar, sk_select_affine_scalar, sk_select_below_scalar};
 
 static sk_isa detected = SK_ISA_SCALAR;
 
@@ -258,8 +210,8 @@ static void install(sk_isa isa) {
         table.select_affine = select_affine_avx2; table.select_below = select_below_avx2;
         break;
     default:
-        table.l2sq = l2sq_scalar; table.ip = ip_scalar;
-        table.select_affine = select_affine_scalar; table.select_below = select_below_scalar;
+        table.l2sq = sk_l2sq_scalar; table.ip = sk_ip_scalar;
+        table.select_affine = sk_select_affine_scalar; table.select_below = sk_select_below_scalar;
         isa = SK_ISA_SCALAR;
         break;
     }
@@ -387,107 +339,3 @@ size_t sk_first_nonfinite(const float *values, size_t n) {
     for (; i < n; i++) if ((bits[i] & 0x7f800000u) == 0x7f800000u) return i;
     return n;
 }
-
-void sk_pq8_scan(const float *table, size_t m, const uint8_t *codes, size_t n, float bias, const float *extra, float *out) {
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *c = codes + i * m;
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        size_t j = 0;
-        for (; j + 4 <= m; j += 4) {
-            s0 += table[(j + 0) * 256 + c[j + 0]];
-            s1 += table[(j + 1) * 256 + c[j + 1]];
-            s2 += table[(j + 2) * 256 + c[j + 2]];
-            s3 += table[(j + 3) * 256 + c[j + 3]];
-        }
-        for (; j < m; j++) s0 += table[j * 256 + c[j]];
-        out[i] = bias + (extra ? extra[i] : 0.0f) + (s0 + s1) + (s2 + s3);
-    }
-}
-
-static size_t argmin_scalar(const float *ip, const float *bias, float alpha, size_t n, float *out_value) {
-    size_t best = 0;
-    float best_value = INFINITY;
-    for (size_t j = 0; j < n; j++) {
-        float v = (bias ? bias[j] : 0.0f) + alpha * ip[j];
-        if (v < best_value) { best_value = v; best = j; }
-    }
-    *out_value = best_value;
-    return best;
-}
-
-/// Lane-wise minima with their indices, then the lowest index among lanes holding the minimum.
-AVX512 static size_t argmin_avx512(const float *ip, const float *bias, float alpha, size_t n, float *out_value) {
-    if (n < 16) return argmin_scalar(ip, bias, alpha, n, out_value);
-    const __m512 va = _mm512_set1_ps(alpha);
-    __m512 best = _mm512_set1_ps(INFINITY);
-    __m512i best_index = _mm512_setzero_si512(), index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i step = _mm512_set1_epi32(16);
-    size_t j = 0;
-    for (; j + 16 <= n; j += 16) {
-        __m512 b = bias ? _mm512_loadu_ps(bias + j) : _mm512_setzero_ps();
-        __m512 v = _mm512_fmadd_ps(va, _mm512_loadu_ps(ip + j), b);
-        __mmask16 better = _mm512_cmp_ps_mask(v, best, _CMP_LT_OQ);
-        best = _mm512_mask_mov_ps(best, better, v);
-        best_index = _mm512_mask_mov_epi32(best_index, better, index);
-        index = _mm512_add_epi32(index, step);
-    }
-    float lanes[16];
-    int32_t lane_index[16];
-    _mm512_storeu_ps(lanes, best);
-    _mm512_storeu_si512(lane_index, best_index);
-    float value = INFINITY;
-    size_t winner = 0;
-    for (int l = 0; l < 16; l++) {
-        if (lanes[l] < value || (lanes[l] == value && (size_t)lane_index[l] < winner)) { value = lanes[l]; winner = (size_t)lane_index[l]; }
-    }
-    for (; j < n; j++) {
-        float v = (bias ? bias[j] : 0.0f) + alpha * ip[j];
-        if (v < value) { value = v; winner = j; }
-    }
-    *out_value = value;
-    return winner;
-}
-
-size_t sk_argmin_affine(const float *ip, const float *bias, float alpha, size_t n, float *out_value) {
-    return table.isa == SK_ISA_AVX512 ? argmin_avx512(ip, bias, alpha, n, out_value) : argmin_scalar(ip, bias, alpha, n, out_value);
-}
-
-static void pq_ip_table_scalar(const float *q, const float *cbt, size_t m, size_t dsub, float scale, const float *base, float *table) {
-    for (size_t j = 0; j < m; j++) {
-        float *out = table + j * 256;
-        for (size_t c = 0; c < 256; c++) out[c] = base ? base[j * 256 + c] : 0;
-        for (size_t t = 0; t < dsub; t++) {
-            float qv = q[j * dsub + t] * scale;
-            const float *row = cbt + (j * dsub + t) * 256;
-            for (size_t c = 0; c < 256; c++) out[c] += qv * row[c];
-        }
-    }
-}
-
-AVX512 static void pq_ip_table_avx512(const float *q, const float *cbt, size_t m, size_t dsub, float scale, const float *base, float *table) {
-    for (size_t j = 0; j < m; j++) {
-        __m512 acc[16];
-        for (int c = 0; c < 16; c++) acc[c] = base ? _mm512_loadu_ps(base + j * 256 + 16 * c) : _mm512_setzero_ps();
-        for (size_t t = 0; t < dsub; t++) {
-            __m512 qv = _mm512_set1_ps(q[j * dsub + t] * scale);
-            const float *row = cbt + (j * dsub + t) * 256;
-            for (int c = 0; c < 16; c++) acc[c] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(row + 16 * c), acc[c]);
-        }
-        for (int c = 0; c < 16; c++) _mm512_storeu_ps(table + j * 256 + 16 * c, acc[c]);
-    }
-}
-
-void sk_pq_ip_table(const float *q, const float *codebooks_t, size_t m, size_t dsub, float scale, const float *base, float *out) {
-    if (table.isa == SK_ISA_AVX512) pq_ip_table_avx512(q, codebooks_t, m, dsub, scale, base, out);
-    else pq_ip_table_scalar(q, codebooks_t, m, dsub, scale, base, out);
-}
-
-void sk_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
-
-void sk_spin_lock(uint8_t *lock) {
-    while (__atomic_test_and_set(lock, __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(lock, __ATOMIC_RELAXED)) __builtin_ia32_pause();
-    }
-}
-
-void sk_spin_unlock(uint8_t *lock) { __atomic_clear(lock, __ATOMIC_RELEASE); }

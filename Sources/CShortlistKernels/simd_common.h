@@ -9,9 +9,21 @@
 #endif
 
 #include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #define SK_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 #define SK_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+// Scalar kernels (scalar.c), installed when no vector level is available.
+float sk_l2sq_scalar(const float *a, const float *b, size_t d);
+float sk_ip_scalar(const float *a, const float *b, size_t d);
+/// Appends the elements of [j, n) whose bias + alpha·ip is below `threshold`, indices shifted by j.
+size_t sk_select_affine_tail(const float *ip, const float *bias, float alpha, size_t j, size_t n,
+                             float threshold, uint32_t *out_index, float *out_dist);
+size_t sk_select_affine_scalar(const float *ip, const float *bias, float alpha, size_t n, float threshold,
+                               uint32_t *out_index, float *out_dist);
+size_t sk_select_below_scalar(const float *values, size_t n, float threshold, uint32_t *out_index);
 
 /// Horizontal sum of eight floats.
 SK_AVX2 static inline float sk_hsum256(__m256 v) {
