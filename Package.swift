@@ -1,11 +1,20 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Release builds of the Swift compute modules target x86-64-v3 (AVX2 + FMA): docs/performance.md §2.
-/// The C kernels build portable and pick AVX-512 / AVX2 / scalar at start-up.
-let computeFlags: [SwiftSetting] = [
+/// Release builds of the Swift compute modules target x86-64-v3 (AVX2 + FMA), and the C kernels
+/// build with -O3 (they pick AVX-512 / AVX2 / scalar at start-up): docs/performance.md §2.
+///
+/// Those flags are "unsafe" to SwiftPM, which refuses them in a package that another package
+/// depends on by version. So they are set only when this package is the one being built (not a
+/// checkout under another package's `.build/checkouts` or Xcode's `SourcePackages`), and not
+/// with `SHORTLIST_PORTABLE=1`. A package depending on Shortlist gets portable code; it can ask
+/// for the same instructions with `swift build -c release -Xswiftc -Xcc -Xswiftc -march=x86-64-v3`.
+let builtAsDependency = Context.packageDirectory.contains("/checkouts/") || Context.packageDirectory.contains("/SourcePackages/")
+let fastFlags = !builtAsDependency && Context.environment["SHORTLIST_PORTABLE"] == nil
+let computeFlags: [SwiftSetting] = fastFlags ? [
     .unsafeFlags(["-Xcc", "-march=x86-64-v3", "-enforce-exclusivity=unchecked"], .when(platforms: [.linux], configuration: .release)),
-]
+] : []
+let kernelFlags: [CSetting] = fastFlags ? [.unsafeFlags(["-O3", "-fno-math-errno"])] : []
 
 let package = Package(
     name: "Shortlist",
@@ -27,7 +36,7 @@ let package = Package(
     targets: [
         .target(
             name: "CShortlistKernels",
-            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+            cSettings: kernelFlags
         ),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE"),
