@@ -41,7 +41,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         Runtime.prepare(verbose: true)
         guard (1...100).contains(`repeat`) else { throw ValidationError("--repeat must be 1 to 100, not \(`repeat`)") }
-        var grid = try sweepFile.map { try Self.readSweepFile($0) } ?? SweepGrid()
+        var grid = try sweepFile.map { try SweepGrid(file: $0) } ?? SweepGrid()
         for text in sweep {
             let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
             let values = parts.count == 2 ? parts[1].split(separator: ",").compactMap { Int($0) } : []
@@ -83,44 +83,5 @@ struct BenchCommand: ParsableCommand {
         let report = BenchmarkReport(rows: rows, peers: peers, seed: seed, k: k)
         try report.write(to: output, title: "\(label): recall@\(k) against single-query speed")
         print("wrote \(output)/results.csv, results.json, summary.md and recall-qps.svg")
-    }
-
-    /// The knob values a sweep visits: `ef` for HNSW specs, `nprobe` (with `rerank`) for IVF.
-    struct SweepGrid {
-        var ef = [10, 16, 32, 48, 64, 96, 128, 256]
-        var nprobe = [1, 2, 4, 8, 16, 32, 64, 128]
-        var rerank: Int?
-
-        func points(for spec: IndexSpec) -> [SearchParameters] {
-            switch spec {
-            case .flat: return [SearchParameters()]
-            case .hnsw: return ef.map { SearchParameters(ef: $0) }
-            case .ivfpq: return nprobe.map { SearchParameters(nprobe: $0, rerank: rerank) }
-            }
-        }
-
-        var allPoints: [SearchParameters] { ef.map { SearchParameters(ef: $0) } + nprobe.map { SearchParameters(nprobe: $0, rerank: rerank) } }
-    }
-
-    /// Reads `{"ef":[…],"nprobe":[…],"rerank":R}` (any of the keys).
-    static func readSweepFile(_ path: String) throws -> SweepGrid {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw BenchmarkError.badSweepFile(path: path, reason: "not a JSON object")
-        }
-        let unknown = Set(o.keys).subtracting(["ef", "nprobe", "rerank"])
-        guard unknown.isEmpty, !o.isEmpty else { throw BenchmarkError.badSweepFile(path: path, reason: "keys are ef, nprobe and rerank; found \(o.keys.sorted())") }
-        var grid = SweepGrid()
-        for key in ["ef", "nprobe"] where o[key] != nil {
-            guard let values = o[key] as? [Int], !values.isEmpty else {
-                throw BenchmarkError.badSweepFile(path: path, reason: "\"\(key)\" must be a non-empty array of integers")
-            }
-            if key == "ef" { grid.ef = values } else { grid.nprobe = values }
-        }
-        if let r = o["rerank"] {
-            guard let rerank = r as? Int else { throw BenchmarkError.badSweepFile(path: path, reason: "\"rerank\" must be an integer") }
-            grid.rerank = rerank
-        }
-        return grid
     }
 }

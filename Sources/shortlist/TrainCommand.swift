@@ -225,12 +225,9 @@ struct TrainCommand: ParsableCommand {
             try trainer.saveCheckpoint(to: checkpoint, source: source)
         }
         print("best epoch \(trainer.bestEpoch) of \(trainer.epoch); τ \(model.temperature)")
-        try ModelFile.save(model, source: source, to: (output as NSString).appendingPathComponent("model.slm"))
-        let items = try model.itemEmbeddings(), users = try model.userEmbeddings()
-        try FactorFiles(users: users, userIds: model.userIds, items: items, itemIds: model.itemIds).write(to: output)
-        if try ItemPayloads.write(model: model, data: data, to: (output as NSString).appendingPathComponent("item_payloads.jsonl")) {
-            print("wrote \(output)/item_payloads.jsonl (titles and categories, the server's payloads)")
-        }
+        let written = try TrainedModelFolder.write(model, data: data, source: source, to: output)
+        let items = written.items, users = written.users
+        if written.itemPayloads { print("wrote \(output)/item_payloads.jsonl (titles and categories, the server's payloads)") }
         try ColdStartReport.print(model: model, data: data, threads: config.threads)
         print("wrote \(output)/model.slm, item_embeddings.npy (\(items.count) × \(items.dimension)), user_embeddings.npy (\(users.count) × \(users.dimension)) and their ids")
         if let spec {

@@ -147,3 +147,25 @@ final class ModelFileCompatibilityTests: XCTestCase {
         }
     }
 }
+
+final class TrainedModelFolderTests: XCTestCase {
+    func testTheFolderHoldsTheModelEmbeddingsAndIds() throws {
+        let data = TrainerFixtures.groupedInteractions(withFeatures: true)
+        var c = TwoTowerConfiguration()
+        c.dimension = 8
+        c.epochs = 1
+        c.threads = 1
+        let model = try TwoTowerModel(configuration: c, data: data)
+        let dir = TemporaryDirectory()
+        let folder = dir.file("out/model")
+        let written = try TrainedModelFolder.write(model, data: data, source: nil, to: folder)
+        XCTAssertEqual(written.items.count, model.itemIds.count)
+        XCTAssertEqual(written.users.count, model.userIds.count)
+        let loaded = try ModelFile.load(path: folder + "/model.slm").model
+        XCTAssertEqual(try loaded.itemEmbeddings().flatArray(), written.items.flatArray())
+        let factors = try FactorFiles(folder: folder)
+        XCTAssertEqual(factors.itemIds, model.itemIds)
+        XCTAssertEqual(factors.items.flatArray(), written.items.flatArray())
+        XCTAssertEqual(factors.userIds, model.userIds)
+    }
+}
