@@ -53,7 +53,7 @@ let package = Package(
         ),
         .target(
             name: "ShortlistModel",
-            dependencies: ["ShortlistCore", "ShortlistFeatures", "CShortlistKernels", "CBLAS"],
+            dependencies: ["ShortlistCore", "ShortlistFeatures"],
             swiftSettings: computeFlags
         ),
         .target(
