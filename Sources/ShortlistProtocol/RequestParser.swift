@@ -135,9 +135,10 @@ public struct RequestParser: Sendable {
     }
 
     /// Reads a line's top-level members until both `op` and `id` are found, skipping the rest
-    /// unparsed (cheap when they come first, as clients write them); the full parse reports
-    /// what is wrong with a line.
-    public static func envelope(_ bytes: UnsafeBufferPointer<UInt8>) -> Envelope {
+    /// unparsed (cheap when they come first, as clients write them); once `op` is known it looks
+    /// for `id` only within the first `idSearchBytes`, so a long line is not scanned to its end.
+    /// The full parse reports what is wrong with a line.
+    public static func envelope(_ bytes: UnsafeBufferPointer<UInt8>, idSearchBytes: Int = 1_024) -> Envelope {
         var s = JSONScanner(bytes)
         s.maximumDepth = 32
         var e = Envelope()
@@ -152,7 +153,7 @@ public struct RequestParser: Sendable {
                 case "id": e.id = try s.readRawValue()
                 default: try s.skipValue()
                 }
-                if opSeen && e.id != nil { throw Found() }
+                if opSeen && (e.id != nil || s.position > idSearchBytes) { throw Found() }
             }
         } catch {}
         return e

@@ -30,6 +30,9 @@ public final class RequestProcessor: @unchecked Sendable {
 
     /// Before authentication, lines longer than this are refused unread.
     static let unauthenticatedLineLimit = 64 << 10
+    /// The event loop parses constant-work ops only in lines up to this long: a longer line (a
+    /// `ping` padded with megabytes) is parsed by a worker, so no line can stall the loop.
+    static let inlineParseLimit = 1_024
 
     /// Per-connection state, touched only on the connection's event loop.
     public final class Session {
@@ -75,8 +78,9 @@ public final class RequestProcessor: @unchecked Sendable {
 
     // MARK: Dispatch
 
-    /// Decides by op: constant-work ops (`Request.Op.isInline`) are parsed and answered here;
-    /// everything else is handed to a worker unparsed, so the event loop never parses a vector.
+    /// Decides by op: constant-work ops (`Request.Op.isInline`) in short lines are parsed and
+    /// answered here; everything else is handed to a worker unparsed, so the event loop never
+    /// parses a vector.
     func route(_ line: UnsafeBufferPointer<UInt8>, session: Session) -> Route {
         let start = MonotonicClock.nanoseconds()
         if !session.authenticated {
@@ -96,7 +100,9 @@ public final class RequestProcessor: @unchecked Sendable {
         if shuttingDown.load(ordering: .relaxed) {
             return .reply(failure(id: envelope.id, op: nil, start: start, ProtocolError(.shuttingDown, "the server is shutting down")))
         }
-        guard let op = envelope.op, op.isInline else { return .work(Array(line), start: start, envelope: envelope) }
+        guard let op = envelope.op, op.isInline, line.count <= Self.inlineParseLimit else {
+            return .work(Array(line), start: start, envelope: envelope)
+        }
         switch parser.parse(line) {
         case let .failure(id, error): return .reply(failure(id: id, op: nil, start: start, error))
         case let .request(r):
@@ -111,7 +117,7 @@ public final class RequestProcessor: @unchecked Sendable {
         case let .failure(id, error): return .reply(failure(id: id, op: nil, start: start, error))
         case let .request(r):
             if case .auth = r.request {
-                return .reply(failure(id: r.id, op: .auth, start: start, ProtocolError(.invalidRequest, "auth is answered on the event loop")))
+                return .reply(failure(id: r.id, op: .auth, start: start, ProtocolError(.invalidRequest, "an auth line is short (at most \(Self.inlineParseLimit) bytes)")))
             }
             return execute(r, start: start, batcher: batcher, later: later)
         }

@@ -64,6 +64,13 @@ final class RequestEncoderTests: XCTestCase {
             XCTAssertEqual(e.id.map { String(decoding: $0, as: UTF8.self) }, id, text)
         }
         XCTAssertNil(Array(#"{"op":"fly"}"#.utf8).withUnsafeBufferPointer { RequestParser.envelope($0) }.op)
+        // Once the op is known, the id is looked for only near the start: a long line is not
+        // scanned to its end on the event loop.
+        let late = "{\"op\":\"search\",\"vector\":[" + Array(repeating: "0.5", count: 1_000).joined(separator: ",") + "],\"id\":9}"
+        let e = Array(late.utf8).withUnsafeBufferPointer { RequestParser.envelope($0) }
+        XCTAssertEqual(e.op, .search)
+        XCTAssertNil(e.id)
+        XCTAssertEqual(Array(late.utf8).withUnsafeBufferPointer { RequestParser.envelope($0, idSearchBytes: 1 << 20) }.id, Array("9".utf8))
         XCTAssertNil(Array("not json".utf8).withUnsafeBufferPointer { RequestParser.envelope($0) }.op)
     }
 }

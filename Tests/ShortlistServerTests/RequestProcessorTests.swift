@@ -246,4 +246,27 @@ final class TargetRecallTests: XCTestCase {
         try graphCollection.save()
         XCTAssertEqual(try TuningTable.read(indexAt: graph.indexPath)?.entries.count, 2)
     }
+
+    /// The dispatcher: constant-work ops in short lines are answered on the event loop; searches,
+    /// and any line too long to parse there (a ping padded with a megabyte), go to a worker.
+    func testTheDispatcherKeepsLongLinesOffTheEventLoop() throws {
+        let dir = TemporaryDirectory()
+        let processor = try RequestProcessor(collections: [try ServedCollection(try ServerFixtures.writeDocumentCollection(in: dir))])
+        let session = processor.makeSession()
+        func send(_ line: String) -> String { processor.handle(line, session: session) }
+        func route(_ text: String) -> RequestProcessor.Route {
+            Array(text.utf8).withUnsafeBufferPointer { processor.route($0, session: session) }
+        }
+        guard case .reply = route(#"{"op":"ping","id":1}"#) else { return XCTFail("a short ping went to a worker") }
+        guard case .work = route(#"{"op":"search","collection":"items","vector":[1,0,0,0]}"#) else { return XCTFail("a search ran on the loop") }
+        let padded = #"{"op":"ping","id":7,"pad":""# + String(repeating: "x", count: 1 << 20) + #""}"#
+        guard case let .work(_, _, envelope) = route(padded) else { return XCTFail("a 1 MiB ping was parsed on the event loop") }
+        XCTAssertEqual(envelope.op, .ping)
+        XCTAssertEqual(envelope.id, Array("7".utf8))
+        // The worker parses it and answers with the id.
+        XCTAssertEqual(errorCode(send(padded)), "unknown_field")
+        XCTAssertTrue(send(padded).hasPrefix(#"{"id":7,"#))
+        let longAuth = #"{"op":"auth","token":""# + String(repeating: "t", count: 2_000) + #""}"#
+        XCTAssertEqual(errorCode(send(longAuth)), "invalid_request")
+    }
 }
