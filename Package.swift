@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "ShortlistServer",
             dependencies: [
-                "ShortlistCore", "ShortlistIndex", "ShortlistFeatures", "ShortlistModel", "ShortlistProtocol",
+                "ShortlistCore", "ShortlistIndex", "ShortlistFeatures", "ShortlistModel", "ShortlistProtocol", "ShortlistClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

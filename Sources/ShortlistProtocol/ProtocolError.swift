@@ -37,6 +37,9 @@ public struct ProtocolError: Error, Equatable, Sendable, CustomStringConvertible
         case idleTimeout = "idle_timeout"
         /// The server is shutting down and takes no new requests.
         case shuttingDown = "shutting_down"
+        /// A write reached a server that is not its shard's primary in a cluster; the message
+        /// names the primary (clients that route by etcd retry there).
+        case notPrimary = "not_primary"
         /// Writing files failed (e.g. `save` on a full disk); nothing in memory changed.
         case ioError = "io_error"
         case internalError = "internal"

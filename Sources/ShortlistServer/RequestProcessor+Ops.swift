@@ -155,6 +155,7 @@ extension RequestProcessor {
                        _ apply: (ServedCollection) throws -> (UInt64?, (inout JSONOutput, Int) -> Void)) -> Outcome {
         do {
             let c = try collection(name)
+            if let refusal = writeGate?() { throw refusal }
             let (sequence, encode) = try apply(c)
             let reply: (ProtocolError?) -> [UInt8] = { error in
                 if let error { return self.failure(id: id, op: op, start: start, error) }

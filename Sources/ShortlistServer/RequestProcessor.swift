@@ -27,6 +27,9 @@ public final class RequestProcessor: @unchecked Sendable {
     var microBatching = true
     /// `save` requests running (shutdown waits for them).
     let savesRunning = Atomic<Int>(0)
+    /// Asked before every upsert and delete: an error refuses the write (a cluster replica
+    /// answers `not_primary`), nil lets it through. Nil (the default): every write goes through.
+    public var writeGate: (@Sendable () -> ProtocolError?)?
 
     /// Before authentication, lines longer than this are refused unread.
     static let unauthenticatedLineLimit = 64 << 10

@@ -71,6 +71,12 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong("no-micro-batch"), help: "Run every search on its own. By default, plain searches on flat and IVF collections that a worker takes from the queue together run as one batch search (one matrix product against a flat index).")
     var noMicroBatch = false
 
+    @Option(name: .customLong("cluster"), help: "Join a cluster coordinated by etcd as one server of a shard: etcd=URL,collection=C,shard=S,shards=N[,name=NAME][,lease=SECONDS]. The server registers under a lease, takes part in its shard's election, and refuses writes with not_primary unless it is the primary (docs/cluster.md).")
+    var cluster: String?
+
+    @Option(name: .customLong("advertise"), help: "With --cluster: host:port clients reach this server at (default: --host and the listening port).")
+    var advertise: String?
+
     @Option(name: .customLong("loop-spin-us"), help: "Microseconds the event loop keeps polling its sockets after traffic, while no search runs, before sleeping (0: sleep at once). Saves a client that waits for each reply the wake-up of an idle core; costs up to a core for that long after each request.")
     var loopSpin = 0
 
@@ -187,6 +193,18 @@ struct ServeCommand: ParsableCommand {
         if let authTokenFile { config.authToken = try TokenFile.read(authTokenFile) }
         let server = try Server(collections: loaded, configuration: config)
         try server.start()
+        var member: ClusterMember?
+        if let cluster {
+            let m = try ClusterMember(try ClusterMember.Configuration(parsing: cluster, advertise: advertise ?? "\(host):\(server.port)"))
+            guard loaded.contains(where: { $0.name == m.configuration.collection }) else {
+                throw ValidationError("--cluster names collection '\(m.configuration.collection)', which this server does not serve")
+            }
+            server.processor.writeGate = { m.writeRefusal() }
+            try m.start()
+            log.notice("cluster member", metadata: ["shard": "\(m.configuration.shard)", "primary": "\(m.isPrimary)"])
+            member = m
+        }
+        defer { member?.stop() }
         var listening: Logger.Metadata = ["host": "\(host)", "port": "\(server.port)", "workers": "\(config.workers)"]
         if let metricsPort = server.metricsPort { listening["metrics_port"] = "\(metricsPort)" }
         log.notice("listening", metadata: listening)

@@ -11,7 +11,7 @@ import ShortlistProtocol
 /// "…" matches any value, and timings and gauges (`took_us`, `uptime_s`, `*_us`, `*_ms`, `*_bytes`, `pending`) any number.
 /// `⟨N × "text"⟩` in a request stands for text repeated N times.
 /// Settings: none (the main server, one connection for the whole document), `auth`,
-/// `connections`, `idle`, `overloaded`, `shutting-down`, `io-error`.
+/// `connections`, `idle`, `overloaded`, `shutting-down`, `not-primary`, `io-error`.
 /// With SHORTLIST_PRINT_PROTOCOL=1 the actual replies are printed, for writing the document.
 final class ProtocolDocumentTests: XCTestCase {
     struct Example {
@@ -135,6 +135,10 @@ final class ProtocolDocumentTests: XCTestCase {
                 main.server.processor.shuttingDown.store(true, ordering: .relaxed)
                 for r in example.requests { actual.append(try mainClient.request(Self.expand(r))) }
                 main.server.processor.shuttingDown.store(false, ordering: .relaxed)
+            case "not-primary":
+                main.server.processor.writeGate = { ProtocolError(.notPrimary, "this server is a replica of shard 0 of 'items'; the primary is 'b'") }
+                for r in example.requests { actual.append(try mainClient.request(Self.expand(r))) }
+                main.server.processor.writeGate = nil
             case "io-error":
                 try FileManager.default.removeItem(atPath: brokenDir.path)
                 let c = try broken.client()

@@ -10,7 +10,7 @@
 
 from .client import Client, Pending, Pipeline, encode_vector
 from .errors import (ConnectionLost, DimensionMismatch, IdleTimeout, InternalError, InvalidParameter, InvalidRequest, InvalidVector,
-                     LimitExceeded, LineTooLong, NotFound, Overloaded, ParseError, ProtocolViolation, ServerIOError, ShortlistError,
+                     LimitExceeded, LineTooLong, NotFound, NotPrimary, Overloaded, ParseError, ProtocolViolation, ServerIOError, ShortlistError,
                      ShuttingDown, TooLarge, TooManyConnections, Unauthorized, UnknownCollection, UnknownField, UnknownOp, Unsupported)
 from .types import BatchResult, GetResult, Hit, Hits, Point, WriteResult
 
@@ -20,6 +20,6 @@ __all__ = [
     "Client", "Pipeline", "Pending", "encode_vector", "Hit", "Hits", "BatchResult", "Point", "GetResult", "WriteResult",
     "ShortlistError", "ConnectionLost", "ProtocolViolation", "ParseError", "InvalidRequest", "UnknownOp", "UnknownField",
     "UnknownCollection", "DimensionMismatch", "InvalidVector", "InvalidParameter", "TooLarge", "LimitExceeded", "LineTooLong",
-    "NotFound", "Unsupported", "Unauthorized", "Overloaded", "TooManyConnections", "IdleTimeout", "ShuttingDown", "ServerIOError",
+    "NotFound", "Unsupported", "Unauthorized", "Overloaded", "TooManyConnections", "IdleTimeout", "ShuttingDown", "NotPrimary", "ServerIOError",
     "InternalError",
 ]

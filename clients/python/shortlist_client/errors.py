@@ -58,6 +58,7 @@ Overloaded = _error("Overloaded", "overloaded", "The server's queue is full; ret
 TooManyConnections = _error("TooManyConnections", "too_many_connections", "The server refused the connection.")
 IdleTimeout = _error("IdleTimeout", "idle_timeout", "The server closed an idle or too-slow connection.")
 ShuttingDown = _error("ShuttingDown", "shutting_down", "The server is stopping.")
+NotPrimary = _error("NotPrimary", "not_primary", "A write reached a cluster replica; the message names the shard's primary.")
 ServerIOError = _error("ServerIOError", "io_error", "The write-ahead log or a save failed on the server; nothing changed.")
 InternalError = _error("InternalError", "internal", "A server bug: please report it with the request.")
 
@@ -65,7 +66,7 @@ _BY_CODE: dict[str, type[ShortlistError]] = {
     cls.code: cls
     for cls in (ParseError, InvalidRequest, UnknownOp, UnknownField, UnknownCollection, DimensionMismatch, InvalidVector,
                 InvalidParameter, TooLarge, LimitExceeded, LineTooLong, NotFound, Unsupported, Unauthorized, Overloaded,
-                TooManyConnections, IdleTimeout, ShuttingDown, ServerIOError, InternalError)
+                TooManyConnections, IdleTimeout, ShuttingDown, NotPrimary, ServerIOError, InternalError)
 }
 
 

@@ -1,0 +1,181 @@
+import Foundation
+import Logging
+import ShortlistClient
+import ShortlistProtocol
+import Synchronization
+
+/// A server's place in a cluster coordinated by etcd (`ClusterLayout`): it registers itself as a
+/// member of its shard under a lease that dies with the process, and takes part in the shard's
+/// election: the first member to create the shard's `primary` key (a transaction that succeeds
+/// only when the key is absent) is primary until its lease ends; the others retry whenever they
+/// find the key gone. A member that is not primary refuses writes with `not_primary`.
+///
+/// The lease is renewed every third of its TTL; a member whose lease expired (a pause longer
+/// than the TTL, etcd unreachable) registers again under a new one. Nothing here is consensus of
+/// our own: etcd's leases and transactions decide.
+public final class ClusterMember: @unchecked Sendable {
+    public struct Configuration: Sendable, Equatable {
+        /// etcd's client URL.
+        public var etcd: String
+        public var collection: String
+        /// This server's shard, in 0..<shards.
+        public var shard: Int
+        /// Shards of the collection; the first server to join records it, the others must agree.
+        public var shards: Int
+        /// This server's name in its shard (unique there; default host:port).
+        public var name: String
+        /// `host:port` clients reach this server at.
+        public var advertise: String
+        /// Seconds the lease lives without renewal (default 3): how long a dead primary keeps
+        /// its post, and the failover time's main part.
+        public var leaseSeconds: Int
+
+        public init(etcd: String, collection: String, shard: Int, shards: Int, name: String, advertise: String, leaseSeconds: Int = 3) {
+            self.etcd = etcd
+            self.collection = collection
+            self.shard = shard
+            self.shards = shards
+            self.name = name
+            self.advertise = advertise
+            self.leaseSeconds = leaseSeconds
+        }
+
+        /// Parses `etcd=URL,collection=C,shard=S,shards=N[,name=NAME][,lease=SECONDS]`; the
+        /// advertised address is the server's (`advertise`).
+        public init(parsing text: String, advertise: String) throws {
+            var values: [String: String] = [:]
+            for part in text.split(separator: ",") {
+                guard let eq = part.firstIndex(of: "=") else { throw ConfigurationError.bad(text, "'\(part)' is not key=value") }
+                values[String(part[..<eq])] = String(part[part.index(after: eq)...])
+            }
+            let known: Set<String> = ["etcd", "collection", "shard", "shards", "name", "lease"]
+            if let unknown = values.keys.first(where: { !known.contains($0) }) { throw ConfigurationError.bad(text, "unknown key '\(unknown)'") }
+            guard let etcd = values["etcd"], let collection = values["collection"] else { throw ConfigurationError.bad(text, "etcd= and collection= are required") }
+            guard let shards = values["shards"].flatMap(Int.init), (1...4096).contains(shards) else { throw ConfigurationError.bad(text, "shards= must be in 1...4096") }
+            guard let shard = values["shard"].flatMap(Int.init), (0..<shards).contains(shard) else { throw ConfigurationError.bad(text, "shard= must be in 0..<shards") }
+            let lease = try values["lease"].map { v -> Int in
+                guard let s = Int(v), (1...300).contains(s) else { throw ConfigurationError.bad(text, "lease= must be 1...300 seconds") }
+                return s
+            } ?? 3
+            self.init(etcd: etcd, collection: collection, shard: shard, shards: shards, name: values["name"] ?? advertise, advertise: advertise, leaseSeconds: lease)
+        }
+    }
+
+    public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
+        case bad(String, String)
+        case shardCountDiffers(recorded: Int, given: Int)
+
+        public var description: String {
+            switch self {
+            case let .bad(text, why): return "--cluster \(text): \(why) (etcd=URL,collection=C,shard=S,shards=N[,name=NAME][,lease=SECONDS])"
+            case let .shardCountDiffers(recorded, given): return "--cluster: the cluster has \(recorded) shards; this server was started with shards=\(given)"
+            }
+        }
+    }
+
+    public let configuration: Configuration
+    public let layout: ClusterLayout
+    private let etcd: EtcdClient
+    private let state = Mutex(State())
+    private let stopping = Atomic<Bool>(false)
+    private var thread: Thread?
+    private let logger = Logger(label: "shortlist")
+
+    private struct State {
+        var lease: Int64 = 0
+        var isPrimary = false
+        var primary: String?
+    }
+
+    public init(_ configuration: Configuration) throws {
+        self.configuration = configuration
+        layout = ClusterLayout(collection: configuration.collection)
+        etcd = try EtcdClient(endpoint: configuration.etcd, timeout: Double(max(1, configuration.leaseSeconds)))
+    }
+
+    /// Whether this server is its shard's primary now.
+    public var isPrimary: Bool { state.withLock { $0.isPrimary } }
+
+    /// The shard's primary's name as last seen (nil: none).
+    public var primaryName: String? { state.withLock { $0.primary } }
+
+    /// Registers, runs the first election, and starts renewing in the background.
+    public func start() throws {
+        let c = configuration
+        let recorded = try etcd.createIfAbsent(layout.shardsKey, Array(String(c.shards).utf8)).current.flatMap { Int($0.text) }
+        if let recorded, recorded != c.shards { throw ConfigurationError.shardCountDiffers(recorded: recorded, given: c.shards) }
+        try register()
+        if !isPrimary {
+            logger.warning("cluster: this server is a replica; replicas do not receive the primary's writes yet (docs/cluster.md, 'Status')")
+        }
+        let t = Thread { [self] in renewLoop() }
+        t.name = "shortlist-cluster"
+        thread = t
+        t.start()
+    }
+
+    /// Leaves the cluster at once (revoking the lease deletes the member and primary keys, so
+    /// another member can take over without waiting for the TTL).
+    public func stop() {
+        guard !stopping.exchange(true, ordering: .acquiring) else { return }
+        let lease = state.withLock { s -> Int64 in
+            s.isPrimary = false
+            return s.lease
+        }
+        if lease != 0 { try? etcd.revoke(lease) }
+    }
+
+    /// A refusal for writes while this server is not the primary (nil while it is).
+    public func writeRefusal() -> ProtocolError? {
+        let (primary, name) = state.withLock { ($0.isPrimary, $0.primary) }
+        guard !primary else { return nil }
+        let who = name.map { "the primary is '\($0)'" } ?? "the shard has no primary right now"
+        return ProtocolError(.notPrimary, "this server is a replica of shard \(configuration.shard) of '\(configuration.collection)'; \(who)")
+    }
+
+    private func register() throws {
+        let lease = try etcd.grantLease(ttlSeconds: configuration.leaseSeconds)
+        try etcd.put(layout.memberKey(shard: configuration.shard, name: configuration.name), Array(configuration.advertise.utf8), lease: lease)
+        state.withLock { $0.lease = lease }
+        try elect()
+    }
+
+    /// Takes the primary's post when it is free; records who holds it.
+    private func elect() throws {
+        let lease = state.withLock { $0.lease }
+        let (created, current) = try etcd.createIfAbsent(layout.primaryKey(shard: configuration.shard), Array(configuration.name.utf8), lease: lease)
+        let holder = current?.text
+        let mine = holder == configuration.name && current?.lease == lease
+        let was = state.withLock { s -> Bool in
+            let was = s.isPrimary
+            s.isPrimary = mine
+            s.primary = holder
+            return was
+        }
+        if created || mine != was {
+            logger.info("cluster: \(mine ? "primary" : "replica") of shard \(configuration.shard) of '\(configuration.collection)'", metadata: ["primary": "\(holder ?? "none")"])
+        }
+    }
+
+    private func renewLoop() {
+        let period = max(0.2, Double(configuration.leaseSeconds) / 3)
+        while !stopping.load(ordering: .relaxed) {
+            Thread.sleep(forTimeInterval: period)
+            if stopping.load(ordering: .relaxed) { break }
+            do {
+                let lease = state.withLock { $0.lease }
+                if try etcd.keepAlive(lease) == 0 {
+                    logger.warning("cluster: the lease expired; registering again")
+                    state.withLock { $0.isPrimary = false }
+                    try register()
+                } else {
+                    try elect()
+                }
+            } catch {
+                // etcd unreachable: stop acting as primary once the lease may have lapsed.
+                state.withLock { $0.isPrimary = false }
+                logger.warning("cluster: \(error)")
+            }
+        }
+    }
+}
