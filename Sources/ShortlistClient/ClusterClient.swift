@@ -105,8 +105,14 @@ public final class ClusterClient: @unchecked Sendable {
         let got = answers.snapshot()
         let missing = (0..<t.shards).filter { got[$0] == nil }
         if !missing.isEmpty { _ = try? refresh() }
-        let merged = got.compactMap { $0 }.flatMap { $0 }.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
+        let merged = got.compactMap { $0 }.flatMap { $0 }.sorted(by: Self.better)
         return SearchResult(hits: Array(merged.prefix(options.k)), missingShards: missing)
+    }
+
+    /// Higher score first; equal scores by id, so the merge is deterministic.
+    private static func better(_ a: Hit, _ b: Hit) -> Bool {
+        if a.score != b.score { return a.score > b.score }
+        return a.id < b.id
     }
 
     /// The shards' answers as they arrive (late ones land after the snapshot and are ignored).
