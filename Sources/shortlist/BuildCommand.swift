@@ -1,6 +1,7 @@
 import ArgumentParser
 import ShortlistCore
 import ShortlistData
+import ShortlistClient
 import ShortlistIndex
 
 struct BuildCommand: ParsableCommand {
@@ -48,6 +49,9 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Text file of external ids, one unsigned integer per line, row for row (default: row numbers, or the ids in a .jsonl input).")
     var ids: String?
 
+    @Option(help: "Index only the rows of one shard of a cluster, S/N (such as 0/2): those whose id lands on shard S of N (docs/cluster.md).")
+    var shard: String?
+
     @Flag(name: .customLong("keep-input-order"), help: "HNSW: store rows in the input's order instead of renumbering them for locality (searches are slower at scale; for comparisons).")
     var keepInputOrder = false
 
@@ -64,6 +68,17 @@ struct BuildCommand: ParsableCommand {
             }
             ids = given
         }
+        var matrix = file.matrix
+        if let shard {
+            let parts = shard.split(separator: "/").compactMap { Int($0) }
+            guard parts.count == 2, parts[1] >= 1, (0..<parts[1]).contains(parts[0]) else { throw ValidationError("--shard is S/N with 0 ≤ S < N, such as 0/2") }
+            let all = ids ?? (0..<UInt64(matrix.count)).map { $0 }
+            let rows = all.indices.filter { ClusterLayout.shard(of: all[$0], shards: parts[1]) == parts[0] }
+            guard !rows.isEmpty else { throw ValidationError("--shard \(shard): no row of \(input) lands on that shard") }
+            matrix = try VectorMatrix(dimension: matrix.dimension, values: rows.flatMap { matrix.rowArray($0) })
+            ids = rows.map { all[$0] }
+            print("shard \(shard): \(rows.count) of \(all.count) rows")
+        }
         let threads = Runtime.threads(self.threads)
         let label: String
         switch spec {
@@ -71,7 +86,7 @@ struct BuildCommand: ParsableCommand {
         case .hnsw: label = "building \(spec)"
         case .ivfpq: label = "training and adding \(spec)"
         }
-        let index = try spec.build(metric: metric, vectors: file.matrix, ids: ids, efConstruction: efConstruction,
+        let index = try spec.build(metric: metric, vectors: matrix, ids: ids, efConstruction: efConstruction,
                                    trainSize: trainSize, localityOrder: !keepInputOrder, threads: threads, seed: seed, progress: Terminal.progress(label))
         try index.save(to: output)
         print("built \(spec) index: \(index.count) vectors × \(index.dimension), metric \(metric), in \(String(format: "%.2f", watch.seconds)) s (\(threads) thread\(threads == 1 ? "" : "s")) → \(output)")

@@ -70,13 +70,7 @@ struct SearchCommand: ParsableCommand {
     }
 
     private func searchOne(_ index: any VectorIndex, _ text: String) throws {
-        var values: [Float] = []
-        for (i, part) in text.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
-            guard let v = Float(part.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--vector: component \(i) ('\(part)') is not a number")
-            }
-            values.append(v)
-        }
+        let values = try VectorText.parse(text)
         let watch = Stopwatch()
         let hits = try index.search(values, k: k, parameters: SearchParameters(ef: ef, nprobe: nprobe, rerank: rerank))
         let micros = watch.seconds * 1e6

@@ -71,7 +71,7 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong("no-micro-batch"), help: "Run every search on its own. By default, plain searches on flat and IVF collections that a worker takes from the queue together run as one batch search (one matrix product against a flat index).")
     var noMicroBatch = false
 
-    @Option(name: .customLong("cluster"), help: "Join a cluster coordinated by etcd as one server of a shard: etcd=URL,collection=C,shard=S,shards=N[,name=NAME][,lease=SECONDS]. The server registers under a lease, takes part in its shard's election, and refuses writes with not_primary unless it is the primary (docs/cluster.md).")
+    @Option(name: .customLong("cluster"), help: "Join a cluster coordinated by etcd as a server of one shard, given as key=value pairs joined by commas: etcd=URL, collection=C, shard=S, shards=N, and optionally name=NAME and lease=SECONDS. The server registers under a lease, takes part in its shard's election, and refuses writes with not_primary unless it is the primary (docs/cluster.md).")
     var cluster: String?
 
     @Option(name: .customLong("advertise"), help: "With --cluster: host:port clients reach this server at (default: --host and the listening port).")
