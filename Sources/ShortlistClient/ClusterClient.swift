@@ -14,7 +14,7 @@ public final class ClusterClient: @unchecked Sendable {
     private let token: String?
     private let lock = NSLock()
     private var topology = Topology(shards: 0, members: [], primaries: [])
-    private var clients: [String: ShortlistClient] = [:]
+    private var clients: [String: [ShortlistClient]] = [:]
     private var turn = 0
 
     /// The servers of each shard as etcd lists them.
@@ -83,10 +83,37 @@ public final class ClusterClient: @unchecked Sendable {
 
     // MARK: Reads
 
+    /// What a request sent to every shard found: for `search`, `similar` and `recommend` one
+    /// hit list, for `search_batch` one per query, each the best k over the shards that answered.
+    public struct ScatterResult: Equatable, Sendable {
+        public var lists: [[Hit]]
+        /// Shards with no answer before the deadline (or none reachable): the hits are partial.
+        public var missingShards: [Int]
+        /// The slowest shard's `took_us`.
+        public var tookMicroseconds: UInt64
+    }
+
     /// The `options.k` nearest items to `vector` over every shard (each shard's top k, merged by
     /// score). Shards that do not answer within the deadline are listed in `missingShards`.
     public func search(_ vector: [Float], options: QueryOptions = QueryOptions(), collection: String? = nil) throws -> SearchResult {
-        let name = collection ?? layout.collection
+        let r = try scatter(.search(.init(collection: collection ?? layout.collection, vector: vector, query: options)))
+        return SearchResult(hits: r.lists.first ?? [], missingShards: r.missingShards)
+    }
+
+    /// Sends a `search`, `search_batch` or `recommend` to one server of every shard at once and
+    /// merges the hits by score (each shard returns its own top k, which holds every hit of the
+    /// global top k that lives on it). A shard that answers with an error (a bad vector, an
+    /// unknown user: the same on every shard) makes the whole call throw it; shards that do not
+    /// answer in time are reported in `missingShards`. Re-ranking stages (diversity, group
+    /// limits) run on each shard's candidates before the merge.
+    public func scatter(_ request: Request) throws -> ScatterResult {
+        let k: Int, batch: Bool
+        switch request {
+        case let .search(r): (k, batch) = (r.query.k, false)
+        case let .recommend(r): (k, batch) = (r.query.k, false)
+        case let .searchBatch(r): (k, batch) = (r.query.k, true)
+        default: throw ProtocolError(.unsupported, "op '\(request.op.rawValue)' is not sent to every shard")
+        }
         var t = currentTopology
         if t.members.contains(where: \.isEmpty) { t = (try? refresh()) ?? t }
         let answers = Answers(count: t.shards)
@@ -96,18 +123,80 @@ public final class ClusterClient: @unchecked Sendable {
             group.enter()
             DispatchQueue.global().async { [self] in
                 defer { group.leave() }
-                guard let client = try? client(for: address),
-                      let r = try? client.search(collection: name, vector: vector, options: options) else { return }
-                answers.set(s, r.hits)
+                do {
+                    let json = try withClient(address) { try $0.call(request) }
+                    if batch {
+                        let r = try ResultDecoder.batch(json)
+                        answers.set(s, .success((r.results, r.tookMicroseconds)))
+                    } else {
+                        let r = try ResultDecoder.search(json)
+                        answers.set(s, .success(([r.hits], r.tookMicroseconds)))
+                    }
+                } catch let e as ProtocolError where !Self.unavailable.contains(e.code) {
+                    answers.set(s, .failure(e))
+                } catch {
+                    // Unreachable or cut off: reported as missing.
+                }
             }
         }
         _ = group.wait(timeout: .now() + deadline)
         let got = answers.snapshot()
+        for case let .failure(e)? in got { throw e }
+        let lists = got.compactMap { answer -> ([[Hit]], UInt64)? in
+            guard case let .success(value)? = answer else { return nil }
+            return value
+        }
         let missing = (0..<t.shards).filter { got[$0] == nil }
         if !missing.isEmpty { _ = try? refresh() }
-        let merged = got.compactMap { $0 }.flatMap { $0 }.sorted(by: Self.better)
-        return SearchResult(hits: Array(merged.prefix(options.k)), missingShards: missing)
+        let queries = lists.map(\.0.count).max() ?? (batch ? 0 : 1)
+        let merged = (0..<queries).map { q in
+            Array(lists.flatMap { $0.0.count > q ? $0.0[q] : [] }.sorted(by: Self.better).prefix(k))
+        }
+        return ScatterResult(lists: merged, missingShards: missing, tookMicroseconds: lists.map(\.1).max() ?? 0)
     }
+
+    /// Items like the stored item `itemId`: its vector is read from its shard, then searched for
+    /// on every shard, the item itself left out.
+    public func similar(_ itemId: UInt64, options: QueryOptions = QueryOptions(), collection: String? = nil) throws -> ScatterResult {
+        let name = collection ?? layout.collection
+        let found = try get([itemId], collection: name)
+        guard let point = found.points.first else {
+            throw ProtocolError(.notFound, "collection '\(name)' has no item with id \(itemId)")
+        }
+        var q = options
+        q.excludeIds.append(itemId)
+        return try scatter(.search(.init(collection: name, vector: point.vector, query: q)))
+    }
+
+    /// Stored vectors and payloads of `ids`, each read from a server of its shard; ids on
+    /// shards that cannot be reached are reported in `missingShards`.
+    public func get(_ ids: [UInt64], collection: String? = nil) throws -> (points: [StoredPoint], notFound: [UInt64], missingShards: [Int]) {
+        var t = currentTopology
+        if t.members.contains(where: \.isEmpty) { t = (try? refresh()) ?? t }
+        var byShard = [[UInt64]](repeating: [], count: t.shards)
+        for id in ids { byShard[ClusterLayout.shard(of: id, shards: t.shards)].append(id) }
+        var points: [StoredPoint] = [], notFound: [UInt64] = [], missing: [Int] = []
+        for (s, part) in byShard.enumerated() where !part.isEmpty {
+            guard let address = pick(t.members[s]) else {
+                missing.append(s)
+                continue
+            }
+            do {
+                let r = try withClient(address) { try $0.get(collection: collection ?? layout.collection, ids: part) }
+                points += r.points
+                notFound += r.notFound
+            } catch let e as ProtocolError {
+                throw e
+            } catch {
+                missing.append(s)
+            }
+        }
+        return (points, notFound, missing)
+    }
+
+    /// Errors that say the server cannot answer now (not that the request is bad): its shard is
+    /// reported missing.
+    private static let unavailable: Set<ProtocolError.Code> = [.shuttingDown, .idleTimeout, .overloaded, .tooManyConnections]
 
     /// Higher score first; equal scores by id, so the merge is deterministic.
     private static func better(_ a: Hit, _ b: Hit) -> Bool {
@@ -118,10 +207,10 @@ public final class ClusterClient: @unchecked Sendable {
     /// The shards' answers as they arrive (late ones land after the snapshot and are ignored).
     private final class Answers: @unchecked Sendable {
         private let lock = NSLock()
-        private var hits: [[Hit]?]
-        init(count: Int) { hits = Array(repeating: nil, count: count) }
-        func set(_ shard: Int, _ value: [Hit]) { lock.lock(); hits[shard] = value; lock.unlock() }
-        func snapshot() -> [[Hit]?] { lock.lock(); defer { lock.unlock() }; return hits }
+        private var answers: [Result<([[Hit]], UInt64), ProtocolError>?]
+        init(count: Int) { answers = Array(repeating: nil, count: count) }
+        func set(_ shard: Int, _ value: Result<([[Hit]], UInt64), ProtocolError>) { lock.lock(); answers[shard] = value; lock.unlock() }
+        func snapshot() -> [Result<([[Hit]], UInt64), ProtocolError>?] { lock.lock(); defer { lock.unlock() }; return answers }
     }
 
     // MARK: Writes
@@ -162,7 +251,7 @@ public final class ClusterClient: @unchecked Sendable {
                 throw Failure.noPrimary(shard: s)
             }
             do {
-                return try body(try client(for: address))
+                return try withClient(address, body)
             } catch let e as ProtocolError where e.code == .notPrimary && attempt == 0 {
                 continue
             } catch ClientError.connectFailed where attempt == 0 {
@@ -183,20 +272,33 @@ public final class ClusterClient: @unchecked Sendable {
         return addresses[i]
     }
 
-    private func client(for address: String) throws -> ShortlistClient {
+    /// Runs `body` with a connection to `address` that no other call is using: idle ones wait
+    /// in a pool per address, so concurrent calls (a router's workers) each get their own.
+    private func withClient<T>(_ address: String, _ body: (ShortlistClient) throws -> T) throws -> T {
         lock.lock()
-        if let c = clients[address] {
+        let pooled = clients[address]?.popLast()
+        lock.unlock()
+        let c: ShortlistClient
+        if let pooled {
+            c = pooled
+        } else {
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+                throw ClientError.connectFailed("'\(address)' is not host:port")
+            }
+            c = try ShortlistClient(host: String(address[..<colon]), port: port, token: token, timeout: deadline)
+        }
+        do {
+            let result = try body(c)
+            lock.lock()
+            clients[address, default: []].append(c)
             lock.unlock()
-            return c
+            return result
+        } catch let e as ProtocolError {
+            // The server answered: the connection is fine.
+            lock.lock()
+            clients[address, default: []].append(c)
+            lock.unlock()
+            throw e
         }
-        lock.unlock()
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-            throw ClientError.connectFailed("'\(address)' is not host:port")
-        }
-        let c = try ShortlistClient(host: String(address[..<colon]), port: port, token: token, timeout: deadline)
-        lock.lock()
-        clients[address] = c
-        lock.unlock()
-        return c
     }
 }

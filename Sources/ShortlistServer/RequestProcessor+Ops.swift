@@ -25,6 +25,14 @@ extension RequestProcessor {
     /// collection is handed to it and answered through `later` once the worker has run its jobs.
     func execute(_ line: RequestLine, start: UInt64, batcher: SearchBatcher? = nil, later: @escaping ([UInt8]) -> Void) -> Outcome {
         let id = line.id
+        if let forwarder, !line.request.op.isInline {
+            do {
+                let result = try forwarder.forward(line.request)
+                return .reply(success(id: id, op: line.request.op, start: start) { $0.raw(result) })
+            } catch {
+                return .reply(failure(id: id, op: line.request.op, start: start, ProtocolError.from(error)))
+            }
+        }
         switch line.request {
         case let .search(r) where batcher != nil && microBatching && r.query.isPlain:
             guard let c = collections[r.collection], c.batchesWell,

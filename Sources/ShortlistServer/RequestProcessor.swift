@@ -30,6 +30,9 @@ public final class RequestProcessor: @unchecked Sendable {
     /// Asked before every upsert and delete: an error refuses the write (a cluster replica
     /// answers `not_primary`), nil lets it through. Nil (the default): every write goes through.
     public var writeGate: (@Sendable () -> ProtocolError?)?
+    /// Set on a router: every op but ping, info, stats and auth is answered by it instead of by
+    /// this server's collections.
+    public var forwarder: (any RequestForwarder)?
 
     /// Before authentication, lines longer than this are refused unread.
     static let unauthenticatedLineLimit = 64 << 10

@@ -18,7 +18,7 @@ struct Shortlist: ParsableCommand {
           shortlist inspect index-data/items.idx
         """,
         version: "0.1.0",
-        subcommands: [TrainCommand.self, EvaluateCommand.self, RecommendCommand.self, TrainBenchCommand.self, BuildCommand.self, SearchCommand.self, GroundTruthCommand.self, InspectCommand.self, CompactCommand.self, ServeCommand.self, LoadtestCommand.self, BenchCommand.self, SynthCommand.self, PlotCommand.self, TuneCommand.self, MicrobenchCommand.self, FilteredBenchCommand.self, ClusterCommand.self]
+        subcommands: [TrainCommand.self, EvaluateCommand.self, RecommendCommand.self, TrainBenchCommand.self, BuildCommand.self, SearchCommand.self, GroundTruthCommand.self, InspectCommand.self, CompactCommand.self, ServeCommand.self, LoadtestCommand.self, BenchCommand.self, SynthCommand.self, PlotCommand.self, TuneCommand.self, MicrobenchCommand.self, FilteredBenchCommand.self, ClusterCommand.self, RouteCommand.self]
     )
 
     static func main() {

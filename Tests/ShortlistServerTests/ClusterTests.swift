@@ -128,4 +128,51 @@ final class ClusterTests: XCTestCase {
         XCTAssertTrue(b.member.isPrimary, "the post of a primary whose lease expired was not taken")
         XCTAssertGreaterThan(Date().timeIntervalSince(started), 1.0, "taken before the ghost's lease could expire")
     }
+
+    func testTheRouterAnswersForTheClusterAsOneServerWould() throws {
+        let etcd = try EtcdProcess()
+        let dir = TemporaryDirectory()
+        let base = Fixtures.clustered(count: 400, dimension: 16, seed: 8)
+        let all = Array(0..<400)
+        let single = try RunningServer([try collection(base, rows: all, in: dir, folder: "single")])
+        var nodes: [Node] = []
+        for s in 0..<2 {
+            let rows = all.filter { ClusterLayout.shard(of: UInt64($0), shards: 2) == s }
+            nodes.append(try node(try collection(base, rows: rows, in: dir, folder: "shard\(s)"), etcd: etcd, shard: s, shards: 2, name: "s\(s)"))
+        }
+        var config = Server.Configuration()
+        config.port = 0
+        config.workers = 4
+        let router = try Server(collections: [], configuration: config)
+        router.processor.forwarder = ClusterRouter(cluster: try ClusterClient(etcd: etcd.endpoint, collection: "c"))
+        try router.start()
+        defer { router.shutdown(timeout: 5) }
+        let viaRouter = try ShortlistClient(port: router.port), one = try ShortlistClient(port: single.port)
+        let q = base.rowArray(17)
+        XCTAssertEqual(try viaRouter.search(collection: "c", vector: q, options: QueryOptions(k: 8)).hits.map(\.id),
+                       try one.search(collection: "c", vector: q, options: QueryOptions(k: 8)).hits.map(\.id))
+        let batch = try viaRouter.searchBatch(collection: "c", vectors: [base.rowArray(3), base.rowArray(250)], options: QueryOptions(k: 5))
+        XCTAssertEqual(batch.results.map { $0.first?.id }, [3, 250])
+        XCTAssertEqual(batch.results.map(\.count), [5, 5])
+        let like = try viaRouter.similar(collection: "c", itemId: 17, options: QueryOptions(k: 5)).hits.map(\.id)
+        XCTAssertEqual(like, try one.similar(collection: "c", itemId: 17, options: QueryOptions(k: 5)).hits.map(\.id))
+        XCTAssertFalse(like.contains(17))
+        // Writes and reads by id land on the ids' shards.
+        try viaRouter.upsert(collection: "c", points: [Request.Point(id: 9_000, vector: base.rowArray(5)), Request.Point(id: 9_001, vector: base.rowArray(6))])
+        XCTAssertEqual(Set(try viaRouter.get(collection: "c", ids: [9_000, 9_001, 9_002]).points.map(\.id)), [9_000, 9_001])
+        XCTAssertEqual(try viaRouter.delete(collection: "c", ids: [9_000]).changed, 1)
+        XCTAssertThrowsError(try viaRouter.search(collection: "other", vector: q)) {
+            XCTAssertEqual(($0 as? ProtocolError)?.code, .unknownCollection)
+        }
+        XCTAssertThrowsError(try viaRouter.search(collection: "c", vector: [1, 2])) {
+            XCTAssertEqual(($0 as? ProtocolError)?.code, .dimensionMismatch)
+        }
+        // A shard gone: the router still answers, and says which shard is missing.
+        nodes[0].member.stop()
+        nodes[0].server.server.shutdown(timeout: 5)
+        let reply = try viaRouter.call(.search(.init(collection: "c", vector: q, query: QueryOptions(k: 5))))
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any])
+        XCTAssertEqual(object["missing_shards"] as? [Int], [0])
+        XCTAssertEqual((object["hits"] as? [Any])?.count, 5)
+    }
 }
