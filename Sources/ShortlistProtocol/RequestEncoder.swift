@@ -136,37 +136,22 @@ public struct RequestEncoder: Sendable {
         let p = q.parameters
         if p.ef != nil || p.nprobe != nil || p.rerank != nil || q.targetRecall != nil {
             o.raw(","); o.key("params"); o.raw("{")
-            var first = true
-            func next(_ key: StaticString) {
-                if !first { o.comma() }
-                first = false
-                o.key(key)
-            }
-            if let ef = p.ef { next("ef"); o.int(ef) }
-            if let nprobe = p.nprobe { next("nprobe"); o.int(nprobe) }
-            if let rerank = p.rerank { next("rerank"); o.int(rerank) }
-            if let recall = q.targetRecall { next("target_recall"); o.double(recall) }
+            var m = MemberList()
+            if let ef = p.ef { m.next("ef", &o); o.int(ef) }
+            if let nprobe = p.nprobe { m.next("nprobe", &o); o.int(nprobe) }
+            if let rerank = p.rerank { m.next("rerank", &o); o.int(rerank) }
+            if let recall = q.targetRecall { m.next("target_recall", &o); o.double(recall) }
             o.raw("}")
         }
         if !q.excludeIds.isEmpty || q.includeIds != nil || q.payloadFilter != nil {
             o.raw(","); o.key("filter"); o.raw("{")
-            var first = true
-            func next(_ key: StaticString) {
-                if !first { o.comma() }
-                first = false
-                o.key(key)
-            }
-            if !q.excludeIds.isEmpty { next("exclude_ids"); ids(q.excludeIds, &o) }
-            if let include = q.includeIds { next("include_ids"); ids(include, &o) }
+            var m = MemberList()
+            if !q.excludeIds.isEmpty { m.next("exclude_ids", &o); ids(q.excludeIds, &o) }
+            if let include = q.includeIds { m.next("include_ids", &o); ids(include, &o) }
             if case let .group(must, should, mustNot)? = q.payloadFilter {
-                for (key, list) in [("must", must), ("should", should), ("must_not", mustNot)] where !list.isEmpty {
-                    if !first { o.comma() }
-                    first = false
-                    o.string(key); o.raw(":")
-                    conditions(list, &o)
-                }
+                group(must: must, should: should, mustNot: mustNot, into: &o, members: &m, keepEmpty: false)
             } else if let condition = q.payloadFilter {
-                next("must"); conditions([condition], &o)
+                m.next("must", &o); conditions([condition], &o)
             }
             o.raw("}")
         }
@@ -209,13 +194,8 @@ public struct RequestEncoder: Sendable {
         switch c {
         case let .group(must, should, mustNot):
             o.raw("{")
-            var first = true
-            for (key, list) in [("must", must), ("should", should), ("must_not", mustNot)] where !list.isEmpty || key == "must" && first && should.isEmpty && mustNot.isEmpty {
-                if !first { o.comma() }
-                first = false
-                o.string(key); o.raw(":")
-                conditions(list, &o)
-            }
+            var m = MemberList()
+            group(must: must, should: should, mustNot: mustNot, into: &o, members: &m, keepEmpty: true)
             o.raw("}")
         case let .match(field, values):
             o.raw("{"); o.key("key"); o.string(field); o.raw(","); o.key("match")
@@ -232,18 +212,44 @@ public struct RequestEncoder: Sendable {
             o.raw("}")
         case let .range(field, gt, gte, lt, lte):
             o.raw("{"); o.key("key"); o.string(field); o.raw(","); o.key("range"); o.raw("{")
-            var first = true
-            for (key, bound) in [("gt", gt), ("gte", gte), ("lt", lt), ("lte", lte)] {
+            var m = MemberList()
+            let bounds: [(StaticString, Double?)] = [("gt", gt), ("gte", gte), ("lt", lt), ("lte", lte)]
+            for (key, bound) in bounds {
                 guard let bound else { continue }
-                if !first { o.comma() }
-                first = false
-                o.string(key); o.raw(":"); o.double(bound)
+                m.next(key, &o)
+                o.double(bound)
             }
             o.raw("}}")
         case let .isNull(field):
             o.raw("{"); o.key("is_null"); o.raw("{"); o.key("key"); o.string(field); o.raw("}}")
         case let .hasId(set):
             o.raw("{"); o.key("has_id"); ids(set.sorted(), &o); o.raw("}")
+        }
+    }
+
+    /// `"must":[…]`, `"should":[…]`, `"must_not":[…]` for the lists that are not empty; with
+    /// `keepEmpty`, an all-empty group is written as `"must":[]` (a condition needs a member).
+    private func group(must: [PayloadFilter], should: [PayloadFilter], mustNot: [PayloadFilter], into o: inout JSONOutput,
+                       members m: inout MemberList, keepEmpty: Bool) {
+        let lists: [(StaticString, [PayloadFilter])] = [("must", must), ("should", should), ("must_not", mustNot)]
+        for (key, list) in lists where !list.isEmpty {
+            m.next(key, &o)
+            conditions(list, &o)
+        }
+        if keepEmpty && must.isEmpty && should.isEmpty && mustNot.isEmpty {
+            m.next("must", &o)
+            o.raw("[]")
+        }
+    }
+
+    /// The members of one JSON object, written one after another with the commas between them.
+    private struct MemberList {
+        private var first = true
+
+        mutating func next(_ key: StaticString, _ o: inout JSONOutput) {
+            if !first { o.comma() }
+            first = false
+            o.key(key)
         }
     }
 

@@ -34,18 +34,24 @@ final class ClusterTests: XCTestCase {
         return ServedCollection.Description(name: "c", indexPath: path)
     }
 
-    func testTwoShardsAnswerAsOneServerAndReportAMissingShard() throws {
-        let etcd = try EtcdProcess()
-        let dir = TemporaryDirectory()
-        let base = Fixtures.clustered(count: 600, dimension: 16, seed: 5)
-        let all = Array(0..<600)
+    /// One server holding every row of `base`, and a two-shard cluster of the same rows.
+    private func twoShards(_ base: VectorMatrix, etcd: EtcdProcess, in dir: TemporaryDirectory) throws -> (single: RunningServer, nodes: [Node]) {
+        let all = Array(0..<base.count)
         let single = try RunningServer([try collection(base, rows: all, in: dir, folder: "single")])
         var nodes: [Node] = []
         for s in 0..<2 {
             let rows = all.filter { ClusterLayout.shard(of: UInt64($0), shards: 2) == s }
-            XCTAssertGreaterThan(rows.count, 250, "ids spread over the shards")
+            XCTAssertGreaterThan(rows.count, base.count * 2 / 5, "ids spread over the shards")
             nodes.append(try node(try collection(base, rows: rows, in: dir, folder: "shard\(s)"), etcd: etcd, shard: s, shards: 2, name: "s\(s)"))
         }
+        return (single, nodes)
+    }
+
+    func testTwoShardsAnswerAsOneServerAndReportAMissingShard() throws {
+        let etcd = try EtcdProcess()
+        let dir = TemporaryDirectory()
+        let base = Fixtures.clustered(count: 600, dimension: 16, seed: 5)
+        let (single, nodes) = try twoShards(base, etcd: etcd, in: dir)
         XCTAssertTrue(nodes.allSatisfy(\.member.isPrimary), "each shard's only server is its primary")
         let cluster = try ClusterClient(etcd: etcd.endpoint, collection: "c")
         XCTAssertEqual(cluster.currentTopology.shards, 2)
@@ -133,13 +139,7 @@ final class ClusterTests: XCTestCase {
         let etcd = try EtcdProcess()
         let dir = TemporaryDirectory()
         let base = Fixtures.clustered(count: 400, dimension: 16, seed: 8)
-        let all = Array(0..<400)
-        let single = try RunningServer([try collection(base, rows: all, in: dir, folder: "single")])
-        var nodes: [Node] = []
-        for s in 0..<2 {
-            let rows = all.filter { ClusterLayout.shard(of: UInt64($0), shards: 2) == s }
-            nodes.append(try node(try collection(base, rows: rows, in: dir, folder: "shard\(s)"), etcd: etcd, shard: s, shards: 2, name: "s\(s)"))
-        }
+        let (single, nodes) = try twoShards(base, etcd: etcd, in: dir)
         var config = Server.Configuration()
         config.port = 0
         config.workers = 4
