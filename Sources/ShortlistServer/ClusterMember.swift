@@ -108,7 +108,17 @@ public final class ClusterMember: @unchecked Sendable {
         if !isPrimary {
             logger.warning("cluster: this server is a replica; replicas do not receive the primary's writes yet (docs/cluster.md, 'Status')")
         }
-        let t = Thread { [self] in renewLoop() }
+        // The thread holds the member weakly: a member that is released leaves the cluster
+        // (deinit) instead of renewing its lease forever.
+        let period = max(0.2, Double(configuration.leaseSeconds) / 3)
+        let t = Thread { [weak self] in
+            while true {
+                Thread.sleep(forTimeInterval: period)
+                // A strong reference for one renewal at a time only.
+                guard let member = self, !member.stopping.load(ordering: .relaxed) else { return }
+                member.renewOnce()
+            }
+        }
         t.name = "shortlist-cluster"
         thread = t
         t.start()
@@ -157,25 +167,24 @@ public final class ClusterMember: @unchecked Sendable {
         }
     }
 
-    private func renewLoop() {
-        let period = max(0.2, Double(configuration.leaseSeconds) / 3)
-        while !stopping.load(ordering: .relaxed) {
-            Thread.sleep(forTimeInterval: period)
-            if stopping.load(ordering: .relaxed) { break }
-            do {
-                let lease = state.withLock { $0.lease }
-                if try etcd.keepAlive(lease) == 0 {
-                    logger.warning("cluster: the lease expired; registering again")
-                    state.withLock { $0.isPrimary = false }
-                    try register()
-                } else {
-                    try elect()
-                }
-            } catch {
-                // etcd unreachable: stop acting as primary once the lease may have lapsed.
+    deinit { stop() }
+
+    /// One renewal: keeps the lease alive (registering again after an expiry) and takes the
+    /// primary's post when it is free.
+    private func renewOnce() {
+        do {
+            let lease = state.withLock { $0.lease }
+            if try etcd.keepAlive(lease) == 0 {
+                logger.warning("cluster: the lease expired; registering again")
                 state.withLock { $0.isPrimary = false }
-                logger.warning("cluster: \(error)")
+                try register()
+            } else {
+                try elect()
             }
+        } catch {
+            // etcd unreachable: stop acting as primary before the lease can have lapsed.
+            state.withLock { $0.isPrimary = false }
+            logger.warning("cluster: \(error)")
         }
     }
 }

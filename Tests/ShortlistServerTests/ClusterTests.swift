@@ -175,4 +175,22 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(object["missing_shards"] as? [Int], [0])
         XCTAssertEqual((object["hits"] as? [Any])?.count, 5)
     }
+
+    func testAMemberThatIsReleasedLeavesTheCluster() throws {
+        // A member the program drops (without stop()) must not renew its lease forever from its
+        // thread: it revokes it, and its keys go at once rather than after the TTL.
+        let etcd = try EtcdProcess()
+        let client = try EtcdClient(endpoint: etcd.endpoint)
+        let layout = ClusterLayout(collection: "c")
+        var member: ClusterMember? = try ClusterMember(.init(etcd: etcd.endpoint, collection: "c", shard: 0, shards: 1, name: "m",
+                                                             advertise: "127.0.0.1:1", leaseSeconds: 30))
+        try member?.start()
+        XCTAssertEqual(try client.get(layout.memberKey(shard: 0, name: "m"))?.text, "127.0.0.1:1")
+        XCTAssertEqual(try client.get(layout.primaryKey(shard: 0))?.text, "m")
+        member = nil
+        let released = Date()
+        while (try client.get(layout.memberKey(shard: 0, name: "m"))) != nil && Date().timeIntervalSince(released) < 5 { usleep(50_000) }
+        XCTAssertNil(try client.get(layout.memberKey(shard: 0, name: "m")), "a released member still holds its key (lease of 30 s)")
+        XCTAssertNil(try client.get(layout.primaryKey(shard: 0)))
+    }
 }
