@@ -116,31 +116,32 @@ public final class ClusterClient: @unchecked Sendable {
         }
         var t = currentTopology
         if t.members.contains(where: \.isEmpty) { t = (try? refresh()) ?? t }
-        let answers = Answers(count: t.shards)
-        let group = DispatchGroup()
+        // Written to every shard first, then read back, on this thread: the shards work at once
+        // and no thread is woken per shard.
+        let start = DispatchTime.now().uptimeNanoseconds
+        var sent: [(shard: Int, address: String, client: ShortlistClient, sent: ShortlistClient.Sent)] = []
         for s in 0..<t.shards {
-            guard let address = pick(t.members[s]) else { continue }
-            group.enter()
-            DispatchQueue.global().async { [self] in
-                defer { group.leave() }
-                do {
-                    let json = try withClient(address) { try $0.call(request) }
-                    if batch {
-                        let r = try ResultDecoder.batch(json)
-                        answers.set(s, .success((r.results, r.tookMicroseconds)))
-                    } else {
-                        let r = try ResultDecoder.search(json)
-                        answers.set(s, .success(([r.hits], r.tookMicroseconds)))
-                    }
-                } catch let e as ProtocolError where !Self.unavailable.contains(e.code) {
-                    answers.set(s, .failure(e))
-                } catch {
-                    // Unreachable or cut off: reported as missing.
+            guard let address = pick(t.members[s]), let client = try? takeClient(address), let handle = try? client.send([request]) else { continue }
+            sent.append((s, address, client, handle))
+        }
+        var got = [Result<([[Hit]], UInt64), ProtocolError>?](repeating: nil, count: t.shards)
+        for (s, address, client, handle) in sent {
+            let left = deadline - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            guard left > 0, let reply = try? client.receive(handle, timeout: left).first else { continue }
+            giveBack(client, to: address)
+            switch reply {
+            case let .success(json):
+                if batch, let r = try? ResultDecoder.batch(json) {
+                    got[s] = .success((r.results, r.tookMicroseconds))
+                } else if !batch, let r = try? ResultDecoder.search(json) {
+                    got[s] = .success(([r.hits], r.tookMicroseconds))
                 }
+            case let .failure(e) where !Self.unavailable.contains(e.code):
+                got[s] = .failure(e)
+            case .failure:
+                break
             }
         }
-        _ = group.wait(timeout: .now() + deadline)
-        let got = answers.snapshot()
         for case let .failure(e)? in got { throw e }
         let lists = got.compactMap { answer -> ([[Hit]], UInt64)? in
             guard case let .success(value)? = answer else { return nil }
@@ -204,15 +205,6 @@ public final class ClusterClient: @unchecked Sendable {
         return a.id < b.id
     }
 
-    /// The shards' answers as they arrive (late ones land after the snapshot and are ignored).
-    private final class Answers: @unchecked Sendable {
-        private let lock = NSLock()
-        private var answers: [Result<([[Hit]], UInt64), ProtocolError>?]
-        init(count: Int) { answers = Array(repeating: nil, count: count) }
-        func set(_ shard: Int, _ value: Result<([[Hit]], UInt64), ProtocolError>) { lock.lock(); answers[shard] = value; lock.unlock() }
-        func snapshot() -> [Result<([[Hit]], UInt64), ProtocolError>?] { lock.lock(); defer { lock.unlock() }; return answers }
-    }
-
     // MARK: Writes
 
     /// Upserts `points`, each on its shard's primary. Returns how many were written.
@@ -272,32 +264,35 @@ public final class ClusterClient: @unchecked Sendable {
         return addresses[i]
     }
 
-    /// Runs `body` with a connection to `address` that no other call is using: idle ones wait
-    /// in a pool per address, so concurrent calls (a router's workers) each get their own.
-    private func withClient<T>(_ address: String, _ body: (ShortlistClient) throws -> T) throws -> T {
+    /// A connection to `address` that no other call is using: idle ones wait in a pool per
+    /// address, so concurrent calls (a router's workers) each get their own.
+    private func takeClient(_ address: String) throws -> ShortlistClient {
         lock.lock()
         let pooled = clients[address]?.popLast()
         lock.unlock()
-        let c: ShortlistClient
-        if let pooled {
-            c = pooled
-        } else {
-            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-                throw ClientError.connectFailed("'\(address)' is not host:port")
-            }
-            c = try ShortlistClient(host: String(address[..<colon]), port: port, token: token, timeout: deadline)
+        if let pooled { return pooled }
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            throw ClientError.connectFailed("'\(address)' is not host:port")
         }
+        return try ShortlistClient(host: String(address[..<colon]), port: port, token: token, timeout: deadline)
+    }
+
+    /// Returns a connection whose last call ended cleanly (answered, or refused by the server).
+    private func giveBack(_ client: ShortlistClient, to address: String) {
+        lock.lock()
+        clients[address, default: []].append(client)
+        lock.unlock()
+    }
+
+    /// Runs `body` with a connection of its own to `address`.
+    private func withClient<T>(_ address: String, _ body: (ShortlistClient) throws -> T) throws -> T {
+        let c = try takeClient(address)
         do {
             let result = try body(c)
-            lock.lock()
-            clients[address, default: []].append(c)
-            lock.unlock()
+            giveBack(c, to: address)
             return result
         } catch let e as ProtocolError {
-            // The server answered: the connection is fine.
-            lock.lock()
-            clients[address, default: []].append(c)
-            lock.unlock()
+            giveBack(c, to: address)
             throw e
         }
     }

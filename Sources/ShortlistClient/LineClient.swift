@@ -42,6 +42,13 @@ public final class LineClient {
 
     deinit { Glibc.close(fd) }
 
+    /// Makes later reads give up (`ClientError.timeout`) after `seconds`.
+    public func setReceiveTimeout(_ seconds: Double) {
+        let s = max(0.001, seconds)
+        var tv = timeval(tv_sec: Int(s), tv_usec: Int((s - Double(Int(s))) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     /// The socket, for `poll`.
     public var descriptor: Int32 { fd }
 

@@ -56,23 +56,64 @@ public final class ShortlistClient: @unchecked Sendable {
         guard !requests.isEmpty else { return [] }
         lock.lock()
         defer { lock.unlock() }
+        return try receiveLocked(try sendLocked(requests), timeout: nil)
+    }
+
+    /// Requests written by `send`, whose replies `receive` collects.
+    public struct Sent: Sendable {
+        fileprivate let slots: [UInt64: Int]
+        fileprivate let count: Int
+    }
+
+    /// `pipeline` in two halves, for a caller that talks to several servers at once (write to
+    /// each, then read each): writes the requests and returns at once. Until `receive` has
+    /// returned, nothing else may use this client (the caller holds it alone, as `ClusterClient`
+    /// does with its pooled connections).
+    public func send(_ requests: [Request]) throws -> Sent {
+        lock.lock()
+        defer { lock.unlock() }
+        return try sendLocked(requests)
+    }
+
+    /// The replies to `sent`, in request order, waiting at most `timeout` seconds (nil: the
+    /// client's timeout). On a timeout the connection is closed (its replies would come late).
+    public func receive(_ sent: Sent, timeout: Double?) throws -> [Result<[UInt8], ProtocolError>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return try receiveLocked(sent, timeout: timeout)
+    }
+
+    private func sendLocked(_ requests: [Request]) throws -> Sent {
         let c = try usableConnection()
         var bytes: [UInt8] = []
-        var slot: [UInt64: Int] = [:]
+        var slots: [UInt64: Int] = [:]
         for (i, r) in requests.enumerated() {
             let id = nextId
             nextId &+= 1
-            slot[id] = i
+            slots[id] = i
             bytes += encoder.encode(RequestLine(id: Array(String(id).utf8), r))
         }
-        var results = [Result<[UInt8], ProtocolError>?](repeating: nil, count: requests.count)
         do {
             try c.send(bytes)
-            var remaining = requests.count
+        } catch {
+            connection = nil
+            throw ClientError.connectionLost("\(error)")
+        }
+        return Sent(slots: slots, count: requests.count)
+    }
+
+    private func receiveLocked(_ sent: Sent, timeout: Double?) throws -> [Result<[UInt8], ProtocolError>] {
+        guard let c = connection else { throw ClientError.connectionLost("the connection closed before the replies came") }
+        var slots = sent.slots
+        var results = [Result<[UInt8], ProtocolError>?](repeating: nil, count: sent.count)
+        do {
+            if let timeout { c.setReceiveTimeout(timeout) }
+            defer { if timeout != nil { c.setReceiveTimeout(self.timeout) } }
+            var remaining = sent.count
             while remaining > 0 {
                 guard let line = try c.readLine() else { throw ClientError.closed }
                 let reply = try line.withUnsafeBufferPointer { try Reply(line: $0) }
-                guard let raw = reply.id, let id = UInt64(String(decoding: raw, as: UTF8.self)), let i = slot.removeValue(forKey: id) else {
+                guard let raw = reply.id, let id = UInt64(String(decoding: raw, as: UTF8.self)), let i = slots.removeValue(forKey: id) else {
                     // A reply to no request of ours: the server is closing the connection.
                     if case let .failure(e) = reply.outcome { throw e }
                     throw ProtocolError(.parseError, "a reply with an unknown id")
