@@ -161,6 +161,9 @@ public final class ClusterClient: @unchecked Sendable {
     public func similar(_ itemId: UInt64, options: QueryOptions = QueryOptions(), collection: String? = nil) throws -> ScatterResult {
         let name = collection ?? layout.collection
         let found = try get([itemId], collection: name)
+        if let shard = found.missingShards.first {
+            throw ProtocolError(.overloaded, "shard \(shard), which holds item \(itemId), cannot be reached; retry shortly")
+        }
         guard let point = found.points.first else {
             throw ProtocolError(.notFound, "collection '\(name)' has no item with id \(itemId)")
         }

@@ -174,6 +174,11 @@ final class ClusterTests: XCTestCase {
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any])
         XCTAssertEqual(object["missing_shards"] as? [Int], [0])
         XCTAssertEqual((object["hits"] as? [Any])?.count, 5)
+        // `similar` of an item on the missing shard cannot find its vector: retry later, not "no such item".
+        let onMissing = UInt64((0..<400).first { ClusterLayout.shard(of: UInt64($0), shards: 2) == 0 }!)
+        XCTAssertThrowsError(try viaRouter.similar(collection: "c", itemId: onMissing)) {
+            XCTAssertEqual(($0 as? ProtocolError)?.code, .overloaded)
+        }
     }
 
     func testAMemberThatIsReleasedLeavesTheCluster() throws {
