@@ -7,8 +7,9 @@ import PackageDescription
 /// Those flags are "unsafe" to SwiftPM, which refuses them in a package that another package
 /// depends on by version. So they are set only when this package is the one being built (not a
 /// checkout under another package's `.build/checkouts` or Xcode's `SourcePackages`), and not
-/// with `SHORTLIST_PORTABLE=1`; `SHORTLIST_NATIVE=1` sets them wherever the package lies. A package depending on Shortlist gets portable code; it can ask
-/// for the same instructions with `swift build -c release -Xswiftc -Xcc -Xswiftc -march=x86-64-v3`.
+/// with `SHORTLIST_PORTABLE=1`; `SHORTLIST_NATIVE=1` sets them wherever the package lies. A
+/// package depending on Shortlist gets portable code; it can ask for the same instructions with
+/// `swift build -c release -Xswiftc -Xcc -Xswiftc -march=x86-64-v3`.
 let builtAsDependency = Context.packageDirectory.contains("/checkouts/") || Context.packageDirectory.contains("/SourcePackages/")
 let fastFlags = Context.environment["SHORTLIST_NATIVE"] == "1" || (!builtAsDependency && Context.environment["SHORTLIST_PORTABLE"] == nil)
 let computeFlags: [SwiftSetting] = fastFlags ? [
