@@ -119,16 +119,32 @@ public final class ClusterClient: @unchecked Sendable {
         // Written to every shard first, then read back, on this thread: the shards work at once
         // and no thread is woken per shard.
         let start = DispatchTime.now().uptimeNanoseconds
+        // Each shard's servers in turn (round-robin first): one that cannot be reached, or whose
+        // connection breaks before it answers, is passed over for the next while time remains.
+        var order = (0..<t.shards).map { candidates(t.members[$0]) }
         var sent: [(shard: Int, address: String, client: ShortlistClient, sent: ShortlistClient.Sent)] = []
         for s in 0..<t.shards {
-            guard let address = pick(t.members[s]), let client = try? takeClient(address), let handle = try? client.send([request]) else { continue }
-            sent.append((s, address, client, handle))
+            if let first = send(request, toFirstOf: &order[s]) { sent.append((s, first.address, first.client, first.sent)) }
         }
         var got = [Result<([[Hit]], UInt64), ProtocolError>?](repeating: nil, count: t.shards)
-        for (s, address, client, handle) in sent {
-            let left = deadline - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            guard left > 0, let reply = try? client.receive(handle, timeout: left).first else { continue }
-            giveBack(client, to: address)
+        for first in sent {
+            let s = first.shard
+            var (address, client, handle) = (first.address, first.client, first.sent)
+            var answer: Result<[UInt8], ProtocolError>?
+            while answer == nil {
+                let left = deadline - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                guard left > 0 else { break }
+                do {
+                    answer = try client.receive(handle, timeout: left).first
+                    giveBack(client, to: address)
+                } catch ClientError.timeout {
+                    break
+                } catch {
+                    guard let next = send(request, toFirstOf: &order[s]) else { break }
+                    (address, client, handle) = (next.address, next.client, next.sent)
+                }
+            }
+            guard let reply = answer else { continue }
             switch reply {
             case let .success(json):
                 if batch, let r = try? ResultDecoder.batch(json) {
@@ -181,19 +197,21 @@ public final class ClusterClient: @unchecked Sendable {
         for id in ids { byShard[ClusterLayout.shard(of: id, shards: t.shards)].append(id) }
         var points: [StoredPoint] = [], notFound: [UInt64] = [], missing: [Int] = []
         for (s, part) in byShard.enumerated() where !part.isEmpty {
-            guard let address = pick(t.members[s]) else {
-                missing.append(s)
-                continue
+            // The shard's servers in turn, until one answers.
+            var answered = false
+            for address in candidates(t.members[s]) where !answered {
+                do {
+                    let r = try withClient(address) { try $0.get(collection: collection ?? layout.collection, ids: part) }
+                    points += r.points
+                    notFound += r.notFound
+                    answered = true
+                } catch let e as ProtocolError where !Self.unavailable.contains(e.code) {
+                    throw e
+                } catch {
+                    continue
+                }
             }
-            do {
-                let r = try withClient(address) { try $0.get(collection: collection ?? layout.collection, ids: part) }
-                points += r.points
-                notFound += r.notFound
-            } catch let e as ProtocolError {
-                throw e
-            } catch {
-                missing.append(s)
-            }
+            if !answered { missing.append(s) }
         }
         return (points, notFound, missing)
     }
@@ -258,13 +276,23 @@ public final class ClusterClient: @unchecked Sendable {
 
     // MARK: Connections
 
-    private func pick(_ addresses: [String]) -> String? {
-        guard !addresses.isEmpty else { return nil }
+    /// `addresses` starting at the next in turn (reads spread over a shard's servers).
+    private func candidates(_ addresses: [String]) -> [String] {
+        guard !addresses.isEmpty else { return [] }
         lock.lock()
         turn &+= 1
         let i = turn % addresses.count
         lock.unlock()
-        return addresses[i]
+        return Array(addresses[i...] + addresses[..<i])
+    }
+
+    /// Sends `request` to the first of `addresses` that takes it, removing the ones tried.
+    private func send(_ request: Request, toFirstOf addresses: inout [String]) -> (address: String, client: ShortlistClient, sent: ShortlistClient.Sent)? {
+        while !addresses.isEmpty {
+            let address = addresses.removeFirst()
+            if let client = try? takeClient(address), let handle = try? client.send([request]) { return (address, client, handle) }
+        }
+        return nil
     }
 
     /// A connection to `address` that no other call is using: idle ones wait in a pool per

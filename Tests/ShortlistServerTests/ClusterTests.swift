@@ -198,4 +198,34 @@ final class ClusterTests: XCTestCase {
         XCTAssertNil(try client.get(layout.memberKey(shard: 0, name: "m")), "a released member still holds its key (lease of 30 s)")
         XCTAssertNil(try client.get(layout.primaryKey(shard: 0)))
     }
+
+    func testSearchesGoOnWhenOneServerOfAShardIsDown() throws {
+        // 2 shards × 2 servers each (copies of the shard's rows). One server of shard 0 dies
+        // without leaving etcd (a crash: its key stays until its lease runs out): searches pass
+        // it over for the shard's other server instead of reporting the shard missing.
+        let etcd = try EtcdProcess()
+        let dir = TemporaryDirectory()
+        let base = Fixtures.clustered(count: 400, dimension: 16, seed: 12)
+        let all = Array(0..<400)
+        let single = try RunningServer([try collection(base, rows: all, in: dir, folder: "single")])
+        var nodes: [[Node]] = []
+        for s in 0..<2 {
+            let rows = all.filter { ClusterLayout.shard(of: UInt64($0), shards: 2) == s }
+            nodes.append(try (0..<2).map { r in
+                try node(try collection(base, rows: rows, in: dir, folder: "s\(s)r\(r)"), etcd: etcd, shard: s, shards: 2, name: "s\(s)r\(r)", lease: 30)
+            })
+        }
+        let cluster = try ClusterClient(etcd: etcd.endpoint, collection: "c")
+        XCTAssertEqual(cluster.currentTopology.members.map(\.count), [2, 2])
+        nodes[0][1].server.server.shutdown(timeout: 5)
+        let one = try ShortlistClient(port: single.port)
+        for q in 0..<20 {
+            let v = base.rowArray(q * 17)
+            let r = try cluster.search(v, options: QueryOptions(k: 10))
+            XCTAssertEqual(r.missingShards, [], "query \(q)")
+            XCTAssertEqual(r.hits.map(\.id), try one.search(collection: "c", vector: v, options: QueryOptions(k: 10)).hits.map(\.id))
+        }
+        let shard0 = (0..<400).filter { ClusterLayout.shard(of: UInt64($0), shards: 2) == 0 }.prefix(6).map(UInt64.init)
+        for _ in 0..<4 { XCTAssertEqual(try cluster.get(Array(shard0)).missingShards, []) }
+    }
 }
