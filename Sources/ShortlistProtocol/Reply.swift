@@ -90,6 +90,12 @@ public struct StoredPoint: Equatable, Sendable {
     public var id: UInt64
     public var vector: [Float]
     public var payload: [UInt8]?
+
+    public init(id: UInt64, vector: [Float], payload: [UInt8]?) {
+        self.id = id
+        self.vector = vector
+        self.payload = payload
+    }
 }
 
 /// Typed readers of results (the shapes `docs/protocol.md` gives).

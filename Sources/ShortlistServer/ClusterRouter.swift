@@ -22,33 +22,27 @@ public final class ClusterRouter: RequestForwarder, @unchecked Sendable {
             switch request {
             case .search, .recommend:
                 let r = try cluster.scatter(request)
-                o.raw("{\"hits\":"); Self.hits(r.lists.first ?? [], &o); Self.end(r, &o)
+                o.raw("{\"hits\":"); o.hitArray(r.lists.first ?? []); Self.end(r, &o)
             case .searchBatch:
                 let r = try cluster.scatter(request)
                 o.raw("{\"results\":[")
                 for (i, list) in r.lists.enumerated() {
                     if i > 0 { o.comma() }
-                    Self.hits(list, &o)
+                    o.hitArray(list)
                 }
                 o.raw("]"); Self.end(r, &o)
             case let .similar(s):
                 let r = try cluster.similar(s.itemId, options: s.query)
-                o.raw("{\"hits\":"); Self.hits(r.lists.first ?? [], &o); Self.end(r, &o)
+                o.raw("{\"hits\":"); o.hitArray(r.lists.first ?? []); Self.end(r, &o)
             case let .upsert(_, points):
                 o.raw("{\"upserted\":"); o.int(try cluster.upsert(points)); o.raw("}")
             case let .delete(_, ids):
                 o.raw("{\"deleted\":"); o.int(try cluster.delete(ids)); o.raw("}")
             case let .get(_, ids):
                 let r = try cluster.get(ids)
-                o.raw("{\"points\":[")
-                for (i, p) in r.points.enumerated() {
-                    if i > 0 { o.comma() }
-                    o.raw("{\"id\":"); o.uint(p.id); o.raw(",\"vector\":"); o.floats(p.vector)
-                    o.raw(",\"payload\":"); if let payload = p.payload { o.raw(payload) } else { o.raw("null") }
-                    o.raw("}")
-                }
-                o.raw("],\"not_found\":["); Self.ids(r.notFound, &o)
-                o.raw("],\"missing_shards\":["); Self.ids(r.missingShards.map(UInt64.init), &o); o.raw("]}")
+                o.raw("{\"points\":"); o.pointArray(r.points)
+                o.raw(",\"not_found\":"); o.idArray(r.notFound)
+                o.raw(",\"missing_shards\":"); o.idArray(r.missingShards.map(UInt64.init)); o.raw("}")
             case .save:
                 throw ProtocolError(.unsupported, "a router has nothing to save; send save to the servers")
             case .ping, .info, .stats, .auth:
@@ -60,26 +54,8 @@ public final class ClusterRouter: RequestForwarder, @unchecked Sendable {
         return o.bytes
     }
 
-    private static func hits(_ list: [Hit], _ o: inout JSONOutput) {
-        o.raw("[")
-        for (i, h) in list.enumerated() {
-            if i > 0 { o.comma() }
-            o.raw("{\"id\":"); o.uint(h.id); o.raw(",\"score\":"); o.float(h.score)
-            if let p = h.payload { o.raw(",\"payload\":"); o.raw(p) }
-            o.raw("}")
-        }
-        o.raw("]")
-    }
-
     private static func end(_ r: ClusterClient.ScatterResult, _ o: inout JSONOutput) {
         o.raw(",\"took_us\":"); o.uint(r.tookMicroseconds)
-        o.raw(",\"missing_shards\":["); ids(r.missingShards.map(UInt64.init), &o); o.raw("]}")
-    }
-
-    private static func ids(_ list: [UInt64], _ o: inout JSONOutput) {
-        for (i, id) in list.enumerated() {
-            if i > 0 { o.comma() }
-            o.uint(id)
-        }
+        o.raw(",\"missing_shards\":"); o.idArray(r.missingShards.map(UInt64.init)); o.raw("}")
     }
 }

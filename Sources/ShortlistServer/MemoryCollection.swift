@@ -112,13 +112,6 @@ public class MemoryCollection: @unchecked Sendable {
         var isEmpty: Bool { exclude.isEmpty && include == nil && payload == nil }
     }
 
-    /// One result with its payload when asked for.
-    struct Hit {
-        var id: UInt64
-        var score: Float
-        var payload: [UInt8]?
-    }
-
     /// The best `k` items for `query` that pass `filter`, best first; with a filter, never fewer
     /// than k when k items pass it.
     func search(_ query: [Float], k: Int, parameters: SearchParameters, filter: Filter, withPayload: Bool) throws -> [Hit] {
@@ -259,9 +252,9 @@ public class MemoryCollection: @unchecked Sendable {
     }
 
     /// Stored vectors and payloads of `ids` (nil entries for ids that are not live).
-    func get(_ ids: [UInt64]) -> [(id: UInt64, vector: [Float], payload: [UInt8]?)?] {
+    func get(_ ids: [UInt64]) -> [StoredPoint?] {
         lock.reading {
-            ids.map { id in index.storedVector(id: id).map { (id, $0, payloads[id]) } }
+            ids.map { id in index.storedVector(id: id).map { StoredPoint(id: id, vector: $0, payload: payloads[id]) } }
         }
     }
 }

@@ -63,8 +63,8 @@ extension RequestProcessor {
                 let (deleted, missing, sequence) = try c.deleteLogged(ids)
                 return (sequence, { o, count in
                     o.raw("{\"deleted\":"); o.int(deleted)
-                    o.raw(",\"not_found\":["); self.encodeIds(missing, into: &o)
-                    o.raw("],\"count\":"); o.int(count); o.raw("}")
+                    o.raw(",\"not_found\":"); o.idArray(missing)
+                    o.raw(",\"count\":"); o.int(count); o.raw("}")
                 })
             }
         default: break
@@ -95,7 +95,7 @@ extension RequestProcessor {
                     o.raw("{\"results\":[")
                     for (i, hits) in lists.enumerated() {
                         if i > 0 { o.comma() }
-                        self.encodeHitArray(hits, into: &o)
+                        o.hitArray(hits, byteLimit: self.limits.maximumReplyBytes)
                     }
                     o.raw("],\"took_us\":"); o.uint((MonotonicClock.nanoseconds() - start) / 1000); o.raw("}")
                 }
@@ -125,19 +125,9 @@ extension RequestProcessor {
             case let .get(collection, ids):
                 let found = try self.collection(collection).get(ids)
                 return success(id: id, op: op, start: start) { o in
-                    o.raw("{\"points\":[")
-                    var first = true
-                    for p in found.compactMap({ $0 }) {
-                        if o.bytes.count > self.limits.maximumReplyBytes { break }
-                        if !first { o.comma() }
-                        first = false
-                        o.raw("{\"id\":"); o.uint(p.id); o.raw(",\"vector\":"); o.floats(p.vector)
-                        o.raw(",\"payload\":"); if let payload = p.payload { o.raw(payload) } else { o.raw("null") }
-                        o.raw("}")
-                    }
-                    o.raw("],\"not_found\":[")
-                    self.encodeIds(zip(ids, found).filter { $0.1 == nil }.map(\.0), into: &o)
-                    o.raw("]}")
+                    o.raw("{\"points\":"); o.pointArray(found.compactMap { $0 }, byteLimit: self.limits.maximumReplyBytes)
+                    o.raw(",\"not_found\":"); o.idArray(zip(ids, found).filter { $0.1 == nil }.map(\.0))
+                    o.raw("}")
                 }
             case let .save(name):
                 let targets = try name.map { [try collection($0)] } ?? collectionOrder.map { collections[$0]! }

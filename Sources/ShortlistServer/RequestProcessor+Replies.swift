@@ -32,36 +32,10 @@ extension RequestProcessor {
         return o.bytes
     }
 
-    func encodeHitArray(_ hits: [ServedCollection.Hit], into o: inout JSONOutput) {
-        o.raw("[")
-        for (i, h) in hits.enumerated() {
-            if o.bytes.count > limits.maximumReplyBytes { break }
-            if i > 0 { o.comma() }
-            o.raw("{\"id\":"); o.uint(h.id); o.raw(",\"score\":"); o.float(h.score)
-            if let p = h.payload { o.raw(",\"payload\":"); o.raw(p) }
-            o.raw("}")
-        }
-        o.raw("]")
-    }
-
-    func encodeHits(_ hits: [ServedCollection.Hit], start: UInt64, into o: inout JSONOutput) {
+    func encodeHits(_ hits: [Hit], start: UInt64, into o: inout JSONOutput) {
         o.raw("{\"hits\":")
-        encodeHitArray(hits, into: &o)
+        o.hitArray(hits, byteLimit: limits.maximumReplyBytes)
         o.raw(",\"took_us\":"); o.uint((MonotonicClock.nanoseconds() - start) / 1000); o.raw("}")
-    }
-
-    func encodeStrings(_ strings: [String], into o: inout JSONOutput) {
-        for (i, s) in strings.enumerated() {
-            if i > 0 { o.comma() }
-            o.string(s)
-        }
-    }
-
-    func encodeIds(_ ids: [UInt64], into o: inout JSONOutput) {
-        for (i, id) in ids.enumerated() {
-            if i > 0 { o.comma() }
-            o.uint(id)
-        }
     }
 
 }

@@ -1,4 +1,5 @@
 import ShortlistIndex
+import ShortlistProtocol
 
 /// Micro-batching: the plain searches among the jobs one worker took together, run as batches.
 ///
@@ -16,7 +17,7 @@ final class SearchBatcher: WorkerContext {
         let k: Int
         let parameters: SearchParameters
         let withPayload: Bool
-        let complete: (Result<[ServedCollection.Hit], Error>) -> Void
+        let complete: (Result<[Hit], Error>) -> Void
     }
 
     private var pending: [Pending] = []
