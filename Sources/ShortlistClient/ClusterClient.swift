@@ -1,4 +1,5 @@
 import Foundation
+import ShortlistCore
 import ShortlistProtocol
 
 /// Client-side routing over a Shortlist cluster coordinated by etcd (`ClusterLayout`): searches
@@ -57,17 +58,21 @@ public final class ClusterClient: @unchecked Sendable {
     /// Reads the topology from etcd.
     @discardableResult
     public func refresh() throws -> Topology {
-        guard let count = try etcd.get(layout.shardsKey).flatMap({ Int($0.text) }), count > 0 else {
+        // One read of the collection's whole prefix: one request, and one revision of etcd.
+        var count = 0
+        var names: [Int: [(name: String, address: String)]] = [:], primaryNames: [Int: String] = [:]
+        for kv in try etcd.list(prefix: layout.prefix) {
+            let path = kv.key.dropFirst(layout.prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+            if path == ["shards"] { count = Int(kv.text) ?? 0; continue }
+            guard path.count >= 3, path[0] == "shard", let s = Int(path[1]) else { continue }
+            if path.count == 4, path[2] == "member" { names[s, default: []].append((String(path[3]), kv.text)) }
+            if path.count == 3, path[2] == "primary" { primaryNames[s] = kv.text }
+        }
+        guard count > 0 else {
             throw Failure.noCluster("no cluster for collection '\(layout.collection)' in etcd at \(etcd.endpoint) (no \(layout.shardsKey))")
         }
-        var members: [[String]] = [], primaries: [String?] = []
-        for s in 0..<count {
-            let named = try etcd.list(prefix: layout.membersPrefix(shard: s))
-            var byName: [String: String] = [:]
-            for kv in named { byName[String(kv.key.dropFirst(layout.membersPrefix(shard: s).count))] = kv.text }
-            members.append(named.map(\.text))
-            primaries.append(try etcd.get(layout.primaryKey(shard: s)).flatMap { byName[$0.text] })
-        }
+        let members = (0..<count).map { s in (names[s] ?? []).map(\.address) }
+        let primaries = (0..<count).map { s in primaryNames[s].flatMap { p in names[s]?.first { $0.name == p }?.address } }
         let t = Topology(shards: count, members: members, primaries: primaries)
         lock.lock()
         topology = t
@@ -118,7 +123,7 @@ public final class ClusterClient: @unchecked Sendable {
         if t.members.contains(where: \.isEmpty) { t = (try? refresh()) ?? t }
         // Written to every shard first, then read back, on this thread: the shards work at once
         // and no thread is woken per shard.
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = MonotonicClock.nanoseconds()
         // Each shard's servers in turn (round-robin first): one that cannot be reached, or whose
         // connection breaks before it answers, is passed over for the next while time remains.
         var order = (0..<t.shards).map { candidates(t.members[$0]) }
@@ -132,7 +137,7 @@ public final class ClusterClient: @unchecked Sendable {
             var (address, client, handle) = (first.address, first.client, first.sent)
             var answer: Result<[UInt8], ProtocolError>?
             while answer == nil {
-                let left = deadline - Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                let left = deadline - Double(MonotonicClock.nanoseconds() - start) / 1e9
                 guard left > 0 else { break }
                 do {
                     answer = try client.receive(handle, timeout: left).first

@@ -90,8 +90,14 @@ public final class EtcdClient: @unchecked Sendable {
             "success": [["request_put": put]],
             "failure": [["request_range": ["key": Self.encode(key)]]],
         ])
-        let created = reply["succeeded"] as? Bool ?? false
-        return (created, try get(key))
+        // The reply already holds the key as it stands: ours (the put) or the holder's (the range).
+        if reply["succeeded"] as? Bool ?? false {
+            let revision = Self.int64((reply["header"] as? [String: Any])?["revision"]) ?? 0
+            return (true, KeyValue(key: key, value: value, createRevision: revision, modRevision: revision, lease: lease ?? 0))
+        }
+        let responses = reply["responses"] as? [[String: Any]] ?? []
+        let range = responses.first?["response_range"] as? [String: Any] ?? [:]
+        return (false, try Self.keyValues(range).first)
     }
 
     // MARK: Leases
