@@ -78,7 +78,6 @@ public final class ClusterMember: @unchecked Sendable {
     private let etcd: EtcdClient
     private let state = Mutex(State())
     private let stopping = Atomic<Bool>(false)
-    private var thread: Thread?
     private let logger = Logger(label: "shortlist")
 
     private struct State {
@@ -120,7 +119,6 @@ public final class ClusterMember: @unchecked Sendable {
             }
         }
         t.name = "shortlist-cluster"
-        thread = t
         t.start()
     }
 
