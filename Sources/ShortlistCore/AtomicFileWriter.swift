@@ -117,6 +117,14 @@ public final class AtomicFileWriter {
         FileError.writeFailed(path: path, reason: "\(step): " + String(cString: strerror(errno)))
     }
 
+    /// fsyncs the file at `path` (written by other means), so its bytes survive a crash.
+    public static func syncFile(atPath path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError.writeFailed(path: path, reason: "open: " + String(cString: strerror(errno))) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw FileError.writeFailed(path: path, reason: "fsync: " + String(cString: strerror(errno))) }
+    }
+
     /// fsyncs the directory holding `path`, so a rename into it (or an unlink) survives a crash.
     /// Throws `FileError.writeFailed` when the directory cannot be opened or synced.
     public static func syncDirectory(of path: String) throws {

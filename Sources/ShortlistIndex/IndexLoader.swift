@@ -15,6 +15,13 @@ public enum IndexLoader {
         return (try load(contents), try TuningTable(contents))
     }
 
+    /// `loadTuned`, with the bytes of the section `tag` that the index kinds do not read (a
+    /// server's own section; nil when the file has none).
+    public static func loadTuned(path: String, extraSection tag: String) throws -> (index: any VectorIndex, tuning: TuningTable?, extra: [UInt8]?) {
+        let contents = try IndexFile.read(path: path, copyOnWrite: true)
+        return (try load(contents), try TuningTable(contents), contents.sections[tag].map { Array($0) })
+    }
+
     static func load(_ contents: IndexFile.Contents) throws -> any VectorIndex {
         switch contents.header.kind {
         case .flat: return try FlatIndex.load(contents)

@@ -2,6 +2,11 @@ import ShortlistCore
 
 /// The parts of replies that the server and the router both write.
 extension JSONOutput {
+    /// `{"term":T,"lsn":N}`.
+    public mutating func position(_ p: LogPosition) {
+        raw("{\"term\":"); uint(p.term); raw(",\"lsn\":"); uint(p.lsn); raw("}")
+    }
+
     /// `[{"id":…,"score":…,"payload":…},…]` (`payload` only where a hit has one). Stops adding
     /// hits once the output is past `byteLimit`: the caller then refuses the reply as too long,
     /// without having built it whole.

@@ -40,6 +40,12 @@ public struct ProtocolError: Error, Equatable, Sendable, CustomStringConvertible
         /// A write reached a server that is not its shard's primary in a cluster; the message
         /// names the primary (clients that route by etcd retry there).
         case notPrimary = "not_primary"
+        /// `replicate` or `install` from a primary whose term is older than one this server has
+        /// seen, or sent to a server that is itself primary: the sender is no longer primary.
+        case staleTerm = "stale_term"
+        /// The write is applied and logged on the primary, but fewer replicas than
+        /// `--ack-replicas` confirmed it within `--ack-timeout`: it may not survive a failover.
+        case notReplicated = "not_replicated"
         /// Writing files failed (e.g. `save` on a full disk); nothing in memory changed.
         case ioError = "io_error"
         case internalError = "internal"

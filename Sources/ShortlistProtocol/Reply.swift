@@ -164,6 +164,30 @@ public enum ResultDecoder {
         return (points, notFound)
     }
 
+    /// `replicate` and `install`: whether records were taken (`accepted`, true when absent), the
+    /// log's position afterwards, and an install part's `received` bytes.
+    public static func replication(_ json: [UInt8]) throws -> (accepted: Bool, position: LogPosition?, received: Int) {
+        var accepted = true, position: LogPosition?, received = 0
+        try members(json) { s, key in
+            switch key {
+            case "accepted": accepted = try s.readBool()
+            case "received": received = Int(try s.readUInt64())
+            case "position":
+                var p = LogPosition.zero
+                try s.readObject { s, key in
+                    switch key {
+                    case "term": p.term = try s.readUInt64()
+                    case "lsn": p.lsn = try s.readUInt64()
+                    default: try s.skipValue()
+                    }
+                }
+                position = p
+            default: try s.skipValue()
+            }
+        }
+        return (accepted, position, received)
+    }
+
     private static func hitArray(_ s: inout JSONScanner) throws -> [Hit] {
         var hits: [Hit] = []
         try s.readArray { s in

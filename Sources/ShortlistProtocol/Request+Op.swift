@@ -2,7 +2,7 @@ extension Request {
     /// An op name on the wire, with the members it takes.
     public enum Op: String, CaseIterable, Sendable {
         case ping, info, stats, auth, search, searchBatch = "search_batch", similar, recommend
-        case upsert, delete, get, save
+        case upsert, delete, get, save, replicate, install
 
         /// The members this op accepts besides `id` and `op`.
         public var members: [Member] {
@@ -18,6 +18,8 @@ extension Request {
             case .upsert: return [.collection, .points]
             case .delete, .get: return [.collection, .ids]
             case .save: return [.collection]
+            case .replicate: return [.collection, .term, .position, .records]
+            case .install: return [.collection, .term, .part, .offset, .data, .position]
             }
         }
 
@@ -32,13 +34,14 @@ extension Request {
             case .recommend: return [.collection]
             case .upsert: return [.collection, .points]
             case .delete, .get: return [.collection, .ids]
+            case .replicate, .install: return [.collection, .term]
             }
         }
 
         /// Ops answered at once on the connection's thread: constant work, no index access.
         public var isInline: Bool { self == .ping || self == .info || self == .stats || self == .auth }
         /// Ops that change a collection.
-        public var isWrite: Bool { self == .upsert || self == .delete }
+        public var isWrite: Bool { self == .upsert || self == .delete || self == .replicate || self == .install }
     }
 
     /// A top-level member of a request line.
@@ -47,6 +50,7 @@ extension Request {
         case withPayload = "with_payload", excludeSeen = "exclude_seen", itemId = "item_id", userId = "user_id"
         case ids, points, token, history, features, context, diversity
         case groupBy = "group_by", maxPerGroup = "max_per_group", boost
+        case term, position, records, part, offset, data
 
         /// The member's bit in a mask of members (its place in `allCases`).
         var bit: UInt32 { Self.bits[self]! }

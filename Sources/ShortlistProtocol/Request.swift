@@ -25,6 +25,10 @@ public enum Request: Equatable, Sendable {
     case get(collection: String, ids: [UInt64])
     /// Snapshots one collection, or every collection when nil.
     case save(collection: String?)
+    /// A cluster primary's log records for a replica.
+    case replicate(Replicate)
+    /// A cluster primary's snapshot for a replica, in parts.
+    case install(Install)
 
     /// `search`: a query vector (`dimension` floats) and the query's options.
     public struct Search: Equatable, Sendable {
@@ -126,6 +130,8 @@ public enum Request: Equatable, Sendable {
         case .delete: return .delete
         case .get: return .get
         case .save: return .save
+        case .replicate: return .replicate
+        case .install: return .install
         }
     }
 
@@ -139,6 +145,8 @@ public enum Request: Equatable, Sendable {
         case let .recommend(r): return r.collection
         case let .upsert(c, _), let .delete(c, _), let .get(c, _): return c
         case let .save(c): return c
+        case let .replicate(r): return r.collection
+        case let .install(r): return r.collection
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import ShortlistCore
 import ShortlistFeatures
 import ShortlistIndex
@@ -87,7 +88,26 @@ public struct RequestEncoder: Sendable {
             o.raw(","); o.key("ids"); ids(list, &o)
         case let .save(name):
             if let name { collection(name, &o) }
+        case let .replicate(r):
+            collection(r.collection, &o)
+            o.raw(","); o.key("term"); o.uint(r.term)
+            if let p = r.position { position(p, &o) }
+            if !r.records.isEmpty { o.raw(","); o.key("records"); o.string(Data(r.records).base64EncodedString()) }
+        case let .install(r):
+            collection(r.collection, &o)
+            o.raw(","); o.key("term"); o.uint(r.term)
+            if let p = r.position {
+                position(p, &o)
+            } else {
+                o.raw(","); o.key("part"); o.string((r.part ?? .index).rawValue)
+                o.raw(","); o.key("offset"); o.uint(UInt64(r.offset))
+                o.raw(","); o.key("data"); o.string(Data(r.data).base64EncodedString())
+            }
         }
+    }
+
+    private func position(_ p: LogPosition, _ o: inout JSONOutput) {
+        o.raw(","); o.key("position"); o.raw("{"); o.key("term"); o.uint(p.term); o.raw(","); o.key("lsn"); o.uint(p.lsn); o.raw("}")
     }
 
     private func collection(_ name: String, _ o: inout JSONOutput) {

@@ -38,6 +38,11 @@ public struct RequestParser: Sendable {
         var excludeSeen = false
         var points: [Request.Point] = []
         var ids: [UInt64] = []
+        var term: UInt64 = 0
+        var position: LogPosition?
+        var bytes: [UInt8] = []
+        var part: Request.Install.Part?
+        var offset = 0
     }
 
     /// Per op: the members it takes (with id and op) and the ones it needs, as bit masks.
@@ -96,6 +101,16 @@ public struct RequestParser: Sendable {
         if (m.query.rerank.groupBy == nil) != (m.query.rerank.maxPerGroup == nil) {
             return .failure(id: m.id, error: ProtocolError(.invalidRequest, "'group_by' and 'max_per_group' go together"))
         }
+        if op == .install {
+            let parts = Request.Member.mask([.part, .offset, .data])
+            let commit = seen & Request.Member.position.bit != 0
+            guard commit ? seen & parts == 0 : seen & parts == parts else {
+                return .failure(id: m.id, error: ProtocolError(.invalidRequest, "op 'install' takes 'part', 'offset' and 'data' (a part of a file) or 'position' alone (the commit)"))
+            }
+        }
+        if op == .replicate && seen & Request.Member.records.bit != 0 && m.position == nil {
+            return .failure(id: m.id, error: ProtocolError(.invalidRequest, "op 'replicate' with 'records' needs the 'position' they follow"))
+        }
         let missing = Self.requiredMasks[op]! & ~seen
         if missing != 0, let member = op.required.first(where: { $0.bit & missing != 0 }) {
             return .failure(id: m.id, error: ProtocolError(.invalidRequest, "op '\(opName)' needs member '\(member.rawValue)'"))
@@ -121,6 +136,11 @@ public struct RequestParser: Sendable {
         case .delete: return .delete(collection: collection, ids: m.ids)
         case .get: return .get(collection: collection, ids: m.ids)
         case .save: return .save(collection: m.collection)
+        case .replicate: return .replicate(.init(collection: collection, term: m.term, position: m.position, records: m.bytes))
+        case .install:
+            var r = Request.Install(collection: collection, term: m.term, part: m.part ?? .index, offset: m.offset, data: m.bytes)
+            if let p = m.position { r = Request.Install(collection: collection, term: m.term, commit: p) }
+            return .install(r)
         }
     }
 
@@ -191,6 +211,16 @@ public struct RequestParser: Sendable {
         case .groupBy: m.query.rerank.groupBy = try Self.string(&s, key)
         case .maxPerGroup: m.query.rerank.maxPerGroup = try Self.integer(&s, key, 1...limits.maximumK)
         case .boost: m.query.rerank.boosts = try readBoosts(&s)
+        case .term: m.term = try Self.id(&s, key)
+        case .position: m.position = try readPosition(&s, key)
+        case .records, .data: m.bytes = try readBytes(&s, key)
+        case .part:
+            let name = try Self.string(&s, key)
+            guard let part = Request.Install.Part(rawValue: name) else {
+                throw ProtocolError(.invalidRequest, "'part' must be \(Request.Install.Part.allCases.map { "'\($0.rawValue)'" }.joined(separator: " or "))")
+            }
+            m.part = part
+        case .offset: m.offset = try Self.integer(&s, key, 0...(1 << 50))
         }
     }
 }

@@ -13,6 +13,13 @@ import Synchronization
 /// The lease is renewed every third of its TTL; a member whose lease expired (a pause longer
 /// than the TTL, etcd unreachable) registers again under a new one. Nothing here is consensus of
 /// our own: etcd's leases and transactions decide.
+///
+/// With a collection to replicate (`replicate(_:settings:)`), each member publishes where its
+/// log stands at every renewal; a member stands for election only once it has seen the post
+/// empty at two renewals in a row and no live member publishes a newer log, so the server with
+/// the newest log takes over. The primary's term is the etcd revision that created its key: it
+/// numbers the records it writes, and replicas refuse records of an older term. The primary
+/// ships its log to the shard's other members (`ReplicationShipper`).
 public final class ClusterMember: @unchecked Sendable {
     public struct Configuration: Sendable, Equatable {
         /// etcd's client URL.
@@ -84,7 +91,16 @@ public final class ClusterMember: @unchecked Sendable {
         var lease: Int64 = 0
         var isPrimary = false
         var primary: String?
+        /// The newest term this server has seen (its own as primary, or a primary's records).
+        var highestTerm: UInt64 = 0
+        /// Whether the last renewal found the primary's post empty.
+        var vacancySeen = false
+        /// The position last published to etcd.
+        var published: LogPosition?
     }
+
+    /// The collection replicated within the shard, and how (nil: membership and election only).
+    private var replication: (collection: ServedCollection, settings: ReplicationShipper.Settings)?
 
     public init(_ configuration: Configuration) throws {
         self.configuration = configuration
@@ -98,14 +114,41 @@ public final class ClusterMember: @unchecked Sendable {
     /// The shard's primary's name as last seen (nil: none).
     public var primaryName: String? { state.withLock { $0.primary } }
 
+    /// Replicates `collection` within the shard: as primary this server ships its log to the
+    /// shard's other members; as replica it takes theirs. Call before `start`.
+    public func replicate(_ collection: ServedCollection, ackReplicas: Int = 0, ackTimeout: Double = 5, token: String? = nil) {
+        var settings = ReplicationShipper.Settings()
+        settings.ackReplicas = ackReplicas
+        settings.ackTimeout = ackTimeout
+        settings.token = token
+        replication = (collection, settings)
+        let term = collection.logPosition.term
+        state.withLock { $0.highestTerm = max($0.highestTerm, term) }
+    }
+
+    /// Why `replicate` or `install` from a primary of `term` is refused (nil: taken, and `term`
+    /// is the newest seen).
+    public func replicationRefusal(term: UInt64) -> ProtocolError? {
+        state.withLock { s in
+            if s.isPrimary {
+                return ProtocolError(.staleTerm, "this server is the primary of shard \(configuration.shard) (term \(s.highestTerm)); a sender of term \(term) is not")
+            }
+            if term < s.highestTerm {
+                return ProtocolError(.staleTerm, "term \(term) is older than term \(s.highestTerm), which this server has seen; the sender is no longer primary")
+            }
+            s.highestTerm = term
+            return nil
+        }
+    }
+
     /// Registers, runs the first election, and starts renewing in the background.
     public func start() throws {
         let c = configuration
         let recorded = try etcd.createIfAbsent(layout.shardsKey, Array(String(c.shards).utf8)).current.flatMap { Int($0.text) }
         if let recorded, recorded != c.shards { throw ConfigurationError.shardCountDiffers(recorded: recorded, given: c.shards) }
         try register()
-        if !isPrimary {
-            logger.warning("cluster: this server is a replica; replicas do not receive the primary's writes yet (docs/cluster.md, 'Status')")
+        if !isPrimary && replication == nil {
+            logger.warning("cluster: this server is a replica without a write-ahead log to replicate; it receives none of the primary's writes")
         }
         // The thread holds the member weakly: a member that is released leaves the cluster
         // (deinit) instead of renewing its lease forever.
@@ -126,10 +169,8 @@ public final class ClusterMember: @unchecked Sendable {
     /// another member can take over without waiting for the TTL).
     public func stop() {
         guard !stopping.exchange(true, ordering: .acquiring) else { return }
-        let lease = state.withLock { s -> Int64 in
-            s.isPrimary = false
-            return s.lease
-        }
+        stepDown()
+        let lease = state.withLock { $0.lease }
         if lease != 0 { try? etcd.revoke(lease) }
     }
 
@@ -144,24 +185,83 @@ public final class ClusterMember: @unchecked Sendable {
     private func register() throws {
         let lease = try etcd.grantLease(ttlSeconds: configuration.leaseSeconds)
         try etcd.put(layout.memberKey(shard: configuration.shard, name: configuration.name), Array(configuration.advertise.utf8), lease: lease)
-        state.withLock { $0.lease = lease }
+        state.withLock {
+            $0.lease = lease
+            $0.published = nil
+        }
         try elect()
     }
 
-    /// Takes the primary's post when it is free; records who holds it.
+    /// Publishes where the log stands, takes the primary's post when it is free and this server
+    /// may stand (see the type's notes), records who holds it, and keeps a primary's replica
+    /// links in step with the shard's members.
     private func elect() throws {
+        let c = configuration
         let lease = state.withLock { $0.lease }
-        let (created, current) = try etcd.createIfAbsent(layout.primaryKey(shard: configuration.shard), Array(configuration.name.utf8), lease: lease)
+        var keys: [EtcdClient.KeyValue] = []
+        if let replication {
+            let position = replication.collection.logPosition
+            if state.withLock({ $0.published }) != position {
+                try etcd.put(layout.positionKey(shard: c.shard, name: c.name), Array(position.description.utf8), lease: lease)
+                state.withLock { $0.published = position }
+            }
+            keys = try etcd.list(prefix: layout.shardPrefix(shard: c.shard))
+            let primaryKey = layout.primaryKey(shard: c.shard)
+            if !isPrimary, !keys.contains(where: { $0.key == primaryKey }) {
+                let positions = layout.shardPrefix(shard: c.shard) + "position/"
+                let newer = keys.contains { kv in
+                    kv.key.hasPrefix(positions) && kv.key != positions + c.name && (LogPosition(kv.text).map { $0 > position } ?? false)
+                }
+                let firstLook = state.withLock { s -> Bool in
+                    defer { s.vacancySeen = true }
+                    s.primary = nil
+                    return !s.vacancySeen
+                }
+                // Wait a renewal (every member publishes meanwhile), and for a newer log.
+                if firstLook || newer { return }
+            }
+        }
+        let (created, current) = try etcd.createIfAbsent(layout.primaryKey(shard: c.shard), Array(c.name.utf8), lease: lease)
         let holder = current?.text
-        let mine = holder == configuration.name && current?.lease == lease
+        let mine = holder == c.name && current?.lease == lease
         let was = state.withLock { s -> Bool in
-            let was = s.isPrimary
-            s.isPrimary = mine
+            s.vacancySeen = false
             s.primary = holder
-            return was
+            return s.isPrimary
+        }
+        if mine && !was {
+            becomePrimary(term: UInt64(max(0, current?.createRevision ?? 0)))
+        } else if !mine && was {
+            stepDown()
         }
         if created || mine != was {
-            logger.info("cluster: \(mine ? "primary" : "replica") of shard \(configuration.shard) of '\(configuration.collection)'", metadata: ["primary": "\(holder ?? "none")"])
+            logger.info("cluster: \(mine ? "primary" : "replica") of shard \(c.shard) of '\(c.collection)'", metadata: ["primary": "\(holder ?? "none")"])
+        }
+        if mine, let shipper = replication?.collection.shipper {
+            if keys.isEmpty { keys = try etcd.list(prefix: layout.shardPrefix(shard: c.shard)) }
+            let members = layout.membersPrefix(shard: c.shard)
+            shipper.update(replicas: Set(keys.filter { $0.key.hasPrefix(members) && $0.key != members + c.name }.map(\.text)))
+        }
+    }
+
+    /// Takes the post: new records are written in `term`, and shipped to the replicas.
+    private func becomePrimary(term: UInt64) {
+        if let (collection, settings) = replication {
+            collection.begin(term: term)
+            collection.shipper = ReplicationShipper(collection: collection, term: term, settings: settings)
+        }
+        state.withLock { s in
+            s.highestTerm = max(s.highestTerm, term)
+            s.isPrimary = true
+        }
+    }
+
+    /// Leaves the post: writes are refused from now on, and the ones waiting for replicas fail.
+    private func stepDown() {
+        state.withLock { $0.isPrimary = false }
+        if let collection = replication?.collection, let shipper = collection.shipper {
+            collection.shipper = nil
+            shipper.stop()
         }
     }
 
@@ -174,14 +274,14 @@ public final class ClusterMember: @unchecked Sendable {
             let lease = state.withLock { $0.lease }
             if try etcd.keepAlive(lease) == 0 {
                 logger.warning("cluster: the lease expired; registering again")
-                state.withLock { $0.isPrimary = false }
+                stepDown()
                 try register()
             } else {
                 try elect()
             }
         } catch {
             // etcd unreachable: stop acting as primary before the lease can have lapsed.
-            state.withLock { $0.isPrimary = false }
+            stepDown()
             logger.warning("cluster: \(error)")
         }
     }

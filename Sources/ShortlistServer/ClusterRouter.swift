@@ -45,6 +45,8 @@ public final class ClusterRouter: RequestForwarder, @unchecked Sendable {
                 o.raw(",\"missing_shards\":"); o.idArray(r.missingShards.map(UInt64.init)); o.raw("}")
             case .save:
                 throw ProtocolError(.unsupported, "a router has nothing to save; send save to the servers")
+            case .replicate, .install:
+                throw ProtocolError(.unsupported, "a router holds no log; a primary sends '\(request.op.rawValue)' to its replicas directly")
             case .ping, .info, .stats, .auth:
                 throw ProtocolError(.internalError, "op '\(request.op.rawValue)' reached the router's forwarder")
             }

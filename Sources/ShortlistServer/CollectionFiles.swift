@@ -1,5 +1,6 @@
 import Foundation
 import ShortlistIndex
+import ShortlistProtocol
 
 /// Checks, without changing anything, every file `serve` would read for a collection: the index
 /// (loaded in full, as the server loads it, not only its checksums), the sealed and current
@@ -19,8 +20,10 @@ public enum CollectionFiles {
         if FileManager.default.fileExists(atPath: wal) { files.append(wal) }
         for file in files {
             let data = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
-            let report = try WriteAheadLog.decode(data, path: file) { _ in }
+            var first: LogPosition?
+            let report = try WriteAheadLog.decode(data, path: file, after: .zero) { _, p in first = first ?? p }
             var text = "\(report.records) record\(report.records == 1 ? "" : "s"), \(data.count) bytes, version \(report.version)"
+            if let first, report.version >= 3 { text += ", positions \(first) to \(report.last)" }
             if report.discardedBytes > 0 { text += "; a torn tail of \(report.discardedBytes) bytes (never acknowledged) will be cut at start" }
             out.append(((file as NSString).lastPathComponent, text))
         }

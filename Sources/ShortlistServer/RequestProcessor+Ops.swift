@@ -67,6 +67,14 @@ extension RequestProcessor {
                     o.raw(",\"count\":"); o.int(count); o.raw("}")
                 })
             }
+        case let .replicate(r):
+            return write(id: id, op: .replicate, collection: r.collection, start: start, later: later, gate: { self.replicationRefusal(term: r.term) }) { c in
+                let (accepted, position, sequence) = try c.applyReplicated(r.records, after: r.position)
+                return (sequence, { o, _ in
+                    o.raw("{\"accepted\":"); o.bool(accepted)
+                    o.raw(",\"position\":"); o.position(position); o.raw("}")
+                })
+            }
         default: break
         }
         return .reply(execute(line, start: start))
@@ -140,6 +148,17 @@ extension RequestProcessor {
                     }
                     o.raw("],\"took_us\":"); o.uint((MonotonicClock.nanoseconds() - start) / 1000); o.raw("}")
                 }
+            case .replicate:
+                return failure(id: id, op: op, start: start, ProtocolError(.internalError, "replicate is answered once its records are durable"))
+            case let .install(r):
+                let c = try collection(r.collection)
+                if let refusal = replicationRefusal(term: r.term) { throw refusal }
+                if let position = r.position {
+                    try c.install(at: position)
+                    return success(id: id, op: op, start: start) { o in o.raw("{\"position\":"); o.position(position); o.raw("}") }
+                }
+                let received = try c.installPart(r.part ?? .index, offset: r.offset, data: r.data)
+                return success(id: id, op: op, start: start) { o in o.raw("{\"received\":"); o.int(received); o.raw("}") }
             }
         } catch {
             return failure(id: id, op: op, start: start, ProtocolError.from(error))
@@ -150,10 +169,10 @@ extension RequestProcessor {
     /// and how to encode the result (given the collection's count afterwards). The reply goes
     /// out once the record is durable.
     private func write(id: [UInt8]?, op: Request.Op, collection name: String, start: UInt64, later: @escaping ([UInt8]) -> Void,
-                       _ apply: (ServedCollection) throws -> (UInt64?, (inout JSONOutput, Int) -> Void)) -> Outcome {
+                       gate: (() -> ProtocolError?)? = nil, _ apply: (ServedCollection) throws -> (UInt64?, (inout JSONOutput, Int) -> Void)) -> Outcome {
         do {
             let c = try collection(name)
-            if let refusal = writeGate?() { throw refusal }
+            if let refusal = gate.map({ $0() }) ?? writeGate?() { throw refusal }
             let (sequence, encode) = try apply(c)
             let reply: (ProtocolError?) -> [UInt8] = { error in
                 if let error { return self.failure(id: id, op: op, start: start, error) }
@@ -202,6 +221,14 @@ extension RequestProcessor {
             : try c.searchReranked(vector, k: q.k, parameters: parameters, filter: filter, withPayload: q.withPayload,
                                    rerank: q.rerank, maximumCandidates: limits.maximumK)
         return success(id: id, op: op, start: start) { o in self.encodeHits(hits, start: start, into: &o) }
+    }
+
+    /// Why `replicate` or `install` from a primary of `term` is refused (nil: taken).
+    private func replicationRefusal(term: UInt64) -> ProtocolError? {
+        guard let replicationGate else {
+            return ProtocolError(.unsupported, "this server is not a cluster member; replication ops come from a cluster primary to its replicas")
+        }
+        return replicationGate(term)
     }
 
     private func collection(_ name: String) throws -> ServedCollection {

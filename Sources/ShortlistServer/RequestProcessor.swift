@@ -30,6 +30,10 @@ public final class RequestProcessor: @unchecked Sendable {
     /// Asked before every upsert and delete: an error refuses the write (a cluster replica
     /// answers `not_primary`), nil lets it through. Nil (the default): every write goes through.
     public var writeGate: (@Sendable () -> ProtocolError?)?
+    /// Asked before `replicate` and `install` with the sender's term: an error refuses them (a
+    /// stale primary's), nil lets them through. Nil (the default): this server is no cluster
+    /// member and refuses them.
+    public var replicationGate: (@Sendable (UInt64) -> ProtocolError?)?
     /// Set on a router: every op but ping, info, stats and auth is answered by it instead of by
     /// this server's collections.
     public var forwarder: (any RequestForwarder)?

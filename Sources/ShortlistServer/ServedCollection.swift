@@ -25,27 +25,31 @@ public final class ServedCollection: MemoryCollection, @unchecked Sendable {
     private let savedChanges = Atomic<UInt64>(0)
     /// One snapshot at a time; a `save` that finds one running waits, then returns at once if
     /// that snapshot already holds every change made before it was asked for.
-    private let snapshotMutex = NSLock()
+    let snapshotMutex = NSLock()
     private let snapshotRecord = Mutex(SnapshotRecord())
     /// Test hook: runs in `save` after the copy is taken, before any file is written.
     var afterSnapshotCopy: (() -> Void)?
     /// The write-ahead log (nil for a collection changed only in memory until `save`).
-    private let log: WriteAheadLog?
+    let log: WriteAheadLog?
     /// What replaying the log found at start-up.
     public private(set) var replayed = WriteAheadLog.ReplayReport()
     /// `save` runs by itself once the log passes this many bytes (default 64 MiB).
     let snapshotLogBytes: Int
     private let snapshotRunning = Atomic<Bool>(false)
+    private let shipperSlot = Mutex<ReplicationShipper?>(nil)
     private static let snapshotQueue = DispatchQueue(label: "shortlist.snapshots")
 
     /// Loads the index (verified), the payload file if it exists, and the model if named. With a
     /// `durability` mode, replays the write-ahead log at INDEX.wal on top of the index and keeps
     /// logging every change there (see `WriteAheadLog`); without, changes live in memory until
-    /// `save`.
-    public init(_ d: Description, durability: WriteAheadLog.SyncMode? = nil, groupCommit: Bool = true, snapshotLogBytes: Int = 64 << 20) throws {
+    /// `save`. With `backlogBytes` (a cluster member's), keeps that many bytes of the newest log
+    /// records in memory for replicas (`ReplicationBacklog`).
+    public init(_ d: Description, durability: WriteAheadLog.SyncMode? = nil, groupCommit: Bool = true, snapshotLogBytes: Int = 64 << 20,
+                backlogBytes: Int? = nil) throws {
         indexPath = d.indexPath
         payloadPath = d.indexPath + ".payloads.jsonl"
-        let loaded = try IndexLoader.loadTuned(path: d.indexPath)
+        let loaded = try IndexLoader.loadTuned(path: d.indexPath, extraSection: LogPosition.sectionTag)
+        let snapshotPosition = try loaded.extra.map { try LogPosition(section: $0, path: d.indexPath) } ?? .zero
         Self.removeStaleTemporaries(of: [d.indexPath, d.indexPath + ".payloads.jsonl"])
         guard let index = loaded.index as? any MutableVectorIndex else {
             throw CollectionError.invalidDescription(d.indexPath, reason: "this index kind cannot be served")
@@ -81,8 +85,10 @@ public final class ServedCollection: MemoryCollection, @unchecked Sendable {
         var replayed = WriteAheadLog.ReplayReport()
         if let durability {
             let path = d.indexPath + ".wal"
+            let backlog = backlogBytes.map { ReplicationBacklog(after: snapshotPosition, capacityBytes: $0) }
             do {
-                replayed = try WriteAheadLog.replay(path: path) { record in
+                replayed = try WriteAheadLog.replay(path: path, after: snapshotPosition) { record, position in
+                    backlog?.remember(record, at: position)
                     switch record {
                     case let .upsert(id, vector, payload):
                         try index.upsert(vector, id: id)
@@ -97,7 +103,7 @@ public final class ServedCollection: MemoryCollection, @unchecked Sendable {
             } catch {
                 throw CollectionError.invalidDescription(d.name, reason: "replaying \(path): \(error)")
             }
-            log = try WriteAheadLog(path: path, mode: durability, groupCommit: groupCommit)
+            log = try WriteAheadLog(path: path, mode: durability, groupCommit: groupCommit, after: max(replayed.last, snapshotPosition), backlog: backlog)
         } else {
             log = nil
         }
@@ -153,6 +159,16 @@ public final class ServedCollection: MemoryCollection, @unchecked Sendable {
     /// True when the collection changed since it was loaded or last saved.
     public var isDirty: Bool { changes.load(ordering: .acquiring) != savedChanges.load(ordering: .acquiring) }
 
+    /// Records that the files hold every change made so far (an installed snapshot).
+    func markSaved() { savedChanges.store(changes.load(ordering: .acquiring), ordering: .releasing) }
+
+    /// Ships the log to replicas while this server is a cluster primary (nil otherwise): writes
+    /// are acknowledged once it confirms them (`ReplicationShipper.whenReplicated`).
+    var shipper: ReplicationShipper? {
+        get { shipperSlot.withLock { $0 } }
+        set { shipperSlot.withLock { $0 = newValue } }
+    }
+
     // MARK: Changes
 
     /// `upsert` logged: the change is appended to the log, then applied; returns the log
@@ -169,12 +185,17 @@ public final class ServedCollection: MemoryCollection, @unchecked Sendable {
     }
 
     /// True when the logged change `sequence` needs no waiting; otherwise `body` is called from
-    /// the log's syncer once it is on disk (see `WriteAheadLog.whenDurable`). Starts a snapshot
-    /// when the log has grown past `snapshotLogBytes`.
+    /// the log's syncer once it is on disk (see `WriteAheadLog.whenDurable`) and, on a cluster
+    /// primary, confirmed by the replicas it waits for (`ReplicationShipper`). Starts a
+    /// snapshot when the log has grown past `snapshotLogBytes`.
     func whenDurable(_ sequence: UInt64?, _ body: @escaping (ProtocolError?) -> Void) -> Bool {
         guard let log, let sequence else { return true }
         snapshotIfDue(log)
-        return log.whenDurable(sequence, body)
+        guard let shipper else { return log.whenDurable(sequence, body) }
+        let onDisk: (ProtocolError?) -> Void = { error in
+            if let error { body(error) } else if shipper.whenReplicated(sequence, body) { body(nil) }
+        }
+        return log.whenDurable(sequence, onDisk) && shipper.whenReplicated(sequence, body)
     }
 
     /// Starts a background `save` when the log has grown past `snapshotLogBytes` (one at a time).
@@ -199,9 +220,11 @@ public final class ServedCollection: MemoryCollection, @unchecked Sendable {
     }
 
     private func waitUntilDurable(_ sequence: UInt64?) throws {
-        guard let log, let sequence else { return }
-        snapshotIfDue(log)
-        try log.waitUntilDurable(sequence)
+        let done = DispatchSemaphore(value: 0)
+        let error = Mutex<ProtocolError?>(nil)
+        if whenDurable(sequence, { e in error.withLock { $0 = e }; done.signal() }) { return }
+        done.wait()
+        if let e = error.withLock({ $0 }) { throw e }
     }
 
     // MARK: Saving
@@ -225,17 +248,25 @@ public final class ServedCollection: MemoryCollection, @unchecked Sendable {
         defer { snapshotMutex.unlock() }
         // Join: a snapshot that ended while this call waited holds every change made before it.
         if snapshotRecord.withLock({ $0.completed }) > finishedBefore && savedChanges.load(ordering: .acquiring) >= wanted { return }
+        _ = try snapshot()
+    }
+
+    /// Takes a snapshot (see `save`; call holding `snapshotMutex`); returns the log position
+    /// it holds.
+    func snapshot() throws -> LogPosition {
         let started = MonotonicClock.nanoseconds()
         var copied = started
         do {
             let hadPayloadFile = payloadSource != nil || FileManager.default.fileExists(atPath: payloadPath)
-            let (document, payloadCopy, segment, generation) = try lock.reading {
+            let (document, payloadCopy, segment, generation, position) = try lock.reading {
                 let generation = changes.load(ordering: .acquiring)
+                let position = log?.last ?? .zero
                 // Copies only (the payloads are a value: copied on the writer's next change);
                 // encoding, checksums and the disk come after the lock.
-                let document = index.fileDocument(extraSections: tuning.map { [$0.section] } ?? []).detached()
+                let sections = (tuning.map { [$0.section] } ?? []) + (log == nil ? [] : [position.section])
+                let document = index.fileDocument(extraSections: sections).detached()
                 let segment = try log?.seal()
-                return (document, payloads, segment, generation)
+                return (document, payloads, segment, generation, position)
             }
             copied = MonotonicClock.nanoseconds()
             afterSnapshotCopy?()
@@ -251,6 +282,7 @@ public final class ServedCollection: MemoryCollection, @unchecked Sendable {
                 $0.lastCopyMilliseconds = Double(copied - started) / 1e6
                 $0.lastTotalMilliseconds = Double(end - started) / 1e6
             }
+            return position
         } catch {
             let message = "saving collection '\(name)': \(error)"
             snapshotRecord.withLock {

@@ -27,7 +27,23 @@ extension WriteAheadLog {
 
     // MARK: Encoding
 
-    static func encode(_ record: Record, into out: inout [UInt8]) {
+    /// A record's bytes in the log: header, then its position and `body(of:)`.
+    static func encode(_ record: Record, at position: LogPosition, into out: inout [UInt8]) {
+        var body = BinaryWriter()
+        body.write(position.term)
+        body.write(position.lsn)
+        body.write(bytes: self.body(of: record))
+        var length = BinaryWriter()
+        length.write(UInt32(body.bytes.count))
+        var header = length
+        header.write(Checksum.crc32c(length.bytes))
+        header.write(Checksum.crc32c(body.bytes, continuing: Checksum.crc32c(length.bytes)))
+        out.append(contentsOf: header.bytes)
+        out.append(contentsOf: body.bytes)
+    }
+
+    /// A record's own bytes (a version-1 or -2 body; version 3 puts the position first).
+    static func body(of record: Record) -> [UInt8] {
         var body = BinaryWriter()
         switch record {
         case let .upsert(id, vector, payload):
@@ -45,13 +61,7 @@ extension WriteAheadLog {
             body.write(UInt8(2))
             body.write(id)
         }
-        var length = BinaryWriter()
-        length.write(UInt32(body.bytes.count))
-        var header = length
-        header.write(Checksum.crc32c(length.bytes))
-        header.write(Checksum.crc32c(body.bytes, continuing: Checksum.crc32c(length.bytes)))
-        out.append(contentsOf: header.bytes)
-        out.append(contentsOf: body.bytes)
+        return body.bytes
     }
 
     /// What `replay` found.
@@ -61,6 +71,8 @@ extension WriteAheadLog {
         public var discardedBytes = 0
         /// Sealed segments replayed before the current log.
         public var segments = 0
+        /// The position of the last record replayed (the start's when there was none).
+        public var last = LogPosition.zero
         /// The format version of the current log (0: none), for `replay`'s caller.
         var version = 0
     }
@@ -78,28 +90,38 @@ extension WriteAheadLog {
         }.sorted { $0.0 < $1.0 }
     }
 
-    /// Replays the sealed segments of the log at `path`, then the log itself (each if it
-    /// exists), handing every whole record to `apply` in order; cuts a torn tail off a file (see
-    /// the type's notes). Refuses a file that is not a log, and damage that is not a torn tail.
-    /// A version-1 log is sealed as a segment afterwards, so that `init` starts a version-2 file.
+    /// `replay`, without the positions.
     static func replay(path: String, apply: (Record) throws -> Void) throws -> ReplayReport {
+        try replay(path: path, after: .zero) { record, _ in try apply(record) }
+    }
+
+    /// Replays the sealed segments of the log at `path`, then the log itself (each if it
+    /// exists), handing every whole record to `apply` in order with its position; cuts a torn
+    /// tail off a file (see the type's notes). Refuses a file that is not a log, and damage that
+    /// is not a torn tail. Records of versions 1 and 2, which carry no position, are numbered on
+    /// from the previous record's (from `start`, the snapshot's position, for the first). Such a
+    /// log is sealed as a segment afterwards, so that `init` starts a version-3 file.
+    static func replay(path: String, after start: LogPosition, apply: (Record, LogPosition) throws -> Void) throws -> ReplayReport {
         var report = ReplayReport()
+        report.last = start
         let sealed = segments(of: path)
         for segment in sealed {
-            let r = try replayFile(segment.path, apply: apply)
+            let r = try replayFile(segment.path, after: report.last, apply: apply)
             report.records += r.records
             report.discardedBytes += r.discardedBytes
+            report.last = r.last
             report.segments += 1
         }
         guard FileManager.default.fileExists(atPath: path) else { return report }
-        let r = try replayFile(path, apply: apply)
+        let r = try replayFile(path, after: report.last, apply: apply)
         report.records += r.records
         report.discardedBytes += r.discardedBytes
+        report.last = r.last
         report.version = r.version
-        if r.version == 1 {
+        if r.version > 0 && r.version < 3 {
             let target = path + ".\((sealed.last?.number ?? 0) + 1)"
             guard rename(path, target) == 0 else {
-                throw ProtocolError(.ioError, "\(path): cannot set the version-1 log aside as \(target): \(String(cString: strerror(errno)))")
+                throw ProtocolError(.ioError, "\(path): cannot set the version-\(r.version) log aside as \(target): \(String(cString: strerror(errno)))")
             }
             try syncDirectory(of: path)
         }
@@ -107,12 +129,12 @@ extension WriteAheadLog {
     }
 
     /// `replay` of one file.
-    private static func replayFile(_ path: String, apply: (Record) throws -> Void) throws -> ReplayReport {
+    private static func replayFile(_ path: String, after start: LogPosition, apply: (Record, LogPosition) throws -> Void) throws -> ReplayReport {
         let data: [UInt8]
         do { data = Array(try Data(contentsOf: URL(fileURLWithPath: path))) } catch {
             throw ProtocolError(.ioError, "\(path): cannot read the write-ahead log: \(error.localizedDescription)")
         }
-        let report = try decode(data, path: path, apply: apply)
+        let report = try decode(data, path: path, after: start, apply: apply)
         if report.discardedBytes > 0 {
             let fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else {
@@ -127,11 +149,18 @@ extension WriteAheadLog {
     }
 
     /// Reads the records of a log's bytes (see `replay`; `path` only names it in errors).
-    static func decode(_ data: [UInt8], path: String, apply: (Record) throws -> Void) throws -> ReplayReport {
+    static func decode(_ data: [UInt8], path: String, after start: LogPosition, apply: (Record, LogPosition) throws -> Void) throws -> ReplayReport {
         var report = ReplayReport()
+        report.last = start
         if data.isEmpty { return report }
+        // Versions 1 and 2 carry no positions: their records follow on from the last.
+        var last = start
+        let numbered: (Record) throws -> Void = { record in
+            last = LogPosition(term: last.term, lsn: last.lsn + 1)
+            try apply(record, last)
+        }
         guard data.count >= magic.count else {
-            if magic.starts(with: data) || magicV1.starts(with: data) {
+            if magic.starts(with: data) || magicV2.starts(with: data) || magicV1.starts(with: data) {
                 // A log whose header write was cut: nothing was ever appended to it.
                 report.discardedBytes = data.count
                 return report
@@ -140,14 +169,16 @@ extension WriteAheadLog {
         }
         let head = Array(data[0..<magic.count])
         if head == magicV1 {
-            report = try decodeV1(data, path: path, apply: apply)
+            report = try decodeV1(data, path: path, apply: numbered)
             report.version = 1
+            report.last = last
             return report
         }
-        guard head == magic else {
+        let version = head == magic ? 3 : 2
+        guard head == magic || head == magicV2 else {
             throw CollectionError.invalidDescription(path, reason: "not a Shortlist write-ahead log, or a newer version than this build reads (magic \(String(decoding: head.map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x3F }, as: UTF8.self))); refusing to start rather than lose it")
         }
-        report.version = 2
+        report.version = version
         var p = magic.count
         let h = recordHeaderSize
         while p < data.count {
@@ -169,11 +200,19 @@ extension WriteAheadLog {
                 if start + length == data.count { break }  // the last record, torn
                 throw corrupt(path, p, detail: "it fails its checksum and whole records follow it")
             }
-            try applyBody(data, start: start, length: length, record: p, path: path, apply: apply)
+            if version == 3 {
+                guard length >= positionSize else { throw corrupt(path, p, detail: "its checksum holds but it is too short to hold its position") }
+                let position = LogPosition(term: u64(data, start), lsn: u64(data, start + 8))
+                try applyBody(data, start: start + positionSize, length: length - positionSize, record: p, path: path) { try apply($0, position) }
+                last = max(last, position)
+            } else {
+                try applyBody(data, start: start, length: length, record: p, path: path, apply: numbered)
+            }
             report.records += 1
             p = start + length
         }
         report.discardedBytes = data.count - p
+        report.last = last
         return report
     }
 
@@ -186,7 +225,7 @@ extension WriteAheadLog {
         try apply(decoded)
     }
 
-    /// The offset of the first version-2 record after `p` whose checks all hold, if any.
+    /// The offset of the first version-2 or -3 record after `p` whose checks all hold, if any.
     private static func firstWholeRecord(in data: [UInt8], after p: Int) -> Int? {
         var q = p + 1
         while q + recordHeaderSize <= data.count {

@@ -15,13 +15,15 @@ import Glibc
 /// the current log. Replaying a record that a snapshot already holds changes nothing (each
 /// record sets its id's final state), so a crash anywhere in a snapshot loses nothing.
 ///
-/// Layout, version 2 (little-endian): the magic `SLWAL002`, then records, each
+/// Layout, version 3 (little-endian): the magic `SLWAL003`, then records, each
 /// `length u32 | crc32c(length) u32 | crc32c(length ‖ body) u32 | body`: the length is checked
-/// twice, by its own checksum and by the record's. The body is `kind u8 (1 upsert, 2 delete) |
-/// id u64` followed, for an upsert, by `dimension u32 | dimension × f32 | payload length u32
-/// (0xFFFFFFFF: none) | payload bytes`. Version 1 (`SLWAL001`, records `length | crc32c(body) |
-/// body`) is still read; a version-1 log found at start-up is sealed as a segment, so new
-/// records always go to a version-2 file.
+/// twice, by its own checksum and by the record's. The body is `term u64 | lsn u64` (the
+/// record's `LogPosition`), then `kind u8 (1 upsert, 2 delete) | id u64` followed, for an
+/// upsert, by `dimension u32 | dimension × f32 | payload length u32 (0xFFFFFFFF: none) | payload
+/// bytes`. Versions 2 (`SLWAL002`: the same without the position) and 1 (`SLWAL001`, records
+/// `length | crc32c(body) | body`) are still read, their records numbered on from the snapshot's
+/// position; such a log found at start-up is sealed as a segment, so new records always go to
+/// a version-3 file.
 ///
 /// Recovery cuts only a tail that is genuinely at the end: a record whose verified length runs
 /// past the end of the file, one that ends exactly at the end and fails its checksum, or a
@@ -36,12 +38,16 @@ import Glibc
 /// however many clients write, there is at most one sync in progress and one waiting.
 public final class WriteAheadLog: @unchecked Sendable {
     /// The magic of the version this build writes.
-    static let magic = Array("SLWAL002".utf8)
+    static let magic = Array("SLWAL003".utf8)
+    /// The magic of version 2 (read, never written).
+    static let magicV2 = Array("SLWAL002".utf8)
     /// The magic of version 1 (read, never written).
     static let magicV1 = Array("SLWAL001".utf8)
     static let noPayload = UInt32.max
-    /// Bytes before a version-2 record's body.
+    /// Bytes before a record's body (versions 2 and 3).
     static let recordHeaderSize = 12
+    /// Bytes of a version-3 body's position.
+    static let positionSize = 16
 
     let path: String
     let mode: SyncMode
@@ -54,6 +60,13 @@ public final class WriteAheadLog: @unchecked Sendable {
     private var nextSegment: UInt64
     private let state: SyncState
     private var timer: DispatchSourceTimer?
+    /// The position of the last record appended (or of the snapshot, for an empty log).
+    private(set) var last: LogPosition
+    /// The term new records are written in (a cluster primary's; 0 outside a cluster). Set under
+    /// the collection's exclusion of writers.
+    var term: UInt64 = 0
+    /// Recent records for replicas (nil: none kept).
+    let backlog: ReplicationBacklog?
 
     /// Shared by the log and its syncer thread (which must not keep the log alive).
     private final class SyncState: @unchecked Sendable {
@@ -69,9 +82,9 @@ public final class WriteAheadLog: @unchecked Sendable {
         /// With `always`: whether concurrent writers share syncs (default). Without, every write
         /// makes its own sync, one at a time: kept only to measure what group commit gains.
         let groupCommit: Bool
-        /// Appends counted since the file was opened, and how many of them are known durable.
-        var appended: UInt64 = 0
-        var durable: UInt64 = 0
+        /// The lsn of the last record appended, and of the last known durable.
+        var appended: UInt64
+        var durable: UInt64
         /// Replies waiting for their record's sync, in sequence order.
         var waiters: [(sequence: UInt64, body: (ProtocolError?) -> Void)] = []
         /// Set when a sync failed: later writes are refused, since what is on disk is unknown.
@@ -80,9 +93,11 @@ public final class WriteAheadLog: @unchecked Sendable {
         var stopped = false
         let exited = DispatchSemaphore(value: 0)
 
-        init(fd: Int32, groupCommit: Bool) {
+        init(fd: Int32, groupCommit: Bool, lsn: UInt64) {
             self.fd = fd
             self.groupCommit = groupCommit
+            appended = lsn
+            durable = lsn
             pthread_mutex_init(mutex, nil)
             pthread_cond_init(wake, nil)
         }
@@ -150,12 +165,18 @@ public final class WriteAheadLog: @unchecked Sendable {
     /// Test hook: appends fail with ENOSPC once the file would exceed this many bytes.
     static var simulatedDiskLimit: Int? = ProcessInfo.processInfo.environment["SHORTLIST_FAULT_WAL_LIMIT_BYTES"].flatMap(Int.init)
 
-    /// Opens (creating with its header if needed) the log at `path` for appending. Call
-    /// `replay` first on an existing log: it also seals a version-1 log, so the file opened here
-    /// is always version 2.
-    init(path: String, mode: SyncMode, groupCommit: Bool = true) throws {
+    /// Opens (creating with its header if needed) the log at `path` for appending, after the
+    /// record at `position` (what `replay` found, or the snapshot's position). Call `replay`
+    /// first on an existing log: it also seals an older version's log, so the file opened here is
+    /// always version 3. With a `backlog` (that replay has filled), keeps recent records in it
+    /// for replicas.
+    init(path: String, mode: SyncMode, groupCommit: Bool = true, after position: LogPosition = .zero, backlog: ReplicationBacklog? = nil) throws {
         self.path = path
         self.mode = mode
+        last = position
+        term = position.term
+        self.backlog = backlog
+        if let backlog, backlog.last != position { backlog.reset(after: position) }
         nextSegment = (Self.segments(of: path).last?.number ?? 0) + 1
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw ProtocolError(.ioError, "\(path): cannot open the write-ahead log: \(String(cString: strerror(errno)))") }
@@ -163,7 +184,7 @@ public final class WriteAheadLog: @unchecked Sendable {
         var st = stat()
         fstat(fd, &st)
         size = Int(st.st_size)
-        state = SyncState(fd: fd, groupCommit: groupCommit)
+        state = SyncState(fd: fd, groupCommit: groupCommit, lsn: position.lsn)
         if size == 0 {
             try Self.magic.withUnsafeBytes { try writeAll($0, at: 0) }
             size = Self.magic.count
@@ -173,7 +194,7 @@ public final class WriteAheadLog: @unchecked Sendable {
             var head = [UInt8](repeating: 0, count: Self.magic.count)
             guard pread(fd, &head, head.count, 0) == head.count, head == Self.magic else {
                 close(fd)
-                throw ProtocolError(.ioError, "\(path): not a version-2 write-ahead log (replay it first)")
+                throw ProtocolError(.ioError, "\(path): not a version-3 write-ahead log (replay it first)")
             }
         }
         switch mode {
@@ -212,13 +233,36 @@ public final class WriteAheadLog: @unchecked Sendable {
 
     // MARK: Appending
 
-    /// Writes `records` at the end of the log (one `write`), returning the sequence number a
-    /// `waitUntilDurable` needs. Call under the collection's write lock, before changing the
-    /// collection: when it throws (disk full…), the file is cut back and nothing was logged.
+    /// Writes `records` at the end of the log (one `write`), numbered on from `last` in the
+    /// current `term`, returning the last one's lsn, which `waitUntilDurable` takes. Call under
+    /// the collection's write lock, before changing the collection: when it throws (disk
+    /// full…), the file is cut back and nothing was logged.
     func append(_ records: [Record]) throws -> UInt64 {
+        let term = self.term, first = last.lsn + 1
+        return try append(records.enumerated().map { ($1, LogPosition(term: term, lsn: first + UInt64($0))) })
+    }
+
+    /// `append` of records whose positions are given (a replica's, as its primary numbered
+    /// them): they must follow `last` without a gap, in terms no older than its.
+    func append(_ records: [(record: Record, position: LogPosition)]) throws -> UInt64 {
+        var expected = last
+        for (i, r) in records.enumerated() {
+            guard r.position.lsn == expected.lsn + 1, r.position.term >= expected.term else {
+                throw ProtocolError(.invalidRequest, "record \(i) is at \(r.position); the log's next is lsn \(expected.lsn + 1) in term \(expected.term) or later")
+            }
+            expected = r.position
+        }
         if let refused = state.locked({ state.failure }) { throw ProtocolError(.ioError, "the write-ahead log could not be synced earlier (\(refused)); restart the server") }
+        guard !records.isEmpty else { return last.lsn }
+        var encoded: [[UInt8]] = []
+        encoded.reserveCapacity(records.count)
         var bytes: [UInt8] = []
-        for r in records { Self.encode(r, into: &bytes) }
+        for r in records {
+            var one: [UInt8] = []
+            Self.encode(r.record, at: r.position, into: &one)
+            bytes += one
+            if backlog != nil { encoded.append(one) }
+        }
         do {
             if let limit = Self.simulatedDiskLimit, size + bytes.count > limit {
                 throw ProtocolError(.ioError, "\(path): \(String(cString: strerror(ENOSPC)))")
@@ -229,13 +273,14 @@ public final class WriteAheadLog: @unchecked Sendable {
             throw error
         }
         size += bytes.count
-        return state.locked {
-            state.appended += 1
-            return state.appended
-        }
+        last = expected
+        backlog?.append(encoded, terms: records.map(\.position.term))
+        let lsn = expected.lsn
+        state.locked { state.appended = lsn }
+        return lsn
     }
 
-    /// True when record `sequence` needs no waiting (it is on disk, or the mode does not wait);
+    /// True when the record at lsn `sequence` needs no waiting (it is on disk, or the mode does not wait);
     /// otherwise registers `body`, which the syncer thread calls once the record is on disk (with
     /// an `io_error` if the sync failed), and returns false.
     func whenDurable(_ sequence: UInt64, _ body: @escaping (ProtocolError?) -> Void) -> Bool {
@@ -313,6 +358,22 @@ public final class WriteAheadLog: @unchecked Sendable {
             }
         }
         try Self.syncDirectory(of: path)
+    }
+
+    /// Starts the log over after `position` (a snapshot installed from a primary holds
+    /// everything before it): seals the current file and deletes every segment. Call with
+    /// writers excluded, once the snapshot's files are in place.
+    func restart(after position: LogPosition) throws {
+        let sealed = try seal()
+        try finishSeal()
+        try dropSegments(through: sealed)
+        last = position
+        term = position.term
+        backlog?.reset(after: position)
+        state.locked {
+            state.appended = position.lsn
+            state.durable = position.lsn
+        }
     }
 
     /// Bytes in sealed segments that a snapshot has not yet made redundant.

@@ -71,8 +71,17 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong("no-micro-batch"), help: "Run every search on its own. By default, plain searches on flat and IVF collections that a worker takes from the queue together run as one batch search (one matrix product against a flat index).")
     var noMicroBatch = false
 
-    @Option(name: .customLong("cluster"), help: "Join a cluster coordinated by etcd as a server of one shard, given as key=value pairs joined by commas: etcd=URL, collection=C, shard=S, shards=N, and optionally name=NAME and lease=SECONDS. The server registers under a lease, takes part in its shard's election, and refuses writes with not_primary unless it is the primary (docs/cluster.md).")
+    @Option(name: .customLong("cluster"), help: "Join a cluster coordinated by etcd as a server of one shard, given as key=value pairs joined by commas: etcd=URL, collection=C, shard=S, shards=N, and optionally name=NAME and lease=SECONDS. The server registers under a lease, takes part in its shard's election (the newest log wins), and refuses writes with not_primary unless it is the primary; the primary ships its write-ahead log to the shard's other servers (docs/cluster.md).")
     var cluster: String?
+
+    @Option(name: .customLong("ack-replicas"), help: "With --cluster: replicas that must have a write durable before the primary acknowledges it (0: ship in the background, acknowledge at once).")
+    var ackReplicas = 0
+
+    @Option(name: .customLong("ack-timeout"), help: "With --cluster: seconds a write waits for --ack-replicas replicas before it fails with not_replicated.")
+    var ackTimeout = 5.0
+
+    @Option(name: .customLong("replication-backlog-mb"), help: "With --cluster: MiB of the newest log records kept in memory; a replica further behind gets a snapshot.")
+    var replicationBacklogMB = 64
 
     @Option(name: .customLong("advertise"), help: "With --cluster: host:port clients reach this server at (default: --host and the listening port).")
     var advertise: String?
@@ -136,6 +145,10 @@ struct ServeCommand: ParsableCommand {
         guard snapshotWalMB >= 1 else { throw ValidationError("--snapshot-wal-mb must be at least 1") }
         guard (0...100_000).contains(workerSpin) else { throw ValidationError("--worker-spin-us must be in 0...100000") }
         guard (0...100_000).contains(loopSpin) else { throw ValidationError("--loop-spin-us must be in 0...100000") }
+        guard (0...64).contains(ackReplicas) else { throw ValidationError("--ack-replicas must be in 0...64") }
+        guard ackTimeout > 0, ackTimeout <= 3_600 else { throw ValidationError("--ack-timeout must be more than 0 and at most 3600 seconds") }
+        guard replicationBacklogMB >= 1 else { throw ValidationError("--replication-backlog-mb must be at least 1") }
+        if cluster == nil && ackReplicas > 0 { throw ValidationError("--ack-replicas needs --cluster") }
     }
 
     func run() throws {
@@ -152,9 +165,12 @@ struct ServeCommand: ParsableCommand {
             }
         }
         var loaded: [ServedCollection] = []
+        let clusterConfiguration = try cluster.map { try ClusterMember.Configuration(parsing: $0, advertise: advertise ?? "\(host):\(port)") }
         for d in descriptions {
             let watch = Stopwatch()
-            let c = try ServedCollection(d, durability: fsync, groupCommit: !noGroupCommit, snapshotLogBytes: snapshotWalMB << 20)
+            let replicated = clusterConfiguration?.collection == d.name
+            let c = try ServedCollection(d, durability: fsync, groupCommit: !noGroupCommit, snapshotLogBytes: snapshotWalMB << 20,
+                                         backlogBytes: replicated ? replicationBacklogMB << 20 : nil)
             log.info("collection loaded", metadata: [
                 "collection": "\(c.name)", "kind": "\(c.kind)", "spec": "\(c.spec)", "count": "\(c.count)", "dimension": "\(c.dimension)",
                 "metric": "\(c.metric.rawValue)", "seconds": "\(String(format: "%.2f", watch.seconds))", "recommend": "\(d.modelDirectory != nil)",
@@ -200,6 +216,8 @@ struct ServeCommand: ParsableCommand {
                 throw ValidationError("--cluster names collection '\(m.configuration.collection)', which this server does not serve")
             }
             server.processor.writeGate = { m.writeRefusal() }
+            server.processor.replicationGate = { m.replicationRefusal(term: $0) }
+            m.replicate(loaded.first { $0.name == m.configuration.collection }!, ackReplicas: ackReplicas, ackTimeout: ackTimeout, token: config.authToken)
             try m.start()
             log.notice("cluster member", metadata: ["shard": "\(m.configuration.shard)", "primary": "\(m.isPrimary)"])
             member = m

@@ -94,7 +94,7 @@ final class WriteAheadLogTests: XCTestCase {
         var bytes = WriteAheadLog.magic
         WriteAheadLog.encode(.delete(id: 1), into: &bytes)
         // A kind byte of 7 with valid checksums: written by a bug or a newer build, not torn.
-        var body: [UInt8] = [7] + [UInt8](repeating: 0, count: 8)
+        var body: [UInt8] = [UInt8](repeating: 0, count: WriteAheadLog.positionSize) + [7] + [UInt8](repeating: 0, count: 8)
         var length = withUnsafeBytes(of: UInt32(body.count).littleEndian, Array.init)
         let lengthCRC = Checksum.crc32c(length)
         length += withUnsafeBytes(of: lengthCRC.littleEndian, Array.init)
@@ -117,9 +117,10 @@ final class WriteAheadLogTests: XCTestCase {
         XCTAssertEqual(dir.read("z.wal"), whole)
     }
 
-    /// A version-2 log written by this version (the four records above, appended in two
-    /// batches): it replays to those records, and today's writer produces the same bytes.
-    func testGoldenVersion2LogReplaysAndTheWriterIsStable() throws {
+    /// A version-3 log written by this version (the four records above, appended in two
+    /// batches, positions 0:1 to 0:4) and a version-2 log of the same records: both replay to
+    /// those records with those positions, and today's writer produces the version-3 bytes.
+    func testGoldenLogsReplayAndTheWriterIsStable() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("now.wal")
         do {
@@ -128,13 +129,22 @@ final class WriteAheadLogTests: XCTestCase {
             try log.waitUntilDurable(try log.append(Array(records[2...])))
         }
         if ProcessInfo.processInfo.environment["SHORTLIST_WRITE_GOLDEN"] == "1" { return print("golden WAL: \(Data(dir.read("now.wal")).base64EncodedString())") }
-        let golden = try XCTUnwrap(Data(base64Encoded: Self.goldenVersion2Base64).map(Array.init))
-        let (got, report) = try replay(dir.write("golden.wal", golden))
-        XCTAssertEqual(got, records)
-        XCTAssertEqual(report.discardedBytes, 0)
-        XCTAssertEqual(dir.read("now.wal"), golden, "the version-2 log writer changed: bump the log version instead")
+        for text in [Self.goldenVersion3Base64, Self.goldenVersion2Base64] {
+            let golden = try XCTUnwrap(Data(base64Encoded: text).map(Array.init))
+            var positions: [LogPosition] = []
+            var got: [WriteAheadLog.Record] = []
+            let report = try WriteAheadLog.replay(path: dir.write("golden.wal", golden), after: .zero) { got.append($0); positions.append($1) }
+            XCTAssertEqual(got, records)
+            XCTAssertEqual(positions, (1...4).map { LogPosition(term: 0, lsn: UInt64($0)) })
+            XCTAssertEqual(report.last, LogPosition(term: 0, lsn: 4))
+            XCTAssertEqual(report.discardedBytes, 0)
+            for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name.hasPrefix("golden.wal") { try FileManager.default.removeItem(atPath: dir.file(name)) }
+        }
+        XCTAssertEqual(dir.read("now.wal"), try XCTUnwrap(Data(base64Encoded: Self.goldenVersion3Base64).map(Array.init)),
+                       "the version-3 log writer changed: bump the log version instead")
     }
 
+    static let goldenVersion3Base64 = "U0xXQUwwMDM2AAAAA/xjssHXA1IAAAAAAAAAAAEAAAAAAAAAAQEAAAAAAAAAAwAAAAAAgD8AAADAAABgQAkAAAB7InQiOiJhIn0tAAAA4adhz/bKdZoAAAAAAAAAAAIAAAAAAAAAAf//////////AwAAAAAAAAAAAAAAAACAP/////8ZAAAApDMCikqGpBQAAAAAAAAAAAMAAAAAAAAAAgEAAAAAAAAAIQAAAPT1B0K1B04pAAAAAAAAAAAEAAAAAAAAAAEHAAAAAAAAAAAAAAAAAAAA"
     static let goldenVersion2Base64 = "U0xXQUwwMDImAAAAPk0HWw5TUAgBAQAAAAAAAAADAAAAAACAPwAAAMAAAGBACQAAAHsidCI6ImEifR0AAABXAiDxHi+XSAH//////////wMAAAAAAAAAAAAAAAAAgD//////CQAAAJmCZmMej1mrAgEAAAAAAAAAEQAAAEJQRnzr0++ZAQcAAAAAAAAAAAAAAAAAAAA="
 
     func testAVersion1LogIsReadAndSetAsideAsASegment() throws {
@@ -143,9 +153,7 @@ final class WriteAheadLogTests: XCTestCase {
         // Version 1: length | crc32c(body) | body.
         var v1 = WriteAheadLog.magicV1
         for r in records {
-            var b: [UInt8] = []
-            WriteAheadLog.encode(r, into: &b)
-            let body = Array(b[WriteAheadLog.recordHeaderSize...])
+            let body = WriteAheadLog.body(of: r)
             v1 += withUnsafeBytes(of: UInt32(body.count).littleEndian, Array.init)
             v1 += withUnsafeBytes(of: Checksum.crc32c(body).littleEndian, Array.init)
             v1 += body
@@ -285,7 +293,7 @@ final class WriteAheadLogTests: XCTestCase {
         let c = try ServedCollection(d, durability: .always)
         let processor = try RequestProcessor(collections: [c])
         let s = processor.makeSession()
-        WriteAheadLog.simulatedDiskLimit = c.logBytes + 60
+        WriteAheadLog.simulatedDiskLimit = c.logBytes + 80
         defer { WriteAheadLog.simulatedDiskLimit = nil }
         XCTAssertEqual(json(processor.handle(#"{"op":"upsert","collection":"items","points":[{"id":50,"vector":[1,1,1,1]}]}"#, session: s))["ok"] as? Bool, true)
         let refused = processor.handle(#"{"op":"upsert","collection":"items","points":[{"id":51,"vector":[1,1,1,1],"payload":{"long":"\#(String(repeating: "x", count: 100))"}}]}"#, session: s)
@@ -298,5 +306,12 @@ final class WriteAheadLogTests: XCTestCase {
         let reloaded = try ServedCollection(d, durability: .always)
         XCTAssertEqual(reloaded.count, 7)
         XCTAssertNil(reloaded.get([51])[0])
+    }
+}
+
+extension WriteAheadLog {
+    /// A record as the log encodes it, at a position tests do not look at.
+    static func encode(_ record: Record, into out: inout [UInt8]) {
+        encode(record, at: LogPosition(term: 0, lsn: 1), into: &out)
     }
 }
