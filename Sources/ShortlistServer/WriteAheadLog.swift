@@ -274,6 +274,7 @@ public final class WriteAheadLog: @unchecked Sendable {
         }
         size += bytes.count
         last = expected
+        term = max(term, expected.term)
         backlog?.append(encoded, terms: records.map(\.position.term))
         let lsn = expected.lsn
         state.locked { state.appended = lsn }

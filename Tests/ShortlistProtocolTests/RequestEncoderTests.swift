@@ -44,7 +44,12 @@ final class RequestEncoderTests: XCTestCase {
             .upsert(collection: "c", points: [Request.Point(id: 1, vector: vector(4), payload: Array(#"{"t":"x","n":[1,2]}"#.utf8)),
                                               Request.Point(id: 2, vector: [], features: ["genre": .text("g1")])]),
             .delete(collection: "c", ids: [1, 2, 3]), .get(collection: "c", ids: [9]), .save(collection: nil), .save(collection: "c"),
+            .replicate(.init(collection: "c", term: 7)),
+            .replicate(.init(collection: "c", term: 7, position: LogPosition(term: 3, lsn: 99), records: [0, 1, 2, 255])),
+            .install(.init(collection: "c", term: 7, part: .payloads, offset: 1 << 20, data: [9, 8, 7])),
+            .install(.init(collection: "c", term: UInt64.max, commit: LogPosition(term: 7, lsn: 12))),
         ]
+        XCTAssertEqual(Set(requests.map(\.op)), Set(Request.Op.allCases), "every op is round-tripped")
         for encoding in RequestEncoder.VectorEncoding.allCases {
             for (i, r) in requests.enumerated() {
                 roundTrip(RequestLine(id: i % 2 == 0 ? Array("\(i)".utf8) : nil, r), encoding)

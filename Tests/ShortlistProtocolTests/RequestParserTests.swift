@@ -91,6 +91,23 @@ final class RequestParserTests: XCTestCase {
         XCTAssertEqual(request(#"{"op":"auth","token":"s\u00e9cret"}"#)?.token, "sécret")
     }
 
+    func testReplicationOpsRefuseWhatIsMalformed() {
+        assertError(#"{"op":"replicate","collection":"c"}"#, .invalidRequest)  // no term
+        assertError(#"{"op":"replicate","collection":"c","term":-1}"#, .invalidRequest)
+        assertError(#"{"op":"replicate","collection":"c","term":1,"records":"AAAA"}"#, .invalidRequest)  // records need a position
+        assertError(#"{"op":"replicate","collection":"c","term":1,"position":{"term":1},"records":"AAAA"}"#, .invalidRequest)
+        assertError(#"{"op":"replicate","collection":"c","term":1,"position":{"term":1,"lsn":2,"x":3}}"#, .unknownField)
+        assertError(#"{"op":"replicate","collection":"c","term":1,"position":{"term":1,"lsn":2},"records":"A*=="}"#, .invalidRequest)
+        assertError(#"{"op":"replicate","collection":"c","term":1,"part":"index"}"#, .unknownField)
+        assertError(#"{"op":"install","collection":"c","term":1,"part":"index","offset":0}"#, .invalidRequest)  // no data
+        assertError(#"{"op":"install","collection":"c","term":1,"part":"wal","offset":0,"data":""}"#, .invalidRequest)
+        assertError(#"{"op":"install","collection":"c","term":1,"part":"index","offset":-4,"data":""}"#, .invalidParameter)
+        assertError(#"{"op":"install","collection":"c","term":1,"part":"index","offset":0,"data":"","position":{"term":1,"lsn":1}}"#, .invalidRequest)
+        assertError(#"{"op":"install","collection":"c","term":1}"#, .invalidRequest)
+        XCTAssertEqual(request(#"{"op":"install","collection":"c","term":2,"part":"index","offset":3,"data":"AQID"}"#)?.request,
+                       .install(.init(collection: "c", term: 2, part: .index, offset: 3, data: [1, 2, 3])))
+    }
+
     func testMalformedJSON() {
         for bad in ["", "not json", "[1,2]", "\"op\"", #"{"op":"ping""#, #"{"op":"ping"} x"#, #"{"op":"ping",}"#, #"{op:"ping"}"#,
                     #"{"op":"search","vector":[1,2,]}"#, #"{"op":"search","vector":[NaN]}"#, #"{"op":"search","vector":[Infinity]}"#,

@@ -11,7 +11,8 @@ import ShortlistProtocol
 /// "…" matches any value, and timings and gauges (`took_us`, `uptime_s`, `*_us`, `*_ms`, `*_bytes`, `pending`) any number.
 /// `⟨N × "text"⟩` in a request stands for text repeated N times.
 /// Settings: none (the main server, one connection for the whole document), `auth`,
-/// `connections`, `idle`, `overloaded`, `shutting-down`, `not-primary`, `io-error`.
+/// `connections`, `idle`, `overloaded`, `shutting-down`, `not-primary`, `replication`,
+/// `not-replicated`, `io-error`.
 /// With SHORTLIST_PRINT_PROTOCOL=1 the actual replies are printed, for writing the document.
 final class ProtocolDocumentTests: XCTestCase {
     struct Example {
@@ -104,6 +105,13 @@ final class ProtocolDocumentTests: XCTestCase {
         }
         let brokenDir = TemporaryDirectory()
         let broken = try RunningServer([try ServerFixtures.writeDocumentCollection(in: brokenDir)])
+        // A cluster member's collection with a log, for replicate and install (terms below 5 are
+        // stale), and a primary whose replica never confirms.
+        let replicationDir = TemporaryDirectory()
+        let replicating = try RunningServer([try ServerFixtures.writeDocumentCollection(in: replicationDir)], durability: .always)
+        replicating.server.processor.replicationGate = { term in
+            term < 5 ? ProtocolError(.staleTerm, "term \(term) is older than term 5, which this server has seen; the sender is no longer primary") : nil
+        }
         let mainClient = try main.client()
         var covered = Set<String>()
 
@@ -139,6 +147,20 @@ final class ProtocolDocumentTests: XCTestCase {
                 main.server.processor.writeGate = { ProtocolError(.notPrimary, "this server is a replica of shard 0 of 'items'; the primary is 'b'") }
                 for r in example.requests { actual.append(try mainClient.request(Self.expand(r))) }
                 main.server.processor.writeGate = nil
+            case "replication":
+                let c = try replicating.client()
+                for r in example.requests { actual.append(try c.request(Self.expand(r))) }
+            case "not-replicated":
+                let collection = try XCTUnwrap(replicating.server.processor.collections["items"])
+                var settings = ReplicationShipper.Settings()
+                settings.ackReplicas = 1
+                settings.ackTimeout = 0.2
+                let shipper = ReplicationShipper(collection: collection, term: 6, settings: settings)
+                collection.shipper = shipper
+                let c = try replicating.client()
+                for r in example.requests { actual.append(try c.request(Self.expand(r))) }
+                collection.shipper = nil
+                shipper.stop()
             case "io-error":
                 try FileManager.default.removeItem(atPath: brokenDir.path)
                 let c = try broken.client()

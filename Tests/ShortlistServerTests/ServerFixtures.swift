@@ -97,13 +97,13 @@ final class RunningServer {
     let server: Server
     var port: Int { server.port }
 
-    init(_ descriptions: [ServedCollection.Description], durability: WriteAheadLog.SyncMode? = nil,
+    init(_ descriptions: [ServedCollection.Description], durability: WriteAheadLog.SyncMode? = nil, backlogBytes: Int? = nil,
          configure: (inout Server.Configuration) -> Void = { _ in }) throws {
         var config = Server.Configuration()
         config.port = 0
         config.workers = 2
         configure(&config)
-        server = try Server(collections: try descriptions.map { try ServedCollection($0, durability: durability) }, configuration: config)
+        server = try Server(collections: try descriptions.map { try ServedCollection($0, durability: durability, backlogBytes: backlogBytes) }, configuration: config)
         try server.start()
     }
 
