@@ -109,7 +109,20 @@ extension RequestProcessor {
             o.raw(",\"running\":"); o.bool(compaction.running)
             o.raw(",\"last_ms\":"); o.double((compaction.lastMilliseconds * 1000).rounded() / 1000)
             o.raw(",\"last_error\":"); if let e = compaction.lastError { o.string(e) } else { o.raw("null") }
-            o.raw("}}")
+            o.raw("}")
+            if c.log != nil {
+                // Where the log stands, and on a cluster primary, what each replica confirmed.
+                o.raw(",\"log_position\":"); o.position(c.logPosition)
+                if let shipper = c.shipper {
+                    o.raw(",\"replicas\":{")
+                    for (j, (address, lsn)) in shipper.confirmed.sorted(by: { $0.key < $1.key }).enumerated() {
+                        if j > 0 { o.comma() }
+                        o.string(address); o.raw(":{\"confirmed_lsn\":"); o.uint(lsn); o.raw("}")
+                    }
+                    o.raw("}")
+                }
+            }
+            o.raw("}")
         }
         o.raw("}}")
     }

@@ -88,6 +88,12 @@ final class ReplicationTests: XCTestCase {
         XCTAssertEqual(replica.collection.logPosition, primary.collection.logPosition)
         XCTAssertEqual(replica.collection.count, primary.collection.count)
         XCTAssertGreaterThan(primary.collection.logPosition.term, 0, "records carry the primary's term")
+        // stats shows where each log stands and what the replica confirmed.
+        let stats = try JSONSerialization.jsonObject(with: Data(try ShortlistClient(port: primary.server.port).stats())) as? [String: Any]
+        let c = (stats?["collections"] as? [String: Any])?["c"] as? [String: Any]
+        XCTAssertEqual(((c?["log_position"] as? [String: Any])?["lsn"] as? NSNumber)?.uint64Value, primary.collection.logPosition.lsn)
+        XCTAssertEqual((c?["replicas"] as? [String: [String: Any]])?["127.0.0.1:\(replica.server.port)"]?["confirmed_lsn"] as? NSNumber,
+                       NSNumber(value: primary.collection.logPosition.lsn))
 
         // The primary leaves: the replica takes over, with every write.
         let oldTerm = primary.collection.logPosition.term
