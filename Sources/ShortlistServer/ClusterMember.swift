@@ -91,8 +91,9 @@ public final class ClusterMember: @unchecked Sendable {
         var lease: Int64 = 0
         var isPrimary = false
         var primary: String?
-        /// The newest term this server has seen (its own as primary, or a primary's records).
-        var highestTerm: UInt64 = 0
+        /// The term of the primary's post as last read from etcd (the creation revision of the
+        /// `primary` key; 0: no primary known).
+        var primaryTerm: UInt64 = 0
         /// Whether the last renewal found the primary's post empty.
         var vacancySeen = false
         /// The position last published to etcd.
@@ -122,21 +123,25 @@ public final class ClusterMember: @unchecked Sendable {
         settings.ackTimeout = ackTimeout
         settings.token = token
         replication = (collection, settings)
-        let term = collection.logPosition.term
-        state.withLock { $0.highestTerm = max($0.highestTerm, term) }
     }
 
-    /// Why `replicate` or `install` from a primary of `term` is refused (nil: taken, and `term`
-    /// is the newest seen).
+    /// Why `replicate` or `install` from a primary of `term` is refused (nil: taken). Only the
+    /// primary etcd names now is obeyed: a term other than its post's is refused, after one
+    /// read of etcd when the term is newer than the one last seen (a primary just elected).
     public func replicationRefusal(term: UInt64) -> ProtocolError? {
-        state.withLock { s in
+        if term > state.withLock({ $0.primaryTerm }), let kv = try? etcd.get(layout.primaryKey(shard: configuration.shard)) {
+            state.withLock { s in
+                s.primaryTerm = max(s.primaryTerm, UInt64(max(0, kv.createRevision)))
+                s.primary = kv.text
+            }
+        }
+        return state.withLock { s in
             if s.isPrimary {
-                return ProtocolError(.staleTerm, "this server is the primary of shard \(configuration.shard) (term \(s.highestTerm)); a sender of term \(term) is not")
+                return ProtocolError(.staleTerm, "this server is the primary of shard \(configuration.shard) (term \(s.primaryTerm)); a sender of term \(term) is not")
             }
-            if term < s.highestTerm {
-                return ProtocolError(.staleTerm, "term \(term) is older than term \(s.highestTerm), which this server has seen; the sender is no longer primary")
+            guard term == s.primaryTerm else {
+                return ProtocolError(.staleTerm, "term \(term) is not the term of shard \(configuration.shard)'s primary (\(s.primaryTerm)); the sender is not the primary")
             }
-            s.highestTerm = term
             return nil
         }
     }
@@ -215,6 +220,7 @@ public final class ClusterMember: @unchecked Sendable {
                 let firstLook = state.withLock { s -> Bool in
                     defer { s.vacancySeen = true }
                     s.primary = nil
+                    s.primaryTerm = 0
                     return !s.vacancySeen
                 }
                 // Wait a renewal (every member publishes meanwhile), and for a newer log.
@@ -227,6 +233,7 @@ public final class ClusterMember: @unchecked Sendable {
         let was = state.withLock { s -> Bool in
             s.vacancySeen = false
             s.primary = holder
+            s.primaryTerm = UInt64(max(0, current?.createRevision ?? 0))
             return s.isPrimary
         }
         if mine && !was {
@@ -250,10 +257,7 @@ public final class ClusterMember: @unchecked Sendable {
             collection.begin(term: term)
             collection.shipper = ReplicationShipper(collection: collection, term: term, settings: settings)
         }
-        state.withLock { s in
-            s.highestTerm = max(s.highestTerm, term)
-            s.isPrimary = true
-        }
+        state.withLock { $0.isPrimary = true }
     }
 
     /// Leaves the post: writes are refused from now on, and the ones waiting for replicas fail.

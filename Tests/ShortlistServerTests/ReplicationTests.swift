@@ -88,6 +88,13 @@ final class ReplicationTests: XCTestCase {
         XCTAssertEqual(replica.collection.logPosition, primary.collection.logPosition)
         XCTAssertEqual(replica.collection.count, primary.collection.count)
         XCTAssertGreaterThan(primary.collection.logPosition.term, 0, "records carry the primary's term")
+        // Only the primary etcd names may replicate: another term is refused, as is any sender
+        // to the primary itself.
+        for (node, term) in [(replica, primary.collection.logPosition.term + 1), (replica, 1), (primary, primary.collection.logPosition.term)] {
+            XCTAssertThrowsError(try ShortlistClient(port: node.server.port).call(.replicate(.init(collection: "c", term: term)))) {
+                XCTAssertEqual(($0 as? ProtocolError)?.code, .staleTerm, "\($0)")
+            }
+        }
         // stats shows where each log stands and what the replica confirmed.
         let stats = try JSONSerialization.jsonObject(with: Data(try ShortlistClient(port: primary.server.port).stats())) as? [String: Any]
         let c = (stats?["collections"] as? [String: Any])?["c"] as? [String: Any]
