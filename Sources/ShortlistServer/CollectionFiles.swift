@@ -10,11 +10,14 @@ public enum CollectionFiles {
     /// One line per fact, or the error the server would stop with.
     public static func check(indexPath: String) throws -> [(label: String, value: String)] {
         var out: [(String, String)] = []
-        let index = try IndexLoader.load(path: indexPath)
-        if let m = index as? any MutableVectorIndex {
+        let loaded = try IndexLoader.loadTuned(path: indexPath, extraSection: LogPosition.sectionTag)
+        if let m = loaded.index as? any MutableVectorIndex {
             out.append(("rows", "\(m.rowIds.count) (\(m.count) live, \(m.deadRows) deleted)"))
         }
         out.append(("structure", "verified (loads as the server loads it)"))
+        if let section = loaded.extra {
+            out.append(("log position", "\(try LogPosition(section: section, path: indexPath)) (term:lsn of the last log record this snapshot holds)"))
+        }
         let wal = indexPath + ".wal"
         var files = WriteAheadLog.segments(of: wal).map(\.path)
         if FileManager.default.fileExists(atPath: wal) { files.append(wal) }
