@@ -10,8 +10,8 @@
 
 from .client import Client, Pending, Pipeline, encode_vector
 from .errors import (ConnectionLost, DimensionMismatch, IdleTimeout, InternalError, InvalidParameter, InvalidRequest, InvalidVector,
-                     LimitExceeded, LineTooLong, NotFound, NotPrimary, Overloaded, ParseError, ProtocolViolation, ServerIOError, ShortlistError,
-                     ShuttingDown, TooLarge, TooManyConnections, Unauthorized, UnknownCollection, UnknownField, UnknownOp, Unsupported)
+                     LimitExceeded, LineTooLong, NotFound, NotPrimary, NotReplicated, Overloaded, ParseError, ProtocolViolation, ServerIOError, ShortlistError,
+                     ShuttingDown, StaleTerm, TooLarge, TooManyConnections, Unauthorized, UnknownCollection, UnknownField, UnknownOp, Unsupported)
 from .types import BatchResult, GetResult, Hit, Hits, Point, WriteResult
 
 __version__ = "0.1.0"
@@ -20,6 +20,7 @@ __all__ = [
     "Client", "Pipeline", "Pending", "encode_vector", "Hit", "Hits", "BatchResult", "Point", "GetResult", "WriteResult",
     "ShortlistError", "ConnectionLost", "ProtocolViolation", "ParseError", "InvalidRequest", "UnknownOp", "UnknownField",
     "UnknownCollection", "DimensionMismatch", "InvalidVector", "InvalidParameter", "TooLarge", "LimitExceeded", "LineTooLong",
-    "NotFound", "Unsupported", "Unauthorized", "Overloaded", "TooManyConnections", "IdleTimeout", "ShuttingDown", "NotPrimary", "ServerIOError",
+    "NotFound", "Unsupported", "Unauthorized", "Overloaded", "TooManyConnections", "IdleTimeout", "ShuttingDown", "NotPrimary", "StaleTerm",
+    "NotReplicated", "ServerIOError",
     "InternalError",
 ]

@@ -59,6 +59,9 @@ TooManyConnections = _error("TooManyConnections", "too_many_connections", "The s
 IdleTimeout = _error("IdleTimeout", "idle_timeout", "The server closed an idle or too-slow connection.")
 ShuttingDown = _error("ShuttingDown", "shutting_down", "The server is stopping.")
 NotPrimary = _error("NotPrimary", "not_primary", "A write reached a cluster replica; the message names the shard's primary.")
+StaleTerm = _error("StaleTerm", "stale_term", "A replication op from a server that is no longer its shard's primary.")
+NotReplicated = _error("NotReplicated", "not_replicated",
+                       "The primary applied the write but too few replicas confirmed it in time; it may not survive a failover: retry.")
 ServerIOError = _error("ServerIOError", "io_error", "The write-ahead log or a save failed on the server; nothing changed.")
 InternalError = _error("InternalError", "internal", "A server bug: please report it with the request.")
 
@@ -66,7 +69,7 @@ _BY_CODE: dict[str, type[ShortlistError]] = {
     cls.code: cls
     for cls in (ParseError, InvalidRequest, UnknownOp, UnknownField, UnknownCollection, DimensionMismatch, InvalidVector,
                 InvalidParameter, TooLarge, LimitExceeded, LineTooLong, NotFound, Unsupported, Unauthorized, Overloaded,
-                TooManyConnections, IdleTimeout, ShuttingDown, NotPrimary, ServerIOError, InternalError)
+                TooManyConnections, IdleTimeout, ShuttingDown, NotPrimary, StaleTerm, NotReplicated, ServerIOError, InternalError)
 }
 
 

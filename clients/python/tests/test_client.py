@@ -137,6 +137,19 @@ class ClientTests(unittest.TestCase):
         self.assertEqual((deleted.changed, deleted.not_found), (2, [99_999]))
         self.assertEqual(deleted.count, COUNT)
 
+    def test_every_error_code_of_the_protocol_has_its_exception(self) -> None:
+        protocol = Path(__file__).resolve().parents[3] / "docs" / "protocol.md"
+        codes = set()
+        errors = protocol.read_text().split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
+        for line in errors.splitlines():
+            cells = line.split("|")
+            if len(cells) > 3 and cells[1].strip().startswith("`") and cells[1].strip().endswith("`"):
+                codes.add(cells[1].strip().strip("`"))
+        self.assertIn("not_replicated", codes)
+        for code in sorted(codes):
+            self.assertIsNot(type(sl.errors.error_from_reply({"code": code, "message": "m"}, 1)), sl.ShortlistError, code)
+        self.assertIsInstance(sl.errors.error_from_reply({"code": "stale_term", "message": "m"}, 1), sl.StaleTerm)
+
     def test_errors_are_typed_and_the_connection_stays_usable(self) -> None:
         cases = [
             (lambda: self.client.search("items", np.zeros(3)), sl.DimensionMismatch),
