@@ -135,6 +135,10 @@ extension ServedCollection {
         }
         let hasPayloads = FileManager.default.fileExists(atPath: payloadTemp)
         let freshPayloads = PayloadStore(hasPayloads ? try PayloadFile.read(path: payloadTemp) : [:])
+        // No snapshot of the replica's own may run meanwhile: it would write its older copy
+        // over the installed files.
+        snapshotMutex.lock()
+        defer { snapshotMutex.unlock() }
         try lock.writing {
             guard journal == nil else { throw ProtocolError(.overloaded, "collection '\(name)' is being compacted; send the snapshot again shortly") }
             try log.restart(after: position)
