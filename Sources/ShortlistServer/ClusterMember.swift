@@ -18,7 +18,7 @@ import Synchronization
 /// log stands at every renewal; a member stands for election only once it has seen the post
 /// empty at two renewals in a row and no live member publishes a newer log, so the server with
 /// the newest log takes over. The primary's term is the etcd revision that created its key: it
-/// numbers the records it writes, and replicas refuse records of an older term. The primary
+/// numbers the records it writes, and replicas take records only in the term etcd names. The primary
 /// ships its log to the shard's other members (`ReplicationShipper`).
 public final class ClusterMember: @unchecked Sendable {
     public struct Configuration: Sendable, Equatable {
@@ -117,11 +117,14 @@ public final class ClusterMember: @unchecked Sendable {
 
     /// Replicates `collection` within the shard: as primary this server ships its log to the
     /// shard's other members; as replica it takes theirs. Call before `start`.
-    public func replicate(_ collection: ServedCollection, ackReplicas: Int = 0, ackTimeout: Double = 5, token: String? = nil) {
+    /// `lineLimit` is the servers' `--max-line-bytes`: batches of records are kept within it.
+    public func replicate(_ collection: ServedCollection, ackReplicas: Int = 0, ackTimeout: Double = 5, token: String? = nil,
+                          lineLimit: Int = ServerLimits().maximumLineBytes) {
         var settings = ReplicationShipper.Settings()
         settings.ackReplicas = ackReplicas
         settings.ackTimeout = ackTimeout
         settings.token = token
+        settings.batchBytes = min(settings.batchBytes, ReplicationShipper.Settings.recordRoom(lineLimit: lineLimit))
         replication = (collection, settings)
     }
 

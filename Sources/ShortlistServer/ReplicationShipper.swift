@@ -15,8 +15,13 @@ final class ReplicationShipper: @unchecked Sendable {
         var ackTimeout = 5.0
         /// The token replicas authenticate with (the cluster's servers share one).
         var token: String?
-        /// Raw bytes of records per `replicate` request (default 1 MiB).
+        /// Raw bytes of records per `replicate` request (default 1 MiB, less when the line
+        /// limit is lower: see `recordRoom`).
         var batchBytes = 1 << 20
+
+        /// The most bytes of records one `replicate` line of `lineLimit` bytes carries (base64
+        /// takes 4 characters per 3 bytes; 1 KiB is left for the rest of the line).
+        static func recordRoom(lineLimit: Int) -> Int { max(0, lineLimit - 1_024) / 4 * 3 }
     }
 
     let collection: ServedCollection

@@ -55,7 +55,9 @@ extension RequestProcessor {
             return .pending
         case let .upsert(collection, points):
             return write(id: id, op: .upsert, collection: collection, start: start, later: later) { c in
-                let sequence = try c.upsertLogged(try self.embedFeatures(points, in: c))
+                let embedded = try self.embedFeatures(points, in: c)
+                try c.checkShippable(embedded, lineLimit: self.limits.maximumLineBytes)
+                let sequence = try c.upsertLogged(embedded)
                 return (sequence, { o, count in o.raw("{\"upserted\":"); o.int(points.count); o.raw(",\"count\":"); o.int(count); o.raw("}") })
             }
         case let .delete(collection, ids):

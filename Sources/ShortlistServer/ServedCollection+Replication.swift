@@ -25,6 +25,21 @@ extension ServedCollection {
         return log
     }
 
+    /// On a cluster member (a collection keeping a backlog), refuses points whose log record,
+    /// as base64 in a `replicate` line, would not fit in a line of `lineLimit` bytes: a replica
+    /// could never take it. (Servers of a cluster share `--max-line-bytes`.)
+    func checkShippable(_ points: [Request.Point], lineLimit: Int) throws {
+        guard log?.backlog != nil else { return }
+        let room = ReplicationShipper.Settings.recordRoom(lineLimit: lineLimit)
+        for (i, p) in points.enumerated() {
+            // Header, position, kind, id, dimension, the floats, payload length, payload.
+            let bytes = WriteAheadLog.recordHeaderSize + WriteAheadLog.positionSize + 13 + 4 * p.vector.count + 4 + (p.payload?.count ?? 0)
+            guard bytes <= room else {
+                throw ProtocolError(.tooLarge, "points[\(i)]: its log record is \(bytes) bytes, more than the \(room) a replica can take in one line of --max-line-bytes \(lineLimit); shorten its payload")
+            }
+        }
+    }
+
     /// Appends `records` (encoded as in the log, with the primary's positions) when the log
     /// stands exactly at `position`, and applies them; returns whether they were taken, where
     /// the log stands afterwards, and the lsn `whenDurable` waits for. Without `position`, only

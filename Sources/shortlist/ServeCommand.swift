@@ -217,7 +217,8 @@ struct ServeCommand: ParsableCommand {
             }
             server.processor.writeGate = { m.writeRefusal() }
             server.processor.replicationGate = { m.replicationRefusal(term: $0) }
-            m.replicate(loaded.first { $0.name == m.configuration.collection }!, ackReplicas: ackReplicas, ackTimeout: ackTimeout, token: config.authToken)
+            m.replicate(loaded.first { $0.name == m.configuration.collection }!, ackReplicas: ackReplicas, ackTimeout: ackTimeout, token: config.authToken,
+                        lineLimit: config.limits.maximumLineBytes)
             try m.start()
             log.notice("cluster member", metadata: ["shard": "\(m.configuration.shard)", "primary": "\(m.isPrimary)"])
             member = m

@@ -83,4 +83,21 @@ final class ReplicationBacklogTests: XCTestCase {
         XCTAssertEqual(try c.applyReplicated(older, after: LogPosition(term: 4, lsn: 3)).accepted, false, "not where the log stands")
         XCTAssertThrowsError(try c.applyReplicated([1, 2, 3], after: LogPosition(term: 4, lsn: 4)), "not records")
     }
+
+    func testAPointWhoseRecordNoReplicaCouldTakeIsRefusedOnAClusterMember() throws {
+        var limits = ServerLimits()
+        limits.maximumLineBytes = 4_096
+        let payload = "{\"blurb\":\"" + String(repeating: "x", count: 2_500) + "\"}"
+        let line = #"{"op":"upsert","collection":"items","points":[{"id":60,"vector":[1,0,0,1],"payload":"# + payload + "}]}"
+        for backlog in [nil, 1 << 20] as [Int?] {
+            let dir = TemporaryDirectory()
+            let c = try ServedCollection(try ServerFixtures.writeDocumentCollection(in: dir), durability: .always, backlogBytes: backlog)
+            let processor = try RequestProcessor(collections: [c], limits: limits)
+            let reply = processor.handle(line, session: processor.makeSession())
+            // Its record would travel as ~3.4 KB of base64 in a replicate line; 2,304 bytes of
+            // records fit in a 4 KiB line.
+            XCTAssertEqual(errorCode(reply), backlog == nil ? nil : "too_large", reply)
+            XCTAssertEqual(c.get([60])[0] == nil, backlog != nil)
+        }
+    }
 }
