@@ -50,7 +50,10 @@ final class ReplicaLink: @unchecked Sendable {
                     client = c
                 }
                 if cursor == nil { cursor = try handshake(c) }
-                guard let backlog = collection.log?.backlog else { return }
+                guard let backlog = collection.log?.backlog else {
+                    logger.error("replication to \(host):\(port): collection '\(collection.name)' keeps no backlog; nothing can be shipped")
+                    return
+                }
                 guard let batch = backlog.records(after: cursor!, maximumBytes: shipper.settings.batchBytes, timeout: 0.2) else {
                     cursor = try installSnapshot(c)
                     continue
