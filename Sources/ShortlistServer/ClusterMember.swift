@@ -156,7 +156,7 @@ public final class ClusterMember: @unchecked Sendable {
         if let recorded, recorded != c.shards { throw ConfigurationError.shardCountDiffers(recorded: recorded, given: c.shards) }
         try register()
         if !isPrimary && replication == nil {
-            logger.warning("cluster: this server is a replica without a write-ahead log to replicate; it receives none of the primary's writes")
+            logger.warning("cluster: this server is a replica but replicates no collection (ClusterMember.replicate); it receives none of the primary's writes")
         }
         // The thread holds the member weakly: a member that is released leaves the cluster
         // (deinit) instead of renewing its lease forever.
