@@ -15,6 +15,16 @@ public struct JSONOutput: Sendable {
 
     /// A JSON string, escaping quotes, backslashes and control characters.
     public mutating func string(_ s: String) {
+        // Most strings (ids, names, base64) need no escape: copied whole.
+        var text = s
+        let copied: Bool = text.withUTF8 { utf8 in
+            for c in utf8 where c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { return false }
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return true
+        }
+        if copied { return }
         bytes.append(UInt8(ascii: "\""))
         for c in s.utf8 {
             switch c {

@@ -56,9 +56,13 @@ public enum Base64Vector {
 
     /// The base64 form of `values` (little-endian float32), for clients.
     public static func encode(_ values: [Float]) -> String {
+        #if _endian(little)
+        return values.withUnsafeBytes { Data($0).base64EncodedString() }
+        #else
         var bytes = [UInt8]()
         bytes.reserveCapacity(values.count * 4)
         for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
         return Data(bytes).base64EncodedString()
+        #endif
     }
 }
