@@ -159,4 +159,38 @@ final class ReplicationTests: XCTestCase {
         XCTAssertEqual(reloaded.logPosition, a.collection.logPosition)
         a.stop()
     }
+
+    func testWithThreeServersAndOneConfirmationWritesGoOnWhenAnyOneServerGoes() throws {
+        let etcd = try EtcdProcess()
+        let dir = TemporaryDirectory()
+        let base = Fixtures.clustered(count: 100, dimension: 8, seed: 7)
+        var nodes = try ["a", "b", "c"].map { try Node(try collection(base, in: dir, folder: $0), etcd: etcd, name: $0) }
+        waitFor("a primary") { nodes.contains { $0.member.isPrimary } }
+        let cluster = try ClusterClient(etcd: etcd.endpoint, collection: "c")
+        write(2_000..<2_020, cluster, dimension: 8)
+        // A replica goes: the other still confirms, and writes are acknowledged at once.
+        let replica = nodes.firstIndex { !$0.member.isPrimary }!
+        let gone = nodes.remove(at: replica)
+        gone.stop()
+        var started = Date()
+        write(2_020..<2_040, cluster, dimension: 8)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4, "no write waited for the ack timeout")
+        // It comes back and catches up; then the primary goes: the replica with the newest log
+        // takes over, the other confirms its writes, and none acknowledged is lost.
+        let back = try Node(gone.description, etcd: etcd, name: gone.member.configuration.name)
+        nodes.append(back)
+        let primary = nodes.firstIndex { $0.member.isPrimary }!
+        waitFor("the returning replica catches up") { back.collection.logPosition == nodes[primary].collection.logPosition }
+        nodes.remove(at: primary).stop()
+        started = Date()
+        write(2_040..<2_060, cluster, dimension: 8)
+        print("three servers: writes went on \(String(format: "%.2f", Date().timeIntervalSince(started))) s after the primary left")
+        let newPrimary = try XCTUnwrap(nodes.first { $0.member.isPrimary })
+        let ids = (2_000..<2_060).map(UInt64.init)
+        for n in nodes {
+            waitFor("every write on \(n.member.configuration.name)") { self.points(ids, on: n).compactMap { $0 }.count == ids.count }
+        }
+        XCTAssertEqual(newPrimary.collection.count, nodes.first { $0 !== newPrimary }?.collection.count)
+        for n in nodes { n.stop() }
+    }
 }
