@@ -14,7 +14,7 @@ import Synchronization
 /// than the TTL, etcd unreachable) registers again under a new one. Nothing here is consensus of
 /// our own: etcd's leases and transactions decide.
 ///
-/// With a collection to replicate (`replicate(_:settings:)`), each member publishes where its
+/// With a collection to replicate (`replicate(_:ackReplicas:ackTimeout:token:lineLimit:)`), each member publishes where its
 /// log stands at every renewal; a member stands for election only once it has seen the post
 /// empty at two renewals in a row and no live member publishes a newer log, so the server with
 /// the newest log takes over. The primary's term is the etcd revision that created its key: it
