@@ -14,12 +14,13 @@ import Synchronization
 /// than the TTL, etcd unreachable) registers again under a new one. Nothing here is consensus of
 /// our own: etcd's leases and transactions decide.
 ///
-/// With a collection to replicate (`replicate(_:ackReplicas:ackTimeout:token:lineLimit:)`), each member publishes where its
-/// log stands at every renewal; a member stands for election only once it has seen the post
-/// empty at two renewals in a row and no live member publishes a newer log, so the server with
-/// the newest log takes over. The primary's term is the etcd revision that created its key: it
-/// numbers the records it writes, and replicas take records only in the term etcd names. The primary
-/// ships its log to the shard's other members (`ReplicationShipper`).
+/// With a collection to replicate (`replicate(_:ackReplicas:ackTimeout:token:lineLimit:)`),
+/// each member publishes where its log stands at every renewal; a member stands for election
+/// only once it has seen the post empty at two renewals in a row and no live member publishes a
+/// newer log, so the server with the newest log takes over. The primary's term is the etcd
+/// revision that created its key: it numbers the records it writes, and replicas take records
+/// only in the term etcd names. The primary ships its log to the shard's other members
+/// (`ReplicationShipper`).
 public final class ClusterMember: @unchecked Sendable {
     public struct Configuration: Sendable, Equatable {
         /// etcd's client URL.
