@@ -44,12 +44,7 @@ extension MemoryCollection {
                     defer { journal = nil }
                     do {
                         let fresh = try rebuilt.get()
-                        for record in journal ?? [] {
-                            switch record {
-                            case let .upsert(id, vector, _): try fresh.upsert(vector, id: id)
-                            case let .delete(id): if fresh.contains(id: id) { try fresh.delete(id: id) }
-                            }
-                        }
+                        for record in journal ?? [] { try record.apply(to: fresh) }
                         index = fresh
                         compactionEnded(started: started, error: nil)
                     } catch {

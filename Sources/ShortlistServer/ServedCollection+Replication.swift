@@ -64,17 +64,10 @@ extension ServedCollection {
                 }
             }
             let sequence = try log.append(records)
-            for r in records {
-                switch r.record {
-                case let .upsert(id, vector, payload):
-                    try index.upsert(vector, id: id)
-                    payloads[id] = payload
-                    journal?.append(.upsert(id: id, vector: vector, payload: nil))
-                case let .delete(id):
-                    if index.contains(id: id) { try index.delete(id: id) }
-                    payloads[id] = nil
-                    journal?.append(r.record)
-                }
+            for (record, _) in records {
+                try record.apply(to: index)
+                payloads[record.id] = record.payload
+                journal?.append(record)
             }
             changes.add(1, ordering: .releasing)
             compactIfDue()

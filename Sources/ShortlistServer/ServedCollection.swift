@@ -89,14 +89,8 @@ public final class ServedCollection: MemoryCollection, @unchecked Sendable {
             do {
                 replayed = try WriteAheadLog.replay(path: path, after: snapshotPosition) { record, position in
                     backlog?.remember(record, at: position)
-                    switch record {
-                    case let .upsert(id, vector, payload):
-                        try index.upsert(vector, id: id)
-                        payloads[id] = payload
-                    case let .delete(id):
-                        if index.contains(id: id) { try index.delete(id: id) }
-                        payloads[id] = nil
-                    }
+                    try record.apply(to: index)
+                    payloads[record.id] = record.payload
                 }
             } catch let e as CollectionError {
                 throw e

@@ -1,5 +1,6 @@
 import Foundation
 import ShortlistCore
+import ShortlistIndex
 import ShortlistProtocol
 #if canImport(Glibc)
 import Glibc
@@ -23,6 +24,27 @@ extension WriteAheadLog {
     enum Record: Equatable {
         case upsert(id: UInt64, vector: [Float], payload: [UInt8]?)
         case delete(id: UInt64)
+
+        var id: UInt64 {
+            switch self {
+            case let .upsert(id, _, _), let .delete(id): return id
+            }
+        }
+
+        /// The payload the record leaves its id with (nil: none, or deleted).
+        var payload: [UInt8]? {
+            if case let .upsert(_, _, payload) = self { return payload }
+            return nil
+        }
+
+        /// Sets the record's id in `index` to the state it logged (replay, replication, and a
+        /// compaction's journal): an upsert's vector, or absent. Payloads are the caller's.
+        func apply(to index: any MutableVectorIndex) throws {
+            switch self {
+            case let .upsert(id, vector, _): try index.upsert(vector, id: id)
+            case let .delete(id): if index.contains(id: id) { try index.delete(id: id) }
+            }
+        }
     }
 
     // MARK: Encoding
