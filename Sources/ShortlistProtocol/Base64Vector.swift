@@ -11,21 +11,25 @@ public enum Base64Vector {
     /// Reads the string at the scanner (positioned at its opening quote) as a vector of at most
     /// `limit` components; `name` is the member named in errors.
     static func read(_ s: inout JSONScanner, name: String, limit: Int) throws -> [Float] {
+        try withStringContent(&s, name: name) { try decode($0, name: name, limit: limit) }
+    }
+
+    /// Hands `body` the text of the JSON string at the scanner (positioned at its opening quote)
+    /// and moves past it. Base64 needs no escapes, so the common case reads it in place in the
+    /// line; a string with escapes (some encoders write "\/") is unescaped first.
+    static func withStringContent<R>(_ s: inout JSONScanner, name: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R {
         guard let base = s.bytes.baseAddress else { throw ProtocolError(.parseError, "the line ended inside '\(name)'") }
-        let open = s.position
-        let contentStart = open + 1
-        // Base64 needs no escapes: the common case decodes straight from the line.
+        let contentStart = s.position + 1
         if contentStart <= s.bytes.count,
            let close = memchr(base + contentStart, Int32(UInt8(ascii: "\"")), s.bytes.count - contentStart) {
             let end = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(close))
             if memchr(base + contentStart, Int32(UInt8(ascii: "\\")), end - contentStart) == nil {
                 s.position = end + 1
-                return try decode(UnsafeBufferPointer(start: base + contentStart, count: end - contentStart), name: name, limit: limit)
+                return try body(UnsafeBufferPointer(start: base + contentStart, count: end - contentStart))
             }
         }
-        // Escaped characters (some encoders write "\/"): unescape first.
         let text = Array(try s.readString().utf8)
-        return try text.withUnsafeBufferPointer { try decode($0, name: name, limit: limit) }
+        return try text.withUnsafeBufferPointer { try body($0) }
     }
 
     /// Decodes base64 text into float32 values, refusing bad characters or padding, a byte count

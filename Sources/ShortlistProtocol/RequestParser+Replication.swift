@@ -23,8 +23,7 @@ extension RequestParser {
     /// Bytes as a base64 string (standard alphabet, `=` padding optional).
     func readBytes(_ s: inout JSONScanner, _ name: String) throws -> [UInt8] {
         guard Self.kind(&s) == UInt8(ascii: "\"") else { throw ProtocolError(.invalidRequest, "'\(name)' must be a base64 string") }
-        let text = Array(try s.readString().utf8)
-        return try text.withUnsafeBufferPointer { text in
+        return try Base64Vector.withStringContent(&s, name: name) { text in
             var out = [UInt8](repeating: 0, count: Base64.decodedCount(text))
             guard out.withUnsafeMutableBytes({ Base64.decode(text, into: $0) }) == out.count else {
                 throw ProtocolError(.invalidRequest, "'\(name)' is not base64 (standard alphabet A–Z a–z 0–9 + /, '=' padding)")
