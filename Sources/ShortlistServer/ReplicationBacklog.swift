@@ -65,13 +65,9 @@ final class ReplicationBacklog: @unchecked Sendable {
         guard position.lsn > newest.lsn else { return }
         var bytes: [UInt8] = []
         WriteAheadLog.encode(record, at: position, into: &bytes)
-        if position.lsn == newest.lsn + 1 {
-            append([bytes], terms: [position.term])
-        } else {
-            // The term before the gap is unknown: no replica's position matches it.
-            reset(after: LogPosition(term: .max, lsn: position.lsn - 1))
-            append([bytes], terms: [position.term])
-        }
+        // After a gap the term before it is unknown: no replica's position matches it.
+        if position.lsn != newest.lsn + 1 { reset(after: LogPosition(term: .max, lsn: position.lsn - 1)) }
+        append([bytes], terms: [position.term])
     }
 
     /// Forgets every record and starts after `position` (a snapshot installed on a replica).
