@@ -164,10 +164,9 @@ public final class WriteAheadLog: @unchecked Sendable {
         encoded.reserveCapacity(records.count)
         var bytes: [UInt8] = []
         for r in records {
-            var one: [UInt8] = []
-            Self.encode(r.record, at: r.position, into: &one)
-            bytes += one
-            if backlog != nil { encoded.append(one) }
+            let start = bytes.count
+            Self.encode(r.record, at: r.position, into: &bytes)
+            if backlog != nil { encoded.append(Array(bytes[start...])) }
         }
         do {
             if let limit = Self.simulatedDiskLimit, size + bytes.count > limit {
